@@ -1,0 +1,58 @@
+/**
+ * Typed errors shared by every layer of the library.
+ *
+ * Callers branch on `err.code`, never on `err.message`. `context` carries the
+ * operation's particulars (entry name, VM id, slot, option name …) so that a
+ * log line or an engine's error report needs no string parsing either.
+ */
+
+export type LcowErrorCode =
+  // input / format
+  | 'EBADTAR' // malformed or unsafe tar entry
+  | 'ETOOBIG' // a size past a configured or format maximum
+  | 'EBADIMAGE' // an ext4 / VHD / VHDX image that does not parse or validate
+  | 'EUNSUPPORTED' // valid input using a feature this code does not handle
+  | 'EBADOPTION' // a driver/VM option with a bad value
+  | 'EINVAL' // a bad argument to an API call
+  // resources and state
+  | 'ENOSLOT' // no free SCSI/VPMEM slot
+  | 'EALREADYRELEASED' // a handle released twice
+  | 'ENOTFOUND' // no such layer / VM / file / mount
+  | 'EEXIST' // already exists
+  | 'EBUSY' // in use (e.g. removing a mounted layer)
+  | 'EMOUNTCONFLICT' // guest path already used by another mount
+  // VM lifecycle
+  | 'EVMTERMINATING' // service VM is shutting down
+  | 'EVMSTOPPED' // the VM exited (or was killed) while a call was pending
+  | 'EVMSTART' // the VM failed to start / never became ready
+  | 'ETIMEOUT' // an operation exceeded its time limit
+  // transport / guest
+  | 'EQMP' // QEMU monitor returned an error
+  | 'EGUEST' // guest agent / guest command failure
+  | 'EEXEC' // a guest process exited non-zero where success was required
+  | 'EHCS' // an HCS call failed (HRESULT in context)
+  | 'EPLATFORM' // the backend cannot run on this OS
+  | 'EHOSTDEPS' // a host program/package is missing
+  | 'EIO'; // host file-system failure
+
+export class LcowError extends Error {
+  readonly code: LcowErrorCode;
+  readonly context: Readonly<Record<string, unknown>>;
+
+  constructor(code: LcowErrorCode, message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LcowError';
+    this.code = code;
+    this.context = context;
+  }
+}
+
+/** True when `err` is an LcowError, optionally of one of the given codes. */
+export function isLcowError(err: unknown, ...codes: LcowErrorCode[]): err is LcowError {
+  return err instanceof LcowError && (codes.length === 0 || codes.includes(err.code));
+}
+
+/** Narrow an unknown throw into an Error (for `cause` and logging). */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,44 @@
+/**
+ * `lcow` command dispatcher. Each command lives in its own module, loaded on
+ * demand, exporting `run(args: string[]): Promise<number>` (the exit code).
+ */
+import { isLcowError } from '../errors.js';
+
+type CommandModule = { run(args: string[]): Promise<number>; summary?: string };
+
+/** command word(s) → module path (relative to this file) and one-line help. */
+const COMMANDS: Array<{ words: string[]; module: string; help: string }> = [
+  { words: ['convert'], module: './convert.js', help: 'convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--json]' },
+  { words: ['inspect'], module: './inspect.js', help: 'inspect <image> [path] — list/stat files in an ext4, VHD or VHDX image' },
+  { words: ['image', 'build'], module: './image-build.js', help: 'image build [--force] — build the QEMU guest kernel+initrd into the cache' },
+  { words: ['image', 'import'], module: './image-import.js', help: 'image import --root DIR <docker-save.tar | oci-layout-dir>' },
+  { words: ['vm'], module: './vm.js', help: 'vm run [--layer L]… -- argv… — boot a utility VM, mount layers, run a command' },
+  { words: ['run'], module: './run.js', help: 'run --root DIR <image> -- argv… — run a command in a container rootfs' },
+  { words: ['driver'], module: './driver.js', help: 'driver <verb> --root DIR … — every storage-driver verb' },
+];
+
+function usage(): string {
+  return ['usage: lcow <command> …', '', ...COMMANDS.map((c) => `  lcow ${c.help}`)].join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(usage() + '\n');
+    return argv.length === 0 ? 2 : 0;
+  }
+  const match = COMMANDS.filter((c) => c.words.every((w, i) => argv[i] === w)).sort((a, b) => b.words.length - a.words.length)[0];
+  if (!match) {
+    process.stderr.write(`lcow: unknown command '${argv.join(' ')}'\n\n${usage()}\n`);
+    return 2;
+  }
+  const mod = (await import(match.module)) as CommandModule;
+  try {
+    return await mod.run(argv.slice(match.words.length));
+  } catch (err) {
+    if (isLcowError(err)) {
+      process.stderr.write(`lcow: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

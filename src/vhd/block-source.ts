@@ -1,0 +1,158 @@
+/**
+ * A random-access view of a disk's bytes, whatever the container format:
+ * the ext4 reader reads a raw image, a fixed VHD (the `layer.vhd` of a
+ * read-only layer) or a dynamic VHDX (a sandbox) through this one interface.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { LcowError } from '../errors.js';
+import { openImageFile } from './vhdx/open-file.js';
+import { openVhdx } from './vhdx/reader.js';
+
+export interface BlockSource {
+  /** Size of the disk in bytes (for a VHD: without its footer; for a VHDX: the virtual size). */
+  readonly size: number;
+  /** Read exactly `length` bytes at `offset`; bytes past `size` are an EBADIMAGE error. */
+  read(offset: number, length: number): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
+export type BlockSourceKind = 'raw' | 'vhd-fixed' | 'vhdx';
+
+/** Read exactly `length` bytes at `position` from a file handle (short read → EBADIMAGE). */
+export async function readExactly(fh: FileHandle, position: number, length: number, file: string): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await fh.read(buf, done, length - done, position + done);
+    if (bytesRead === 0) throw new LcowError('EBADIMAGE', `unexpected end of file reading ${length} bytes at ${position}`, { file, position, length });
+    done += bytesRead;
+  }
+  return buf;
+}
+
+/** The first `size` bytes of a plain file. */
+export class FileBlockSource implements BlockSource {
+  constructor(
+    private readonly fh: FileHandle,
+    readonly size: number,
+    private readonly file: string,
+  ) {}
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    checkRange(offset, length, this.size, this.file);
+    if (length === 0) return Buffer.alloc(0);
+    return readExactly(this.fh, offset, length, this.file);
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
+
+export function checkRange(offset: number, length: number, size: number, file: string): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+    throw new LcowError('EBADIMAGE', `read of ${length} bytes at ${offset} is outside the ${size}-byte disk`, { file, offset, length, size });
+  }
+}
+
+/**
+ * A small LRU cache of fixed-size chunks in front of another source. Metadata
+ * reads (inodes, directory blocks, extent nodes) are small and repeat; large
+ * reads (file data) go straight through so they do not flush the cache.
+ */
+export class CachedBlockSource implements BlockSource {
+  private readonly chunks = new Map<number, Buffer>();
+
+  constructor(
+    private readonly inner: BlockSource,
+    private readonly chunkSize = 64 * 1024,
+    private readonly capacity = 256,
+  ) {}
+
+  get size(): number {
+    return this.inner.size;
+  }
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    checkRange(offset, length, this.size, 'cache');
+    if (length > this.chunkSize * 2) return this.inner.read(offset, length);
+    const first = Math.floor(offset / this.chunkSize);
+    const last = Math.floor((offset + length - 1) / this.chunkSize);
+    if (length === 0) return Buffer.alloc(0);
+    if (first === last) {
+      const c = await this.chunk(first);
+      return Buffer.from(c.subarray(offset - first * this.chunkSize, offset - first * this.chunkSize + length));
+    }
+    const out = Buffer.allocUnsafe(length);
+    for (let i = first; i <= last; i++) {
+      const c = await this.chunk(i);
+      const base = i * this.chunkSize;
+      const from = Math.max(offset, base);
+      const to = Math.min(offset + length, base + c.length);
+      c.copy(out, from - offset, from - base, to - base);
+    }
+    return out;
+  }
+
+  private async chunk(i: number): Promise<Buffer> {
+    const hit = this.chunks.get(i);
+    if (hit) {
+      this.chunks.delete(i);
+      this.chunks.set(i, hit); // most recently used goes last
+      return hit;
+    }
+    const base = i * this.chunkSize;
+    const c = await this.inner.read(base, Math.min(this.chunkSize, this.size - base));
+    this.chunks.set(i, c);
+    if (this.chunks.size > this.capacity) this.chunks.delete(this.chunks.keys().next().value as number);
+    return c;
+  }
+
+  async close(): Promise<void> {
+    this.chunks.clear();
+    await this.inner.close();
+  }
+}
+
+/**
+ * A fixed VHD is the raw disk followed by a 512-byte big-endian footer that
+ * starts with "conectix"; disk type 2 is fixed, 3 dynamic, 4 differencing.
+ * Returns the disk type, or undefined when the tail is not a VHD footer.
+ */
+export function vhdFooterDiskType(footer: Buffer): number | undefined {
+  if (footer.length !== 512 || footer.toString('latin1', 0, 8) !== 'conectix') return undefined;
+  // checksum: one's complement of the byte sum with the checksum field (64..67) zeroed
+  let sum = 0;
+  for (let i = 0; i < 512; i++) if (i < 64 || i >= 68) sum += footer[i];
+  if (((~sum) >>> 0) !== footer.readUInt32BE(64)) return undefined;
+  return footer.readUInt32BE(60);
+}
+
+/**
+ * Open a disk image for reading, detecting its container: VHDX (signature
+ * "vhdxfile" at 0), fixed VHD (footer at the end, excluded from the disk),
+ * else raw. The result reads through an LRU chunk cache.
+ */
+export async function openBlockSource(path: string): Promise<BlockSource & { kind: BlockSourceKind }> {
+  const fh = await openImageFile(path);
+  try {
+    const { size: fileSize } = await fh.stat();
+    const head = fileSize >= 8 ? await readExactly(fh, 0, 8, path) : Buffer.alloc(0);
+    if (head.toString('latin1') === 'vhdxfile') {
+      await fh.close();
+      const v = await openVhdx(path);
+      return Object.assign(new CachedBlockSource(v), { kind: 'vhdx' as const });
+    }
+    if (fileSize >= 512 && fileSize % 512 === 0) {
+      const type = vhdFooterDiskType(await readExactly(fh, fileSize - 512, 512, path));
+      if (type === 2) return Object.assign(new CachedBlockSource(new FileBlockSource(fh, fileSize - 512, path)), { kind: 'vhd-fixed' as const });
+      if (type !== undefined) {
+        throw new LcowError('EUNSUPPORTED', `only fixed VHDs are supported (disk type ${type})`, { file: path, diskType: type });
+      }
+    }
+    return Object.assign(new CachedBlockSource(new FileBlockSource(fh, fileSize, path)), { kind: 'raw' as const });
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+}

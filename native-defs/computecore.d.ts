@@ -1,0 +1,2 @@
+import type { LibraryDef } from './function-def.js';
+export declare const COMPUTECORE: LibraryDef;

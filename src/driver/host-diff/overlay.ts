@@ -1,0 +1,55 @@
+/**
+ * How overlayfs encodes deletions on disk, and the tar (AUFS-style) names
+ * that carry them in a layer diff — the same conversion moby's
+ * `overlayWhiteoutConverter` does:
+ *
+ *   char device 0:0 named NAME          ⇄  empty regular file `.wh.NAME`
+ *   dir with trusted.overlay.opaque=y   ⇄  empty regular file `DIR/.wh..wh..opq`
+ *
+ * Other `trusted.overlay.*` attributes (origin, impure, redirect, nlink, …)
+ * are bookkeeping of one overlay mount and mean nothing in another, so they
+ * never leave the host.
+ */
+import type { LayerFs, LayerStat } from './layer-fs.js';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const OPAQUE_MARKER = '.wh..wh..opq';
+export const OPAQUE_XATTR = 'trusted.overlay.opaque';
+const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
+
+/** An overlay whiteout: a character device with device number 0:0. */
+export function isWhiteout(stat: LayerStat): boolean {
+  return stat.kind === 'char' && stat.rdevMajor === 0 && stat.rdevMinor === 0;
+}
+
+/** 'y' marks an opaque directory ('x', since Linux 6.7, only means "contains xwhiteouts"). */
+export function isOpaqueXattrs(xattrs: Map<string, Buffer>): boolean {
+  const v = xattrs.get(OPAQUE_XATTR);
+  return v !== undefined && v.length >= 1 && v[0] === 0x79 /* 'y' */ && (v.length === 1 || v[1] === 0);
+}
+
+export async function isOpaqueDir(fs: LayerFs, path: string, stat: LayerStat): Promise<boolean> {
+  return stat.kind === 'dir' && isOpaqueXattrs(await fs.listXattrs(path));
+}
+
+/** The xattrs worth carrying in a tar: everything but overlay's private ones. */
+export function portableXattrs(xattrs: Map<string, Buffer>): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const [k, v] of xattrs) if (!k.startsWith(OVERLAY_XATTR_PREFIX)) out.set(k, v);
+  return out;
+}
+
+/**
+ * `lost+found` at the root of an image, empty and root-owned, is made by the
+ * ext4 formatter, not by the layer's author: it is not part of the diff.
+ */
+export async function isFormatArtefact(fs: LayerFs, imagePath: string, relPath: string, stat: LayerStat): Promise<boolean> {
+  return (
+    relPath === '/lost+found' &&
+    imagePath === '/lost+found' &&
+    stat.kind === 'dir' &&
+    stat.uid === 0 &&
+    stat.gid === 0 &&
+    (await fs.readdir(imagePath)).length === 0
+  );
+}

@@ -1,0 +1,68 @@
+/**
+ * A diff source: an image plus the directory inside it that holds the
+ * layer's content. For a read-only `layer.vhd` that is the image root; for a
+ * container's `sandbox.vhdx` it is the overlay upper directory the UVM put
+ * on the sandbox's ext4 (see DEFAULT_UPPER_DIR).
+ *
+ * Paths handed around by the diff code are "layer paths" ('/etc/passwd');
+ * `imagePath()` maps them into the image.
+ */
+import path from 'node:path';
+import { LcowError } from '../../errors.js';
+import type { LayerFs, LayerStat } from './layer-fs.js';
+import { openExt4LayerFs } from './ext4-layer-fs.js';
+
+/**
+ * Where the union mount keeps the upper directory inside a sandbox: moby's
+ * LCOW driver mounts the sandbox and uses `<mount>/upper` and `<mount>/work`.
+ */
+export const DEFAULT_UPPER_DIR = '/upper';
+
+export type LayerFsOpener = (imageFile: string) => Promise<LayerFs>;
+
+export interface SourceOptions {
+  /** Overlay upper dir inside a sandbox image (default '/upper'). */
+  upperDir?: string;
+  /** Force the interpretation; by default a `.vhdx` is a sandbox, anything else a layer. */
+  kind?: 'layer' | 'sandbox';
+  /** How to open an image file (tests inject fakes; default: the ext4 reader). */
+  open?: LayerFsOpener;
+}
+
+export class DiffSource {
+  constructor(
+    readonly fs: LayerFs,
+    /** Image directory holding the content: '/' or e.g. '/upper'. */
+    readonly root: string,
+    readonly file: string,
+  ) {}
+
+  imagePath(layerPath: string): string {
+    if (this.root === '/') return layerPath;
+    return layerPath === '/' ? this.root : this.root + layerPath;
+  }
+
+  stat(layerPath: string): Promise<LayerStat | null> {
+    return this.fs.stat(this.imagePath(layerPath));
+  }
+
+  close(): Promise<void> {
+    return this.fs.close();
+  }
+}
+
+export function sourceKind(file: string, options: SourceOptions = {}): 'layer' | 'sandbox' {
+  return options.kind ?? (path.extname(file).toLowerCase() === '.vhdx' ? 'sandbox' : 'layer');
+}
+
+export async function openDiffSource(file: string, options: SourceOptions = {}): Promise<DiffSource> {
+  const open = options.open ?? openExt4LayerFs;
+  const fs = await open(file);
+  if (sourceKind(file, options) === 'layer') return new DiffSource(fs, '/', file);
+  const upper = path.posix.normalize('/' + (options.upperDir ?? DEFAULT_UPPER_DIR));
+  if (upper === '/') {
+    await fs.close();
+    throw new LcowError('EINVAL', 'the sandbox upper directory cannot be the image root', { file, upperDir: options.upperDir });
+  }
+  return new DiffSource(fs, upper, file);
+}

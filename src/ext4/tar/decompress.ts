@@ -1,0 +1,100 @@
+/**
+ * Layers arrive as plain tar, tar+gzip or tar+zstd (OCI media types). The
+ * format is recognised by its magic bytes, not by a file name or a media
+ * type, so the caller never has to say.
+ */
+import { Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { LcowError } from '../../errors.js';
+
+export type Compression = 'none' | 'gzip' | 'zstd';
+
+export function detectCompression(head: Buffer): Compression | 'xz' | 'bzip2' {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+  if (head.length >= 4 && head.readUInt32BE(0) === 0x28b52ffd) return 'zstd';
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (head.length >= 3 && head.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
+  return 'none';
+}
+
+type ZstdFactory = () => NodeJS.ReadWriteStream;
+
+function zstdFactory(): ZstdFactory | undefined {
+  // Node ≥ 22.15 / 23.8 ship zstd in zlib; typed lookup so Node 20 typings compile.
+  const f = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
+  return typeof f === 'function' ? f.bind(zlib) : undefined;
+}
+
+function toBuffer(v: Buffer | Uint8Array | string): Buffer {
+  return Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/**
+ * Peek at the first bytes and return the tar byte stream: the input itself
+ * when it is plain tar, or the input through a decompressor. Decompressor
+ * failures (corrupt or truncated gzip) surface as EBADTAR.
+ */
+export async function* decompressIfNeeded(input: AsyncIterable<Buffer | Uint8Array | string>): AsyncGenerator<Buffer> {
+  const it = input[Symbol.asyncIterator]();
+  // Collect at least 6 bytes (or the whole input if shorter) to recognise the magic.
+  const head: Buffer[] = [];
+  let headLen = 0;
+  let ended = false;
+  while (headLen < 6) {
+    const r = await it.next();
+    if (r.done) {
+      ended = true;
+      break;
+    }
+    const b = toBuffer(r.value);
+    head.push(b);
+    headLen += b.length;
+  }
+  const first = Buffer.concat(head, headLen);
+  const kind = detectCompression(first);
+  const rest = async function* (): AsyncGenerator<Buffer> {
+    if (first.length) yield first;
+    if (ended) return;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield toBuffer(r.value);
+    }
+  };
+  if (kind === 'none') {
+    yield* rest();
+    return;
+  }
+  let decoder: NodeJS.ReadWriteStream;
+  if (kind === 'gzip') decoder = zlib.createGunzip();
+  else if (kind === 'zstd') {
+    const make = zstdFactory();
+    if (!make) {
+      await it.return?.();
+      throw new LcowError('EUNSUPPORTED', `zstd-compressed input needs Node ≥ 22.15 (this is ${process.version}); decompress it first (zstd -dc layer.tar.zst | lcow convert - …)`, {
+        compression: 'zstd',
+        nodeVersion: process.version,
+      });
+    }
+    decoder = make();
+  } else {
+    await it.return?.();
+    throw new LcowError('EUNSUPPORTED', `${kind}-compressed input is not supported; decompress it first`, { compression: kind });
+  }
+  const source = Readable.from(rest(), { objectMode: false });
+  source.on('error', (err) => (decoder as unknown as Readable).destroy(err));
+  source.pipe(decoder as unknown as NodeJS.WritableStream);
+  try {
+    for await (const chunk of decoder as unknown as AsyncIterable<Buffer>) yield chunk;
+  } catch (err) {
+    if (err instanceof LcowError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    if (e && typeof e.code === 'string' && e.code.startsWith('Z_')) {
+      throw new LcowError('EBADTAR', `corrupt ${kind} stream: ${e.message}`, { compression: kind, zlibCode: e.code }, { cause: err });
+    }
+    throw err;
+  } finally {
+    source.destroy();
+    (decoder as unknown as Readable).destroy();
+  }
+}

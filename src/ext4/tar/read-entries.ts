@@ -1,0 +1,376 @@
+/**
+ * The tar front-end: a tar byte stream → LayerEntry objects for the ext4 writer.
+ *
+ * Why our own parser rather than wrapping tar-stream: tar-stream 3 leaves
+ * exactly the hard parts to the caller — it hands over GNU 'S' sparse entries
+ * with type null and packed data, PAX 1.0 sparse files under their
+ * GNUSparseFile.N names with the map inside the data, and PAX times, uids
+ * and xattrs as lossy strings (xattr values are bytes). Re-parsing all that
+ * on top of its headers would leave two parsers to trust. A tar header is a
+ * fixed 512-byte layout, so a pull parser over the raw bytes (byte-source.ts)
+ * is small, verifies the checksum itself, keeps PAX values binary, decodes
+ * every sparse format in the same pass, and gets backpressure for free: it
+ * reads upstream only when the consumer asks for the next entry or the next
+ * chunk of a body. File bodies are never buffered.
+ *
+ * Contract with the consumer: consume (or abandon) an entry's body before
+ * asking for the next entry; what is left of it is skipped then.
+ */
+import type { Logger } from '../../log.js';
+import { componentLogger } from '../../log.js';
+import { LcowError } from '../../errors.js';
+import type { EntryMeta, FileEntry, LayerEntry, SparseRegion, Timestamp } from '../entry.js';
+import { ByteSource } from './byte-source.js';
+import { decompressIfNeeded } from './decompress.js';
+import { BLOCK, HeaderError, cString, isZeroBlock, parseHeader, parseSparseArray, type RawHeader } from './header.js';
+import { PaxError, collectPax, parsePaxRecords, type PaxOverrides, type PaxRecord } from './pax.js';
+import { MAX_SPARSE_REGIONS, Sparse10MapParser, SparseError, normaliseSparse, sparseFromPax } from './sparse.js';
+import { cleanPath, describePathProblem } from './strip/clean-path.js';
+import { classifyWhiteout } from './whiteout.js';
+
+export interface ReadLayerOptions {
+  /** Turn `.wh.*` names into whiteout / opaque entries (OCI layers). */
+  whiteouts: boolean;
+  /** Largest logical file size accepted (ETOOBIG beyond). */
+  maxFileSizeBytes?: number;
+  logger?: Logger;
+}
+
+/** GNU long names/links are paths; anything this long is not one. */
+const MAX_LONG_NAME = 64 * 1024;
+/** PAX headers hold names and xattrs; ext4 keeps at most a block of xattrs per inode. */
+const MAX_PAX_HEADER = 16 * 1024 * 1024;
+/** Largest slice handed to the writer at once. */
+const MAX_BODY_SLICE = 1024 * 1024;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function padding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+/** Metadata headers seen since the last real entry; they apply to the next one. */
+interface Pending {
+  longName?: Buffer;
+  longLink?: Buffer;
+  pax: PaxRecord[];
+}
+
+export async function* readLayerEntries(
+  input: AsyncIterable<Buffer | Uint8Array | string>,
+  options: ReadLayerOptions,
+): AsyncGenerator<LayerEntry, void, undefined> {
+  const log = componentLogger(options.logger, 'tar');
+  const src = new ByteSource(decompressIfNeeded(input));
+  let finished = false;
+  try {
+    let pending: Pending = { pax: [] };
+    for (;;) {
+      const headerOffset = src.position;
+      const block = await src.read(BLOCK);
+      if (block.length === 0) {
+        // EOF on a block boundary without the end-of-archive marker: accepted,
+        // as GNU tar and Go do — unless a long-name/PAX header was dangling.
+        if (pending.longName || pending.longLink || pending.pax.length) throw truncated(describePending(pending), headerOffset);
+        break;
+      }
+      if (block.length < BLOCK) throw truncated(describePending(pending) ?? '(header)', headerOffset);
+      if (isZeroBlock(block)) {
+        const next = await src.read(BLOCK);
+        if (next.length === 0 || (next.length === BLOCK && isZeroBlock(next))) break;
+        throw new LcowError('EBADTAR', 'a zero block inside the archive is followed by more data', { offset: headerOffset });
+      }
+
+      let raw: RawHeader;
+      try {
+        raw = parseHeader(block);
+      } catch (err) {
+        if (!(err instanceof HeaderError)) throw err;
+        const guess = cString(block.subarray(0, 100)).toString('latin1');
+        throw new LcowError('EBADTAR', `bad tar header for '${guess}': ${err.message}`, { entry: guess, offset: headerOffset, field: err.field }, { cause: err });
+      }
+
+      // Metadata headers: they carry data for the following entry.
+      switch (raw.typeflag) {
+        case 'L':
+        case 'K': {
+          const data = await readMetaBody(src, raw, MAX_LONG_NAME, headerOffset);
+          if (raw.typeflag === 'L') pending.longName = cString(data);
+          else pending.longLink = cString(data);
+          continue;
+        }
+        case 'x':
+        case 'X': {
+          const data = await readMetaBody(src, raw, MAX_PAX_HEADER, headerOffset);
+          const records = parsePaxRecords(data);
+          if (!records) throw new LcowError('EBADTAR', 'malformed PAX extended header', { entry: raw.name.toString('latin1'), offset: headerOffset });
+          pending.pax.push(...records);
+          continue;
+        }
+        case 'g': // global PAX defaults: nothing in them matters for a layer (documented choice)
+          log.debug({ offset: headerOffset }, 'ignoring PAX global header');
+          await skipBody(src, raw.size, raw.name.toString('latin1'), headerOffset);
+          continue;
+        case 'V': // volume label: harmless, no file
+          log.warn({ offset: headerOffset, label: raw.name.toString('latin1') }, 'skipping tar volume label');
+          await skipBody(src, raw.size, raw.name.toString('latin1'), headerOffset);
+          pending = { pax: [] };
+          continue;
+      }
+
+      const built = await buildEntry(src, raw, pending, headerOffset, options);
+      pending = { pax: [] };
+      const { entry, dataSize } = options.whiteouts ? asWhiteout(built) : built;
+      if (entry.kind === 'file') {
+        const state = { remaining: dataSize };
+        entry.body = bodyOf(src, state, entry.tarName);
+        yield entry;
+        if (state.remaining > 0) {
+          const skipped = await src.skip(state.remaining);
+          if (skipped < state.remaining) throw truncated(entry.tarName, src.position);
+        }
+        await skipExact(src, padding(dataSize), entry.tarName);
+      } else {
+        await skipBody(src, dataSize, entry.tarName, headerOffset);
+        if (entry.kind !== 'skip') yield entry;
+      }
+    }
+    finished = true;
+    // Past the end marker there is only record padding; read it so a pipe upstream closes cleanly.
+    await src.drain();
+  } finally {
+    if (!finished) await src.close().catch(() => undefined);
+  }
+}
+
+type Built = { entry: LayerEntry | { kind: 'skip'; tarName: string }; dataSize: number };
+
+/**
+ * With whiteout conversion on, `.wh.` names stop being files. Decided after
+ * the entry is fully parsed so that its data (sparse maps included) is still
+ * skipped correctly whatever its type.
+ */
+function asWhiteout(built: Built): Built {
+  const { entry, dataSize } = built;
+  if (entry.kind === 'skip' || entry.kind === 'opaque' || entry.kind === 'whiteout' || entry.path === '') return built;
+  const w = classifyWhiteout(entry.path);
+  switch (w.kind) {
+    case 'none':
+      return built;
+    case 'whiteout':
+      return { entry: { kind: 'whiteout', path: w.path, tarName: entry.tarName, meta: entry.meta }, dataSize };
+    case 'opaque':
+      return { entry: { kind: 'opaque', path: w.path, tarName: entry.tarName }, dataSize };
+    case 'aufs-meta':
+      return { entry: { kind: 'skip', tarName: entry.tarName }, dataSize };
+    case 'invalid':
+      throw new LcowError('EBADTAR', `whiteout '${entry.tarName}' names nothing`, { entry: entry.tarName });
+  }
+}
+
+async function buildEntry(src: ByteSource, raw: RawHeader, pending: Pending, offset: number, options: ReadLayerOptions): Promise<Built> {
+  const rawName = raw.name.toString('latin1');
+  let pax: PaxOverrides;
+  try {
+    pax = collectPax(pending.pax);
+  } catch (err) {
+    if (!(err instanceof PaxError)) throw err;
+    throw new LcowError('EBADTAR', `${err.message} for '${rawName}'`, { entry: rawName, offset, key: err.key });
+  }
+  const sparseFail = (err: unknown, name: string): never => {
+    if (err instanceof SparseError) throw new LcowError('EBADTAR', `bad sparse map for '${name}': ${err.message}`, { entry: name, offset }, { cause: err });
+    throw err;
+  };
+  let sparseInfo: ReturnType<typeof sparseFromPax>;
+  try {
+    sparseInfo = raw.typeflag === '0' || raw.typeflag === '7' ? sparseFromPax(pax.sparse) : undefined;
+  } catch (err) {
+    sparseFail(err, rawName);
+  }
+
+  const nameBytes = sparseInfo?.name ?? pax.path ?? pending.longName ?? raw.name;
+  const tarName = decodeText(nameBytes, rawName, offset, 'name');
+  const ctx = { entry: tarName, offset };
+  let dataSize = pax.size ?? raw.size;
+
+  const mtime: Timestamp = pax.mtime ?? { sec: raw.mtime, nsec: 0 };
+  const meta: EntryMeta = {
+    mode: raw.mode,
+    uid: pax.uid ?? raw.uid,
+    gid: pax.gid ?? raw.gid,
+    mtime,
+    atime: pax.atime ?? (raw.atime ? { sec: raw.atime, nsec: 0 } : mtime),
+    ctime: pax.ctime ?? (raw.ctime ? { sec: raw.ctime, nsec: 0 } : mtime),
+    crtime: mtime,
+    xattrs: pax.xattrs,
+  };
+  for (const name of meta.xattrs.keys()) {
+    if (name === '' || name.includes('\0')) throw new LcowError('EBADTAR', `invalid xattr name on '${tarName}'`, { ...ctx, xattr: name });
+  }
+
+  const cleaned = cleanPath(tarName);
+  if (!cleaned.ok) throw new LcowError('EBADTAR', `${describePathProblem(cleaned.problem)}: '${tarName}'`, { ...ctx, problem: cleaned.problem });
+  const path = cleaned.path;
+
+  let kind: LayerEntry['kind'];
+  switch (raw.typeflag) {
+    case '0':
+    case '7':
+      // Pre-POSIX tars mark directories by a trailing slash on a regular entry.
+      kind = tarName.endsWith('/') && !sparseInfo ? 'dir' : 'file';
+      break;
+    case 'S':
+      if (!raw.gnuSparse) throw new LcowError('EBADTAR', `GNU sparse entry '${tarName}' outside a GNU-format header`, ctx);
+      kind = 'file';
+      break;
+    case '1':
+      kind = 'hardlink';
+      break;
+    case '2':
+      kind = 'symlink';
+      break;
+    case '3':
+      kind = 'char';
+      break;
+    case '4':
+      kind = 'block';
+      break;
+    case '5':
+    case 'D': // GNU dumpdir: a directory whose data lists its contents (skipped)
+      kind = 'dir';
+      break;
+    case '6':
+      kind = 'fifo';
+      break;
+    default:
+      throw new LcowError('EBADTAR', `unsupported tar entry type '${printable(raw.typeflag)}' for '${tarName}'`, { ...ctx, typeflag: raw.typeflag });
+  }
+
+  if (path === '' && kind !== 'dir') throw new LcowError('EBADTAR', `the root of the layer must be a directory, '${tarName}' is a ${kind}`, ctx);
+
+  const linkBytes = pax.linkpath ?? pending.longLink ?? raw.linkname;
+  switch (kind) {
+    case 'file': {
+      let size = dataSize;
+      let sparse: SparseRegion[] | undefined;
+      try {
+        if (raw.gnuSparse) {
+          const regions = [...raw.gnuSparse.regions];
+          let extended = raw.gnuSparse.isExtended;
+          while (extended) {
+            const ext = await src.read(BLOCK);
+            if (ext.length < BLOCK) throw truncated(tarName, src.position);
+            regions.push(...parseSparseArray(ext, 0, 21));
+            if (regions.length > MAX_SPARSE_REGIONS) throw new SparseError('too many sparse regions');
+            extended = ext[504] !== 0;
+          }
+          size = raw.gnuSparse.realSize;
+          sparse = normaliseSparse(regions, size, dataSize);
+        } else if (sparseInfo) {
+          let regions = sparseInfo.regions;
+          if (sparseInfo.version === '1.0') {
+            const parser = new Sparse10MapParser();
+            while (!parser.done) {
+              if ((parser.blocksConsumed + 1) * BLOCK > dataSize) throw new SparseError('GNU sparse 1.0 map runs past the entry data');
+              const b = await src.read(BLOCK);
+              if (b.length < BLOCK) throw truncated(tarName, src.position);
+              parser.push(b);
+            }
+            dataSize -= parser.blocksConsumed * BLOCK;
+            regions = parser.regions;
+          }
+          size = sparseInfo.realSize;
+          sparse = normaliseSparse(regions, size, dataSize);
+        }
+      } catch (err) {
+        sparseFail(err, tarName);
+      }
+      checkSize(size, options.maxFileSizeBytes, ctx);
+      const entry: FileEntry = { kind: 'file', path, tarName, meta, size, body: emptyBody };
+      if (sparse) entry.sparse = sparse;
+      return { entry, dataSize };
+    }
+    case 'dir':
+      return { entry: { kind: 'dir', path, tarName, meta }, dataSize };
+    case 'hardlink': {
+      const target = decodeText(linkBytes, rawName, offset, 'linkname');
+      const t = cleanPath(target);
+      if (!t.ok) throw new LcowError('EBADTAR', `hard link target: ${describePathProblem(t.problem)}: '${target}'`, { ...ctx, target, problem: t.problem });
+      if (t.path === '') throw new LcowError('EBADTAR', `hard link '${tarName}' has no target`, { ...ctx, target });
+      return { entry: { kind: 'hardlink', path, tarName, meta, target: t.path }, dataSize };
+    }
+    case 'symlink': {
+      const target = decodeText(linkBytes, rawName, offset, 'linkname');
+      if (target === '' || target.includes('\0')) throw new LcowError('EBADTAR', `symlink '${tarName}' has an empty or invalid target`, ctx);
+      return { entry: { kind: 'symlink', path, tarName, meta, target }, dataSize };
+    }
+    case 'char':
+    case 'block':
+      return { entry: { kind, path, tarName, meta, major: raw.devmajor, minor: raw.devminor }, dataSize };
+    default:
+      return { entry: { kind: 'fifo', path, tarName, meta }, dataSize };
+  }
+}
+
+const emptyBody: AsyncIterable<Buffer> = { async *[Symbol.asyncIterator]() {} };
+
+function bodyOf(src: ByteSource, state: { remaining: number }, tarName: string): AsyncIterable<Buffer> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      while (state.remaining > 0) {
+        const chunk = await src.readSome(Math.min(state.remaining, MAX_BODY_SLICE));
+        if (chunk.length === 0) throw truncated(tarName, src.position);
+        state.remaining -= chunk.length;
+        yield chunk;
+      }
+    },
+  };
+}
+
+function checkSize(size: number, max: number | undefined, ctx: { entry: string; offset: number }): void {
+  if (max !== undefined && size > max) {
+    throw new LcowError('ETOOBIG', `'${ctx.entry}' is ${size} bytes, more than the maximum of ${max}`, { ...ctx, size, max });
+  }
+}
+
+async function readMetaBody(src: ByteSource, raw: RawHeader, max: number, offset: number): Promise<Buffer> {
+  const what = raw.typeflag === 'L' ? 'GNU long name' : raw.typeflag === 'K' ? 'GNU long link' : 'PAX header';
+  if (raw.size > max) throw new LcowError('ETOOBIG', `${what} of ${raw.size} bytes is larger than ${max}`, { entry: raw.name.toString('latin1'), offset, size: raw.size, max });
+  const data = await src.read(raw.size);
+  if (data.length < raw.size) throw truncated(`${what} at offset ${offset}`, src.position);
+  await skipExact(src, padding(raw.size), what);
+  // Copy: the data is kept until the next entry, and must not pin an upstream chunk.
+  return Buffer.from(data);
+}
+
+async function skipBody(src: ByteSource, size: number, tarName: string, offset: number): Promise<void> {
+  const total = size + padding(size);
+  if ((await src.skip(total)) < total) throw truncated(tarName, offset);
+}
+
+async function skipExact(src: ByteSource, n: number, tarName: string): Promise<void> {
+  if (n > 0 && (await src.skip(n)) < n) throw truncated(tarName, src.position);
+}
+
+function truncated(entry: string | undefined, offset: number): LcowError {
+  return new LcowError('EBADTAR', `unexpected end of archive in '${entry ?? '(header)'}'`, { entry, offset, truncated: true });
+}
+
+function describePending(p: Pending): string | undefined {
+  if (p.longName) return p.longName.toString('latin1');
+  if (p.longLink || p.pax.length) return '(extended header)';
+  return undefined;
+}
+
+function decodeText(bytes: Buffer, rawName: string, offset: number, field: string): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new LcowError('EUNSUPPORTED', `entry ${field} is not valid UTF-8: '${bytes.toString('latin1')}'`, { entry: rawName, offset, field });
+  }
+}
+
+function printable(c: string): string {
+  const code = c.charCodeAt(0);
+  return code >= 0x20 && code < 0x7f ? c : `\\x${code.toString(16).padStart(2, '0')}`;
+}

@@ -55,7 +55,7 @@ export function vpmemImageFormat(hostPath: string, format?: DiskFormat): Virtual
   const f = format ?? (/\.vhdx$/i.test(hostPath) ? 'vhdx' : /\.vhd$/i.test(hostPath) ? 'vhd' : 'raw');
   if (f === 'vhd') return 'Vhd1';
   if (f === 'vhdx') return 'Vhdx';
-  throw new LcowError('EUNSUPPORTED', 'HCS VPMEM devices take VHD or VHDX images only', { hostPath, format: f });
+  throw new LcowError('EVPMEMUNSUITABLE', 'HCS VPMEM devices take VHD or VHDX images only', { hostPath, format: f });
 }
 
 export function vpmemDevice(hostPath: string, format?: DiskFormat): VirtualPMemDevice {

@@ -1,0 +1,93 @@
+/**
+ * HcsBackend: builds the LCOW document for a VmSpec and creates the compute
+ * system. Loads nothing at construction or import: the DLLs are loaded at
+ * the first createVm, from System32 on win32 or the explicit paths given
+ * (tests); anywhere else createVm rejects with EPLATFORM.
+ */
+import { componentLogger, type Logger } from '../../log.js';
+import type { BootSpec, CreateVmOptions, HypervisorBackend, VmSpec } from '../types.js';
+import { discoverBootFiles, defaultKirdPath, type BootFileNames } from './boot-files.js';
+import { buildLcowComputeSystem, type ComputeSystemDocument, type LcowBootDoc } from './documents/compute-system.js';
+import { buildKernelCmdLine } from './documents/kernel-cmdline.js';
+import { vpmemDevice } from './documents/modify.js';
+import { unavailableGuestConnection, type GuestConnectionFactory } from './guest-connection.js';
+import { loadNativeHcs, resolveLibraryPaths, type HcsLibraryPaths, type NativeHcs } from './native/load.js';
+import { OperationRunner } from './operation.js';
+import { HcsVm } from './vm.js';
+
+export interface HcsBackendOptions {
+  logger?: Logger;
+  /** Explicit DLL paths (a stand-in library in tests); default System32 on win32. */
+  libraries?: Partial<HcsLibraryPaths>;
+  /** `Owner` in the compute-system document. */
+  owner?: string;
+  /** Boot folder (lcow.kirdpath); default %ProgramFiles%\Linux Containers. */
+  kirdPath?: string;
+  bootFiles?: BootFileNames;
+  /** Boot through UEFI from the kirdpath folder instead of LinuxKernelDirect (older builds). */
+  uefiBoot?: boolean;
+  /** The guest side; default rejects every request (no GCS bridge here). */
+  guestConnection?: GuestConnectionFactory;
+  /** Per-operation limit for HCS calls, ms. */
+  timeoutMs?: number;
+  /** Grace for a cancelled operation to complete before its handle is abandoned. */
+  cancelGraceMs?: number;
+  platform?: NodeJS.Platform;
+}
+
+/** LCOW document for a spec: pure, so it can be printed or tested without HCS. */
+export function lcowDocumentFor(spec: VmSpec, owner: string, uefi = false): ComputeSystemDocument {
+  const rootOnPmem = spec.boot.kind === 'rootfs-image';
+  const boot: LcowBootDoc = uefi ? uefiBoot(spec.boot) : kernelDirectBoot(spec.boot);
+  return buildLcowComputeSystem({
+    owner,
+    memoryMiB: spec.memoryMiB,
+    cpus: spec.cpus,
+    boot,
+    kernelCmdLine: buildKernelCmdLine({
+      rootFs: rootOnPmem ? { kind: 'vpmem-rootfs' } : uefi ? { kind: 'initrd-uefi' } : { kind: 'initrd-direct' },
+      cpus: spec.cpus,
+      extraArgs: spec.kernelArgs,
+    }),
+    scsiControllers: spec.scsiControllers,
+    vpmem: spec.vpmem,
+    ...(spec.boot.kind === 'rootfs-image' ? { vpmemRootFs: vpmemDevice(spec.boot.imagePath) } : {}),
+  });
+}
+
+function kernelDirectBoot(b: BootSpec): LcowBootDoc {
+  return b.kind === 'kernel-initrd' ? { kind: 'kernel-direct', kernelPath: b.kernelPath, initrdPath: b.initrdPath } : { kind: 'kernel-direct', kernelPath: b.kernelPath };
+}
+
+/** UEFI loads the kernel by file name from its folder over VmbFs. */
+function uefiBoot(b: BootSpec): LcowBootDoc {
+  const i = Math.max(b.kernelPath.lastIndexOf('\\'), b.kernelPath.lastIndexOf('/'));
+  return { kind: 'uefi', bootDir: b.kernelPath.slice(0, Math.max(i, 0)), kernelFile: b.kernelPath.slice(i + 1) };
+}
+
+export class HcsBackend implements HypervisorBackend {
+  readonly name = 'hcs' as const;
+  private native: NativeHcs | undefined;
+
+  constructor(private readonly options: HcsBackendOptions = {}) {}
+
+  async createVm(spec: VmSpec, options: CreateVmOptions = {}): Promise<HcsVm> {
+    const native = this.load();
+    const logger = componentLogger(options.logger ?? this.options.logger, 'backend/hcs', { vmId: spec.id });
+    const document = lcowDocumentFor(spec, this.options.owner ?? 'lcow-uvm', this.options.uefiBoot);
+    const runner = new OperationRunner(native, { logger, cancelGraceMs: this.options.cancelGraceMs });
+    const guest = await (this.options.guestConnection ?? unavailableGuestConnection)({ vmId: spec.id });
+    const vm = new HcsVm(spec, document, { native, runner, guest, logger, timeoutMs: this.options.timeoutMs ?? spec.operationTimeoutMs });
+    await vm.create();
+    return vm;
+  }
+
+  defaultBoot(): Promise<BootSpec> {
+    return discoverBootFiles(this.options.kirdPath ?? defaultKirdPath(), this.options.bootFiles);
+  }
+
+  private load(): NativeHcs {
+    this.native ??= loadNativeHcs(resolveLibraryPaths(this.options.libraries, this.options.platform ?? process.platform));
+    return this.native;
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * One LCOW utility VM as an HCS compute system.
+ *
+ * Host side: HcsCreate/Start/Terminate/ModifyComputeSystem through the
+ * OperationRunner, HcsGrantVmAccess before every attach. Guest side: the
+ * request documents go to the injected GuestConnection; exec goes through
+ * HcsCreateProcess (exec.ts).
+ *
+ * Exit: a SystemExited (or ServiceDisconnect) event marks the VM stopped,
+ * settles waitExit(), and rejects every call still pending with EVMSTOPPED.
+ */
+import fs from 'node:fs/promises';
+import type { Logger } from '../../log.js';
+import { LcowError, isLcowError } from '../../errors.js';
+import type {
+  CombineLayersRequest,
+  DiskAttachment,
+  ExecOptions,
+  ExecResult,
+  ScsiMountRequest,
+  VmExitInfo,
+  VmHandle,
+  VmProperties,
+  VmSpec,
+  VmState,
+  VpmemAttachment,
+  VpmemMountRequest,
+} from '../types.js';
+import type { ComputeSystemDocument } from './documents/compute-system.js';
+import * as guestReq from './documents/guest-request.js';
+import * as modify from './documents/modify.js';
+import { runExec } from './exec.js';
+import type { GuestConnection } from './guest-connection.js';
+import { hresultError, failed } from './hresult.js';
+import { callAsync } from './native/call-async.js';
+import { eventRouter, type HcsEvent } from './native/callbacks.js';
+import { HCS_EVENT_OPTION_NONE, HcsEventType, type Handle } from './native/computecore.js';
+import type { NativeHcs } from './native/load.js';
+import { settlesWithin, type OperationRunner } from './operation.js';
+
+export interface HcsVmDeps {
+  native: NativeHcs;
+  runner: OperationRunner;
+  guest: GuestConnection;
+  logger: Logger;
+  /** Per-operation limit for create/start/modify (default 4 min, hcsshim's create/start timeout). */
+  timeoutMs?: number;
+}
+
+type GuestMount = { kind: 'scsi'; req: ScsiMountRequest } | { kind: 'vpmem'; req: VpmemMountRequest };
+
+export class HcsVm implements VmHandle {
+  readonly id: string;
+  private stateValue: VmState = 'created';
+  private system: Handle | null = null;
+  private readonly eventId: bigint;
+  private readonly mounts = new Map<string, GuestMount>();
+  private readonly exitInfo: Promise<VmExitInfo>;
+  private settleExit!: (info: VmExitInfo) => void;
+  /** Rejects (with EVMSTOPPED) when the VM stops; raced against every pending call. */
+  private readonly stopped: Promise<never>;
+  private rejectStopped!: (err: LcowError) => void;
+  private terminating = false;
+  private readonly timeoutMs: number;
+
+  constructor(
+    readonly spec: VmSpec,
+    readonly document: ComputeSystemDocument,
+    private readonly deps: HcsVmDeps,
+  ) {
+    this.id = spec.id;
+    this.timeoutMs = deps.timeoutMs ?? spec.operationTimeoutMs ?? 240_000;
+    this.exitInfo = new Promise((resolve) => (this.settleExit = resolve));
+    this.stopped = new Promise<never>((_, reject) => (this.rejectStopped = reject));
+    this.stopped.catch(() => {}); // observed through whileRunning only
+    this.eventId = eventRouter().add((e) => this.onEvent(e));
+  }
+
+  get state(): VmState {
+    return this.stateValue;
+  }
+
+  /** HcsCreateComputeSystem + the system event callback. Called by HcsBackend.createVm. */
+  async create(): Promise<void> {
+    const { cc } = this.deps.native;
+    const out: [Handle | null] = [null];
+    const config = JSON.stringify(this.document);
+    try {
+      await this.deps.runner.run('HcsCreateComputeSystem', (op) => callAsync(cc.HcsCreateComputeSystem, this.id, config, op, null, out), {
+        timeoutMs: this.timeoutMs,
+        context: { vmId: this.id },
+      });
+    } catch (err) {
+      if (out[0]) await callAsync(cc.HcsCloseComputeSystem, out[0]);
+      eventRouter().delete(this.eventId);
+      throw err;
+    }
+    this.system = out[0];
+    if (!this.system) throw new LcowError('EHCS', 'HcsCreateComputeSystem gave no handle', { vmId: this.id });
+    const hr = await callAsync(cc.HcsSetComputeSystemCallback, this.system, HCS_EVENT_OPTION_NONE, this.eventId, eventRouter().pointer);
+    if (failed(hr)) {
+      await this.closeHandle();
+      throw hresultError(hr, 'HcsSetComputeSystemCallback', { vmId: this.id });
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.stateValue !== 'created') throw new LcowError('EINVAL', `cannot start a VM in state ${this.stateValue}`, { vmId: this.id });
+    const system = this.requireHandle();
+    this.stateValue = 'starting';
+    try {
+      await this.op('HcsStartComputeSystem', (op) => callAsync(this.deps.native.cc.HcsStartComputeSystem, system, op, null));
+    } catch (err) {
+      if (this.stateValue === 'starting') this.stateValue = 'created';
+      throw err;
+    }
+    if (this.stateValue === 'starting') this.stateValue = 'running';
+  }
+
+  async terminate(): Promise<void> {
+    if (this.stateValue === 'stopped') return;
+    if (this.terminating) {
+      await this.exitInfo;
+      return;
+    }
+    this.terminating = true;
+    this.stateValue = 'stopping';
+    const system = this.requireHandle();
+    try {
+      await this.deps.runner.run('HcsTerminateComputeSystem', (op) => callAsync(this.deps.native.cc.HcsTerminateComputeSystem, system, op, null), {
+        timeoutMs: this.timeoutMs,
+        context: { vmId: this.id },
+      });
+    } catch (err) {
+      // Already gone is success for an idempotent terminate.
+      if (!(isLcowError(err, 'EHCS') && err.context.name === 'HCS_E_SYSTEM_ALREADY_STOPPED')) {
+        this.deps.logger.warn({ err }, 'terminate failed; waiting for the exit event anyway');
+      }
+    }
+    // hcsshim treats Terminate as fire-and-forget and watches SystemExited; bound the wait.
+    if (!(await settlesWithin(this.exitInfo, this.timeoutMs))) {
+      this.markStopped({ reason: 'terminated', detail: 'no SystemExited event after terminate' });
+    }
+  }
+
+  waitExit(): Promise<VmExitInfo> {
+    return this.exitInfo;
+  }
+
+  async properties(): Promise<VmProperties> {
+    const system = this.requireRunningHandle();
+    await this.op('HcsGetComputeSystemProperties', (op) => callAsync(this.deps.native.cc.HcsGetComputeSystemProperties, system, op, null));
+    const topo = this.document.VirtualMachine.ComputeTopology;
+    return { id: this.id, state: this.stateValue, backend: 'hcs', memoryMiB: topo.Memory.SizeInMB, cpus: topo.Processor.Count };
+  }
+
+  // ---- host side ----
+
+  async addScsiDisk(controller: number, lun: number, disk: DiskAttachment): Promise<void> {
+    const request = modify.addScsiAttachment(controller, lun, disk.hostPath, disk.readOnly);
+    await this.grantAccess(disk.hostPath);
+    await this.modify(request);
+  }
+
+  removeScsiDisk(controller: number, lun: number): Promise<void> {
+    return this.modify(modify.removeScsiAttachment(controller, lun));
+  }
+
+  async addVpmemDevice(slot: number, device: VpmemAttachment): Promise<void> {
+    const { count, maxSizeBytes } = this.spec.vpmem;
+    if (slot >= count) throw new LcowError('EINVAL', `VPMEM slot ${slot} is past the ${count} devices of this VM`, { vmId: this.id, slot });
+    const request = modify.addVpmemDevice(slot, device.hostPath, device.format);
+    const size = (await fs.stat(device.hostPath).catch(() => undefined))?.size;
+    if (size !== undefined && size > maxSizeBytes) {
+      throw new LcowError('EVPMEMUNSUITABLE', `${device.hostPath} is larger than the VPMEM device maximum`, { size, maxSizeBytes });
+    }
+    await this.grantAccess(device.hostPath);
+    await this.modify(request);
+  }
+
+  removeVpmemDevice(slot: number): Promise<void> {
+    return this.modify(modify.removeVpmemDevice(slot));
+  }
+
+  // ---- guest side ----
+
+  async mountScsi(req: ScsiMountRequest): Promise<void> {
+    await this.guest(guestReq.mountScsiRequest(req));
+    this.mounts.set(req.guestPath, { kind: 'scsi', req });
+  }
+
+  async mountVpmem(req: VpmemMountRequest): Promise<void> {
+    await this.guest(guestReq.mountVpmemRequest(req));
+    this.mounts.set(req.guestPath, { kind: 'vpmem', req });
+  }
+
+  /** The GCS unmounts by re-sending the mount's settings with Remove, so the mount is looked up by path. */
+  async unmount(guestPath: string): Promise<void> {
+    const m = this.mounts.get(guestPath);
+    if (!m) throw new LcowError('ENOTFOUND', `nothing mounted at ${guestPath} by this VM`, { vmId: this.id, guestPath });
+    await this.guest(m.kind === 'scsi' ? guestReq.unmountScsiRequest(m.req) : guestReq.unmountVpmemRequest(m.req));
+    this.mounts.delete(guestPath);
+  }
+
+  unplugScsi(controller: number, lun: number): Promise<void> {
+    return this.guest(guestReq.unplugScsiRequest(controller, lun));
+  }
+
+  combineLayers(req: CombineLayersRequest): Promise<void> {
+    return this.guest(guestReq.combineLayersRequest(req));
+  }
+
+  removeCombinedLayers(target: string): Promise<void> {
+    return this.guest(guestReq.removeCombinedLayersRequest(target));
+  }
+
+  exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const system = this.requireRunningHandle();
+    return this.whileRunning(runExec({ ...this.deps, system, vmId: this.id, timeoutMs: this.timeoutMs }, argv, options));
+  }
+
+  // ---- plumbing ----
+
+  private async grantAccess(hostPath: string): Promise<void> {
+    this.requireRunningHandle();
+    const hr = await this.whileRunning(callAsync(this.deps.native.cc.HcsGrantVmAccess, this.id, hostPath));
+    if (failed(hr)) throw hresultError(hr, 'HcsGrantVmAccess', { vmId: this.id, hostPath });
+  }
+
+  private async modify(request: modify.ModifySettingRequest): Promise<void> {
+    const system = this.requireRunningHandle();
+    const config = JSON.stringify(request);
+    await this.op(
+      'HcsModifyComputeSystem',
+      (op) => callAsync(this.deps.native.cc.HcsModifyComputeSystem, system, op, config, null),
+      { resourcePath: request.ResourcePath, requestType: request.RequestType },
+    );
+  }
+
+  private guest(request: guestReq.GuestModifyRequest): Promise<void> {
+    this.requireRunningHandle();
+    return this.whileRunning(this.deps.guest.modify(request));
+  }
+
+  private async op(name: string, start: (op: Handle) => Promise<number>, context: Record<string, unknown> = {}): Promise<void> {
+    await this.whileRunning(this.deps.runner.run(name, start, { timeoutMs: this.timeoutMs, context: { vmId: this.id, ...context } }));
+  }
+
+  /** A pending call rejects with EVMSTOPPED as soon as the VM stops; the native operation is still cleaned up by the runner. */
+  private whileRunning<T>(p: Promise<T>): Promise<T> {
+    p.catch(() => {});
+    return Promise.race([p, this.stopped]);
+  }
+
+  private requireHandle(): Handle {
+    if (!this.system) throw new LcowError('EVMSTOPPED', `VM ${this.id} has no compute system`, { vmId: this.id });
+    return this.system;
+  }
+
+  private requireRunningHandle(): Handle {
+    if (this.stateValue === 'stopped') throw new LcowError('EVMSTOPPED', `VM ${this.id} has stopped`, { vmId: this.id });
+    if (this.stateValue !== 'running') throw new LcowError('EINVAL', `VM ${this.id} is not running (${this.stateValue})`, { vmId: this.id });
+    return this.requireHandle();
+  }
+
+  /** Called on the main thread inside koffi's relay: record, then leave the rest to the event loop. */
+  private onEvent(e: HcsEvent): void {
+    if (e.type === HcsEventType.SystemExited) {
+      setImmediate(() => this.markStopped({ reason: this.terminating ? 'terminated' : 'exited', ...(e.data ? { detail: e.data } : {}) }));
+    } else if (e.type === HcsEventType.ServiceDisconnect) {
+      setImmediate(() => this.markStopped({ reason: 'killed', detail: 'HCS service disconnected' }));
+    } else {
+      this.deps.logger.debug({ type: e.type, data: e.data }, 'hcs event');
+    }
+  }
+
+  private markStopped(info: VmExitInfo): void {
+    if (this.stateValue === 'stopped') return;
+    this.stateValue = 'stopped';
+    this.rejectStopped(new LcowError('EVMSTOPPED', `VM ${this.id} stopped (${info.reason})`, { vmId: this.id, ...info }));
+    this.settleExit(info);
+    void this.deps.guest.close().catch(() => {});
+    void this.closeHandle();
+  }
+
+  /** Close asynchronously: a sync close on the main thread could wait on a callback koffi needs that thread for. */
+  private async closeHandle(): Promise<void> {
+    const system = this.system;
+    this.system = null;
+    eventRouter().delete(this.eventId);
+    if (system) await callAsync(this.deps.native.cc.HcsCloseComputeSystem, system);
+  }
+}

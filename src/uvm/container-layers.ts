@@ -1,0 +1,151 @@
+/**
+ * A container's root file system inside a UVM: its read-only layers (VPMEM
+ * or SCSI), its read-write scratch (SCSI), and the overlay that unites them —
+ * hcsshim's MountLCOWLayers / CombineLayersLCOW / release, as one handle.
+ *
+ * Layout in the guest:
+ *   layers   /run/m/<n>                      (short: 127 of them fit the overlay's page)
+ *   scratch  /run/m/<n>                      read-write
+ *   upper    <scratch>/upper, <scratch>/work             (default: one container per scratch)
+ *         or <scratch>/scratch/<containerId>/{upper,work} (options.containerId: shared scratch, as hcsshim)
+ *   rootfs   <guestRoot>/rootfs              the overlay; read-only when there is no scratch
+ *
+ * Release order: union, then scratch, then layers (top-most first). Every
+ * step is tried; the first error is thrown (the rest are logged). Steps that
+ * succeeded stay done, so calling release() again retries only what failed.
+ */
+import { posix } from 'node:path';
+import PQueue from 'p-queue';
+import { LcowError, asError } from '../errors.js';
+import type { LayerMount } from './layers.js';
+import { ReleaseOnce } from './release-once.js';
+import type { ScsiDisk } from './scsi/manager.js';
+import type { UnionMount } from './union.js';
+import type { UtilityVM } from './utility-vm.js';
+
+export interface MountContainerLayersOptions {
+  /** Put upper/work under `<scratch>/scratch/<containerId>/` so containers can share one scratch. */
+  containerId?: string;
+  /** Layers placed at once (default 4). Placement order does not affect the union's order. */
+  concurrency?: number;
+}
+
+export interface ContainerLayers {
+  /** The container's root file system in the guest (`<guestRoot>/rootfs`). */
+  readonly rootfs: string;
+  /** Top-most first, as given. */
+  readonly layers: readonly LayerMount[];
+  readonly scratch: ScsiDisk | undefined;
+  readonly union: UnionMount;
+  readonly released: boolean;
+  release(): Promise<void>;
+}
+
+/** Where a container's upper and work directories go on its scratch mount. */
+export function scratchDirs(scratchMount: string, containerId?: string): { upperDir: string; workDir: string } {
+  const base = containerId === undefined ? scratchMount : posix.join(scratchMount, 'scratch', containerId);
+  return { upperDir: posix.join(base, 'upper'), workDir: posix.join(base, 'work') };
+}
+
+/**
+ * Mount a container's layers and scratch and unite them.
+ * @param layerPaths host paths of the read-only `layer.vhd` files, top-most first
+ * @param scratchPath host path of the read-write `sandbox.vhdx`; undefined → a read-only rootfs
+ * @param guestRoot the container's directory in the guest; the rootfs is `<guestRoot>/rootfs`
+ */
+export async function mountContainerLayers(
+  uvm: UtilityVM,
+  layerPaths: readonly string[],
+  scratchPath: string | undefined,
+  guestRoot: string,
+  options: MountContainerLayersOptions = {},
+): Promise<ContainerLayers> {
+  validate(uvm, layerPaths, guestRoot, options);
+  const log = uvm.logger.child({ guestRoot });
+  const undo: { release(): Promise<void> }[] = [];
+  try {
+    const layers = await placeLayers(uvm, layerPaths, options.concurrency ?? 4, undo);
+    let scratch: ScsiDisk | undefined;
+    if (scratchPath !== undefined) {
+      scratch = await uvm.scsi.add(scratchPath, { readOnly: false, mount: {} });
+      undo.unshift(scratch);
+    }
+    const union = await uvm.unions.combine({
+      lowerDirs: layers.map((l) => l.guestPath),
+      ...(scratch ? scratchDirs(scratch.guestPath as string, options.containerId) : {}),
+      target: posix.join(guestRoot, 'rootfs'),
+    });
+    log.debug({ layers: layers.length, scratch: scratch?.guestPath, rootfs: union.target }, 'container layers mounted');
+    return new ContainerLayersHandle(union, scratch, layers, log);
+  } catch (err) {
+    // Undo what was done, newest first; the original error is what the caller needs.
+    for (const h of undo) await h.release().catch((e: unknown) => log.warn({ err: asError(e) }, 'rollback step failed'));
+    throw err;
+  }
+}
+
+/** Same as `layers.release()`. */
+export function unmountContainerLayers(layers: ContainerLayers): Promise<void> {
+  return layers.release();
+}
+
+async function placeLayers(uvm: UtilityVM, layerPaths: readonly string[], concurrency: number, undo: { release(): Promise<void> }[]): Promise<LayerMount[]> {
+  const queue = new PQueue({ concurrency });
+  const settled = await Promise.allSettled(layerPaths.map((p) => queue.add(() => uvm.addLayer(p))));
+  const placed: LayerMount[] = [];
+  let firstError: unknown;
+  for (const s of settled) {
+    if (s.status === 'fulfilled') placed.push(s.value as LayerMount);
+    else firstError ??= s.reason;
+  }
+  // Layers are released top-most first, like every other teardown of them.
+  undo.push(...placed);
+  if (firstError !== undefined) throw firstError;
+  return placed;
+}
+
+function validate(uvm: UtilityVM, layerPaths: readonly string[], guestRoot: string, options: MountContainerLayersOptions): void {
+  const ctx = { vmId: uvm.id, guestRoot };
+  if (!Array.isArray(layerPaths) || layerPaths.length === 0) throw new LcowError('EINVAL', 'a container needs at least one read-only layer', ctx);
+  if (!posix.isAbsolute(guestRoot)) throw new LcowError('EINVAL', `guestRoot ${guestRoot} must be an absolute guest path`, ctx);
+  if (options.containerId !== undefined && !/^[A-Za-z0-9_.-]+$/.test(options.containerId)) {
+    throw new LcowError('EINVAL', `containerId ${options.containerId} must be a plain name`, { ...ctx, containerId: options.containerId });
+  }
+  const c = options.concurrency;
+  if (c !== undefined && (!Number.isSafeInteger(c) || c < 1)) throw new LcowError('EINVAL', 'concurrency must be a positive integer', { ...ctx, concurrency: c });
+}
+
+class ContainerLayersHandle implements ContainerLayers {
+  readonly rootfs: string;
+  private readonly once: ReleaseOnce;
+
+  constructor(
+    readonly union: UnionMount,
+    readonly scratch: ScsiDisk | undefined,
+    readonly layers: readonly LayerMount[],
+    log: UtilityVM['logger'],
+  ) {
+    this.rootfs = union.target;
+    this.once = new ReleaseOnce('container layers', { rootfs: this.rootfs }, async () => {
+      let first: unknown;
+      for (const step of [union, ...(scratch ? [scratch] : []), ...layers]) {
+        if (step.released) continue;
+        try {
+          await step.release();
+        } catch (err) {
+          log.warn({ err: asError(err) }, 'container layer release step failed');
+          first ??= err;
+        }
+      }
+      if (first !== undefined) throw first;
+    });
+  }
+
+  get released(): boolean {
+    return this.once.released;
+  }
+
+  release(): Promise<void> {
+    return this.once.release();
+  }
+}

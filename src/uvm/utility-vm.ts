@@ -1,0 +1,203 @@
+/**
+ * The UtilityVM: one backend VM, its single owner, and the managers that
+ * hand out its SCSI slots, VPMEM devices, guest mount points and unions.
+ *
+ * Lifecycle: created → starting → running → stopping → stopped. start() once;
+ * terminate() is idempotent. Whenever the backend VM exits — terminated by us
+ * or on its own — the UVM reports 'stopped' and every manager call fails fast
+ * with EVMSTOPPED, while releases succeed without touching the (gone) VM.
+ */
+import { LcowError } from '../errors.js';
+import type { ExecOptions, ExecResult, HypervisorBackend, VmExitInfo, VmHandle, VmSpec, VmState } from '../backend/index.js';
+import { componentLogger, type Logger } from '../log.js';
+import { GuestPaths } from './guest-paths.js';
+import { nodeHostFiles } from './host-files.js';
+import { addReadOnlyLayer, type LayerMount } from './layers.js';
+import { resolveOptions, type ResolvedOptions, type UtilityVMOptions } from './options.js';
+import { AttachManager } from './scsi/attach-manager.js';
+import { ScsiManager } from './scsi/manager.js';
+import { MountManager } from './scsi/mount-manager.js';
+import { UnionManager } from './union.js';
+import { VmGuard } from './vm-guard.js';
+import { VpmemManager } from './vpmem/manager.js';
+
+export type UvmState = VmState;
+
+export async function createUtilityVM(options: UtilityVMOptions): Promise<UtilityVM> {
+  const resolved = resolveOptions(options);
+  const backend = options.backend ?? (await defaultBackend());
+  const logger = componentLogger(options.logger, 'uvm', { vmId: resolved.id });
+  const spec: VmSpec = {
+    id: resolved.id,
+    memoryMiB: resolved.memoryMiB,
+    cpus: resolved.cpus,
+    boot: options.boot ?? (await backend.defaultBoot()),
+    kernelArgs: options.kernelArgs,
+    scsiControllers: resolved.scsiControllers,
+    vpmem: resolved.vpmem,
+    operationTimeoutMs: options.operationTimeoutMs,
+  };
+  const vm = await backend.createVm(spec, { logger });
+  return new UtilityVM(vm, resolved, options, logger);
+}
+
+/** The backend module's default, if it exports one (`defaultBackend()`); uvm names no backend itself. */
+async function defaultBackend(): Promise<HypervisorBackend> {
+  const mod = (await import('../backend/index.js')) as Record<string, unknown>;
+  if (typeof mod.defaultBackend === 'function') return (await (mod.defaultBackend as () => HypervisorBackend | Promise<HypervisorBackend>)()) as HypervisorBackend;
+  throw new LcowError('EINVAL', 'no backend given and the backend module names no default', {});
+}
+
+export class UtilityVM {
+  readonly id: string;
+  readonly options: Readonly<ResolvedOptions>;
+  readonly scsi: ScsiManager;
+  readonly vpmem: VpmemManager;
+  readonly unions: UnionManager;
+  readonly guestPaths: GuestPaths;
+  readonly logger: Logger;
+  private readonly guard: VmGuard;
+  private current: UvmState = 'created';
+  private exit: Promise<VmExitInfo> | undefined;
+
+  /** Use createUtilityVM(). */
+  constructor(
+    private readonly vm: VmHandle,
+    resolved: ResolvedOptions,
+    options: Pick<UtilityVMOptions, 'hostFiles'>,
+    logger: Logger,
+  ) {
+    this.id = resolved.id;
+    this.options = resolved;
+    this.logger = logger;
+    this.guard = new VmGuard(this.id);
+    this.guestPaths = new GuestPaths(this.id);
+    const guarded = this.guardedOps();
+    this.scsi = new ScsiManager(
+      new AttachManager({ vmId: this.id, attacher: guarded, unplugger: guarded, guard: this.guard, controllers: resolved.scsiControllers }),
+      new MountManager(guarded, this.guestPaths, this.guard),
+    );
+    this.vpmem = new VpmemManager({
+      vmId: this.id,
+      host: guarded,
+      mounter: guarded,
+      hostFiles: options.hostFiles ?? nodeHostFiles,
+      paths: this.guestPaths,
+      guard: this.guard,
+      ...resolved.vpmem,
+    });
+    this.unions = new UnionManager(this.id, guarded, this.guestPaths, this.guard);
+  }
+
+  get state(): UvmState {
+    return this.current;
+  }
+
+  async start(): Promise<void> {
+    if (this.current !== 'created') {
+      throw new LcowError('EINVAL', `utility VM ${this.id} cannot start from state ${this.current}`, { vmId: this.id, state: this.current });
+    }
+    this.current = 'starting';
+    this.watchExit();
+    try {
+      await this.vm.start();
+    } catch (err) {
+      this.logger.warn({ err }, 'start failed; terminating');
+      await this.vm.terminate().catch(() => undefined);
+      this.markStopped();
+      throw err;
+    }
+    if (this.current === 'starting') this.current = 'running';
+    this.logger.debug('running');
+  }
+
+  /** Stop the VM now. Idempotent; resolves once it has stopped. */
+  async terminate(): Promise<void> {
+    if (this.current === 'stopped') return;
+    this.current = 'stopping';
+    this.guard.stop(); // managers fail fast from here on
+    this.watchExit();
+    await this.vm.terminate();
+    this.markStopped();
+  }
+
+  /** Resolves when the VM has stopped, for whatever reason. */
+  waitExit(): Promise<VmExitInfo> {
+    return this.watchExit();
+  }
+
+  /** Run a process in the guest from an argv array (never a shell string). Resolves with any exit code. */
+  async exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult> {
+    if (!Array.isArray(argv) || argv.length === 0 || argv.some((a) => typeof a !== 'string')) {
+      throw new LcowError('EINVAL', 'exec needs a non-empty argv array of strings', { vmId: this.id });
+    }
+    this.assertUsable('exec');
+    return this.guard.do('exec', () => this.vm.exec(argv, options));
+  }
+
+  /** A read-only layer: VPMEM first, SCSI when VPMEM refuses (see layers.ts). */
+  addLayer(hostPath: string): Promise<LayerMount> {
+    this.assertUsable('addLayer');
+    return addReadOnlyLayer(this, hostPath);
+  }
+
+  /** Backend properties (pid, state) for diagnostics. */
+  properties(): ReturnType<VmHandle['properties']> {
+    return this.vm.properties();
+  }
+
+  private assertUsable(operation: string): void {
+    if (this.guard.stopped || this.current === 'stopped') throw this.guard.stoppedError(operation);
+    if (this.current !== 'running') {
+      throw new LcowError('EINVAL', `utility VM ${this.id} is ${this.current}, not running`, { vmId: this.id, state: this.current, operation });
+    }
+  }
+
+  private watchExit(): Promise<VmExitInfo> {
+    if (!this.exit) {
+      this.exit = this.vm.waitExit().then((info) => {
+        if (this.current !== 'stopped') this.logger.info({ exit: info }, 'VM stopped');
+        this.markStopped();
+        return info;
+      });
+    }
+    return this.exit;
+  }
+
+  private markStopped(): void {
+    this.guard.stop();
+    this.current = 'stopped';
+  }
+
+  /**
+   * The backend ops the managers get. Every call first checks that the VM is
+   * running (a manager used before start() gets EINVAL, after exit EVMSTOPPED).
+   */
+  private guardedOps(): VmHandle {
+    const vm = this.vm;
+    const check = (op: string): void => this.assertUsable(op);
+    return {
+      get id() {
+        return vm.id;
+      },
+      get state() {
+        return vm.state;
+      },
+      start: () => vm.start(),
+      terminate: () => vm.terminate(),
+      waitExit: () => vm.waitExit(),
+      properties: () => vm.properties(),
+      addScsiDisk: async (c, l, d) => (check('addScsiDisk'), vm.addScsiDisk(c, l, d)),
+      removeScsiDisk: (c, l) => vm.removeScsiDisk(c, l),
+      addVpmemDevice: async (s, d) => (check('addVpmemDevice'), vm.addVpmemDevice(s, d)),
+      removeVpmemDevice: (s) => vm.removeVpmemDevice(s),
+      mountScsi: async (r) => (check('mountScsi'), vm.mountScsi(r)),
+      mountVpmem: async (r) => (check('mountVpmem'), vm.mountVpmem(r)),
+      unmount: (p) => vm.unmount(p),
+      unplugScsi: (c, l) => vm.unplugScsi(c, l),
+      combineLayers: async (r) => (check('combineLayers'), vm.combineLayers(r)),
+      removeCombinedLayers: (t) => vm.removeCombinedLayers(t),
+      exec: (a, o) => vm.exec(a, o),
+    };
+  }
+}

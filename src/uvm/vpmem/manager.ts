@@ -1,0 +1,159 @@
+/**
+ * VPMEM devices: a read-only layer file mapped as persistent memory, mounted
+ * (DAX) at a short guest path. One device per host path, ref-counted; the
+ * lowest free device number is taken. Host add and guest mount belong
+ * together here (a device is never attached without its mount), so one table
+ * holds both, and release undoes them in reverse: unmount, remove, free.
+ *
+ * Refusals callers may fall back from (see layers.ts): ENOSLOT (all devices in
+ * use, or VPMEM disabled), ETOOBIG (file larger than the per-device maximum),
+ * EVPMEMUNSUITABLE (from the backend).
+ */
+import { LcowError } from '../../errors.js';
+import type { DiskFormat, GuestOps, HostOps } from '../../backend/index.js';
+import type { GuestPaths } from '../guest-paths.js';
+import type { HostFiles } from '../host-files.js';
+import { ReleaseOnce } from '../release-once.js';
+import { RefTable, type RefEntry } from '../ref-table.js';
+import type { VmGuard } from '../vm-guard.js';
+
+export type VpmemHost = Pick<HostOps, 'addVpmemDevice' | 'removeVpmemDevice'>;
+export type VpmemMounter = Pick<GuestOps, 'mountVpmem' | 'unmount'>;
+
+export const MAX_VPMEM_DEVICES = 128;
+export const DEFAULT_VPMEM_DEVICES = 64;
+export const DEFAULT_VPMEM_MAX_SIZE = 4 * 1024 ** 3;
+
+interface Device {
+  readonly hostPath: string;
+  readonly slot: number;
+  readonly guestPath: string;
+  mounted: boolean;
+}
+
+export interface VpmemManagerDeps {
+  vmId: string;
+  host: VpmemHost;
+  mounter: VpmemMounter;
+  hostFiles: HostFiles;
+  paths: GuestPaths;
+  guard: VmGuard;
+  count: number;
+  maxSizeBytes: number;
+}
+
+/** One caller's share of a mounted VPMEM device. */
+export interface VpmemDevice {
+  readonly hostPath: string;
+  readonly slot: number;
+  readonly guestPath: string;
+  readonly released: boolean;
+  release(): Promise<void>;
+}
+
+export class VpmemManager {
+  private readonly table = new RefTable<Device>();
+  private readonly slots: (Device | undefined)[];
+
+  constructor(private readonly deps: VpmemManagerDeps) {
+    this.slots = new Array<Device | undefined>(deps.count).fill(undefined);
+  }
+
+  get count(): number {
+    return this.deps.count;
+  }
+
+  get maxSizeBytes(): number {
+    return this.deps.maxSizeBytes;
+  }
+
+  async add(hostPath: string, format?: DiskFormat): Promise<VpmemDevice> {
+    const entry = await this.table.acquire(hostPath, () => this.create(hostPath, format));
+    return new VpmemHandle(entry, this);
+  }
+
+  /** @internal the handle's release step. */
+  remove(entry: RefEntry<Device>): Promise<void> {
+    return this.table.release(entry, async (dev) => {
+      const { guard, mounter, host } = this.deps;
+      if (dev.mounted) {
+        await guard.undo('unmount', () => mounter.unmount(dev.guestPath));
+        dev.mounted = false;
+        this.deps.paths.free(dev.guestPath);
+      }
+      await guard.undo('removeVpmemDevice', () => host.removeVpmemDevice(dev.slot));
+      this.slots[dev.slot] = undefined;
+    });
+  }
+
+  /** Occupied device numbers. */
+  inUse(): number[] {
+    return this.slots.flatMap((d, i) => (d ? [i] : []));
+  }
+
+  private async create(hostPath: string, format: DiskFormat | undefined): Promise<Device> {
+    const { vmId, guard, host, mounter, paths } = this.deps;
+    if (this.deps.count === 0) {
+      throw new LcowError('ENOSLOT', 'VPMEM is disabled in this utility VM', { vmId, kind: 'vpmem', hostPath, count: 0 });
+    }
+    const size = await this.deps.hostFiles.size(hostPath);
+    if (size > this.deps.maxSizeBytes) {
+      throw new LcowError('ETOOBIG', `${hostPath} (${size} bytes) is larger than a VPMEM device (${this.deps.maxSizeBytes} bytes)`, {
+        vmId,
+        kind: 'vpmem',
+        hostPath,
+        sizeBytes: size,
+        maxSizeBytes: this.deps.maxSizeBytes,
+      });
+    }
+    const slot = this.slots.indexOf(undefined);
+    if (slot < 0) {
+      throw new LcowError('ENOSLOT', `no free VPMEM device for ${hostPath}`, { vmId, kind: 'vpmem', hostPath, count: this.deps.count });
+    }
+    const guestPath = paths.allocate(`vpmem ${slot}`);
+    const dev: Device = { hostPath, slot, guestPath, mounted: false };
+    this.slots[slot] = dev;
+    try {
+      await guard.do('addVpmemDevice', () => host.addVpmemDevice(slot, { hostPath, format }));
+    } catch (err) {
+      this.slots[slot] = undefined;
+      paths.free(guestPath);
+      throw err;
+    }
+    try {
+      await guard.do('mountVpmem', () => mounter.mountVpmem({ slot, guestPath }));
+      dev.mounted = true;
+    } catch (err) {
+      paths.free(guestPath);
+      // Roll the device back; if even that fails the slot stays taken (the host may still hold it).
+      await guard
+        .undo('removeVpmemDevice', () => host.removeVpmemDevice(slot))
+        .then(() => {
+          this.slots[slot] = undefined;
+        })
+        .catch(() => undefined);
+      throw err;
+    }
+    return dev;
+  }
+}
+
+class VpmemHandle implements VpmemDevice {
+  readonly hostPath: string;
+  readonly slot: number;
+  readonly guestPath: string;
+  private readonly once: ReleaseOnce;
+
+  constructor(entry: RefEntry<Device>, manager: VpmemManager) {
+    ({ hostPath: this.hostPath, slot: this.slot, guestPath: this.guestPath } = entry.value);
+    this.once = new ReleaseOnce('VPMEM device', { hostPath: this.hostPath, slot: this.slot }, () => manager.remove(entry));
+  }
+
+  get released(): boolean {
+    return this.once.released;
+  }
+
+  release(): Promise<void> {
+    return this.once.release();
+  }
+}

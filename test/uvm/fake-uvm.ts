@@ -1,0 +1,17 @@
+// A started UtilityVM on the fake backend, and the fake VM under it.
+import { FakeBackend, type FakeVm } from '../../src/backend/fake/index.js';
+import { createUtilityVM, type UtilityVM, type UtilityVMOptions } from '../../src/uvm/index.js';
+
+export interface FakeUvm {
+  backend: FakeBackend;
+  uvm: UtilityVM;
+  vm: FakeVm;
+}
+
+let seq = 0;
+
+export async function fakeUvm(options: Partial<UtilityVMOptions> = {}, backend = new FakeBackend()): Promise<FakeUvm> {
+  const uvm = await createUtilityVM({ id: `fake-${++seq}`, backend, hostFiles: backend.hostFiles, ...options });
+  await uvm.start();
+  return { backend, uvm, vm: backend.vm(uvm.id) };
+}

@@ -178,7 +178,7 @@ async function buildEntry(src: ByteSource, raw: RawHeader, pending: Pending, off
     throw new LcowError('EBADTAR', `${err.message} for '${rawName}'`, { entry: rawName, offset, key: err.key });
   }
   const sparseFail = (err: unknown, name: string): never => {
-    if (err instanceof SparseError) throw new LcowError('EBADTAR', `bad sparse map for '${name}': ${err.message}`, { entry: name, offset }, { cause: err });
+    if (err instanceof SparseError || err instanceof HeaderError) throw new LcowError('EBADTAR', `bad sparse map for '${name}': ${err.message}`, { entry: name, offset }, { cause: err });
     throw err;
   };
   let sparseInfo: ReturnType<typeof sparseFromPax>;

@@ -27,6 +27,7 @@ export type LcowErrorCode =
   | 'EVMSTOPPED' // the VM exited (or was killed) while a call was pending
   | 'EVMSTART' // the VM failed to start / never became ready
   | 'ETIMEOUT' // an operation exceeded its time limit
+  | 'ECANCELED' // the caller aborted the operation (AbortSignal); partial output was removed
   // transport / guest
   | 'EQMP' // QEMU monitor returned an error
   | 'EGUEST' // guest agent / guest command failure

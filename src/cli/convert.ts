@@ -1,0 +1,103 @@
+/**
+ * `lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--json]`
+ *
+ * Progress goes to stderr only when stderr is a terminal; stdout carries
+ * only the result (a line, or JSON with --json), so the command composes in
+ * scripts. Ctrl-C aborts cleanly: the temporary image is removed.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { LcowError } from '../errors.js';
+import type { ConvertResult } from '../ext4/convert.js';
+import { ProgressBar, formatBytes } from './progress.js';
+
+export const summary = 'convert a layer tar into an ext4 layer.vhd';
+
+interface Args {
+  input: string;
+  output: string;
+  whiteouts: boolean;
+  vhdFooter: boolean;
+  verity: boolean;
+  maxDiskSizeBytes?: number;
+  json: boolean;
+}
+
+const SUFFIX: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+
+/** "512M", "20G", "1048576" → bytes (binary multiples). */
+export function parseSize(text: string, option = '--max-size'): number {
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?$/i.exec(text.trim());
+  if (!m) throw new LcowError('EINVAL', `${option}: '${text}' is not a size (examples: 1048576, 512M, 20G)`, { option, value: text });
+  const bytes = Math.round(Number(m[1]) * SUFFIX[m[2]!.toUpperCase()]!);
+  if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new LcowError('EINVAL', `${option}: '${text}' is out of range`, { option, value: text });
+  return bytes;
+}
+
+export function parseArgs(argv: string[]): Args {
+  const positional: string[] = [];
+  const args: Omit<Args, 'input' | 'output'> = { whiteouts: false, vhdFooter: true, verity: false, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--whiteouts') args.whiteouts = true;
+    else if (a === '--no-vhd') args.vhdFooter = false;
+    else if (a === '--verity') args.verity = true;
+    else if (a === '--json') args.json = true;
+    else if (a === '--max-size' || a.startsWith('--max-size=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (v === undefined) throw new LcowError('EINVAL', '--max-size needs a value', { option: '--max-size' });
+      args.maxDiskSizeBytes = parseSize(v);
+    } else if (a === '-' || !a.startsWith('-')) positional.push(a);
+    else throw new LcowError('EINVAL', `unknown option '${a}' (usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--json])`, { option: a });
+  }
+  if (positional.length !== 2) {
+    throw new LcowError('EINVAL', 'usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--json]', { args: argv });
+  }
+  return { ...args, input: positional[0]!, output: positional[1]! };
+}
+
+export function formatResult(r: ConvertResult): string {
+  const parts = [`${r.outPath}: ${formatBytes(r.sizeBytes)} (${r.sizeBytes} bytes, ext4 ${r.ext4SizeBytes})`, `${r.entries} entries`];
+  if (r.rootHash) parts.push(`root hash ${r.rootHash}`);
+  return parts.join(', ');
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  let totalBytes: number | undefined;
+  let input: NodeJS.ReadableStream;
+  if (args.input === '-') input = process.stdin;
+  else {
+    try {
+      const st = await stat(args.input);
+      if (st.isFile()) totalBytes = st.size;
+    } catch (err) {
+      throw new LcowError('ENOTFOUND', `cannot read '${args.input}': ${(err as Error).message}`, { path: args.input }, { cause: err });
+    }
+    input = createReadStream(args.input, { highWaterMark: 1 << 20 });
+  }
+  // Loaded here, not at the top: argument errors and --help stay instant.
+  const { convertTarToExt4 } = await import('../ext4/convert.js');
+  const bar = new ProgressBar({ stream: process.stderr, totalBytes, label: 'convert' });
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const result = await convertTarToExt4(input, args.output, {
+      whiteouts: args.whiteouts,
+      vhdFooter: args.vhdFooter,
+      verity: args.verity,
+      maxDiskSizeBytes: args.maxDiskSizeBytes,
+      signal: controller.signal,
+      onProgress: bar.active ? (p) => bar.update({ bytes: p.bytesRead, entries: p.entries }) : undefined,
+    });
+    bar.done();
+    process.stdout.write((args.json ? JSON.stringify(result) : formatResult(result)) + '\n');
+    return 0;
+  } catch (err) {
+    bar.clear();
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}

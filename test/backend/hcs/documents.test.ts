@@ -1,0 +1,162 @@
+/**
+ * The schema-v2 documents, compared field for field (and in key order) with
+ * checked-in golden JSON written from the shapes in koffi-hcs-facts.md §3 and
+ * hcsshim-facts.md §6.
+ */
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { isLcowError } from '../../../src/errors.js';
+import type { VmSpec } from '../../../src/backend/types.js';
+import { lcowDocumentFor } from '../../../src/backend/hcs/backend.js';
+import {
+  addScsiAttachment,
+  addVpmemDevice,
+  buildProcessParameters,
+  combineLayersRequest,
+  mountScsiRequest,
+  mountVpmemRequest,
+  removeCombinedLayersRequest,
+  removeScsiAttachment,
+  removeVpmemDevice,
+  roundMemoryMiB,
+  unmountVpmemRequest,
+  unplugScsiRequest,
+  vpmemImageFormat,
+} from '../../../src/backend/hcs/documents/index.js';
+
+function golden(name: string): unknown {
+  return JSON.parse(fs.readFileSync(new URL(`./golden/${name}`, import.meta.url), 'utf8'));
+}
+
+/** Deep equality plus identical key order (what HCS receives is the JSON text). */
+function expectGolden(actual: unknown, expected: unknown): void {
+  expect(actual).toEqual(expected);
+  expect(JSON.stringify(actual)).toBe(JSON.stringify(expected));
+}
+
+const base: VmSpec = {
+  id: 'vm1',
+  memoryMiB: 1024,
+  cpus: 2,
+  boot: { kind: 'kernel-initrd', kernelPath: 'C:\\boot\\vmlinux', initrdPath: 'C:\\boot\\initrd.img' },
+  scsiControllers: 1,
+  vpmem: { count: 64, maxSizeBytes: 4 * 1024 ** 3 },
+};
+
+describe('LCOW ComputeSystem document', () => {
+  it('default UVM (LinuxKernelDirect, 1 SCSI controller, 64 × 4 GiB VPMEM)', () => {
+    expectGolden(lcowDocumentFor(base, 'my-lib'), golden('lcow-default.json'));
+  });
+
+  it('UEFI boot from the kernel folder over VmbFs', () => {
+    const spec: VmSpec = { ...base, boot: { kind: 'kernel-initrd', kernelPath: 'C:\\boot\\kernel', initrdPath: 'C:\\boot\\initrd.img' } };
+    expectGolden(lcowDocumentFor(spec, 'my-lib', true), golden('lcow-uefi.json'));
+  });
+
+  it('4 SCSI controllers keyed by the hcsshim GUIDs, 128 VPMEM slots, odd memory rounded up to even MB, extra kernel args', () => {
+    const spec: VmSpec = { ...base, memoryMiB: 2049, cpus: 4, scsiControllers: 4, vpmem: { count: 128, maxSizeBytes: 4 * 1024 ** 3 }, kernelArgs: 'debug' };
+    expectGolden(lcowDocumentFor(spec, 'my-lib'), golden('lcow-4scsi-128pmem.json'));
+  });
+
+  it('root file system VHD on VPMEM device 0', () => {
+    const spec: VmSpec = { ...base, boot: { kind: 'rootfs-image', kernelPath: 'C:\\boot\\vmlinux', imagePath: 'C:\\boot\\rootfs.vhd' } };
+    expectGolden(lcowDocumentFor(spec, 'my-lib'), golden('lcow-rootfs-pmem.json'));
+  });
+
+  it('leaves VirtualPMem out when the count is 0', () => {
+    const doc = lcowDocumentFor({ ...base, vpmem: { count: 0, maxSizeBytes: 0 } }, 'o');
+    expect(Object.keys(doc.VirtualMachine.Devices)).toEqual(['Scsi', 'HvSocket', 'Plan9']);
+  });
+
+  it('rounds memory up to an even number of MB', () => {
+    expect([1, 2, 3, 1023, 1024].map(roundMemoryMiB)).toEqual([2, 2, 4, 1024, 1024]);
+  });
+
+  it.each([
+    ['5 SCSI controllers', { scsiControllers: 5 }, 'scsiControllers'],
+    ['129 VPMEM devices', { vpmem: { count: 129, maxSizeBytes: 4096 } }, 'vpmem.count'],
+    ['a VPMEM size not a multiple of 4096', { vpmem: { count: 1, maxSizeBytes: 4097 } }, 'vpmem.maxSizeBytes'],
+    ['0 CPUs', { cpus: 0 }, 'cpus'],
+    ['fractional memory', { memoryMiB: 100.5 }, 'memoryMiB'],
+  ])('rejects %s with EINVAL naming the field', (_what, patch, field) => {
+    try {
+      lcowDocumentFor({ ...base, ...(patch as Partial<VmSpec>) }, 'o');
+      expect.unreachable();
+    } catch (err) {
+      expect(isLcowError(err, 'EINVAL')).toBe(true);
+      expect((err as { context: { field: string } }).context.field).toBe(field);
+    }
+  });
+});
+
+describe('ModifySettingRequest (host side)', () => {
+  const g = golden('modify-requests.json') as Record<string, unknown>;
+
+  it('SCSI add/remove on the controller GUID', () => {
+    expectGolden(addScsiAttachment(0, 1, 'C:\\data\\disk.vhdx', false), g.scsiAdd);
+    expectGolden(addScsiAttachment(3, 63, 'C:\\layers\\l9.vhd', true), g.scsiAddController3ReadOnly);
+    expectGolden(removeScsiAttachment(0, 1), g.scsiRemove);
+  });
+
+  it('VPMEM add/remove, image format from the extension', () => {
+    expectGolden(addVpmemDevice(1, 'C:\\layers\\l1.vhd'), g.vpmemAdd);
+    expectGolden(addVpmemDevice(127, 'C:\\layers\\l2.vhdx'), g.vpmemAddVhdx);
+    expectGolden(removeVpmemDevice(1), g.vpmemRemove);
+  });
+
+  it('rejects slots outside 4 × 64 LUNs and 128 devices', () => {
+    expect(() => addScsiAttachment(4, 0, 'x.vhd', true)).toThrow(/controller/);
+    expect(() => addScsiAttachment(0, 64, 'x.vhd', true)).toThrow(/lun/);
+    expect(() => addVpmemDevice(128, 'x.vhd')).toThrow(/slot/);
+  });
+
+  it('a raw image cannot back a VPMEM device: EVPMEMUNSUITABLE (the uvm falls back to SCSI)', () => {
+    try {
+      vpmemImageFormat('C:\\l\\layer.img');
+      expect.unreachable();
+    } catch (err) {
+      expect(isLcowError(err, 'EVPMEMUNSUITABLE')).toBe(true);
+    }
+  });
+});
+
+describe('guest requests and process parameters', () => {
+  const g = golden('guest-requests.json') as Record<string, unknown>;
+
+  it('MappedVirtualDisk, VPMemDevice, SCSIDevice unplug', () => {
+    expectGolden(mountScsiRequest({ controller: 0, lun: 1, guestPath: '/run/mounts/m1', readOnly: false }), g.mountScsi);
+    expectGolden(
+      mountScsiRequest({ controller: 2, lun: 5, guestPath: '/run/m/42', readOnly: true, options: ['noload'], fsType: 'ext4' }),
+      g.mountScsiReadOnlyWithOptions,
+    );
+    expectGolden(mountVpmemRequest({ slot: 1, guestPath: '/run/layers/p1' }), g.mountVpmem);
+    expectGolden(unmountVpmemRequest({ slot: 1, guestPath: '/run/layers/p1' }), g.unmountVpmem);
+    expectGolden(unplugScsiRequest(0, 1), g.unplugScsi);
+  });
+
+  it('CombinedLayers with a scratch, read-only, and its removal', () => {
+    expectGolden(
+      combineLayersRequest({
+        lowerDirs: ['/run/m/2', '/run/m/1'],
+        upperDir: '/run/gcs/c/abc/scratch/upper',
+        workDir: '/run/gcs/c/abc/scratch/work',
+        target: '/run/gcs/c/abc/rootfs',
+      }),
+      g.combineLayers,
+    );
+    expectGolden(combineLayersRequest({ lowerDirs: ['/run/m/1'], target: '/run/u/1' }), g.combineLayersReadOnly);
+    expectGolden(removeCombinedLayersRequest('/run/gcs/c/abc/rootfs'), g.removeCombinedLayers);
+  });
+
+  it('rejects upper/work directories the GCS cannot express, and relative guest paths', () => {
+    expect(() => combineLayersRequest({ lowerDirs: ['/a'], upperDir: '/s/up', workDir: '/s/work', target: '/t' })).toThrow(/upper/);
+    expect(() => mountVpmemRequest({ slot: 0, guestPath: 'run/x' })).toThrow(/absolute/);
+  });
+
+  it('process parameters carry argv as an array, untouched (no shell string is built)', () => {
+    const argv = ['/bin/sh', '-c', `echo 'a b'; rm -rf "$x"`];
+    expectGolden(buildProcessParameters(argv, { cwd: '/', env: { PATH: '/usr/bin:/bin' } }), g.processParameters);
+    expect(buildProcessParameters(argv)).not.toHaveProperty('CommandLine');
+    expect(() => buildProcessParameters([])).toThrow();
+  });
+});

@@ -1,0 +1,14 @@
+/**
+ * Which hypervisor the driver's service VMs run on: a backend object given by
+ * the embedding engine, or a name for `selectBackend` ('auto' = HCS on
+ * Windows, QEMU elsewhere). Resolved on first need — the verbs that work on
+ * the host (create, applyDiff, diff …) never load a backend — then kept.
+ */
+import { selectBackend } from '../backend/select.js';
+import type { HypervisorBackend } from '../backend/types.js';
+
+export type BackendChoice = HypervisorBackend | 'auto' | 'qemu' | 'hcs';
+
+export async function resolveBackend(choice: BackendChoice = 'auto'): Promise<HypervisorBackend> {
+  return typeof choice === 'object' ? choice : selectBackend(choice);
+}

@@ -1,0 +1,408 @@
+/**
+ * The LCOW storage driver: moby's graph-driver verbs over plain files under a
+ * data root (see layout.ts and README.md), with service VMs only where a VM
+ * is really needed — mounting a rootfs for `get`. Conversion (applyDiff) and
+ * reading (diff, changes, diffSize, diffGetter) happen on the host.
+ *
+ * Concurrency: verbs on one layer id are serialised by a per-id lock; work in
+ * a service VM by that VM's lock; nothing holds a global lock around I/O.
+ */
+import { promises as fs } from 'node:fs';
+import type { Readable } from 'node:stream';
+import type { BootSpec, HypervisorBackend } from '../backend/types.js';
+import { LcowError, asError, isLcowError } from '../errors.js';
+import { componentLogger, type Logger } from '../log.js';
+import { ServiceVms, type ServiceVmMode } from '../svm/index.js';
+import type { ContainerLayers, UtilityVM } from '../uvm/index.js';
+import { convertInWorker } from './apply-diff.js';
+import { resolveBackend, type BackendChoice } from './backend-choice.js';
+import { bootFromOptions, checkBootOptions } from './boot.js';
+import { changes as hostChanges, diffSize as hostDiffSize, type Change } from './host-diff/changes.js';
+import { diffGetter as hostDiffGetter, type FileGetCloser } from './host-diff/diff-getter.js';
+import { layerToTar, sandboxToTar } from './host-diff/to-tar.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { chainForChild, readParentIds, writeChain } from './layer-chain.js';
+import { findLayerImage, layerImage, type LayerDetails } from './layer-details.js';
+import { LayerHandle, type DriverSvms, type RootfsSpec } from './layer-handle.js';
+import { LAYER_FILE, Layout, SANDBOX_FILE, checkLayerId } from './layout.js';
+import { DEFAULT_SANDBOX_SIZE_GB, MAX_SANDBOX_SIZE_GB, parseLcowOptions, type LcowOptions } from './options.js';
+import { createSandboxFile } from './sandbox-maker.js';
+import { serviceVmLifecycle } from './service-vm.js';
+import { Templates } from './templates.js';
+
+export interface LcowDriverOpenOptions {
+  /** Storage options, `key=value` (see options.ts). */
+  options?: readonly string[];
+  /** The hypervisor: a backend object, or a name for selectBackend (default 'auto'). */
+  backend?: BackendChoice;
+  logger?: Logger;
+  /** Service VMs booting at once (default 2). */
+  maxParallelStarts?: number;
+  /** Service VM size (default 512 MiB, 1 CPU). */
+  serviceVm?: { memoryMiB?: number; cpus?: number };
+  /** Called each time a service VM is created (for diagnostics and tests). */
+  onServiceVmCreate?: (vmId: string) => void;
+}
+
+export interface CreateOptions {
+  /** Per-layer storage options; `lcow.sandboxsize` is honoured by createReadWrite. */
+  storageOpt?: Record<string, string>;
+}
+
+export interface CreateReadWriteOptions extends CreateOptions {
+  /** Sandbox size in GB (≥ 20); default: the driver's lcow.sandboxsize. */
+  sizeGB?: number;
+}
+
+export interface ApplyDiffOptions {
+  signal?: AbortSignal;
+}
+
+export interface DriverStatus {
+  driver: 'lcow';
+  mode: ServiceVmMode;
+  dataRoot: string;
+  /** Map ids of the service VMs that exist now (starting, running or stopping). */
+  serviceVms: string[];
+  /** Backend name once one was loaded, else undefined (no VM was needed yet). */
+  backend: string | undefined;
+  sandboxSizeGB: number;
+  /** Layers currently got (get without its put). */
+  mounted: string[];
+}
+
+export class LcowDriver {
+  readonly layout: Layout;
+  readonly options: LcowOptions;
+  readonly #log: Logger;
+  readonly #svms: DriverSvms;
+  readonly #ids = new KeyedMutex();
+  readonly #mounts = new Map<string, { count: number; handle: LayerHandle }>();
+  readonly #templates: Templates;
+  readonly #backendChoice: BackendChoice;
+  #backend: Promise<HypervisorBackend> | undefined;
+  #backendName: string | undefined;
+  #boot: Promise<BootSpec | undefined> | undefined;
+  #guestSerial = 0;
+
+  private constructor(root: string, options: LcowOptions, open: LcowDriverOpenOptions) {
+    this.layout = new Layout(root);
+    this.options = options;
+    this.#log = componentLogger(open.logger, 'driver', { root: this.layout.root });
+    this.#backendChoice = open.backend ?? 'auto';
+    this.#templates = new Templates(this.layout, createSandboxFile);
+    this.#svms = new ServiceVms<UtilityVM, unknown, ContainerLayers>({
+      mode: options.globalMode ? 'global' : 'safe',
+      maxParallelStarts: open.maxParallelStarts,
+      logger: this.#log,
+      lifecycle: serviceVmLifecycle(this.layout, {
+        backend: () => this.#loadBackend(),
+        boot: () => (this.#boot ??= bootFromOptions(this.options, async () => (await this.#loadBackend()).defaultBoot())),
+        kernelArgs: options.bootParameters,
+        timeoutSeconds: options.timeoutSeconds,
+        memoryMiB: open.serviceVm?.memoryMiB ?? 512,
+        cpus: open.serviceVm?.cpus ?? 1,
+        logger: this.#log,
+        onCreate: open.onServiceVmCreate,
+      }),
+    });
+  }
+
+  /**
+   * Open (creating if needed) a data root. Parses and checks the options,
+   * removes stale scratch files and finishes what a crashed process left
+   * (`-removing`, `-creating-`, `-applying-` directories).
+   */
+  static async open(root: string, open: LcowDriverOpenOptions | readonly string[] = {}): Promise<LcowDriver> {
+    const o: LcowDriverOpenOptions = Array.isArray(open) ? { options: open as readonly string[] } : (open as LcowDriverOpenOptions);
+    const log = componentLogger(o.logger, 'driver');
+    const options = parseLcowOptions(o.options ?? [], log);
+    await checkBootOptions(options);
+    const d = new LcowDriver(root, options, o);
+    for (const dir of [d.layout.root, d.layout.cacheDir, d.layout.scratchDir]) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    for (const name of await fs.readdir(d.layout.scratchDir)) {
+      d.#log.warn({ file: name }, 'deleting stale scratch file');
+      await fs.rm(`${d.layout.scratchDir}/${name}`, { recursive: true, force: true });
+    }
+    await d.#collectLeftovers();
+    d.#log.info({ mode: d.#svms.mode, sandboxSizeGB: options.sandboxSizeGB }, 'driver open');
+    return d;
+  }
+
+  /** The driver's name, as registered with an engine. */
+  toString(): string {
+    return 'lcow';
+  }
+
+  // ------------------------------------------------------------------ layers
+
+  /** A read-only layer directory with its chain; its content arrives by applyDiff. */
+  async create(id: string, parent = '', _opts: CreateOptions = {}): Promise<void> {
+    checkLayerId(id);
+    await this.#ids.run(id, () => this.#createDir(id, parent, async () => undefined));
+  }
+
+  /**
+   * A read-write layer (a container's sandbox). The default size copies the
+   * cached template (made on first use, on the host) and starts no VM.
+   */
+  async createReadWrite(id: string, parent = '', opts: CreateReadWriteOptions = {}): Promise<void> {
+    checkLayerId(id);
+    const sizeGB = this.#sandboxSize(opts);
+    await this.#ids.run(id, () =>
+      this.#createDir(id, parent, async (work) => {
+        const r = await this.#templates.sandbox(`${work}/${SANDBOX_FILE}`, sizeGB, this.options.sandboxSizeGB);
+        this.#log.debug({ id, sizeGB, fromTemplate: r.fromTemplate }, 'sandbox created');
+      }),
+    );
+  }
+
+  /**
+   * Remove a layer: rename to `<id>-removing` (so a crash leaves a leftover
+   * that cleanup finds, never a half layer), force-stop its safe-mode service
+   * VM, delete. A layer that is got (get without put) is EBUSY. A missing
+   * layer is not an error (a crashed remove is retried by the engine).
+   */
+  async remove(id: string): Promise<void> {
+    checkLayerId(id);
+    await this.#ids.run(id, async () => {
+      if (this.#mounts.has(id)) throw new LcowError('EBUSY', `layer ${id} is in use (get without put)`, { id });
+      const removing = this.layout.removingDir(id);
+      try {
+        await fs.rename(this.layout.dir(id), removing);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw new LcowError('EIO', `cannot rename layer ${id} for removal`, { id }, { cause: err });
+        await fs.rm(removing, { recursive: true, force: true }); // an older leftover of the same id
+        await fs.rename(this.layout.dir(id), removing);
+      }
+      await this.#svms.forceStop(id);
+      await fs.rm(removing, { recursive: true, force: true });
+    });
+  }
+
+  async exists(id: string): Promise<boolean> {
+    try {
+      checkLayerId(id);
+      return (await fs.stat(this.layout.dir(id))).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A handle on the layer's rootfs in a service VM, mounted on first use.
+   * Ref-counted: every get needs its put. The same handle is returned while
+   * the layer is got.
+   */
+  async get(id: string): Promise<LayerHandle> {
+    checkLayerId(id);
+    return this.#ids.run(id, async () => {
+      const known = this.#mounts.get(id);
+      if (known) {
+        known.count++;
+        return known.handle;
+      }
+      await findLayerImage(this.layout, id); // ENOTFOUND now rather than at first use
+      const handle = new LayerHandle(id, this.#svms, () => this.#rootfsSpec(id), `/run/lcow/r${++this.#guestSerial}`, this.options.timeoutSeconds * 1000, this.#log);
+      this.#mounts.set(id, { count: 1, handle });
+      return handle;
+    });
+  }
+
+  /** Undo one get; the last put unmounts and gives the VM reference back. A put without get is a no-op. */
+  async put(id: string): Promise<void> {
+    checkLayerId(id);
+    await this.#ids.run(id, async () => {
+      const m = this.#mounts.get(id);
+      if (!m) {
+        this.#log.debug({ id }, 'put without get');
+        return;
+      }
+      if (--m.count > 0) return;
+      this.#mounts.delete(id);
+      await m.handle.close();
+    });
+  }
+
+  // -------------------------------------------------------------- content
+
+  /**
+   * Convert a layer tar into `<id>/layer.vhd` (in a worker thread); returns
+   * the image size. Atomic: the image is written in an `-applying-` work dir
+   * and renamed in, so a crash leaves no visible half layer. Works on a layer
+   * made by create (the image is renamed into it) or on a new id (the whole
+   * directory, chain included, is renamed into place).
+   */
+  async applyDiff(id: string, parent: string, tar: AsyncIterable<Uint8Array>, opts: ApplyDiffOptions = {}): Promise<number> {
+    checkLayerId(id);
+    return this.#ids.run(id, async () => {
+      const existing = await findLayerImage(this.layout, id).catch((err: unknown) => {
+        if (isLcowError(err, 'ENOTFOUND')) return null; // no directory: a new layer
+        throw err;
+      });
+      if (existing) throw new LcowError('EEXIST', `layer ${id} already has ${existing.isSandbox ? SANDBOX_FILE : LAYER_FILE}`, { id });
+      const work = this.layout.workDir(id, 'applying');
+      await fs.mkdir(work, { mode: 0o755 });
+      try {
+        if (existing === null) await writeChain(work, await chainForChild(this.layout, parent));
+        const { sizeBytes } = await convertInWorker(tar, `${work}/${LAYER_FILE}`, { signal: opts.signal });
+        if (existing === null) await fs.rename(work, this.layout.dir(id));
+        else await fs.rename(`${work}/${LAYER_FILE}`, this.layout.layerFile(id));
+        this.#log.debug({ id, parent, sizeBytes }, 'layer applied');
+        return sizeBytes;
+      } finally {
+        await fs.rm(work, { recursive: true, force: true });
+      }
+    });
+  }
+
+  /** The layer's content as a tar (whiteouts for deletions); read on the host. */
+  async diff(id: string, _parent = ''): Promise<Readable> {
+    const d = await this.#quiescentImage(id, 'diff');
+    return d.isSandbox ? sandboxToTar(d.file, { logger: this.#log }) : layerToTar(d.file, { logger: this.#log });
+  }
+
+  /** What the layer adds, modifies and deletes relative to its parents. */
+  async changes(id: string, _parent = ''): Promise<Change[]> {
+    const d = await this.#quiescentImage(id, 'changes');
+    return hostChanges(d.file, await this.#parentImages(id));
+  }
+
+  /** Bytes of the regular files the layer adds or modifies. */
+  async diffSize(id: string, _parent = ''): Promise<number> {
+    const d = await this.#quiescentImage(id, 'diffSize');
+    return hostDiffSize(d.file, await this.#parentImages(id));
+  }
+
+  /** Read named files of the layer (tar-split reassembly); close() when done. */
+  async diffGetter(id: string): Promise<FileGetCloser> {
+    const d = await this.#quiescentImage(id, 'diffGetter');
+    return hostDiffGetter(d.file);
+  }
+
+  // --------------------------------------------------------------- facts
+
+  async getMetadata(id: string): Promise<Record<string, string>> {
+    checkLayerId(id);
+    const d = await findLayerImage(this.layout, id);
+    const parents = await readParentIds(this.layout, id);
+    return {
+      dir: this.layout.dir(id),
+      kind: d ? (d.isSandbox ? 'sandbox' : 'layer') : 'empty',
+      ...(d ? { file: d.file, sizeBytes: String(d.sizeBytes) } : {}),
+      parents: parents.join(','),
+    };
+  }
+
+  /** The layer's directory on the host. */
+  async getLayerPath(id: string): Promise<string> {
+    checkLayerId(id);
+    await findLayerImage(this.layout, id);
+    return this.layout.dir(id);
+  }
+
+  status(): DriverStatus {
+    return {
+      driver: 'lcow',
+      mode: this.#svms.mode,
+      dataRoot: this.layout.root,
+      serviceVms: this.#svms.ids(),
+      backend: this.#backendName,
+      sandboxSizeGB: this.options.sandboxSizeGB,
+      mounted: [...this.#mounts.keys()],
+    };
+  }
+
+  /**
+   * Driver shutdown: unmount whatever is still got, force-stop every service
+   * VM, finish crash leftovers. Every step is tried; the first error is thrown.
+   */
+  async cleanup(): Promise<void> {
+    let first: unknown;
+    const note = (err: unknown, what: string) => {
+      this.#log.warn({ err: asError(err) }, `cleanup: ${what}`);
+      first ??= err;
+    };
+    for (const [id, m] of [...this.#mounts]) {
+      this.#mounts.delete(id);
+      await m.handle.close().catch((e: unknown) => note(e, `unmount ${id}`));
+    }
+    await this.#svms.stopAll().catch((e: unknown) => note(e, 'stop service VMs'));
+    await this.#collectLeftovers().catch((e: unknown) => note(e, 'leftovers'));
+    if (first !== undefined) throw first;
+  }
+
+  // ------------------------------------------------------------ internals
+
+  async #createDir(id: string, parent: string, fill: (work: string) => Promise<void>): Promise<void> {
+    if (await this.exists(id)) throw new LcowError('EEXIST', `layer ${id} already exists`, { id });
+    const chain = await chainForChild(this.layout, parent);
+    const work = this.layout.workDir(id, 'creating');
+    await fs.mkdir(work, { mode: 0o755 });
+    try {
+      await writeChain(work, chain);
+      await fill(work);
+      await fs.rename(work, this.layout.dir(id));
+    } catch (err) {
+      await fs.rm(work, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  #sandboxSize(opts: CreateReadWriteOptions): number {
+    const fromStorageOpt = Object.entries(opts.storageOpt ?? {}).find(([k]) => k.toLowerCase() === 'lcow.sandboxsize');
+    if (fromStorageOpt) return parseLcowOptions([`lcow.sandboxsize=${fromStorageOpt[1]}`]).sandboxSizeGB;
+    const size = opts.sizeGB ?? this.options.sandboxSizeGB;
+    if (!Number.isSafeInteger(size) || size < DEFAULT_SANDBOX_SIZE_GB || size > MAX_SANDBOX_SIZE_GB) {
+      throw new LcowError('EBADOPTION', `sandbox size ${size} GB must be a whole number from ${DEFAULT_SANDBOX_SIZE_GB} to ${MAX_SANDBOX_SIZE_GB}`, { option: 'sizeGB', value: size });
+    }
+    return size;
+  }
+
+  /** The images below a layer, nearest first; each must be a read-only layer with content. */
+  async #parentImages(id: string): Promise<string[]> {
+    const files: string[] = [];
+    for (const p of await readParentIds(this.layout, id)) {
+      const d = await layerImage(this.layout, p);
+      if (d.isSandbox) throw new LcowError('EUNSUPPORTED', `layer ${id} has a read-write parent ${p}; only read-only layers can be parents`, { id, parent: p });
+      files.push(d.file);
+    }
+    return files;
+  }
+
+  async #rootfsSpec(id: string): Promise<RootfsSpec> {
+    const d = await layerImage(this.layout, id);
+    const parents = await this.#parentImages(id);
+    if (!d.isSandbox) return { layers: [d.file, ...parents] };
+    return { layers: parents.length > 0 ? parents : [await this.#templates.emptyLayer()], sandbox: d.file };
+  }
+
+  /** The layer's image for a host-side read; a sandbox that is mounted in a VM is EBUSY (its image is changing). */
+  async #quiescentImage(id: string, verb: string): Promise<LayerDetails> {
+    checkLayerId(id);
+    const d = await layerImage(this.layout, id);
+    if (d.isSandbox && this.#mounts.get(id)?.handle.isMounted) {
+      throw new LcowError('EBUSY', `${verb}: sandbox ${id} is mounted in a service VM; put it first`, { id, verb });
+    }
+    return d;
+  }
+
+  #loadBackend(): Promise<HypervisorBackend> {
+    this.#backend ??= resolveBackend(this.#backendChoice).then((b) => {
+      this.#backendName = b.name;
+      return b;
+    });
+    return this.#backend;
+  }
+
+  async #collectLeftovers(): Promise<void> {
+    for (const name of await fs.readdir(this.layout.root)) {
+      const kind = this.layout.classify(name);
+      if (kind !== 'removing' && kind !== 'work') continue;
+      this.#log.info({ dir: name }, 'removing crash leftover');
+      await fs.rm(`${this.layout.root}/${name}`, { recursive: true, force: true });
+    }
+  }
+}

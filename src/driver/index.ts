@@ -1,0 +1,24 @@
+/** The LCOW storage driver: the graph-driver verbs over a data root, service VMs where a VM is needed. */
+export {
+  LcowDriver,
+  type LcowDriverOpenOptions,
+  type CreateOptions,
+  type CreateReadWriteOptions,
+  type ApplyDiffOptions,
+  type DriverStatus,
+} from './driver.js';
+export { LayerHandle, type RootfsSpec } from './layer-handle.js';
+export type { GuestStat, MkdirOptions, RemoveOptions } from './guest-fs.js';
+export {
+  parseLcowOptions,
+  parseSandboxSizeGB,
+  defaultLcowOptions,
+  DEFAULT_SANDBOX_SIZE_GB,
+  DEFAULT_TIMEOUT_SECONDS,
+  MAX_SANDBOX_SIZE_GB,
+  type LcowOptions,
+} from './options.js';
+export type { BackendChoice } from './backend-choice.js';
+export { LAYER_FILE, SANDBOX_FILE, CHAIN_FILE, REMOVING_SUFFIX, checkLayerId } from './layout.js';
+export type { Change, ChangeKind } from './host-diff/changes.js';
+export type { FileGetCloser } from './host-diff/diff-getter.js';

@@ -1,0 +1,129 @@
+/**
+ * What `get(id)` returns: a layer's root file system in a service VM, mounted
+ * lazily on first use (moby's optimisation: most gets are never read) and
+ * operated on through argv-safe guest processes (guest-fs.ts).
+ *
+ * The handle holds one service-VM lease and one union mount while mounted;
+ * `close()` — called by the driver's last `put` — gives both back. Every
+ * operation runs under that VM's lock (operations on one VM are serialised;
+ * different VMs run in parallel).
+ */
+import { Mutex } from 'async-mutex';
+import { LcowError, asError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ServiceVmLease, ServiceVms } from '../svm/index.js';
+import { mountContainerLayers, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
+import { GuestFs, type GuestStat, type MkdirOptions, type RemoveOptions } from './guest-fs.js';
+
+export type DriverSvms = ServiceVms<UtilityVM, unknown, ContainerLayers>;
+
+/** The images a layer's rootfs is made of. */
+export interface RootfsSpec {
+  /** Read-only layer images, top-most first. */
+  layers: string[];
+  /** The read-write sandbox, when the layer is one. */
+  sandbox?: string;
+}
+
+interface Mounted {
+  lease: ServiceVmLease<UtilityVM, unknown, ContainerLayers>;
+  union: ContainerLayers;
+  fs: GuestFs;
+}
+
+export class LayerHandle {
+  #mounted: Mounted | undefined;
+  #closed = false;
+  readonly #mountLock = new Mutex();
+
+  constructor(
+    readonly id: string,
+    private readonly svms: DriverSvms,
+    private readonly spec: () => Promise<RootfsSpec>,
+    private readonly guestRoot: string,
+    private readonly timeoutMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** True once the union exists in a service VM. */
+  get isMounted(): boolean {
+    return this.#mounted !== undefined;
+  }
+
+  /** Mount now (if not yet) and return the rootfs's path in the service VM. */
+  async rootfs(): Promise<string> {
+    return (await this.#ensure()).union.rootfs;
+  }
+
+  /** The service VM this handle is mounted in (mounting first). */
+  async vm(): Promise<UtilityVM> {
+    return (await this.#ensure()).lease.vm;
+  }
+
+  readFile(p: string): Promise<Buffer> {
+    return this.#op((fs) => fs.readFile(p));
+  }
+  writeFile(p: string, data: Buffer | string): Promise<void> {
+    return this.#op((fs) => fs.writeFile(p, data));
+  }
+  stat(p: string): Promise<GuestStat> {
+    return this.#op((fs) => fs.stat(p));
+  }
+  readdir(p: string): Promise<string[]> {
+    return this.#op((fs) => fs.readdir(p));
+  }
+  mkdir(p: string, options?: MkdirOptions): Promise<void> {
+    return this.#op((fs) => fs.mkdir(p, options));
+  }
+  remove(p: string, options?: RemoveOptions): Promise<void> {
+    return this.#op((fs) => fs.remove(p, options));
+  }
+
+  /** Unmount and give the VM reference back (the driver's last put). Every step is tried. */
+  async close(): Promise<void> {
+    await this.#mountLock.runExclusive(async () => {
+      this.#closed = true;
+      const m = this.#mounted;
+      this.#mounted = undefined;
+      if (!m) return;
+      let first: unknown;
+      try {
+        await m.lease.entry.runExclusive(() => m.lease.entry.unionMounts.release(this.guestRoot, (u) => u.release()));
+      } catch (err) {
+        first = err;
+      }
+      try {
+        await m.lease.release();
+      } catch (err) {
+        first ??= err;
+      }
+      if (first !== undefined) throw first;
+    });
+  }
+
+  async #op<T>(fn: (fs: GuestFs) => Promise<T>): Promise<T> {
+    const m = await this.#ensure();
+    return m.lease.entry.runExclusive(() => fn(m.fs));
+  }
+
+  #ensure(): Promise<Mounted> {
+    if (this.#mounted) return Promise.resolve(this.#mounted);
+    return this.#mountLock.runExclusive(async () => {
+      if (this.#closed) throw new LcowError('EINVAL', `layer ${this.id} was put; get it again`, { id: this.id });
+      if (this.#mounted) return this.#mounted;
+      const spec = await this.spec();
+      const lease = await this.svms.acquire(this.id);
+      try {
+        const union = await lease.entry.runExclusive(() =>
+          lease.entry.unionMounts.acquire(this.guestRoot, () => mountContainerLayers(lease.vm, spec.layers, spec.sandbox, this.guestRoot)),
+        );
+        this.#mounted = { lease, union, fs: new GuestFs((argv, o) => lease.vm.exec(argv, o), union.rootfs, this.timeoutMs) };
+        return this.#mounted;
+      } catch (err) {
+        // The mount error is the one to report; a release failure beside it is logged.
+        await lease.release().catch((e: unknown) => this.log.warn({ err: asError(e), id: this.id }, 'release after failed mount'));
+        throw err;
+      }
+    });
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * The driver's service VMs: UtilityVMs started on demand by the svm map.
+ *
+ * A service VM carries no scratch disk of its own: every tool that moby ran
+ * in it (tar2vhd, vhd2tar, exportSandbox) runs on the host here, and file
+ * operations stream through guest process stdin/stdout. `discard` still
+ * removes `scratch/<vmId>.vhdx` so that leftovers of a crash are collected.
+ */
+import { promises as fs } from 'node:fs';
+import type { BootSpec, HypervisorBackend } from '../backend/types.js';
+import { asError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ServiceVmLifecycle } from '../svm/index.js';
+import { GLOBAL_SVM_ID } from '../svm/index.js';
+import { createUtilityVM, type UtilityVM } from '../uvm/index.js';
+import type { Layout } from './layout.js';
+
+export interface ServiceVmConfig {
+  backend(): Promise<HypervisorBackend>;
+  boot(): Promise<BootSpec | undefined>;
+  kernelArgs?: string;
+  timeoutSeconds: number;
+  memoryMiB: number;
+  cpus: number;
+  logger: Logger;
+  /** Called for every VM created (tests count VM starts through it). */
+  onCreate?(vmId: string): void;
+}
+
+export function serviceVmLifecycle(layout: Layout, cfg: ServiceVmConfig): ServiceVmLifecycle<UtilityVM> {
+  let serial = 0;
+  return {
+    async start(vmId: string): Promise<UtilityVM> {
+      // Short, unique VM names: backends put them in socket paths. The layer id is in the logs.
+      const name = vmId === GLOBAL_SVM_ID ? GLOBAL_SVM_ID : `${vmId.slice(0, 16)}_svm${++serial}`;
+      const boot = await cfg.boot();
+      cfg.onCreate?.(vmId);
+      const uvm = await createUtilityVM({
+        id: name,
+        backend: await cfg.backend(),
+        memoryMiB: cfg.memoryMiB,
+        cpus: cfg.cpus,
+        ...(boot ? { boot } : {}),
+        ...(cfg.kernelArgs ? { kernelArgs: cfg.kernelArgs } : {}),
+        operationTimeoutMs: cfg.timeoutSeconds * 1000,
+        logger: cfg.logger.child({ svm: vmId }),
+      });
+      try {
+        await uvm.start();
+      } catch (err) {
+        await uvm.terminate().catch((e: unknown) => cfg.logger.warn({ err: asError(e), vmId }, 'terminate after failed start'));
+        throw err;
+      }
+      return uvm;
+    },
+    async stop(_vmId: string, uvm: UtilityVM): Promise<void> {
+      await uvm.terminate();
+    },
+    async discard(vmId: string): Promise<void> {
+      await fs.rm(layout.scratchFile(vmId), { force: true });
+    },
+  };
+}

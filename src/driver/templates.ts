@@ -1,0 +1,85 @@
+/**
+ * Files the driver makes once and copies many times, kept in `cache/`:
+ *
+ * - the template sandbox of the default size (moby's cached sandbox): the
+ *   first createReadWrite of that size makes it — on the host, no VM — under
+ *   a lock, into a temp name renamed into place; later ones copy it (a
+ *   reflink where the file system can) and start no VM;
+ * - an empty read-only layer: the lower layer of a sandbox that has no parent
+ *   (an overlay needs at least one lower directory).
+ */
+import { promises as fs, constants as fsc } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import { Mutex } from 'async-mutex';
+import { LcowError } from '../errors.js';
+import { convertInWorker } from './apply-diff.js';
+import type { Layout } from './layout.js';
+
+export type SandboxMaker = (dest: string, sizeGB: number) => Promise<void>;
+
+const tempName = (file: string) => `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+
+async function exists(file: string): Promise<boolean> {
+  return fs.stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Write `file` through `make(temp)` and an atomic rename; the temp is gone on failure. */
+export async function writeAtomically(file: string, make: (temp: string) => Promise<void>): Promise<void> {
+  const temp = tempName(file);
+  try {
+    await make(temp);
+    await fs.rename(temp, file);
+  } catch (err) {
+    await fs.rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** Copy into `dest` (temp + rename), a reflink where the file system supports one. */
+export function copyAtomically(src: string, dest: string): Promise<void> {
+  return writeAtomically(dest, (temp) => fs.copyFile(src, temp, fsc.COPYFILE_FICLONE));
+}
+
+export class Templates {
+  readonly #sandboxLock = new Mutex();
+  readonly #emptyLock = new Mutex();
+
+  constructor(
+    private readonly layout: Layout,
+    private readonly makeSandbox: SandboxMaker,
+  ) {}
+
+  /** A sandbox of `sizeGB` at `dest`: copied from the template for `templateSizeGB`, made fresh for other sizes. */
+  async sandbox(dest: string, sizeGB: number, templateSizeGB: number): Promise<{ fromTemplate: boolean }> {
+    if (sizeGB !== templateSizeGB) {
+      await writeAtomically(dest, (temp) => this.makeSandbox(temp, sizeGB));
+      return { fromTemplate: false };
+    }
+    const template = this.layout.templateSandbox(sizeGB);
+    if (!(await exists(template))) {
+      await this.#sandboxLock.runExclusive(async () => {
+        if (!(await exists(template))) await writeAtomically(template, (temp) => this.makeSandbox(temp, sizeGB));
+      });
+    }
+    await copyAtomically(template, dest);
+    return { fromTemplate: true };
+  }
+
+  /** The empty read-only layer image (made on first need). */
+  async emptyLayer(): Promise<string> {
+    const file = path.join(this.layout.cacheDir, 'empty-layer.vhd');
+    if (await exists(file)) return file;
+    await this.#emptyLock.runExclusive(async () => {
+      if (await exists(file)) return;
+      // An empty tar is its two zero end-of-archive blocks.
+      const { sizeBytes } = await convertInWorker(Readable.from([Buffer.alloc(1024)]), file);
+      if (sizeBytes <= 0) throw new LcowError('EIO', 'empty layer conversion produced nothing', { file });
+    });
+    return file;
+  }
+}

@@ -1,13 +1,21 @@
 /**
  * The adapter from the project's ext4 reader (src/ext4/reader/) to LayerFs.
- * It reads raw ext4, fixed VHD (footer) and VHDX files, so layer.vhd and
- * sandbox.vhdx open the same way.
+ * The reader opens raw ext4, fixed VHD (footer) and VHDX files alike, so a
+ * layer.vhd and a sandbox.vhdx open the same way.
  *
  *   openExt4LayerFs(imageFile: string): Promise<LayerFs>
  */
-import { LcowError } from '../../errors.js';
+import { openExt4Image } from '../../ext4/reader/image.js';
 import type { LayerFs } from './layer-fs.js';
 
 export async function openExt4LayerFs(imageFile: string): Promise<LayerFs> {
-  throw new LcowError('EUNSUPPORTED', 'the ext4 reader is not integrated yet', { file: imageFile });
+  const img = await openExt4Image(imageFile);
+  return {
+    stat: async (p) => (await img.tryStat(p)) ?? null,
+    readdir: async (p) => (await img.readdir(p)).map((e) => e.name),
+    readlink: (p) => img.readlink(p),
+    listXattrs: (p) => img.listXattrs(p),
+    createReadStream: (p) => img.createReadStream(p),
+    close: () => img.close(),
+  };
 }

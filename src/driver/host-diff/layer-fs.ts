@@ -7,28 +7,12 @@
  * Paths are absolute inside the image: '/', '/etc', '/etc/passwd'.
  */
 import type { Readable } from 'node:stream';
-import type { Timestamp } from '../../ext4/entry.js';
+import type { Ext4Stat } from '../../ext4/reader/stat.js';
 
-export type LayerFileKind = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
+export type LayerFileKind = Ext4Stat['kind'];
 
-export interface LayerStat {
-  kind: LayerFileKind;
-  /** Permission bits incl. setuid/setgid/sticky (mode & 0o7777). */
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Bytes for regular files (and symlink target length); 0 otherwise. */
-  size: number;
-  nlink: number;
-  /** Inode number: hard links share it. */
-  inode: number;
-  atime: Timestamp;
-  mtime: Timestamp;
-  ctime: Timestamp;
-  /** Device numbers for 'char' / 'block' (0 otherwise). */
-  rdevMajor: number;
-  rdevMinor: number;
-}
+/** The lstat fields the diff needs: the reader's stat, narrowed so fakes stay small. */
+export type LayerStat = Pick<Ext4Stat, 'kind' | 'mode' | 'uid' | 'gid' | 'size' | 'nlink' | 'inode' | 'atime' | 'mtime' | 'ctime' | 'rdevMajor' | 'rdevMinor'>;
 
 export interface LayerFs {
   /** lstat; null when the path does not exist (or a parent is not a directory). */

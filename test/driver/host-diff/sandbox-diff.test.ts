@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changes, diffSize } from '../../../src/driver/host-diff/changes.js';
 import { sandboxToTar } from '../../../src/driver/host-diff/to-tar.js';
 import { buildExt4, readTar, sha256, tmpDir, type SpecEntry, type TarSeen } from './helpers/fixtures.js';
-import { openViaMount } from './helpers/mounted-fs.js';
+import { OPENERS } from './helpers/openers.js';
 
 const L1: SpecEntry[] = [
   { path: 'etc', type: 'dir' },
@@ -92,10 +92,10 @@ afterAll(() => {
   fs.rmSync(work, { recursive: true, force: true });
 });
 
-describe('a sandbox the kernel wrote', () => {
+describe.each(OPENERS)('a sandbox the kernel wrote, read through %s', (_how, open) => {
   let entries: TarSeen[];
   beforeAll(async () => {
-    entries = await readTar(sandboxToTar(sandbox, { open: openViaMount }));
+    entries = await readTar(sandboxToTar(sandbox, { open }));
   });
   const get = (n: string) => entries.find((e) => e.name === n);
 
@@ -118,7 +118,7 @@ describe('a sandbox the kernel wrote', () => {
   });
 
   it('changes lists exactly those edits against the lower layers', async () => {
-    expect(await changes(sandbox, [l2, l1], { open: openViaMount })).toEqual([
+    expect(await changes(sandbox, [l2, l1], { open })).toEqual([
       { path: '/etc', kind: 'modify' },
       { path: '/etc/hosts', kind: 'modify' },
       { path: '/etc/new', kind: 'add' },
@@ -135,7 +135,7 @@ describe('a sandbox the kernel wrote', () => {
       { path: '/usr/share/fresh', kind: 'add' },
       { path: '/usr/share/misc', kind: 'delete' },
     ]);
-    expect(await diffSize(sandbox, [l2, l1], { open: openViaMount })).toBe(
+    expect(await diffSize(sandbox, [l2, l1], { open })).toBe(
       'localhost2\n'.length + 'new file!'.length + 'root\nuser\n'.length + 'fresh'.length,
     );
   });

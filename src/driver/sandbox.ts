@@ -1,0 +1,84 @@
+/**
+ * Sandboxes (a container's read-write `sandbox.vhdx`) made on the host, with
+ * no VM: an empty ext4 laid out in memory as a SparseImage and written into
+ * a dynamic VHDX that allocates only the blocks holding metadata. moby and
+ * hcsshim instead attached a blank VHDX to a service VM and ran mkfs.ext4.
+ *
+ *   createSandbox(path: string, sizeGB: number, options?: { logger?: Logger }): Promise<void>
+ *   createSandbox(path: string, options: { sizeGB: number; logger?: Logger }): Promise<void>
+ *   copySandboxTemplate(templatePath: string, dest: string): Promise<void>
+ *
+ * Both are atomic: the file appears complete under its final name or not at
+ * all (the VHDX writer writes to a temporary name and renames; the copy does
+ * the same). An existing destination is replaced.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import path from 'node:path';
+import { LcowError, isLcowError } from '../errors.js';
+import type { SparseImage } from '../ext4/sparse-image.js';
+import { componentLogger, type Logger } from '../log.js';
+import { createVhdx } from '../vhd/vhdx/writer.js';
+
+export interface SandboxOptions {
+  logger?: Logger;
+}
+
+const GiB = 2 ** 30;
+
+type FormatEmptyExt4 = (sizeBytes: number, options?: { uuidSeed?: string }) => SparseImage | Promise<SparseImage>;
+
+// A variable specifier: the formatter is another engineer's file, being written in parallel.
+const FORMAT_EMPTY_MODULE = '../ext4/format-empty.js';
+
+async function loadFormatter(): Promise<FormatEmptyExt4> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(FORMAT_EMPTY_MODULE)) as Record<string, unknown>;
+  } catch (err) {
+    throw new LcowError('EUNSUPPORTED', 'the empty-ext4 formatter (ext4/format-empty.ts) is not available', {}, { cause: err });
+  }
+  if (typeof mod.formatEmptyExt4 !== 'function') throw new LcowError('EUNSUPPORTED', 'ext4/format-empty.ts exports no formatEmptyExt4', {});
+  return mod.formatEmptyExt4 as FormatEmptyExt4;
+}
+
+export async function createSandbox(file: string, sizeGB: number, options?: SandboxOptions): Promise<void>;
+export async function createSandbox(file: string, options: SandboxOptions & { sizeGB: number }): Promise<void>;
+export async function createSandbox(file: string, sizeOrOptions: number | (SandboxOptions & { sizeGB: number }), maybeOptions: SandboxOptions = {}): Promise<void> {
+  const { sizeGB, logger } = typeof sizeOrOptions === 'number' ? { ...maybeOptions, sizeGB: sizeOrOptions } : sizeOrOptions;
+  if (!Number.isInteger(sizeGB) || sizeGB < 1) {
+    throw new LcowError('EINVAL', `sandbox size must be a whole number of GB ≥ 1, not ${sizeGB}`, { file, sizeGB });
+  }
+  const log = componentLogger(logger, 'sandbox', { file });
+  const formatEmptyExt4 = await loadFormatter();
+  const image = await formatEmptyExt4(sizeGB * GiB);
+  const result = await createVhdx(file, image);
+  log.info({ sizeGB, fileSize: result.fileSize, allocatedBlocks: result.allocatedBlocks }, 'sandbox created');
+}
+
+/**
+ * Copy the cached template sandbox (the default size is made once and
+ * copied, as moby did). A reflink clone where the file system can
+ * (btrfs, XFS, ReFS block cloning), else a byte copy.
+ */
+export async function copySandboxTemplate(templatePath: string, dest: string): Promise<void> {
+  const tmp = path.join(path.dirname(dest), `.${path.basename(dest)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    try {
+      // COPYFILE_FICLONE already falls back to copying when cloning is unsupported;
+      // the retry covers file systems that report odd errors for the clone attempt.
+      await fs.copyFile(templatePath, tmp, fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw err;
+      await fs.rm(tmp, { force: true });
+      await fs.copyFile(templatePath, tmp, fsConstants.COPYFILE_EXCL);
+    }
+    await fs.rename(tmp, dest);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    if (isLcowError(err)) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new LcowError(code === 'ENOENT' ? 'ENOTFOUND' : 'EIO', `cannot copy the sandbox template ${templatePath} to ${dest}: ${(err as Error).message}`, { templatePath, dest }, { cause: err });
+  }
+}

@@ -79,7 +79,12 @@ export async function mountContainerLayers(
     return new ContainerLayersHandle(union, scratch, layers, log);
   } catch (err) {
     // Undo what was done, newest first; the original error is what the caller needs.
-    for (const h of undo) await h.release().catch((e: unknown) => log.warn({ err: asError(e) }, 'rollback step failed'));
+    for (const h of undo) {
+      await h.release().catch((e: unknown) => {
+        log.warn({ err: asError(e) }, 'rollback step failed; adopted as an orphan');
+        uvm.orphans.adopt(`container layer of ${guestRoot}`, () => h.release());
+      });
+    }
     throw err;
   }
 }

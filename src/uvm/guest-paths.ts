@@ -20,7 +20,9 @@ export class GuestPaths {
 
   /** A fresh short path, claimed for `owner`. */
   allocate(owner: string): string {
-    const path = `${GUEST_MOUNT_PREFIX}/${this.next++}`;
+    let path: string;
+    do path = `${GUEST_MOUNT_PREFIX}/${this.next++}`;
+    while (this.claimed.has(path)); // a caller may have asked for one of ours explicitly
     this.claimed.set(path, owner);
     return path;
   }

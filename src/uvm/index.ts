@@ -15,3 +15,4 @@ export { overlayMountData, validateCombineRequest, OVERLAY_MOUNT_DATA_MAX } from
 export { GuestPaths, GUEST_MOUNT_PREFIX } from './guest-paths.js';
 export { nodeHostFiles, type HostFiles } from './host-files.js';
 export { VmGuard } from './vm-guard.js';
+export { Orphans } from './orphans.js';

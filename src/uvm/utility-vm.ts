@@ -13,6 +13,7 @@ import { componentLogger, type Logger } from '../log.js';
 import { GuestPaths } from './guest-paths.js';
 import { nodeHostFiles } from './host-files.js';
 import { addReadOnlyLayer, type LayerMount } from './layers.js';
+import { Orphans } from './orphans.js';
 import { resolveOptions, type ResolvedOptions, type UtilityVMOptions } from './options.js';
 import { AttachManager } from './scsi/attach-manager.js';
 import { ScsiManager } from './scsi/manager.js';
@@ -56,6 +57,8 @@ export class UtilityVM {
   readonly unions: UnionManager;
   readonly guestPaths: GuestPaths;
   readonly logger: Logger;
+  /** Half-made resources whose rollback failed (see orphans.ts). */
+  readonly orphans = new Orphans();
   private readonly guard: VmGuard;
   private current: UvmState = 'created';
   private exit: Promise<VmExitInfo> | undefined;
@@ -76,6 +79,7 @@ export class UtilityVM {
     this.scsi = new ScsiManager(
       new AttachManager({ vmId: this.id, attacher: guarded, unplugger: guarded, guard: this.guard, controllers: resolved.scsiControllers }),
       new MountManager(guarded, this.guestPaths, this.guard),
+      this.orphans,
     );
     this.vpmem = new VpmemManager({
       vmId: this.id,
@@ -84,6 +88,7 @@ export class UtilityVM {
       hostFiles: options.hostFiles ?? nodeHostFiles,
       paths: this.guestPaths,
       guard: this.guard,
+      orphans: this.orphans,
       ...resolved.vpmem,
     });
     this.unions = new UnionManager(this.id, guarded, this.guestPaths, this.guard);
@@ -136,9 +141,14 @@ export class UtilityVM {
   }
 
   /** A read-only layer: VPMEM first, SCSI when VPMEM refuses (see layers.ts). */
-  addLayer(hostPath: string): Promise<LayerMount> {
+  async addLayer(hostPath: string): Promise<LayerMount> {
     this.assertUsable('addLayer');
     return addReadOnlyLayer(this, hostPath);
+  }
+
+  /** Retry the undo of resources whose rollback failed; rejects with the first failure. */
+  releaseOrphans(): Promise<void> {
+    return this.orphans.retry();
   }
 
   /** Backend properties (pid, state) for diagnostics. */

@@ -4,6 +4,7 @@
  * managers below; this file only sequences them.
  */
 import type { DiskFormat } from '../../backend/index.js';
+import type { Orphans } from '../orphans.js';
 import { ReleaseOnce } from '../release-once.js';
 import type { RefEntry } from '../ref-table.js';
 import { AttachManager, type Attachment } from './attach-manager.js';
@@ -33,9 +34,11 @@ export class ScsiManager {
   constructor(
     private readonly attachments: AttachManager,
     private readonly mounts: MountManager,
+    private readonly orphans: Orphans,
   ) {}
 
   async add(hostPath: string, options: ScsiAddOptions): Promise<ScsiDisk> {
+    await this.orphans.retryQuietly();
     const att = await this.attachments.attach(hostPath, options.readOnly, options.format);
     let mount: RefEntry<GuestMount> | undefined;
     if (options.mount) {
@@ -43,7 +46,7 @@ export class ScsiManager {
         mount = await this.mounts.mount(att.value.controller, att.value.lun, { readOnly: options.readOnly, ...options.mount });
       } catch (err) {
         // Roll back our share of the attachment; the mount error is the one that matters.
-        await this.attachments.detach(att).catch(() => undefined);
+        await this.attachments.detach(att).catch(() => this.orphans.adopt(`SCSI ${hostPath}`, () => this.attachments.detach(att)));
         throw err;
       }
     }

@@ -13,6 +13,7 @@ import { LcowError } from '../../errors.js';
 import type { DiskFormat, GuestOps, HostOps } from '../../backend/index.js';
 import type { GuestPaths } from '../guest-paths.js';
 import type { HostFiles } from '../host-files.js';
+import type { Orphans } from '../orphans.js';
 import { ReleaseOnce } from '../release-once.js';
 import { RefTable, type RefEntry } from '../ref-table.js';
 import type { VmGuard } from '../vm-guard.js';
@@ -38,6 +39,7 @@ export interface VpmemManagerDeps {
   hostFiles: HostFiles;
   paths: GuestPaths;
   guard: VmGuard;
+  orphans: Orphans;
   count: number;
   maxSizeBytes: number;
 }
@@ -68,6 +70,7 @@ export class VpmemManager {
   }
 
   async add(hostPath: string, format?: DiskFormat): Promise<VpmemDevice> {
+    await this.deps.orphans.retryQuietly();
     const entry = await this.table.acquire(hostPath, () => this.create(hostPath, format));
     return new VpmemHandle(entry, this);
   }
@@ -125,13 +128,12 @@ export class VpmemManager {
       dev.mounted = true;
     } catch (err) {
       paths.free(guestPath);
-      // Roll the device back; if even that fails the slot stays taken (the host may still hold it).
-      await guard
-        .undo('removeVpmemDevice', () => host.removeVpmemDevice(slot))
-        .then(() => {
-          this.slots[slot] = undefined;
-        })
-        .catch(() => undefined);
+      // Roll the device back; if even that fails the slot stays taken (the host may still hold it) until an orphan retry succeeds.
+      const removeDevice = async () => {
+        await guard.undo('removeVpmemDevice', () => host.removeVpmemDevice(slot));
+        this.slots[slot] = undefined;
+      };
+      await removeDevice().catch(() => this.deps.orphans.adopt(`VPMEM ${slot} ${hostPath}`, removeDevice));
       throw err;
     }
     return dev;

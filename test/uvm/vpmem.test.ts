@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { isLcowError } from '../../src/errors.js';
+import { vpmemFallbackReason } from '../../src/uvm/index.js';
+import { fakeUvm } from './fake-uvm.js';
+
+const MiB = 1024 * 1024;
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'resolved',
+    (e: unknown) => (isLcowError(e) ? e.code : String(e)),
+  );
+
+describe('VPMEM manager and layer placement', () => {
+  it('takes the lowest free device, ref-counts by host path, mounts at short paths', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 4, maxSizeBytes: 8 * MiB } });
+    for (const p of ['/a', '/b', '/c']) backend.disks.define(p);
+    const a = await uvm.vpmem.add('/a');
+    const b = await uvm.vpmem.add('/b');
+    const a2 = await uvm.vpmem.add('/a');
+    expect([a.slot, b.slot, a2.slot]).toEqual([0, 1, 0]);
+    expect(a.guestPath).toBe(a2.guestPath);
+    expect(a.guestPath).toMatch(/^\/run\/m\/\d+$/);
+    expect(vm.callsOf('addVpmemDevice')).toHaveLength(2);
+    await a.release();
+    expect(vm.vpmem.has(0)).toBe(true);
+    await a2.release();
+    expect(vm.calls.filter((c) => c.op === 'unmount' || c.op === 'removeVpmemDevice').map((c) => c.op)).toEqual(['unmount', 'removeVpmemDevice']);
+    const c = await uvm.vpmem.add('/c');
+    expect(c.slot).toBe(0); // the lowest free again
+    expect(await code(a.release())).toBe('EALREADYRELEASED');
+  });
+
+  it('a layer goes to VPMEM first and falls back to read-only SCSI when no device is free', async () => {
+    const { uvm, backend } = await fakeUvm({ vpmem: { count: 1 } });
+    backend.disks.define('/l1', { files: { one: '1' } });
+    backend.disks.define('/l2', { files: { two: '2' } });
+    const first = await uvm.addLayer('/l1');
+    const second = await uvm.addLayer('/l2');
+    expect([first.placement, first.fallbackReason]).toEqual(['vpmem', undefined]);
+    expect([second.placement, second.fallbackReason]).toEqual(['scsi', 'vpmem-full']);
+    expect(uvm.scsi.inUse()).toMatchObject([{ hostPath: '/l2', readOnly: true }]);
+    await second.release();
+    await first.release();
+    expect(uvm.scsi.inUse()).toEqual([]);
+    expect(uvm.vpmem.inUse()).toEqual([]);
+  });
+
+  it('falls back when the layer is larger than the device maximum, or the backend finds it unsuitable, or VPMEM is off', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 8, maxSizeBytes: 4 * MiB } });
+    backend.disks.define('/big', { sizeBytes: 4 * MiB + 1 });
+    backend.disks.define('/exact', { sizeBytes: 4 * MiB });
+    backend.disks.define('/odd', { pmemUnsuitable: true });
+    expect((await uvm.addLayer('/big')).fallbackReason).toBe('vpmem-too-large');
+    expect((await uvm.addLayer('/exact')).placement).toBe('vpmem');
+    expect((await uvm.addLayer('/odd')).fallbackReason).toBe('vpmem-unsuitable');
+    expect(vm.vpmem.size).toBe(1); // the refused ones left no device behind
+    const off = await fakeUvm({ vpmem: { count: 0 } });
+    off.backend.disks.define('/x');
+    expect((await off.uvm.addLayer('/x')).fallbackReason).toBe('vpmem-disabled');
+  });
+
+  it('other errors are fatal: no SCSI attempt', async () => {
+    const { uvm, vm, backend } = await fakeUvm();
+    expect(await code(uvm.addLayer('/missing/layer.vhd'))).toBe('ENOTFOUND');
+    backend.disks.define('/l');
+    vm.faults.failNext('mountVpmem', 'EGUEST');
+    expect(await code(uvm.addLayer('/l'))).toBe('EGUEST');
+    vm.faults.failNext('addVpmemDevice', 'EQMP');
+    expect(await code(uvm.addLayer('/l'))).toBe('EQMP');
+    expect(vm.callsOf('addScsiDisk')).toHaveLength(0);
+    // the failed mount rolled its device back
+    expect(vm.callsOf('removeVpmemDevice')).toEqual([[0]]);
+    expect(uvm.vpmem.inUse()).toEqual([]);
+    expect(vm.violations).toEqual([]);
+  });
+
+  it('a failed rollback is adopted and retried before the next add', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 1 } });
+    backend.disks.define('/l');
+    vm.faults.failNext('mountVpmem');
+    vm.faults.failNext('removeVpmemDevice');
+    expect(await code(uvm.vpmem.add('/l'))).toBe('EGUEST');
+    expect(uvm.vpmem.inUse()).toEqual([0]);
+    expect(uvm.orphans.size).toBe(1);
+    const again = await uvm.vpmem.add('/l'); // retries the orphan first, so device 0 is free again
+    expect(again.slot).toBe(0);
+    expect(uvm.orphans.size).toBe(0);
+  });
+
+  it('classifies fallback reasons from typed errors only', () => {
+    expect(vpmemFallbackReason(new Error('ENOSLOT'))).toBeUndefined();
+  });
+});

@@ -100,10 +100,11 @@ export function stat(image: string, path: string): StatInfo {
   }
   return {
     raw,
-    type: (raw.match(/Type: (\S+)/) ?? [])[1] ?? '',
+    type: (raw.match(/Type: (.+?)\s{2,}Mode/) ?? [])[1] ?? '',
     mode: parseInt((raw.match(/Mode:\s+([0-7]+)/) ?? [])[1] ?? 'NaN', 8),
-    uid: num(/User:\s+(\d+)/),
-    gid: num(/Group:\s+(\d+)/),
+    // debugfs prints ids as signed 32-bit numbers
+    uid: num(/User:\s+(-?\d+)/) >>> 0,
+    gid: num(/Group:\s+(-?\d+)/) >>> 0,
     size: num(/Size: (\d+)/),
     links: num(/Links: (\d+)/),
     blockcount: num(/Blockcount: (\d+)/),
@@ -115,3 +116,23 @@ export function stat(image: string, path: string): StatInfo {
 export function hasRoot(): boolean {
   return process.getuid?.() === 0;
 }
+
+/** e2fsck -fn exits 0 and prints nothing but its pass headers, summary and version. */
+export function expectFsckClean(image: string): void {
+  const { status, output } = fsck(image);
+  const findings = output
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/^Pass \d/.test(l) && !/^e2fsck \d/.test(l) && !/: \d+\/\d+ files \(.*\), \d+\/\d+ blocks$/.test(l));
+  if (status !== 0 || findings.length > 0) throw new Error(`e2fsck -fn found problems (exit ${status}):\n${output}`);
+}
+
+/** Extended attributes as `debugfs ea_list` prints them, name → printed value. */
+export function eaList(image: string, path: string): string {
+  return debugfs(image, `ea_list "${path}"`);
+}
+
+/** The time words debugfs prints, decoded the way the kernel does. */
+export function kernelTime(w: { lo: number; extra: number }): { sec: number; nsec: number } {
+  return { sec: (w.lo | 0) + (w.extra & 3) * 2 ** 32, nsec: w.extra >>> 2 };
+}
+

@@ -195,8 +195,7 @@ export class Ext4Image {
     const norm = normalisePath(path);
     yield { path: norm, stat: start };
     if (start.kind !== 'dir') return;
-    const stack: Array<{ dir: string; ino: number; depth: number }> = [{ dir: norm, ino: start.inode, depth: 0 }];
-    // Explicit stack of iterators keeps the order depth-first without recursion.
+    // Recursion depth is bounded by MAX_DEPTH; `entered` stops cycles through corrupt directory entries.
     const walkDir = async function* (self: Ext4Image, dir: string, ino: number, depth: number): AsyncGenerator<Ext4WalkEntry> {
       if (entered.has(ino) || depth > MAX_DEPTH) return;
       entered.add(ino);
@@ -211,8 +210,7 @@ export class Ext4Image {
         if (stat.kind === 'dir') yield* walkDir(self, p, e.ino, depth + 1);
       }
     };
-    const top = stack[0];
-    yield* walkDir(this, top.dir, top.ino, 0);
+    yield* walkDir(this, norm, start.inode, 0);
   }
 
   /** stat by inode number. */
@@ -425,5 +423,10 @@ export async function openExt4Image(pathOrSource: string | BlockSource): Promise
       throw new LcowError('EBADIMAGE', `${pathOrSource}: not a readable ext4 image`, { file: pathOrSource }, { cause: err });
     }
   }
-  return Ext4Image.open(new CachedBlockSource(pathOrSource), false);
+  try {
+    return await Ext4Image.open(new CachedBlockSource(pathOrSource), false);
+  } catch (err) {
+    if (isLcowError(err)) throw err;
+    throw new LcowError('EBADIMAGE', 'not a readable ext4 image', {}, { cause: err });
+  }
 }

@@ -11,16 +11,9 @@
  *   0x80 extra_isize u16  0x84 ctime_extra  0x88 mtime_extra  0x8C atime_extra
  *   0x90 crtime  0x94 crtime_extra
  */
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '../constants.js';
 import { decodeTime, type Ext4Time } from './timestamps.js';
 
-export const S_IFMT = 0o170000;
-export const S_IFSOCK = 0o140000;
-export const S_IFLNK = 0o120000;
-export const S_IFREG = 0o100000;
-export const S_IFBLK = 0o060000;
-export const S_IFDIR = 0o040000;
-export const S_IFCHR = 0o020000;
-export const S_IFIFO = 0o010000;
 
 export const INODE_FLAG_INDEX = 0x1000; // hashed directory
 export const INODE_FLAG_HUGE_FILE = 0x40000;

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { isLcowError, LcowError } from '../../src/errors.js';
 import type { ScsiDisk } from '../../src/uvm/index.js';
-import { fakeUvm } from './fake-uvm.js';
+import { fakeUvm, errorCode as code } from './fake-uvm.js';
 
-const code = (p: Promise<unknown>) =>
-  p.then(
-    () => 'resolved',
-    (e: unknown) => (isLcowError(e) ? e.code : String(e)),
-  );
 
 describe('SCSI manager', () => {
   it('takes the first free slot scanning controller-major, and the 257th disk is ENOSLOT with context', async () => {

@@ -2,13 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { FakeBackend } from '../../src/backend/fake/index.js';
 import { isLcowError } from '../../src/errors.js';
 import { createUtilityVM, mountContainerLayers } from '../../src/uvm/index.js';
-import { fakeUvm } from './fake-uvm.js';
+import { fakeUvm, errorCode as code } from './fake-uvm.js';
 
-const code = (p: Promise<unknown>) =>
-  p.then(
-    () => 'resolved',
-    (e: unknown) => (isLcowError(e) ? e.code : String(e)),
-  );
 
 describe('UtilityVM lifecycle', () => {
   it('created → running → stopped; start once; terminate is idempotent; waitExit reports why', async () => {

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { isLcowError } from '../../src/errors.js';
 import { vpmemFallbackReason } from '../../src/uvm/index.js';
-import { fakeUvm } from './fake-uvm.js';
+import { fakeUvm, errorCode as code } from './fake-uvm.js';
 
 const MiB = 1024 * 1024;
-const code = (p: Promise<unknown>) =>
-  p.then(
-    () => 'resolved',
-    (e: unknown) => (isLcowError(e) ? e.code : String(e)),
-  );
 
 describe('VPMEM manager and layer placement', () => {
   it('takes the lowest free device, ref-counts by host path, mounts at short paths', async () => {

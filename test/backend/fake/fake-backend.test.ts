@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { FakeBackend, type FakeVm } from '../../../src/backend/fake/index.js';
 import { isLcowError } from '../../../src/errors.js';
+import { errorCode as code } from '../../uvm/fake-uvm.js';
 
 async function started(spec: Partial<{ scsiControllers: number; count: number; maxSizeBytes: number }> = {}): Promise<{ backend: FakeBackend; vm: FakeVm }> {
   const backend = new FakeBackend();
@@ -19,11 +20,6 @@ async function started(spec: Partial<{ scsiControllers: number; count: number; m
   return { backend, vm };
 }
 
-const code = (p: Promise<unknown>) =>
-  p.then(
-    () => 'resolved',
-    (e: unknown) => (isLcowError(e) ? e.code : String(e)),
-  );
 
 describe('fake backend', () => {
   it('checks SCSI addresses and occupancy, and device presence for mounts', async () => {

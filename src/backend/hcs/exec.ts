@@ -30,6 +30,8 @@ export interface ExecDeps {
   system: Handle;
   vmId: string;
   timeoutMs: number;
+  /** Aborted when the VM stops. */
+  signal?: AbortSignal;
 }
 
 const CHUNK = 64 * 1024;
@@ -86,6 +88,7 @@ export async function runExec(d: ExecDeps, argv: readonly string[], options: Exe
     timeoutMs: d.timeoutMs,
     context: { vmId: d.vmId, argv0: argv[0] },
     processInfo: true,
+    signal: d.signal,
   });
   const proc = out[0];
   const info = outcome.processInfo;

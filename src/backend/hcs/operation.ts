@@ -29,6 +29,8 @@ export interface RunOptions {
   context?: Record<string, unknown>;
   /** Collect HCS_PROCESS_INFORMATION (HcsCreateProcess). */
   processInfo?: boolean;
+  /** Aborted when the VM stops: the operation is cancelled like a timed-out one. */
+  signal?: AbortSignal;
 }
 
 export interface OperationOutcome {
@@ -86,9 +88,13 @@ export class OperationRunner {
       throw hresultError(hr, name, o.context);
     }
 
-    if (!(await settlesWithin(completed, o.timeoutMs))) {
+    const outcome = await waitCompletion(completed, o.timeoutMs, o.signal);
+    if (outcome !== 'done') {
       const cancelHr = await callAsync(cc.HcsCancelOperation, op).catch(() => -1);
       this.closeWhenDone(name, op, completed, { finish, forget }, o);
+      if (outcome === 'aborted') {
+        throw new LcowError('EVMSTOPPED', `${name} abandoned: the VM stopped`, { ...o.context, operation: name, cancelHresult: hresultHex(cancelHr) });
+      }
       throw new LcowError('ETIMEOUT', `${name} did not complete within ${o.timeoutMs} ms; cancelled`, {
         ...o.context,
         operation: name,
@@ -149,12 +155,21 @@ export class OperationRunner {
 }
 
 /** Whether p settles (resolves) within ms; the timer is cleared either way, so it never holds the process. */
-export function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    void p.then(() => {
+export async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  return (await waitCompletion(p, ms)) === 'done';
+}
+
+function waitCompletion(p: Promise<unknown>, ms: number, signal?: AbortSignal): Promise<'done' | 'timeout' | 'aborted'> {
+  if (signal?.aborted) return Promise.resolve('aborted');
+  return new Promise((resolve) => {
+    const settle = (how: 'done' | 'timeout' | 'aborted'): void => {
       clearTimeout(t);
-      resolve(true);
-    });
+      signal?.removeEventListener('abort', onAbort);
+      resolve(how);
+    };
+    const onAbort = (): void => settle('aborted');
+    const t = setTimeout(() => settle('timeout'), ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    void p.then(() => settle('done'));
   });
 }

@@ -62,6 +62,8 @@ export class HcsVm implements VmHandle {
   private rejectStopped!: (err: LcowError) => void;
   private terminating = false;
   private readonly timeoutMs: number;
+  /** Aborted on exit: operations still pending are cancelled rather than left to their timeout. */
+  private readonly onStop = new AbortController();
 
   constructor(
     readonly spec: VmSpec,
@@ -216,7 +218,7 @@ export class HcsVm implements VmHandle {
 
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     const system = this.requireRunningHandle();
-    return this.whileRunning(runExec({ ...this.deps, system, vmId: this.id, timeoutMs: this.timeoutMs }, argv, options));
+    return this.whileRunning(runExec({ ...this.deps, system, vmId: this.id, timeoutMs: this.timeoutMs, signal: this.onStop.signal }, argv, options));
   }
 
   // ---- plumbing ----
@@ -243,7 +245,9 @@ export class HcsVm implements VmHandle {
   }
 
   private async op(name: string, start: (op: Handle) => Promise<number>, context: Record<string, unknown> = {}): Promise<void> {
-    await this.whileRunning(this.deps.runner.run(name, start, { timeoutMs: this.timeoutMs, context: { vmId: this.id, ...context } }));
+    await this.whileRunning(
+      this.deps.runner.run(name, start, { timeoutMs: this.timeoutMs, context: { vmId: this.id, ...context }, signal: this.onStop.signal }),
+    );
   }
 
   /** A pending call rejects with EVMSTOPPED as soon as the VM stops; the native operation is still cleaned up by the runner. */
@@ -279,6 +283,7 @@ export class HcsVm implements VmHandle {
     this.stateValue = 'stopped';
     this.rejectStopped(new LcowError('EVMSTOPPED', `VM ${this.id} stopped (${info.reason})`, { vmId: this.id, ...info }));
     this.settleExit(info);
+    this.onStop.abort();
     void this.deps.guest.close().catch(() => {});
     void this.closeHandle();
   }

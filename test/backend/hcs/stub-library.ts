@@ -19,6 +19,7 @@ export interface StubLibrary {
   path: string;
   libraries: { computecore: string; kernel32: string; virtdisk: string };
   reset(): void;
+  clearFaults(): void;
   calls(): StubCall[];
   counter(name: 'allocs' | 'frees' | 'violations' | 'cancels' | 'opsCreated' | 'opsClosed' | 'foreignCallbacks' | 'systemsClosed'): number;
   setDelay(ms: number): void;
@@ -37,6 +38,7 @@ export function buildStubLibrary(): StubLibrary {
   const lib = koffi.load(so);
   const log = lib.func('const char *stub_log(void)');
   const reset = lib.func('void stub_reset(void)');
+  const clearFaults = lib.func('void stub_clear_faults(void)');
   const counter = lib.func('long stub_counter(const char *name)');
   const setDelay = lib.func('void stub_set_delay(int ms)');
   const hang = lib.func('void stub_hang(const char *fn)');
@@ -47,6 +49,7 @@ export function buildStubLibrary(): StubLibrary {
     path: so,
     libraries: { computecore: so, kernel32: so, virtdisk: so },
     reset: () => reset(),
+    clearFaults: () => clearFaults(),
     calls: () =>
       (log() as string)
         .split('\n')

@@ -50,7 +50,7 @@ typedef void (*COMPLETION)(void *op, void *ctx);
 typedef void (*EVENTCB)(HCS_EVENT *ev, void *ctx);
 
 typedef struct Op {
-  void *ctx; COMPLETION cb; int completed, closed, has_pinfo;
+  void *ctx; COMPLETION cb; int started, completed, closed, has_pinfo;
   HRESULT hr; char *result; HCS_PROCESS_INFORMATION pinfo; int hang;
 } Op;
 typedef struct Sys { char id[512]; void *ctx; EVENTCB cb; int exited; } Sys;
@@ -150,10 +150,12 @@ static void complete_later(Op *op, HRESULT hr, const char *result, int delay) {
 static HRESULT start(const char *fn, Op *op, const char *result) {
   if (fail_fn[0] && !strcmp(fail_fn, fn)) {
     if (!fail_async) return fail_hr;
+    op->started = 1;
     complete_later(op, fail_hr, fail_doc[0] ? fail_doc : NULL, delay_ms); return S_OK;
   }
+  op->started = 1;
   if (hang_fn[0] && !strcmp(hang_fn, fn)) { op->hang = 1; return S_OK; }
-  if (op) complete_later(op, S_OK, result, delay_ms);
+  complete_later(op, S_OK, result, delay_ms);
   return S_OK;
 }
 
@@ -164,7 +166,7 @@ void *HcsCreateOperation(void *context, COMPLETION callback) {
 }
 void HcsCloseOperation(Op *op) {
   pthread_mutex_lock(&mu);
-  if (!op->completed || op->closed) violations++;
+  if ((op->started && !op->completed) || op->closed) violations++; /* closing a never-started op is fine */
   op->closed = 1; ops_closed++;
   pthread_mutex_unlock(&mu);
 }
@@ -323,6 +325,8 @@ long stub_counter(const char *name) {
   return v;
 }
 void stub_set_delay(int ms) { delay_ms = ms; }
+/* Stop injecting failures and hangs; keeps the counters (operations may still be in flight). */
+void stub_clear_faults(void) { pthread_mutex_lock(&mu); hang_fn[0] = 0; fail_fn[0] = 0; fail_doc[0] = 0; pthread_mutex_unlock(&mu); }
 void stub_hang(const char *fn) { snprintf(hang_fn, sizeof hang_fn, "%s", fn); }
 void stub_fail(const char *fn, int32_t hr, int async, const char *doc) {
   snprintf(fail_fn, sizeof fail_fn, "%s", fn); fail_hr = hr; fail_async = async; snprintf(fail_doc, sizeof fail_doc, "%s", doc ? doc : "");

@@ -1,0 +1,286 @@
+/**
+ * The real HCS backend driven through koffi against the C stand-in for
+ * computecore.dll (stub/computecore-stub.c): UTF-16 marshalling, out
+ * parameters, result strings freed with the library's LocalFree, completion
+ * and exit callbacks fired from the stub's own pthreads, cancellation on
+ * timeout, HRESULT → typed errors, and the VM lifecycle. What this cannot
+ * prove (HCS's own behaviour) is listed in src/backend/hcs/README.md.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LcowError, isLcowError } from '../../../src/errors.js';
+import type { VmSpec } from '../../../src/backend/types.js';
+import { HcsBackend, lcowDocumentFor, type GuestConnection } from '../../../src/backend/hcs/index.js';
+import type { GuestModifyRequest } from '../../../src/backend/hcs/documents/guest-request.js';
+import { loadComputeCore } from '../../../src/backend/hcs/native/computecore.js';
+import { eventLoopHolders } from '../../../src/backend/hcs/native/keepalive.js';
+import { createVhdxViaVirtdisk } from '../../../src/backend/hcs/vhdx.js';
+import type { HcsVm } from '../../../src/backend/hcs/vm.js';
+import { buildStubLibrary, type StubLibrary } from './stub-library.js';
+
+let stub: StubLibrary;
+beforeAll(() => (stub = buildStubLibrary()));
+afterAll(() => stub.cleanup());
+beforeEach(() => stub.reset());
+
+const LAYER = 'C:\\données\\層\\layer.vhd';
+const SANDBOX = 'C:\\data\\🐳 sandbox.vhdx'; // outside the BMP: a surrogate pair in UTF-16
+
+function spec(id: string): VmSpec {
+  return {
+    id,
+    memoryMiB: 1024,
+    cpus: 2,
+    boot: { kind: 'kernel-initrd', kernelPath: 'C:\\boot\\vmlinux', initrdPath: 'C:\\boot\\initrd.img' },
+    scsiControllers: 2,
+    vpmem: { count: 8, maxSizeBytes: 4 * 1024 ** 3 },
+  };
+}
+
+function backend(extra: Partial<ConstructorParameters<typeof HcsBackend>[0]> = {}): HcsBackend {
+  return new HcsBackend({ libraries: stub.libraries, owner: 'test', ...extra });
+}
+
+async function running(id: string, b = backend()): Promise<HcsVm> {
+  const vm = await b.createVm(spec(id));
+  await vm.start();
+  return vm;
+}
+
+/** Everything the backend took from the stub it gave back. */
+async function expectBalanced(): Promise<void> {
+  await vi.waitFor(() => {
+    expect(stub.counter('opsClosed')).toBe(stub.counter('opsCreated'));
+    expect(stub.counter('frees')).toBe(stub.counter('allocs'));
+  });
+  expect(stub.counter('violations')).toBe(0);
+}
+
+async function rejection(p: Promise<unknown>): Promise<LcowError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(LcowError);
+  return err as LcowError;
+}
+
+afterEach(async () => {
+  await vi.waitFor(() => expect(eventLoopHolders()).toBe(0));
+});
+
+describe('HcsVm against the stand-in computecore', () => {
+  it('runs the whole lifecycle: create, start, SCSI and VPMEM hot-add/remove, properties, terminate, exit event', async () => {
+    const vm = await running('vm-life');
+    expect(vm.state).toBe('running');
+    await vm.addScsiDisk(0, 1, { hostPath: SANDBOX, readOnly: false });
+    await vm.addVpmemDevice(3, { hostPath: LAYER });
+    const props = await vm.properties();
+    await vm.removeVpmemDevice(3);
+    await vm.removeScsiDisk(0, 1);
+    await vm.terminate();
+    expect(await vm.waitExit()).toEqual({ reason: 'terminated', detail: '{"ExitType":"Terminated"}' });
+    expect(vm.state).toBe('stopped');
+    expect(props).toMatchObject({ id: 'vm-life', backend: 'hcs', memoryMiB: 1024, cpus: 2 });
+
+    const calls = stub.calls();
+    expect(calls.map((c) => c.fn)).toEqual([
+      'HcsCreateComputeSystem',
+      'HcsSetComputeSystemCallback',
+      'HcsStartComputeSystem',
+      'HcsGrantVmAccess',
+      'HcsModifyComputeSystem',
+      'HcsGrantVmAccess',
+      'HcsModifyComputeSystem',
+      'HcsGetComputeSystemProperties',
+      'HcsModifyComputeSystem',
+      'HcsModifyComputeSystem',
+      'HcsTerminateComputeSystem',
+      'HcsCloseComputeSystem',
+    ]);
+    // The document crossed as UTF-16 and came back identical.
+    expect(calls[0].args[0]).toBe('vm-life');
+    expect(JSON.parse(calls[0].args[1]!)).toEqual(lcowDocumentFor(spec('vm-life'), 'test'));
+    // Access granted to exactly the path attached, right before the attach; non-ASCII and astral characters intact.
+    expect(calls[3].args).toEqual(['vm-life', SANDBOX, null]);
+    expect(JSON.parse(calls[4].args[1]!)).toEqual({
+      ResourcePath: 'VirtualMachine/Devices/Scsi/df6d0690-79e5-55b6-a5ec-c1e2f77f580a/Attachments/1',
+      RequestType: 'Add',
+      Settings: { Type: 'VirtualDisk', Path: SANDBOX, ReadOnly: false },
+    });
+    expect(calls[5].args).toEqual(['vm-life', LAYER, null]);
+    expect(JSON.parse(calls[6].args[1]!).Settings).toEqual({ HostPath: LAYER, ReadOnly: true, ImageFormat: 'Vhd1' });
+    expect(JSON.parse(calls[8].args[1]!)).toEqual({ ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/3', RequestType: 'Remove' });
+    // Completions and the exit event came from the stub's threads.
+    expect(stub.counter('foreignCallbacks')).toBe(9); // 8 operations + SystemExited
+    expect(stub.counter('systemsClosed')).toBe(1);
+    await expectBalanced();
+  });
+
+  it('frees every result document it receives (properties, process info) with the library free function', async () => {
+    const vm = await running('vm-free');
+    for (let i = 0; i < 5; i++) await vm.properties();
+    expect(stub.counter('allocs')).toBeGreaterThanOrEqual(5);
+    await vm.terminate();
+    await expectBalanced();
+  });
+
+  it('survives many concurrent operations completed from foreign threads (no deadlock, no lost completion)', async () => {
+    stub.setDelay(1);
+    const vm = await running('vm-many');
+    const luns = Array.from({ length: 48 }, (_, i) => i);
+    await Promise.all(luns.map((lun) => vm.addScsiDisk(lun % 2, lun, { hostPath: `C:\\l\\${lun}.vhd`, readOnly: true })));
+    expect(stub.calls().filter((c) => c.fn === 'HcsModifyComputeSystem')).toHaveLength(48);
+    await vm.terminate();
+    await expectBalanced();
+  });
+
+  it('maps a failing HRESULT to EHCS with its name, hex and Win32 code', async () => {
+    const vm = await running('vm-hr');
+    stub.fail('HcsModifyComputeSystem', 0x8037010e, false);
+    const e1 = await rejection(vm.removeScsiDisk(0, 1));
+    expect(e1.code).toBe('EHCS');
+    expect(e1.context).toMatchObject({ name: 'HCS_E_SYSTEM_NOT_FOUND', hresult: '0x8037010E', operation: 'HcsModifyComputeSystem', vmId: 'vm-hr' });
+    expect(e1.context).not.toHaveProperty('win32');
+
+    // failure reported at completion, with HCS's ResultError document
+    stub.fail('HcsModifyComputeSystem', 0x80070005, true, '{"Error":-2147024891,"ErrorMessage":"Accès refusé"}');
+    const e2 = await rejection(vm.removeVpmemDevice(0));
+    expect(e2.context).toMatchObject({
+      name: 'HRESULT_FROM_WIN32(ERROR_ACCESS_DENIED)',
+      hresult: '0x80070005',
+      win32: 5,
+      result: { Error: -2147024891, ErrorMessage: 'Accès refusé' },
+      resourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/0',
+    });
+
+    // a failed grant stops the attach before HCS is asked to modify anything
+    stub.fail('HcsGrantVmAccess', 0x8037011b, false);
+    const before = stub.calls().length;
+    const e3 = await rejection(vm.addScsiDisk(0, 2, { hostPath: LAYER, readOnly: true }));
+    expect(e3.context).toMatchObject({ name: 'HCS_E_ACCESS_DENIED', hostPath: LAYER });
+    expect(stub.calls().slice(before).map((c) => c.fn)).toEqual(['HcsGrantVmAccess']);
+    stub.clearFaults();
+    await vm.terminate();
+    await expectBalanced();
+  });
+
+  it('cancels an operation that outlives its timeout, and closes it only after HCS completes it', async () => {
+    const vm = await running('vm-timeout', backend({ timeoutMs: 150 }));
+    stub.hang('HcsModifyComputeSystem');
+    const err = await rejection(vm.addScsiDisk(1, 0, { hostPath: LAYER, readOnly: true }));
+    expect(err.code).toBe('ETIMEOUT');
+    expect(err.context).toMatchObject({ operation: 'HcsModifyComputeSystem', timeoutMs: 150, cancelHresult: '0x00000000' });
+    expect(stub.calls().map((c) => c.fn)).toContain('HcsCancelOperation');
+    expect(stub.counter('cancels')).toBe(1);
+    stub.clearFaults();
+    await vm.terminate();
+    await expectBalanced(); // the cancelled op was closed after its (E_ABORT) completion, never before
+  });
+
+  it('an unexpected exit marks the VM stopped and rejects pending and later calls with EVMSTOPPED', async () => {
+    const vm = await running('vm-exit', backend({ timeoutMs: 60_000, cancelGraceMs: 100 }));
+    stub.hang('HcsModifyComputeSystem');
+    const pending = vm.addScsiDisk(0, 0, { hostPath: LAYER, readOnly: true });
+    await vi.waitFor(() => expect(stub.calls().some((c) => c.fn === 'HcsModifyComputeSystem')).toBe(true));
+    stub.fireExit();
+    expect((await rejection(pending)).code).toBe('EVMSTOPPED');
+    expect((await vm.waitExit()).reason).toBe('exited');
+    // the operation HCS still held is cancelled, then closed once it completes
+    await vi.waitFor(() => expect(stub.counter('cancels')).toBe(1));
+    expect(vm.state).toBe('stopped');
+    expect((await rejection(vm.removeScsiDisk(0, 0))).code).toBe('EVMSTOPPED');
+    await vm.terminate(); // idempotent once stopped
+    await vi.waitFor(() => expect(stub.counter('systemsClosed')).toBe(1));
+    await expectBalanced();
+  });
+
+  it('fails createVm with a typed error and leaks nothing when HcsCreateComputeSystem fails', async () => {
+    stub.fail('HcsCreateComputeSystem', 0x8037010f, true);
+    const err = await rejection(backend().createVm(spec('vm-dup')));
+    expect(err.context).toMatchObject({ name: 'HCS_E_SYSTEM_ALREADY_EXISTS', vmId: 'vm-dup' });
+    await expectBalanced();
+  });
+
+  it('exec: argv as CommandArgs, stdin/stdout/stderr through the returned pipe handles, exit code from ProcessExited', async () => {
+    const vm = await running('vm-exec');
+    const argv = ['/bin/cat', '--', "it's $(not) a shell"];
+    const r = await vm.exec(argv, { stdin: 'héllo 層', env: { A: 'b' }, cwd: '/tmp' });
+    expect(r.exitCode).toBe(7);
+    expect(r.stdout.toString()).toBe('out:héllo 層');
+    expect(r.stderr.toString()).toBe('err\n');
+    expect(r.truncated).toBe(false);
+    const create = stub.calls().find((c) => c.fn === 'HcsCreateProcess')!;
+    expect(JSON.parse(create.args[1]!)).toEqual({
+      CommandArgs: argv,
+      WorkingDirectory: '/tmp',
+      Environment: { A: 'b' },
+      EmulateConsole: false,
+      CreateStdInPipe: true,
+      CreateStdOutPipe: true,
+      CreateStdErrPipe: true,
+    });
+    expect(stub.calls().map((c) => c.fn)).toContain('HcsCloseProcess');
+    const capped = await vm.exec(['/bin/cat'], { stdin: 'x'.repeat(1000), maxOutputBytes: 10 });
+    expect(capped.stdout.toString()).toBe('out:xxxxxx');
+    expect(capped.truncated).toBe(true);
+    await vm.terminate();
+    await expectBalanced();
+  });
+
+  it('guest requests go to the injected GuestConnection; the default one refuses with EUNSUPPORTED', async () => {
+    const plain = await running('vm-guest-default');
+    const refused = await rejection(plain.mountScsi({ controller: 0, lun: 1, guestPath: '/run/m/1', readOnly: true }));
+    expect(refused.code).toBe('EUNSUPPORTED');
+    expect(refused.message).toMatch(/GCS bridge/);
+    await plain.terminate();
+
+    const sent: GuestModifyRequest[] = [];
+    const conn: GuestConnection = { modify: async (r) => void sent.push(r), close: async () => {} };
+    const vm = await running('vm-guest', backend({ guestConnection: () => conn }));
+    await vm.mountScsi({ controller: 1, lun: 2, guestPath: '/run/m/1', readOnly: true, options: ['noload'] });
+    await vm.mountVpmem({ slot: 4, guestPath: '/run/m/2' });
+    await vm.combineLayers({ lowerDirs: ['/run/m/2', '/run/m/1'], target: '/run/u/1' });
+    await vm.removeCombinedLayers('/run/u/1');
+    await vm.unmount('/run/m/1');
+    await vm.unmount('/run/m/2');
+    await vm.unplugScsi(1, 2);
+    expect((await rejection(vm.unmount('/run/m/1'))).code).toBe('ENOTFOUND');
+    expect(sent.map((r) => `${r.ResourceType}/${r.RequestType}`)).toEqual([
+      'MappedVirtualDisk/Add',
+      'VPMemDevice/Add',
+      'CombinedLayers/Add',
+      'CombinedLayers/Remove',
+      'MappedVirtualDisk/Remove',
+      'VPMemDevice/Remove',
+      'SCSIDevice/Remove',
+    ]);
+    expect(sent[4].Settings).toEqual({ MountPath: '/run/m/1', Controller: 1, Lun: 2, ReadOnly: true, Options: ['noload'] });
+    await vm.terminate();
+    await expectBalanced();
+  });
+
+  it('refuses host operations before start and a second start', async () => {
+    const vm = await backend().createVm(spec('vm-order'));
+    expect(isLcowError(await rejection(vm.addScsiDisk(0, 0, { hostPath: LAYER, readOnly: true })), 'EINVAL')).toBe(true);
+    await vm.start();
+    expect((await rejection(vm.start())).code).toBe('EINVAL');
+    await vm.terminate();
+    await expectBalanced();
+  });
+});
+
+describe('bindings', () => {
+  it('binds optional exports lazily: absent in the library → undefined, not a throw at load', () => {
+    const cc = loadComputeCore(stub.libraries.computecore);
+    expect(cc.HcsWaitForProcessExit).toBeUndefined();
+    expect(cc.HcsWaitForComputeSystemExit).toBeUndefined();
+    expect(typeof cc.HcsCreateOperation).toBe('function');
+  });
+
+  it('createVhdxViaVirtdisk passes v2 parameters (size, block size, access NONE) and the UTF-16 path', async () => {
+    await createVhdxViaVirtdisk('C:\\sandboxes\\données.vhdx', 20, 1, stub.libraries);
+    const call = stub.calls().find((c) => c.fn === 'CreateVirtualDisk')!;
+    expect(call.args[0]).toBe('C:\\sandboxes\\données.vhdx');
+    expect(call.args[1]).toBe(`device=0 mask=0 flags=0 version=2 max=${20 * 2 ** 30} block=${2 ** 20} sector=0 parent=null`);
+  });
+});

@@ -2,7 +2,7 @@
 // Installs the Debian packages this project needs on the host when they are
 // missing (as root, non-interactively), else prints the exact apt-get line.
 // Used by `npm test` (pretest) and `npm run demo`.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 /** program that proves the package is there → Debian package */
@@ -12,6 +12,7 @@ const NEEDED = [
   ['/usr/sbin/qemu-ga', 'qemu-guest-agent'],
   ['/bin/busybox', 'busybox-static'],
   ['/sbin/e2fsck', 'e2fsprogs'],
+  ['/sbin/debugfs', 'e2fsprogs'],
   ['/sbin/veritysetup', 'cryptsetup-bin'],
   ['/sbin/depmod', 'kmod'],
   ['/usr/bin/cpio', 'cpio'],
@@ -34,4 +35,3 @@ const run = (args) => {
 };
 run(['update', '-q']);
 run(['install', '-y', '-q', '--no-install-recommends', ...missing]);
-void execFileSync;

@@ -1,0 +1,209 @@
+/**
+ * The guest side of the backend, as programs run through the agent.
+ *
+ * Where a step needs a little logic (find a device, poll for it, mount), it
+ * is a fixed busybox `sh -c` script kept here as a constant; every variable
+ * part — paths, LUNs, options — is passed as a positional parameter and only
+ * ever expanded inside double quotes, so no input is parsed as shell. One
+ * script per operation also keeps agent round trips (slow under TCG) to one.
+ */
+import { LcowError } from '../../errors.js';
+import type { CombineLayersRequest, ExecOptions, ExecResult, ScsiMountRequest, VpmemMountRequest } from '../types.js';
+import { scsiControllerPciDevice, vpmemRootPortAddr } from './qemu-args.js';
+
+export type GuestRunner = (argv: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
+
+/** Polls for a device for at most this many 10 ms rounds (10 s). */
+const DEVICE_POLL_ROUNDS = 1000;
+
+/**
+ * $1 controller PCI address, $2 LUN → prints /dev/sdX once the disk is there.
+ * The controller's SCSI host number comes from sysfs under its PCI function,
+ * so it does not depend on the order controllers were probed in.
+ */
+const FIND_SCSI_DEV = `
+find_dev() {
+  for h in /sys/bus/pci/devices/"$1"/virtio*/host*; do
+    [ -d "$h" ] || continue
+    for b in /sys/bus/scsi/devices/"\${h##*/host}":0:0:"$2"/block/*; do
+      [ -e "$b" ] && { echo "/dev/\${b##*/}"; return 0; }
+    done
+  done
+  return 1
+}`;
+
+/** $1 root-port PCI address → prints /dev/pmemN of the virtio-pmem device behind it. */
+const FIND_PMEM_DEV = `
+find_dev() {
+  for b in /sys/bus/pci/devices/"$1"/0000:*/virtio*/ndbus*/region*/namespace*/block/pmem*; do
+    [ -e "$b" ] && { echo "/dev/\${b##*/}"; return 0; }
+  done
+  return 1
+}`;
+
+/** Poll find_dev (args $1 $2), then mkdir -m 0700 $target and mount; $3 target $4 fstype $5 options. */
+const POLL_AND_MOUNT = `
+n=0
+until dev=$(find_dev "$1" "$2") && [ -b "$dev" ]; do
+  n=$((n + 1))
+  [ "$n" -ge ${DEVICE_POLL_ROUNDS} ] && { echo "no block device for $1 $2" >&2; exit 3; }
+  sleep 0.01
+done
+made=0
+[ -d "$3" ] || { mkdir -p "$3" && chmod 0700 "$3" && made=1; } || exit 4
+if ! mount -t "$4" -o "$5" "$dev" "$3"; then
+  [ "$made" = 1 ] && rmdir "$3"
+  exit 5
+fi`;
+
+const MOUNT_SCSI_SCRIPT = FIND_SCSI_DEV + POLL_AND_MOUNT;
+const MOUNT_PMEM_SCRIPT = FIND_PMEM_DEV + POLL_AND_MOUNT;
+
+/** $1 controller PCI address, $2 LUN: ask the guest to drop the disk; already gone is fine. */
+const UNPLUG_SCSI_SCRIPT = `
+for h in /sys/bus/pci/devices/"$1"/virtio*/host*; do
+  [ -d "$h" ] || continue
+  p=/sys/bus/scsi/devices/"\${h##*/host}":0:0:"$2"/delete
+  [ -e "$p" ] && echo 1 > "$p"
+done
+exit 0`;
+
+/**
+ * $1 root-port PCI address: detach the virtio-pmem device from its driver so
+ * /dev/pmemN goes away (QEMU 7.2 cannot unplug virtio memory devices, so
+ * this is as far as removal goes). Refuses while the device is mounted.
+ */
+const RELEASE_PMEM_SCRIPT = `
+for v in /sys/bus/pci/devices/"$1"/0000:*/virtio*; do
+  [ -e "$v/driver" ] || continue
+  for b in "$v"/ndbus*/region*/namespace*/block/pmem*; do
+    [ -e "$b" ] || continue
+    while read -r dev rest; do
+      [ "$dev" = "/dev/\${b##*/}" ] && { echo "/dev/\${b##*/} is still mounted" >&2; exit 16; }
+    done < /proc/mounts
+  done
+  echo "\${v##*/}" > "$v/driver/unbind" || exit 1
+done
+exit 0`;
+
+/** $1 path: unmount, then remove the (now empty) mount point. */
+const UNMOUNT_SCRIPT = 'umount "$1" && rmdir "$1"';
+
+/** $1 target, $2 options, rest: directories to create first. */
+const OVERLAY_SCRIPT = `
+t=$1; o=$2; shift 2
+mkdir -p "$t" "$@" || exit 4
+mount -t overlay overlay -o "$o" "$t"`;
+
+function pciAddress(device: number, fn = 0): string {
+  return `0000:00:${device.toString(16).padStart(2, '0')}.${fn}`;
+}
+
+export function checkGuestPath(p: string, what: string): void {
+  if (!p.startsWith('/') || p.includes('\0') || p.includes('\n')) {
+    throw new LcowError('EINVAL', `${what} must be an absolute guest path without NUL or newline: ${JSON.stringify(p)}`, { path: p });
+  }
+}
+
+/** A mount option list joined with ',': an element holding ',' would smuggle in more options. */
+export function mountOptions(options: readonly string[]): string {
+  for (const o of options) {
+    if (!o || /[,\0\n]/.test(o)) throw new LcowError('EINVAL', `bad mount option ${JSON.stringify(o)}`, { option: o });
+  }
+  return options.join(',');
+}
+
+/**
+ * overlay mount data. lowerdir entries are always joined with ':' (moby once
+ * joined them with ',', which the kernel reads as separate options), and
+ * overlay uses ':' and ',' as separators, so neither may appear in a path.
+ */
+export function overlayOptions(req: CombineLayersRequest): string {
+  if (req.lowerDirs.length === 0) throw new LcowError('EINVAL', 'combineLayers needs at least one lower directory', {});
+  if ((req.upperDir === undefined) !== (req.workDir === undefined)) {
+    throw new LcowError('EINVAL', 'combineLayers needs both upperDir and workDir, or neither', {});
+  }
+  const dirs = [...req.lowerDirs, ...(req.upperDir ? [req.upperDir, req.workDir as string] : [])];
+  for (const d of dirs) {
+    checkGuestPath(d, 'overlay directory');
+    if (/[:,]/.test(d)) throw new LcowError('EINVAL', `overlay directory may not contain ':' or ',': ${d}`, { path: d });
+  }
+  const opts = [`lowerdir=${req.lowerDirs.join(':')}`];
+  if (req.upperDir) opts.push(`upperdir=${req.upperDir}`, `workdir=${req.workDir}`);
+  else opts.unshift('ro');
+  const data = opts.join(',');
+  // The kernel copies at most one page of mount data.
+  if (Buffer.byteLength(data) >= 4096) {
+    throw new LcowError('ETOOBIG', `overlay mount data is ${Buffer.byteLength(data)} bytes; the kernel takes < 4096`, { bytes: Buffer.byteLength(data), layers: req.lowerDirs.length });
+  }
+  return data;
+}
+
+export class GuestOpsImpl {
+  constructor(private readonly run: GuestRunner) {}
+
+  /** Run and require exit 0; a failure is EEXEC with the program's stderr. */
+  private async must(op: string, argv: readonly string[], context: Record<string, unknown>): Promise<ExecResult> {
+    const r = await this.run(argv, { maxOutputBytes: 64 * 1024 });
+    if (r.exitCode !== 0) {
+      const stderr = r.stderr.toString('utf8').trim();
+      throw new LcowError('EEXEC', `${op} failed in the guest (exit ${r.exitCode}): ${stderr}`, { ...context, op, exitCode: r.exitCode, stderr });
+    }
+    return r;
+  }
+
+  async mountScsi(req: ScsiMountRequest): Promise<void> {
+    checkGuestPath(req.guestPath, 'guestPath');
+    // noload: a read-only ext4 must not replay (write) its journal.
+    const opts = mountOptions([...(req.readOnly ? ['ro', 'noload'] : ['rw']), ...(req.options ?? []).filter((o) => !(req.readOnly && (o === 'ro' || o === 'noload')))]);
+    const pci = pciAddress(scsiControllerPciDevice(req.controller));
+    await this.must('mountScsi', ['/bin/sh', '-c', MOUNT_SCSI_SCRIPT, 'sh', pci, String(req.lun), req.guestPath, req.fsType ?? 'ext4', opts], {
+      controller: req.controller,
+      lun: req.lun,
+      guestPath: req.guestPath,
+    });
+  }
+
+  async mountVpmem(req: VpmemMountRequest): Promise<void> {
+    checkGuestPath(req.guestPath, 'guestPath');
+    const { device, fn } = vpmemRootPortAddr(req.slot);
+    const pci = pciAddress(device, fn);
+    // dax first (no page-cache copy of the layer); not every image/kernel pairing allows it.
+    const ctx = { slot: req.slot, guestPath: req.guestPath };
+    const argv = (opts: string): string[] => ['/bin/sh', '-c', MOUNT_PMEM_SCRIPT, 'sh', pci, '', req.guestPath, req.fsType ?? 'ext4', opts];
+    const dax = await this.run(argv('ro,noload,dax'), { maxOutputBytes: 64 * 1024 });
+    if (dax.exitCode === 0) return;
+    if (dax.exitCode !== 5) {
+      throw new LcowError('EEXEC', `mountVpmem failed in the guest (exit ${dax.exitCode}): ${dax.stderr.toString().trim()}`, { ...ctx, exitCode: dax.exitCode });
+    }
+    await this.must('mountVpmem', argv('ro,noload'), ctx);
+  }
+
+  /** Make the guest let go of VPMEM slot `slot` (no /dev/pmem left behind). */
+  async releaseVpmem(slot: number): Promise<void> {
+    const { device, fn } = vpmemRootPortAddr(slot);
+    await this.must('releaseVpmem', ['/bin/sh', '-c', RELEASE_PMEM_SCRIPT, 'sh', pciAddress(device, fn)], { slot });
+  }
+
+  async unmount(guestPath: string): Promise<void> {
+    checkGuestPath(guestPath, 'guestPath');
+    await this.must('unmount', ['/bin/sh', '-c', UNMOUNT_SCRIPT, 'sh', guestPath], { guestPath });
+  }
+
+  async unplugScsi(controller: number, lun: number): Promise<void> {
+    const pci = pciAddress(scsiControllerPciDevice(controller));
+    await this.must('unplugScsi', ['/bin/sh', '-c', UNPLUG_SCSI_SCRIPT, 'sh', pci, String(lun)], { controller, lun });
+  }
+
+  async combineLayers(req: CombineLayersRequest): Promise<void> {
+    checkGuestPath(req.target, 'target');
+    const data = overlayOptions(req);
+    const extra = req.upperDir ? [req.upperDir, req.workDir as string] : [];
+    await this.must('combineLayers', ['/bin/sh', '-c', OVERLAY_SCRIPT, 'sh', req.target, data, ...extra], { target: req.target, layers: req.lowerDirs.length });
+  }
+
+  async removeCombinedLayers(target: string): Promise<void> {
+    checkGuestPath(target, 'target');
+    await this.must('removeCombinedLayers', ['/bin/umount', target], { target });
+  }
+}

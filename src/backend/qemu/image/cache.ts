@@ -1,0 +1,58 @@
+/**
+ * Where built guest images live: `$LCOW_UVM_CACHE` or ~/.cache/lcow-uvm,
+ * one folder per input hash (`guest-<hash>/`), each holding vmlinuz,
+ * initrd.img and manifest.json. A folder only appears by an atomic rename of
+ * a finished build, so its presence means it is complete.
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import path from 'node:path';
+
+export interface GuestImageManifest {
+  format: number;
+  hash: string;
+  kernelPackage: string;
+  kernelPackageVersion: string;
+  /** `uname -r` of the guest kernel. */
+  kernelRelease: string;
+  busyboxVersion: string;
+  qemuGaVersion: string;
+  modules: string[];
+  builtAt: string;
+}
+
+export interface GuestImage {
+  dir: string;
+  kernelPath: string;
+  initrdPath: string;
+  manifestPath: string;
+  manifest: GuestImageManifest;
+}
+
+export function cacheRoot(): string {
+  return process.env.LCOW_UVM_CACHE || path.join(homedir(), '.cache', 'lcow-uvm');
+}
+
+export function imageDir(hash: string, root = cacheRoot()): string {
+  return path.join(root, `guest-${hash}`);
+}
+
+export function imagePaths(dir: string): Omit<GuestImage, 'manifest'> {
+  return {
+    dir,
+    kernelPath: path.join(dir, 'vmlinuz'),
+    initrdPath: path.join(dir, 'initrd.img'),
+    manifestPath: path.join(dir, 'manifest.json'),
+  };
+}
+
+/** The finished image in `dir`, or undefined when there is none. */
+export async function readImage(dir: string): Promise<GuestImage | undefined> {
+  const paths = imagePaths(dir);
+  try {
+    const manifest = JSON.parse(await readFile(paths.manifestPath, 'utf8')) as GuestImageManifest;
+    return { ...paths, manifest };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,57 @@
+#!/bin/sh
+# PID 1 of the lcow-uvm QEMU guest (busybox sh, from the initrd).
+#
+# It does only what the host cannot do through the guest agent: mount the
+# kernel file systems, load the drivers the backend's virtual hardware needs,
+# and keep qemu-ga running on its virtio-serial port. Everything else (mounts,
+# overlays, processes) arrives later as guest-exec requests with argv arrays.
+# Quiet on purpose: the serial console is off unless the host asks for a log.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+
+mount -t proc -o nosuid,nodev,noexec proc /proc
+mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+mount -t devtmpfs -o nosuid,mode=0755 devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts -o nosuid,noexec devpts /dev/pts
+mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run
+mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
+
+# Modules, one per line, in load order (written by the image builder).
+while read -r mod; do
+  [ -n "$mod" ] && modprobe -q "$mod"
+done < /etc/lcow-modules
+
+# The agent's port appears once virtio_console has probed; its /dev node is
+# named by probe order (vportNpM), so look it up by the port's name.
+AGENT_PORT_NAME=org.qemu.guest_agent.0
+find_port() {
+  for p in /sys/class/virtio-ports/*; do
+    [ -r "$p/name" ] || continue
+    if [ "$(cat "$p/name")" = "$AGENT_PORT_NAME" ]; then
+      echo "/dev/${p##*/}"
+      return 0
+    fi
+  done
+  return 1
+}
+port=""
+tries=0
+while [ -z "$port" ] && [ "$tries" -lt 500 ]; do
+  port=$(find_port) || port=""
+  [ -z "$port" ] && sleep 0.02
+  tries=$((tries + 1))
+done
+if [ -z "$port" ]; then
+  echo "lcow-init: no virtio port named $AGENT_PORT_NAME" > /dev/kmsg
+  poweroff -f
+fi
+
+mkdir -p /run/qemu-ga
+# Supervise the agent: if it ever exits, start it again rather than leaving a
+# VM that can no longer be controlled. The shell also reaps orphans it adopts
+# as PID 1 each time `wait` returns.
+while true; do
+  qemu-ga -m virtio-serial -p "$port" -t /run/qemu-ga -f /run/qemu-ga/pid &
+  wait $!
+  sleep 0.2
+done

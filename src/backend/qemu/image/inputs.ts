@@ -1,0 +1,110 @@
+/**
+ * What goes into the guest image, and the hash that names its cache folder.
+ * The image is rebuilt only when one of these changes: the init script, the
+ * module list, the kernel package version, or the busybox / qemu-ga package
+ * versions copied from the host (plus BUILDER_FORMAT for layout changes).
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { LcowError } from '../../../errors.js';
+import { runHostCommand } from '../host-command.js';
+import { aptUpdate } from '../host-packages.js';
+
+/** Bump when the builder lays the image out differently. */
+export const BUILDER_FORMAT = 1;
+
+/** The metapackage whose Depends names the current cloud kernel. */
+export const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
+
+/**
+ * Modules loaded by /init, in order (dependencies come from modules.dep).
+ * ext4 is built into the cloud kernel; everything the backend's virtual
+ * hardware needs is a module there.
+ */
+export const GUEST_MODULES: readonly string[] = [
+  'virtio_pci',
+  'virtio_console',
+  'virtio_scsi',
+  'sd_mod',
+  'virtio_pmem',
+  'nd_pmem',
+  'overlay',
+];
+
+export const INIT_SCRIPT_PATH = fileURLToPath(new URL('./init.sh', import.meta.url));
+
+export interface ImageInputs {
+  kernelPackage: string;
+  kernelPackageVersion: string;
+  busyboxVersion: string;
+  qemuGaVersion: string;
+  modules: readonly string[];
+  initScript: string;
+}
+
+async function installedVersion(pkg: string): Promise<string> {
+  try {
+    const { stdout } = await runHostCommand('dpkg-query', ['-W', '-f=${Version}', pkg], { packageName: 'dpkg' });
+    const v = stdout.toString().trim();
+    if (v) return v;
+  } catch {
+    // fall through to the typed error below
+  }
+  throw new LcowError('EHOSTDEPS', `Debian package ${pkg} is not installed; run as root: apt-get install -y ${pkg}`, { package: pkg });
+}
+
+/** `apt-cache depends` → "Depends: linux-image-6.1.0-NN-cloud-amd64". */
+export function parseKernelDepends(aptCacheDepends: string): string | undefined {
+  const m = /^\s*Depends:\s*(linux-image-[0-9][^\s]*-cloud-amd64)\s*$/m.exec(aptCacheDepends);
+  return m?.[1];
+}
+
+/** `apt-cache show --no-all-versions` → "Version: …". */
+export function parseVersionField(aptCacheShow: string): string | undefined {
+  return /^Version:\s*(\S+)\s*$/m.exec(aptCacheShow)?.[1];
+}
+
+async function resolveKernelOnce(): Promise<{ name: string; version: string } | undefined> {
+  try {
+    const deps = await runHostCommand('apt-cache', ['depends', KERNEL_METAPACKAGE], { packageName: 'apt' });
+    const name = parseKernelDepends(deps.stdout.toString());
+    if (!name) return undefined;
+    const show = await runHostCommand('apt-cache', ['show', '--no-all-versions', name], { packageName: 'apt' });
+    const version = parseVersionField(show.stdout.toString());
+    return version ? { name, version } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kernel package to download; runs `apt-get update` once (as root) when the lists lack it. */
+export async function resolveKernelPackage(): Promise<{ name: string; version: string }> {
+  const first = await resolveKernelOnce();
+  if (first) return first;
+  if (process.getuid?.() === 0) {
+    await aptUpdate();
+    const second = await resolveKernelOnce();
+    if (second) return second;
+  }
+  throw new LcowError('EHOSTDEPS', `cannot resolve the kernel package from ${KERNEL_METAPACKAGE}; run as root: apt-get update`, {
+    package: KERNEL_METAPACKAGE,
+    command: 'apt-get update',
+  });
+}
+
+export async function resolveImageInputs(): Promise<ImageInputs> {
+  const [kernel, busyboxVersion, qemuGaVersion, initScript] = await Promise.all([
+    resolveKernelPackage(),
+    installedVersion('busybox-static'),
+    installedVersion('qemu-guest-agent'),
+    readFile(INIT_SCRIPT_PATH, 'utf8'),
+  ]);
+  return { kernelPackage: kernel.name, kernelPackageVersion: kernel.version, busyboxVersion, qemuGaVersion, modules: GUEST_MODULES, initScript };
+}
+
+export function hashInputs(inputs: ImageInputs): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ format: BUILDER_FORMAT, ...inputs }));
+  return h.digest('hex').slice(0, 16);
+}

@@ -1,0 +1,115 @@
+/**
+ * VmSpec → qemu-system-x86_64 argv. Pure, so the mapping is unit-tested.
+ *
+ * PCI layout on the q35 root bus is fixed so that the guest can find a
+ * device by where it sits rather than by probe order:
+ *   00:02.0        virtio-serial (the agent's port)
+ *   00:04.0+c      virtio-scsi controller c (id scsi<c>), c = 0..3
+ *   00:08.0 …      pcie-root-port for VPMEM slot s at 00:(08 + s/8).(s%8)
+ *                  (id pmem-rp<s>); 16 multifunction devices hold 128 ports.
+ */
+import { LcowError } from '../../errors.js';
+import type { VmSpec } from '../types.js';
+
+export const AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
+export const MAX_SCSI_CONTROLLERS = 4;
+export const MAX_VPMEM_DEVICES = 128;
+export const SCSI_PCI_SLOT_BASE = 0x04;
+export const VPMEM_PCI_SLOT_BASE = 0x08;
+
+export interface QemuArgsInput {
+  spec: VmSpec;
+  kernelPath: string;
+  initrdPath: string;
+  qmpSocket: string;
+  agentSocket: string;
+  /** 'tcg' or 'kvm'. */
+  accel: string;
+  /** Serial console to this file (and console=ttyS0); absent: no serial port. */
+  consoleLogPath?: string;
+}
+
+/** PCI address ("slot.function", hex slot) of the root port for VPMEM slot s. */
+export function vpmemRootPortAddr(slot: number): { device: number; fn: number } {
+  return { device: VPMEM_PCI_SLOT_BASE + Math.floor(slot / 8), fn: slot % 8 };
+}
+
+export function scsiControllerPciDevice(controller: number): number {
+  return SCSI_PCI_SLOT_BASE + controller;
+}
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/** Device-memory space for VPMEM: every slot may hold a device of maxSizeBytes. */
+export function memoryArg(spec: VmSpec): string {
+  if (spec.vpmem.count === 0) return `${spec.memoryMiB}M`;
+  const perDeviceMiB = Math.ceil(spec.vpmem.maxSizeBytes / (1 << 20));
+  const maxMiB = spec.memoryMiB + spec.vpmem.count * perDeviceMiB;
+  return `${spec.memoryMiB}M,slots=${spec.vpmem.count},maxmem=${maxMiB}M`;
+}
+
+export function validateSpec(spec: VmSpec): void {
+  const bad = (field: string, why: string): never => {
+    throw new LcowError('EINVAL', `VmSpec.${field} ${why}`, { vmId: spec.id, field });
+  };
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(spec.id)) bad('id', 'must be 1-64 characters of [A-Za-z0-9._-]');
+  if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 64) bad('memoryMiB', 'must be an integer ≥ 64');
+  if (!Number.isInteger(spec.cpus) || spec.cpus < 1) bad('cpus', 'must be an integer ≥ 1');
+  if (!Number.isInteger(spec.scsiControllers) || spec.scsiControllers < 1 || spec.scsiControllers > MAX_SCSI_CONTROLLERS) {
+    bad('scsiControllers', `must be 1..${MAX_SCSI_CONTROLLERS}`);
+  }
+  if (!Number.isInteger(spec.vpmem.count) || spec.vpmem.count < 0 || spec.vpmem.count > MAX_VPMEM_DEVICES) bad('vpmem.count', `must be 0..${MAX_VPMEM_DEVICES}`);
+  if (spec.vpmem.count > 0 && (spec.vpmem.maxSizeBytes <= 0 || spec.vpmem.maxSizeBytes % 4096 !== 0)) bad('vpmem.maxSizeBytes', 'must be a positive multiple of 4096');
+  if (spec.boot.kind !== 'kernel-initrd') {
+    throw new LcowError('EUNSUPPORTED', `the qemu backend boots kernel+initrd only (got ${spec.boot.kind})`, { vmId: spec.id, boot: spec.boot.kind });
+  }
+}
+
+export function kernelCommandLine(spec: VmSpec, serialConsole: boolean): string {
+  const parts = [
+    serialConsole ? 'console=ttyS0' : '',
+    // no reboot loop on panic: -no-reboot turns the reboot into an exit
+    'panic=-1',
+    'quiet',
+    'rdinit=/init',
+    // nothing in the guest needs entropy from a slow TCG jitter source
+    'random.trust_cpu=on',
+    spec.kernelArgs ?? '',
+  ];
+  return parts.filter(Boolean).join(' ');
+}
+
+export function buildQemuArgs(input: QemuArgsInput): string[] {
+  const { spec } = input;
+  validateSpec(spec);
+  const args = [
+    '-name', `lcow-${spec.id}`,
+    '-accel', input.accel,
+    '-M', 'q35',
+    '-nodefaults',
+    '-no-user-config',
+    '-nographic',
+    '-display', 'none',
+    '-serial', input.consoleLogPath ? `file:${input.consoleLogPath}` : 'none',
+    '-m', memoryArg(spec),
+    '-smp', String(spec.cpus),
+    '-kernel', input.kernelPath,
+    '-initrd', input.initrdPath,
+    '-append', kernelCommandLine(spec, input.consoleLogPath !== undefined),
+    '-no-reboot',
+    '-chardev', `socket,id=qmp,path=${input.qmpSocket},server=on,wait=off`,
+    '-mon', 'chardev=qmp,mode=control',
+    '-device', 'virtio-serial-pci,id=vser0,bus=pcie.0,addr=0x2',
+    '-chardev', `socket,id=qga,path=${input.agentSocket},server=on,wait=off`,
+    '-device', `virtserialport,bus=vser0.0,chardev=qga,name=${AGENT_PORT_NAME}`,
+  ];
+  for (let c = 0; c < spec.scsiControllers; c++) {
+    args.push('-device', `virtio-scsi-pci,id=scsi${c},bus=pcie.0,addr=${hex(scsiControllerPciDevice(c))}`);
+  }
+  for (let s = 0; s < spec.vpmem.count; s++) {
+    const { device, fn } = vpmemRootPortAddr(s);
+    const multi = fn === 0 ? ',multifunction=on' : '';
+    args.push('-device', `pcie-root-port,id=pmem-rp${s},bus=pcie.0,chassis=${s + 1},addr=${hex(device)}.${fn}${multi}`);
+  }
+  return args;
+}

@@ -1,0 +1,359 @@
+/**
+ * One QEMU process as a VmHandle.
+ *
+ * Lifecycle: created → starting (spawn, QMP handshake, agent sync) →
+ * running → stopping → stopped. The child's 'exit' event is the single
+ * source of truth for "stopped": it rejects every pending QMP and agent call
+ * with EVMSTOPPED, removes the private socket folder, and settles waitExit.
+ * Host operations go to QMP, guest operations to qemu-ga (see guest-ops.ts).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { LcowError, asError } from '../../errors.js';
+import { componentLogger, type Logger } from '../../log.js';
+import type {
+  CombineLayersRequest,
+  DiskAttachment,
+  ExecOptions,
+  ExecResult,
+  ScsiMountRequest,
+  VmExitInfo,
+  VmHandle,
+  VmProperties,
+  VmSpec,
+  VmState,
+  VpmemAttachment,
+  VpmemMountRequest,
+} from '../types.js';
+import { blockdevArgs, flatDataSize, inspectDisk } from './disk-format.js';
+import { GuestAgentClient } from './guest-agent-client.js';
+import { guestExec } from './guest-exec.js';
+import { GuestOpsImpl } from './guest-ops.js';
+import { buildQemuArgs } from './qemu-args.js';
+import { QmpClient } from './qmp-client.js';
+import { connectUnixSocket } from './unix-socket.js';
+
+export interface QemuVmOptions {
+  qemuBinary: string;
+  accel: string;
+  kernelPath: string;
+  initrdPath: string;
+  /** Boot to agent-ready limit, ms. */
+  startTimeoutMs: number;
+  /** After a graceful stop request, how long before QMP quit, then SIGKILL. */
+  stopGraceMs: number;
+  consoleLogPath?: string;
+  logger?: Logger;
+}
+
+export const SCSI_LUNS_PER_CONTROLLER = 64;
+/** A virtio-pmem region must be a whole number of these (Linux maps memory in 2 MiB subsections). */
+export const VPMEM_ALIGNMENT = 2 * 1024 * 1024;
+const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
+const STDERR_TAIL_BYTES = 8192;
+
+export class QemuVm implements VmHandle {
+  readonly id: string;
+  private currentState: VmState = 'created';
+  private child: ChildProcess | undefined;
+  private runDir: string | undefined;
+  private qmp: QmpClient | undefined;
+  private agent: GuestAgentClient | undefined;
+  private readonly guest: GuestOpsImpl;
+  private readonly log: Logger;
+  private stderrTail = '';
+  private terminateRequested = false;
+  private terminating: Promise<void> | undefined;
+  private exitInfo: VmExitInfo | undefined;
+  private readonly exited: Promise<VmExitInfo>;
+  private resolveExited!: (info: VmExitInfo) => void;
+  private readonly opTimeoutMs: number;
+  /** VPMEM slots whose device QEMU could not unplug: never reused in this VM. */
+  private readonly retiredVpmemSlots = new Set<number>();
+  private readonly attachedVpmemSlots = new Set<number>();
+
+  constructor(
+    readonly spec: VmSpec,
+    private readonly options: QemuVmOptions,
+  ) {
+    this.id = spec.id;
+    this.log = componentLogger(options.logger, 'qemu-vm', { vmId: spec.id });
+    this.opTimeoutMs = spec.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+    this.guest = new GuestOpsImpl((argv, o) => this.exec(argv, o));
+  }
+
+  get state(): VmState {
+    return this.currentState;
+  }
+
+  /** The private folder holding the QMP/agent sockets (removed when the VM stops). */
+  get runtimeDir(): string | undefined {
+    return this.runDir;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  // ---- lifecycle -------------------------------------------------------
+
+  async start(): Promise<void> {
+    if (this.currentState !== 'created') {
+      throw new LcowError('EINVAL', `cannot start VM ${this.id} in state ${this.currentState}`, { vmId: this.id, state: this.currentState });
+    }
+    this.currentState = 'starting';
+    const deadline = Date.now() + this.options.startTimeoutMs;
+    try {
+      this.runDir = await mkdtemp(path.join(os.tmpdir(), `lcow-qemu-${this.id}-`));
+      const qmpSocket = path.join(this.runDir, 'qmp.sock');
+      const agentSocket = path.join(this.runDir, 'agent.sock');
+      const args = buildQemuArgs({
+        spec: this.spec,
+        kernelPath: this.options.kernelPath,
+        initrdPath: this.options.initrdPath,
+        qmpSocket,
+        agentSocket,
+        accel: this.options.accel,
+        consoleLogPath: this.options.consoleLogPath,
+      });
+      this.log.debug({ args }, 'spawning qemu');
+      this.spawnChild(args);
+      const aborted = (): string | undefined => (this.exitInfo ? `qemu exited: ${this.stderrTail.trim() || this.exitInfo.detail}` : undefined);
+      const qmpSock = await connectUnixSocket(qmpSocket, deadline, aborted);
+      this.qmp = await QmpClient.handshake(qmpSock, Math.max(1, deadline - Date.now()), this.log);
+      this.qmp.on('event', (ev) => this.log.debug({ event: ev.event }, 'qmp event'));
+      const agentSock = await connectUnixSocket(agentSocket, deadline, aborted);
+      this.agent = new GuestAgentClient(agentSock, this.log);
+      if (this.exitInfo) this.agent.stop('VM stopped');
+      await this.agent.waitReady(deadline, 1000);
+      if (this.exitInfo) throw new LcowError('EVMSTOPPED', 'VM stopped during start', {});
+      this.currentState = 'running';
+      this.log.info({ pid: this.child?.pid }, 'VM running');
+    } catch (err) {
+      const detail = this.stderrTail.trim();
+      await this.kill();
+      throw new LcowError('EVMSTART', `VM ${this.id} failed to start: ${asError(err).message}${detail ? ` (qemu: ${detail})` : ''}`, { vmId: this.id, stderr: detail }, { cause: err });
+    }
+  }
+
+  private spawnChild(args: string[]): void {
+    const child = spawn(this.options.qemuBinary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    child.stderr?.on('data', (b: Buffer) => {
+      this.stderrTail = (this.stderrTail + b.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    });
+    child.on('error', (err) => {
+      // spawn failure (e.g. no qemu binary): no 'exit' follows
+      this.onExit({ reason: 'exited', detail: `spawn failed: ${err.message}` });
+    });
+    child.on('exit', (code, signal) => {
+      let info: VmExitInfo;
+      if (this.terminateRequested) info = { reason: 'terminated', detail: signal ? `signal ${signal}` : `exit ${code}` };
+      else if (signal) info = { reason: 'killed', detail: `qemu killed by ${signal}` };
+      else info = { reason: 'exited', detail: `qemu exited with ${code}${this.stderrTail ? `: ${this.stderrTail.trim()}` : ''}` };
+      this.onExit(info);
+    });
+  }
+
+  private onExit(info: VmExitInfo): void {
+    if (this.exitInfo) return;
+    this.exitInfo = info;
+    this.currentState = 'stopped';
+    this.log.info(info, 'VM stopped');
+    this.qmp?.stop(`VM ${this.id} stopped (${info.reason})`);
+    this.agent?.stop(`VM ${this.id} stopped (${info.reason})`);
+    const dir = this.runDir;
+    const done = (): void => this.resolveExited(info);
+    if (dir) void rm(dir, { recursive: true, force: true }).then(done, done);
+    else done();
+  }
+
+  /** SIGKILL the process (if any) and wait for the exit handling to finish. */
+  private async kill(): Promise<void> {
+    if (this.child && !this.exitInfo) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    } else if (!this.exitInfo) {
+      this.onExit({ reason: 'terminated', detail: 'never started' });
+    }
+    await this.exited;
+  }
+
+  terminate(): Promise<void> {
+    this.terminating ??= this.doTerminate();
+    return this.terminating;
+  }
+
+  private async doTerminate(): Promise<void> {
+    if (this.exitInfo) return;
+    this.terminateRequested = true;
+    if (!this.child) {
+      this.onExit({ reason: 'terminated', detail: 'never started' });
+      return;
+    }
+    this.currentState = 'stopping';
+    const grace = this.options.stopGraceMs;
+    const exitedWithin = (ms: number): Promise<boolean> =>
+      Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+    // 1. the guest syncs its file systems and powers off (-no-reboot makes that an exit)
+    if (this.agent && !this.agent.stopped) {
+      this.agent.request('guest-exec', { path: '/bin/poweroff', arg: ['-f'] }, grace).catch(() => undefined);
+      if (await exitedWithin(grace)) return;
+    }
+    // 2. QEMU stops the machine itself (flushing its block layer)
+    if (this.qmp && !this.qmp.stopped) {
+      this.qmp.execute('quit').catch(() => undefined);
+      if (await exitedWithin(grace)) return;
+    }
+    // 3. no more asking
+    await this.kill();
+  }
+
+  waitExit(): Promise<VmExitInfo> {
+    return this.exited;
+  }
+
+  async properties(): Promise<VmProperties> {
+    const p: VmProperties = { id: this.id, state: this.currentState, backend: 'qemu', memoryMiB: this.spec.memoryMiB, cpus: this.spec.cpus };
+    if (this.child?.pid !== undefined && !this.exitInfo) p.pid = this.child.pid;
+    return p;
+  }
+
+  private requireRunning(op: string): { qmp: QmpClient; agent: GuestAgentClient } {
+    if (this.currentState === 'running' && this.qmp && this.agent) return { qmp: this.qmp, agent: this.agent };
+    const stopped = this.currentState === 'stopped' || this.currentState === 'stopping';
+    throw new LcowError(stopped ? 'EVMSTOPPED' : 'EINVAL', `${op}: VM ${this.id} is ${this.currentState}`, { vmId: this.id, state: this.currentState, op });
+  }
+
+  // ---- host side -------------------------------------------------------
+
+  private checkScsiSlot(controller: number, lun: number): void {
+    if (!Number.isInteger(controller) || controller < 0 || controller >= this.spec.scsiControllers || !Number.isInteger(lun) || lun < 0 || lun >= SCSI_LUNS_PER_CONTROLLER) {
+      throw new LcowError('EINVAL', `no SCSI location ${controller}:${lun} on VM ${this.id}`, { vmId: this.id, controller, lun });
+    }
+  }
+
+  private checkVpmemSlot(slot: number): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.spec.vpmem.count) {
+      throw new LcowError('EINVAL', `no VPMEM slot ${slot} on VM ${this.id} (count ${this.spec.vpmem.count})`, { vmId: this.id, slot });
+    }
+  }
+
+  async addScsiDisk(controller: number, lun: number, disk: DiskAttachment): Promise<void> {
+    this.checkScsiSlot(controller, lun);
+    const { qmp } = this.requireRunning('addScsiDisk');
+    const layout = await inspectDisk(disk.hostPath, disk.format);
+    const node = `scsi-c${controller}-l${lun}`;
+    await qmp.execute('blockdev-add', blockdevArgs(node, disk.hostPath, layout, disk.readOnly));
+    try {
+      await qmp.execute('device_add', { driver: 'scsi-hd', id: `${node}-dev`, bus: `scsi${controller}.0`, 'scsi-id': 0, lun, drive: node });
+    } catch (err) {
+      await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => undefined);
+      throw err;
+    }
+    this.log.debug({ controller, lun, hostPath: disk.hostPath, format: layout.format }, 'SCSI disk added');
+  }
+
+  async removeScsiDisk(controller: number, lun: number): Promise<void> {
+    this.checkScsiSlot(controller, lun);
+    const { qmp } = this.requireRunning('removeScsiDisk');
+    const node = `scsi-c${controller}-l${lun}`;
+    await this.deleteDevice(qmp, `${node}-dev`);
+    await qmp.execute('blockdev-del', { 'node-name': node });
+  }
+
+  /** device_del completes when QEMU says DEVICE_DELETED (for PCI devices the guest must let go first). */
+  private async deleteDevice(qmp: QmpClient, id: string): Promise<void> {
+    const gone = qmp.waitForEvent('DEVICE_DELETED', (d) => d.device === id, this.opTimeoutMs);
+    gone.catch(() => undefined);
+    await qmp.execute('device_del', { id });
+    await gone;
+  }
+
+  async addVpmemDevice(slot: number, device: VpmemAttachment): Promise<void> {
+    this.checkVpmemSlot(slot);
+    const { qmp } = this.requireRunning('addVpmemDevice');
+    if (this.retiredVpmemSlots.has(slot)) {
+      throw new LcowError('ENOSLOT', `VPMEM slot ${slot} of VM ${this.id} held a device QEMU cannot unplug; it is not reusable`, { vmId: this.id, slot, retired: true });
+    }
+    const layout = await inspectDisk(device.hostPath, device.format);
+    const size = flatDataSize(layout, device.hostPath);
+    const ctx = { vmId: this.id, slot, hostPath: device.hostPath, size };
+    if (size > this.spec.vpmem.maxSizeBytes) {
+      throw new LcowError('ETOOBIG', `${device.hostPath} (${size} bytes) exceeds the VPMEM device maximum ${this.spec.vpmem.maxSizeBytes}`, ctx);
+    }
+    if (size === 0 || size % VPMEM_ALIGNMENT !== 0) {
+      // Mapping more than the data would need QEMU to grow the file; mapping
+      // less would cut the file system. The caller falls back to SCSI.
+      throw new LcowError('EUNSUPPORTED', `${device.hostPath}: VPMEM data size ${size} is not a multiple of ${VPMEM_ALIGNMENT}`, { ...ctx, alignment: VPMEM_ALIGNMENT });
+    }
+    const mem = `pmem-mem${slot}`;
+    // readonly=on: QEMU opens the file O_RDONLY and maps it read-only; share=off
+    // so nothing could ever reach the layer file even if a write got through.
+    // align: place the region on a 2 MiB boundary of guest memory, as Linux requires.
+    await qmp.execute('object-add', { 'qom-type': 'memory-backend-file', id: mem, 'mem-path': device.hostPath, size, share: false, readonly: true, align: VPMEM_ALIGNMENT });
+    try {
+      await qmp.execute('device_add', { driver: 'virtio-pmem-pci', id: `pmem${slot}`, memdev: mem, bus: `pmem-rp${slot}` });
+    } catch (err) {
+      await qmp.execute('object-del', { id: mem }).catch(() => undefined);
+      throw err;
+    }
+    this.attachedVpmemSlots.add(slot);
+  }
+
+  /**
+   * The guest drops the device (refused while mounted), so no /dev/pmem is
+   * left behind. QEMU (7.2 here) cannot unplug virtio memory devices at all —
+   * device_del answers "virtio based memory devices cannot be unplugged" — so
+   * the device stays, detached in the guest, and its slot is retired: a later
+   * add there is ENOSLOT, which the VPMEM manager answers with another slot or
+   * SCSI. The host file stays mapped (read-only, private) until the VM stops.
+   */
+  async removeVpmemDevice(slot: number): Promise<void> {
+    this.checkVpmemSlot(slot);
+    this.requireRunning('removeVpmemDevice');
+    if (!this.attachedVpmemSlots.has(slot)) {
+      throw new LcowError('ENOTFOUND', `no VPMEM device in slot ${slot} of VM ${this.id}`, { vmId: this.id, slot });
+    }
+    await this.guest.releaseVpmem(slot);
+    this.attachedVpmemSlots.delete(slot);
+    this.retiredVpmemSlots.add(slot);
+  }
+
+  // ---- guest side ------------------------------------------------------
+
+  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    const { agent } = this.requireRunning('exec');
+    return guestExec(agent, argv, options, { requestTimeoutMs: this.opTimeoutMs });
+  }
+
+  mountScsi(req: ScsiMountRequest): Promise<void> {
+    this.checkScsiSlot(req.controller, req.lun);
+    return this.guest.mountScsi(req);
+  }
+
+  mountVpmem(req: VpmemMountRequest): Promise<void> {
+    this.checkVpmemSlot(req.slot);
+    return this.guest.mountVpmem(req);
+  }
+
+  unmount(guestPath: string): Promise<void> {
+    return this.guest.unmount(guestPath);
+  }
+
+  unplugScsi(controller: number, lun: number): Promise<void> {
+    this.checkScsiSlot(controller, lun);
+    return this.guest.unplugScsi(controller, lun);
+  }
+
+  combineLayers(req: CombineLayersRequest): Promise<void> {
+    return this.guest.combineLayers(req);
+  }
+
+  removeCombinedLayers(target: string): Promise<void> {
+    return this.guest.removeCombinedLayers(target);
+  }
+}

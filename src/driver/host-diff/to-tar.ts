@@ -94,7 +94,8 @@ async function* walkDir(src: DiffSource, dir: string, firstNameOfInode: Map<numb
     if (stat.kind !== 'dir' && stat.nlink > 1) {
       const first = firstNameOfInode.get(stat.inode);
       if (first !== undefined) {
-        yield encodeTarItem({ ...item, type: 'link', linkname: first });
+        // The inode's xattrs travel with its first name only, as GNU tar does.
+        yield encodeTarItem({ ...item, type: 'link', linkname: first, xattrs: undefined });
         continue;
       }
       firstNameOfInode.set(stat.inode, rel);

@@ -16,6 +16,7 @@ export interface Meta {
   uid?: number;
   gid?: number;
   mtime?: { sec: number; nsec: number };
+  /** name → value; 'base64:…' for binary values. */
   xattrs?: Record<string, string>;
 }
 export type SpecEntry = Meta &
@@ -52,7 +53,7 @@ for e in reversed(spec):
     p = os.path.join(root, e['path'])
     os.lchown(p, e.get('uid', 0), e.get('gid', 0))
     if e['type'] != 'symlink': os.chmod(p, e['mode'])
-    for k, v in e.get('xattrs', {}).items(): os.setxattr(p, k, v.encode(), follow_symlinks=False)
+    for k, v in e.get('xattrs', {}).items(): os.setxattr(p, k, base64.b64decode(v[7:]) if v.startswith('base64:') else v.encode(), follow_symlinks=False)
     if e.get('opaque'): os.setxattr(p, 'trusted.overlay.opaque', b'y')
     m = e['mtime']['sec'] * 10**9 + e['mtime']['nsec']
     os.utime(p, ns=(m, m), follow_symlinks=False)

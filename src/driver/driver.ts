@@ -26,9 +26,8 @@ import { findLayerImage, layerImage, type LayerDetails } from './layer-details.j
 import { LayerHandle, type DriverSvms, type RootfsSpec } from './layer-handle.js';
 import { LAYER_FILE, Layout, SANDBOX_FILE, checkLayerId } from './layout.js';
 import { DEFAULT_SANDBOX_SIZE_GB, MAX_SANDBOX_SIZE_GB, parseLcowOptions, type LcowOptions } from './options.js';
-import { createSandboxFile } from './sandbox-maker.js';
 import { serviceVmLifecycle } from './service-vm.js';
-import { Templates } from './templates.js';
+import { Templates, hostSandboxMaker } from './templates.js';
 
 export interface LcowDriverOpenOptions {
   /** Storage options, `key=value` (see options.ts). */
@@ -90,7 +89,7 @@ export class LcowDriver {
     this.options = options;
     this.#log = componentLogger(open.logger, 'driver', { root: this.layout.root });
     this.#backendChoice = open.backend ?? 'auto';
-    this.#templates = new Templates(this.layout, createSandboxFile);
+    this.#templates = new Templates(this.layout, hostSandboxMaker);
     this.#svms = new ServiceVms<UtilityVM, unknown, ContainerLayers>({
       mode: options.globalMode ? 'global' : 'safe',
       maxParallelStarts: open.maxParallelStarts,

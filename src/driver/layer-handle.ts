@@ -11,6 +11,7 @@
 import { Mutex } from 'async-mutex';
 import { LcowError, asError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { ExecOptions, ExecResult } from '../backend/types.js';
 import type { ServiceVmLease, ServiceVms } from '../svm/index.js';
 import { mountContainerLayers, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
 import { GuestFs, type GuestStat, type MkdirOptions, type RemoveOptions } from './guest-fs.js';
@@ -79,6 +80,21 @@ export class LayerHandle {
     return this.#op((fs) => fs.remove(p, options));
   }
 
+  /**
+   * Run a process chrooted into the rootfs: `chroot <rootfs> argv…`, one argv
+   * array end to end. Resolves with any exit code (the caller decides).
+   */
+  run(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (!Array.isArray(argv) || argv.length === 0) throw new LcowError('EINVAL', 'run needs a non-empty argv array', { id: this.id });
+    return this.#withVm((m) =>
+      m.lease.vm.exec(['chroot', m.union.rootfs, ...argv], {
+        ...options,
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...options.env },
+        timeoutMs: options.timeoutMs ?? this.timeoutMs,
+      }),
+    );
+  }
+
   /** Unmount and give the VM reference back (the driver's last put). Every step is tried. */
   async close(): Promise<void> {
     await this.#mountLock.runExclusive(async () => {
@@ -101,9 +117,13 @@ export class LayerHandle {
     });
   }
 
-  async #op<T>(fn: (fs: GuestFs) => Promise<T>): Promise<T> {
+  #op<T>(fn: (fs: GuestFs) => Promise<T>): Promise<T> {
+    return this.#withVm((m) => fn(m.fs));
+  }
+
+  async #withVm<T>(fn: (m: Mounted) => Promise<T>): Promise<T> {
     const m = await this.#ensure();
-    return m.lease.entry.runExclusive(() => fn(m.fs));
+    return m.lease.entry.runExclusive(() => fn(m));
   }
 
   #ensure(): Promise<Mounted> {

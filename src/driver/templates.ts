@@ -8,41 +8,25 @@
  * - an empty read-only layer: the lower layer of a sandbox that has no parent
  *   (an overlay needs at least one lower directory).
  */
-import { promises as fs, constants as fsc } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { randomBytes } from 'node:crypto';
 import { Mutex } from 'async-mutex';
 import { LcowError } from '../errors.js';
 import { convertInWorker } from './apply-diff.js';
 import type { Layout } from './layout.js';
+import { copySandboxTemplate, createSandbox } from './sandbox.js';
 
+/** Makes an empty sandbox at `dest` (atomically); injectable so tests can count calls. */
 export type SandboxMaker = (dest: string, sizeGB: number) => Promise<void>;
 
-const tempName = (file: string) => `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+export const hostSandboxMaker: SandboxMaker = (dest, sizeGB) => createSandbox(dest, sizeGB);
 
 async function exists(file: string): Promise<boolean> {
   return fs.stat(file).then(
     () => true,
     () => false,
   );
-}
-
-/** Write `file` through `make(temp)` and an atomic rename; the temp is gone on failure. */
-export async function writeAtomically(file: string, make: (temp: string) => Promise<void>): Promise<void> {
-  const temp = tempName(file);
-  try {
-    await make(temp);
-    await fs.rename(temp, file);
-  } catch (err) {
-    await fs.rm(temp, { force: true });
-    throw err;
-  }
-}
-
-/** Copy into `dest` (temp + rename), a reflink where the file system supports one. */
-export function copyAtomically(src: string, dest: string): Promise<void> {
-  return writeAtomically(dest, (temp) => fs.copyFile(src, temp, fsc.COPYFILE_FICLONE));
 }
 
 export class Templates {
@@ -57,16 +41,17 @@ export class Templates {
   /** A sandbox of `sizeGB` at `dest`: copied from the template for `templateSizeGB`, made fresh for other sizes. */
   async sandbox(dest: string, sizeGB: number, templateSizeGB: number): Promise<{ fromTemplate: boolean }> {
     if (sizeGB !== templateSizeGB) {
-      await writeAtomically(dest, (temp) => this.makeSandbox(temp, sizeGB));
+      await this.makeSandbox(dest, sizeGB);
       return { fromTemplate: false };
     }
     const template = this.layout.templateSandbox(sizeGB);
     if (!(await exists(template))) {
+      // Both the maker and the copy are atomic (temp + rename): a reader never sees half a template.
       await this.#sandboxLock.runExclusive(async () => {
-        if (!(await exists(template))) await writeAtomically(template, (temp) => this.makeSandbox(temp, sizeGB));
+        if (!(await exists(template))) await this.makeSandbox(template, sizeGB);
       });
     }
-    await copyAtomically(template, dest);
+    await copySandboxTemplate(template, dest);
     return { fromTemplate: true };
   }
 

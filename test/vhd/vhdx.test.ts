@@ -138,6 +138,21 @@ describe('openVhdx', () => {
     await v.close();
   });
 
+  it('reads a file we wrote after QEMU wrote into it (blocks allocated through the QEMU log)', async () => {
+    const path = join(dir, 'ours-then-qemu.vhdx');
+    const img = sampleImage();
+    await createVhdx(path, img);
+    execFileSync('qemu-io', ['-f', 'vhdx', '-c', 'write -P 0x77 5M 2M', '-c', 'write -P 0x01 0 512', '-c', 'write -z 20M 1M', path]);
+    qemuImg('check', '-f', 'vhdx', path);
+    const rawPath = join(dir, 'ours-then-qemu.raw');
+    qemuImg('convert', '-f', 'vhdx', '-O', 'raw', path, rawPath);
+    const want = readFileSync(rawPath);
+    expect(want.subarray(5 * MiB, 7 * MiB).every((b) => b === 0x77)).toBe(true);
+    const v = await openVhdx(path);
+    expect((await v.read(0, v.size)).equals(want)).toBe(true);
+    await v.close();
+  });
+
   it('falls back to the other header when one CRC is bad, and rejects a file with both bad', async () => {
     const path = join(dir, 'crc.vhdx');
     await createVhdx(path, sampleImage());

@@ -12,7 +12,7 @@ export const EXTENT_MAGIC = 0xf30a;
 const HEADER_SIZE = 12;
 const ENTRY_SIZE = 12;
 export const ROOT_CAPACITY = (60 - HEADER_SIZE) / ENTRY_SIZE; // 4
-export const NODE_CAPACITY = (BLOCK_SIZE - HEADER_SIZE) / ENTRY_SIZE; // 340
+export const NODE_CAPACITY = Math.floor((BLOCK_SIZE - HEADER_SIZE) / ENTRY_SIZE); // 340
 
 /** A run of `length` blocks: file block `logical` onwards maps to disk block `physical` onwards. */
 export interface Extent {

@@ -1,6 +1,6 @@
 /** Test helpers: build LayerEntry objects, write images, and inspect them with e2fsprogs. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,7 +69,9 @@ export function debugfs(image: string, command: string): string {
 export function dump(image: string, path: string, tmp: TempDir): Buffer {
   const out = tmp.file('dump-' + Math.random().toString(36).slice(2));
   execFileSync('debugfs', ['-R', `dump -p "${path}" ${out}`, image], { stdio: 'ignore' });
-  return execFileSync('cat', [out]);
+  const data = readFileSync(out);
+  rmSync(out);
+  return data;
 }
 
 /** Parsed fields of `debugfs stat`. */
@@ -136,3 +138,16 @@ export function kernelTime(w: { lo: number; extra: number }): { sec: number; nse
   return { sec: (w.lo | 0) + (w.extra & 3) * 2 ** 32, nsec: w.extra >>> 2 };
 }
 
+
+/** Loop-mount `image` (read-only unless `rw`) for the duration of `fn`; needs root. */
+export async function withMount<T>(image: string, fn: (dir: string) => Promise<T> | T, rw = false): Promise<T> {
+  const mnt = mkdtempSync(join(tmpdir(), 'ext4m-'));
+  mkdirSync(mnt, { recursive: true });
+  execFileSync('mount', ['-o', rw ? 'loop' : 'loop,ro', image, mnt]);
+  try {
+    return await fn(mnt);
+  } finally {
+    execFileSync('umount', [mnt]);
+    rmSync(mnt, { recursive: true, force: true });
+  }
+}

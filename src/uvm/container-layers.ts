@@ -60,7 +60,7 @@ export async function mountContainerLayers(
   guestRoot: string,
   options: MountContainerLayersOptions = {},
 ): Promise<ContainerLayers> {
-  validate(uvm, layerPaths, guestRoot, options);
+  validate(uvm, layerPaths, scratchPath, guestRoot, options);
   const log = uvm.logger.child({ guestRoot });
   const undo: { release(): Promise<void> }[] = [];
   try {
@@ -109,9 +109,13 @@ async function placeLayers(uvm: UtilityVM, layerPaths: readonly string[], concur
   return placed;
 }
 
-function validate(uvm: UtilityVM, layerPaths: readonly string[], guestRoot: string, options: MountContainerLayersOptions): void {
+function validate(uvm: UtilityVM, layerPaths: readonly string[], scratchPath: string | undefined, guestRoot: string, options: MountContainerLayersOptions): void {
   const ctx = { vmId: uvm.id, guestRoot };
   if (!Array.isArray(layerPaths) || layerPaths.length === 0) throw new LcowError('EINVAL', 'a container needs at least one read-only layer', ctx);
+  if (scratchPath === undefined && layerPaths.length < 2) {
+    // overlayfs refuses a single lower dir without an upper (see overlay.ts); fail before touching the VM.
+    throw new LcowError('EINVAL', 'a read-only rootfs (no scratch) needs at least two layers', { ...ctx, layers: layerPaths.length });
+  }
   if (!posix.isAbsolute(guestRoot)) throw new LcowError('EINVAL', `guestRoot ${guestRoot} must be an absolute guest path`, ctx);
   if (options.containerId !== undefined && !/^[A-Za-z0-9_.-]+$/.test(options.containerId)) {
     throw new LcowError('EINVAL', `containerId ${options.containerId} must be a plain name`, { ...ctx, containerId: options.containerId });

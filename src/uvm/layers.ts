@@ -24,10 +24,18 @@ export interface LayerMount {
 
 /** The VPMEM refusal that sends a layer to SCSI, or undefined for an error that must propagate. */
 export function vpmemFallbackReason(err: unknown): VpmemFallbackReason | undefined {
-  if (isLcowError(err, 'EVPMEMUNSUITABLE')) return 'vpmem-unsuitable';
-  if (isLcowError(err, 'ETOOBIG') && err.context.kind === 'vpmem') return 'vpmem-too-large';
-  if (isLcowError(err, 'ENOSLOT') && err.context.kind === 'vpmem') return err.context.count === 0 ? 'vpmem-disabled' : 'vpmem-full';
-  return undefined;
+  if (!isLcowError(err) || err.context.kind !== 'vpmem') return undefined; // only the VPMEM manager's refusals
+  switch (err.code) {
+    case 'EVPMEMUNSUITABLE':
+    case 'EUNSUPPORTED':
+      return 'vpmem-unsuitable';
+    case 'ETOOBIG':
+      return 'vpmem-too-large';
+    case 'ENOSLOT':
+      return err.context.count === 0 ? 'vpmem-disabled' : 'vpmem-full';
+    default:
+      return undefined;
+  }
 }
 
 export async function addReadOnlyLayer(managers: { scsi: ScsiManager; vpmem: VpmemManager }, hostPath: string): Promise<LayerMount> {

@@ -24,6 +24,10 @@ export function overlayMountData(req: Pick<CombineLayersRequest, 'lowerDirs' | '
 export function validateCombineRequest(req: CombineLayersRequest, vmId: string): void {
   const ctx = { vmId, target: req.target };
   if (req.lowerDirs.length === 0) throw new LcowError('EINVAL', 'a union needs at least one read-only layer', ctx);
+  if (req.upperDir === undefined && req.lowerDirs.length < 2) {
+    // The kernel: "at least 2 lowerdir are needed while upperdir nonexistent".
+    throw new LcowError('EINVAL', 'a read-only union (no scratch) needs at least two layers', { ...ctx, layers: req.lowerDirs.length });
+  }
   if ((req.upperDir === undefined) !== (req.workDir === undefined)) {
     throw new LcowError('EINVAL', 'upperDir and workDir go together', { ...ctx, upperDir: req.upperDir, workDir: req.workDir });
   }

@@ -192,6 +192,9 @@ describe('mountContainerLayers (fake backend)', () => {
     const { uvm } = await fakeUvm();
     expect(await code(mountContainerLayers(uvm, [], undefined, '/r'))).toBe('EINVAL');
     expect(await code(mountContainerLayers(uvm, ['/a'], undefined, 'relative'))).toBe('EINVAL');
-    expect(await code(mountContainerLayers(uvm, ['/a'], undefined, '/r', { containerId: '../x' }))).toBe('EINVAL');
+    expect(await code(mountContainerLayers(uvm, ['/a'], '/s', '/r', { containerId: '../x' }))).toBe('EINVAL');
+    // the kernel wants two lower dirs for an overlay without upper; say so before touching the VM
+    expect(await code(mountContainerLayers(uvm, ['/a'], undefined, '/r'))).toBe('EINVAL');
+    expect(uvm.vpmem.inUse()).toEqual([]);
   });
 });

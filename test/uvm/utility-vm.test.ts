@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { FakeBackend } from '../../src/backend/fake/index.js';
-import { isLcowError } from '../../src/errors.js';
 import { createUtilityVM, mountContainerLayers } from '../../src/uvm/index.js';
 import { fakeUvm, errorCode as code } from './fake-uvm.js';
 
@@ -54,7 +53,7 @@ describe('UtilityVM lifecycle', () => {
     expect(await uvm.waitExit()).toEqual({ reason: 'killed', detail: 'qemu crashed' });
     expect(await code(uvm.scsi.add('/f', { readOnly: true }))).toBe('EVMSTOPPED');
     expect(await code(uvm.addLayer('/l'))).toBe('EVMSTOPPED');
-    expect(await code(mountContainerLayers(uvm, ['/l'], undefined, '/run/c/y'))).toBe('EVMSTOPPED');
+    expect(await code(mountContainerLayers(uvm, ['/l'], '/s2', '/run/c/y'))).toBe('EVMSTOPPED');
     const before = vm.calls.length;
     await held.release();
     await c.release();

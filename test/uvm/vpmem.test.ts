@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isLcowError } from '../../src/errors.js';
+import { LcowError } from '../../src/errors.js';
 import { vpmemFallbackReason } from '../../src/uvm/index.js';
 import { fakeUvm, errorCode as code } from './fake-uvm.js';
 
@@ -82,7 +82,36 @@ describe('VPMEM manager and layer placement', () => {
     expect(uvm.orphans.size).toBe(0);
   });
 
-  it('classifies fallback reasons from typed errors only', () => {
+  it('a backend refusal of the file (EUNSUPPORTED, EVPMEMUNSUITABLE, ETOOBIG) falls back; other backend errors do not', async () => {
+    const { uvm, vm, backend } = await fakeUvm();
+    backend.disks.define('/l');
+    for (const refusal of ['EUNSUPPORTED', 'EVPMEMUNSUITABLE', 'ETOOBIG'] as const) {
+      vm.faults.failNext('addVpmemDevice', refusal);
+      const l = await uvm.addLayer('/l');
+      expect([l.placement, l.fallbackReason]).toEqual(['scsi', refusal === 'ETOOBIG' ? 'vpmem-too-large' : 'vpmem-unsuitable']);
+      await l.release();
+    }
+    vm.faults.failNext('addVpmemDevice', 'EIO');
+    expect(await code(uvm.addLayer('/l'))).toBe('EIO');
+    expect(uvm.vpmem.inUse()).toEqual([]);
+  });
+
+  it('a slot the backend retires (QEMU cannot unplug virtio-pmem) is skipped, then VPMEM counts as full', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 2 } });
+    vm.retireVpmemSlots = true;
+    for (const p of ['/a', '/b', '/c']) backend.disks.define(p);
+    await (await uvm.vpmem.add('/a')).release(); // slot 0 retired
+    const b = await uvm.addLayer('/b');
+    expect([b.placement, uvm.vpmem.inUse(), uvm.vpmem.retired()]).toEqual(['vpmem', [1], [0]]);
+    await b.release(); // slot 1 retired
+    const c = await uvm.addLayer('/c');
+    expect([c.placement, c.fallbackReason]).toEqual(['scsi', 'vpmem-full']);
+    expect(uvm.vpmem.retired()).toEqual([0, 1]);
+  });
+
+  it('classifies fallback reasons from typed VPMEM refusals only', () => {
     expect(vpmemFallbackReason(new Error('ENOSLOT'))).toBeUndefined();
+    expect(vpmemFallbackReason(new LcowError('ENOSLOT', 'scsi full', { kind: 'scsi' }))).toBeUndefined();
+    expect(vpmemFallbackReason(new LcowError('EUNSUPPORTED', 'x', {}))).toBeUndefined();
   });
 });

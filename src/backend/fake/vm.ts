@@ -51,6 +51,9 @@ export class FakeVm implements VmHandle {
   /** `${controller}:${lun}` → attached disk. */
   readonly scsi = new Map<string, ScsiSlot>();
   readonly vpmem = new Map<number, FakeDisk>();
+  /** Behave like QEMU, which cannot unplug virtio-pmem: a removed slot is retired (ENOSLOT ever after). */
+  retireVpmemSlots = false;
+  private readonly retiredVpmem = new Set<number>();
   private current: VmState = 'created';
   private exitInfo: VmExitInfo | undefined;
   private resolveExit!: (info: VmExitInfo) => void;
@@ -137,6 +140,7 @@ export class FakeVm implements VmHandle {
         throw new LcowError('EINVAL', `VPMEM slot ${slot} out of range`, { vmId: this.id, slot, count: this.spec.vpmem.count });
       }
       if (this.vpmem.has(slot)) throw new LcowError('EEXIST', `VPMEM ${slot} is occupied`, { vmId: this.id, slot });
+      if (this.retiredVpmem.has(slot)) throw new LcowError('ENOSLOT', `VPMEM ${slot} is retired`, { vmId: this.id, slot, retired: true });
       const disk = this.disks.get(device.hostPath);
       if (disk.pmemUnsuitable) throw new LcowError('EVPMEMUNSUITABLE', `${device.hostPath} cannot back a VPMEM device`, { vmId: this.id, hostPath: device.hostPath });
       const size = await this.disks.size(device.hostPath).catch(() => 0);
@@ -152,6 +156,7 @@ export class FakeVm implements VmHandle {
       if (!this.vpmem.has(slot)) throw new LcowError('ENOTFOUND', `nothing at VPMEM ${slot}`, { vmId: this.id, slot });
       if (this.mountedDevice(`pmem:${slot}`)) this.violations.push(`removeVpmemDevice ${slot} while mounted`);
       this.vpmem.delete(slot);
+      if (this.retireVpmemSlots) this.retiredVpmem.add(slot);
     });
   }
 
@@ -193,6 +198,7 @@ export class FakeVm implements VmHandle {
     return this.op('combineLayers', [req], () => {
       const data = `lowerdir=${req.lowerDirs.join(':')}${req.upperDir === undefined ? '' : `,upperdir=${req.upperDir},workdir=${req.workDir}`}`;
       if (Buffer.byteLength(data) > MOUNT_DATA_MAX) throw guestError('EGUEST', 'overlay mount data exceeds one page', { vmId: this.id, errno: 'EINVAL', bytes: Buffer.byteLength(data) });
+      if (req.upperDir === undefined && req.lowerDirs.length < 2) throw guestError('EGUEST', 'overlay: at least 2 lowerdir are needed while upperdir nonexistent', { vmId: this.id, errno: 'EINVAL' });
       const sources: string[] = [];
       const lowers: TreeLoc[] = req.lowerDirs.map((d) => {
         const l = this.guest.locate(d);

@@ -5,11 +5,12 @@
  * together here (a device is never attached without its mount), so one table
  * holds both, and release undoes them in reverse: unmount, remove, free.
  *
- * Refusals callers may fall back from (see layers.ts): ENOSLOT (all devices in
- * use, or VPMEM disabled), ETOOBIG (file larger than the per-device maximum),
- * EVPMEMUNSUITABLE (from the backend).
+ * Refusals callers may fall back from (see layers.ts), all with context
+ * kind 'vpmem': ENOSLOT (all devices in use, or VPMEM disabled), ETOOBIG (file
+ * larger than the per-device maximum), and the backend's EVPMEMUNSUITABLE /
+ * EUNSUPPORTED / ETOOBIG for a file it cannot map.
  */
-import { LcowError } from '../../errors.js';
+import { LcowError, isLcowError } from '../../errors.js';
 import type { DiskFormat, GuestOps, HostOps } from '../../backend/index.js';
 import type { GuestPaths } from '../guest-paths.js';
 import type { HostFiles } from '../host-files.js';
@@ -89,9 +90,14 @@ export class VpmemManager {
     });
   }
 
-  /** Occupied device numbers. */
+  /** Occupied device numbers (not counting retired ones). */
   inUse(): number[] {
-    return this.slots.flatMap((d, i) => (d ? [i] : []));
+    return this.slots.flatMap((d, i) => (d && d !== RETIRED ? [i] : []));
+  }
+
+  /** Device numbers the backend can not use again. */
+  retired(): number[] {
+    return this.slots.flatMap((d, i) => (d === RETIRED ? [i] : []));
   }
 
   private async create(hostPath: string, format: DiskFormat | undefined): Promise<Device> {
@@ -109,20 +115,7 @@ export class VpmemManager {
         maxSizeBytes: this.deps.maxSizeBytes,
       });
     }
-    const slot = this.slots.indexOf(undefined);
-    if (slot < 0) {
-      throw new LcowError('ENOSLOT', `no free VPMEM device for ${hostPath}`, { vmId, kind: 'vpmem', hostPath, count: this.deps.count });
-    }
-    const guestPath = paths.allocate(`vpmem ${slot}`);
-    const dev: Device = { hostPath, slot, guestPath, mounted: false };
-    this.slots[slot] = dev;
-    try {
-      await guard.do('addVpmemDevice', () => host.addVpmemDevice(slot, { hostPath, format }));
-    } catch (err) {
-      this.slots[slot] = undefined;
-      paths.free(guestPath);
-      throw err;
-    }
+    const { slot, guestPath, dev } = await this.plug(hostPath, format);
     try {
       await guard.do('mountVpmem', () => mounter.mountVpmem({ slot, guestPath }));
       dev.mounted = true;
@@ -138,7 +131,48 @@ export class VpmemManager {
     }
     return dev;
   }
+
+  /**
+   * Take the lowest free device and plug the file in. A backend refusal that
+   * is about VPMEM (size, format, alignment) is re-thrown marked kind 'vpmem'
+   * so the layer placement falls back to SCSI; a slot the backend reports as
+   * unusable (QEMU cannot unplug virtio-pmem, so a used slot is retired) is
+   * never offered again and the next one is tried.
+   */
+  private async plug(hostPath: string, format: DiskFormat | undefined): Promise<{ slot: number; guestPath: string; dev: Device }> {
+    const { vmId, guard, host, paths } = this.deps;
+    for (;;) {
+      const slot = this.slots.indexOf(undefined);
+      if (slot < 0) {
+        throw new LcowError('ENOSLOT', `no free VPMEM device for ${hostPath}`, { vmId, kind: 'vpmem', hostPath, count: this.deps.count });
+      }
+      const guestPath = paths.allocate(`vpmem ${slot}`);
+      const dev: Device = { hostPath, slot, guestPath, mounted: false };
+      this.slots[slot] = dev;
+      try {
+        await guard.do('addVpmemDevice', () => host.addVpmemDevice(slot, { hostPath, format }));
+        return { slot, guestPath, dev };
+      } catch (err) {
+        paths.free(guestPath);
+        if (isLcowError(err, 'ENOSLOT')) {
+          this.slots[slot] = RETIRED;
+          continue;
+        }
+        this.slots[slot] = undefined;
+        if (isLcowError(err, ...BACKEND_REFUSALS)) {
+          throw new LcowError(err.code, err.message, { ...err.context, vmId, kind: 'vpmem', hostPath, refusedBy: 'backend' }, { cause: err });
+        }
+        throw err;
+      }
+    }
+  }
 }
+
+/** What a backend's addVpmemDevice may answer when the file just does not suit VPMEM. */
+const BACKEND_REFUSALS = ['ETOOBIG', 'EUNSUPPORTED', 'EVPMEMUNSUITABLE'] as const;
+
+/** A slot the backend will not use again. */
+const RETIRED: Device = Object.freeze({ hostPath: '', slot: -1, guestPath: '', mounted: false }) as Device;
 
 class VpmemHandle implements VpmemDevice {
   readonly hostPath: string;

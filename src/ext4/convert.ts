@@ -60,7 +60,7 @@ export interface ConvertResult {
   uuid: string;
 }
 
-export type ConvertInput = NodeJS.ReadableStream | AsyncIterable<Buffer | Uint8Array>;
+export type ConvertInput = NodeJS.ReadableStream | AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>;
 
 export async function convertTarToExt4(input: ConvertInput, outPath: string, options: ConvertOptions = {}): Promise<ConvertResult> {
   const target = resolve(outPath);

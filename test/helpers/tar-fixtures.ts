@@ -6,7 +6,7 @@
  * Python's view of an archive (sparse files expanded by Python itself).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -217,4 +217,121 @@ export function richMembers(): MemberSpec[] {
     { name: 'xattrs', data: 'x', pax: { 'SCHILY.xattr.user.comment': 'hello' }, paxBinary: { 'SCHILY.xattr.user.bin': Buffer.from([0, 1, 2, 255, 0]).toString('base64') } },
     { name: 'unicode-ü-目录', type: 'dir' },
   ];
+}
+
+export interface TreeNode {
+  path: string;
+  type: 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
+  mode: number; // permission bits incl. suid/sgid/sticky
+  uid: number;
+  gid: number;
+  size: number;
+  mtimeNs: string; // bigint as text
+  nlink: number;
+  ino: number;
+  sha256?: string;
+  target?: string;
+  rdev?: [number, number];
+  xattrs: Record<string, string>; // base64
+}
+
+/**
+ * Walk a directory tree (a loop mount of an image, or a `tar -x` reference
+ * extraction) and describe every node, so two trees can be compared entry by
+ * entry: type, mode, owner, size, content hash, link target, device numbers,
+ * xattrs, link counts and mtimes to the nanosecond.
+ */
+export function describeTree(root: string, options: { xattrPrefixes?: string[] } = {}): Map<string, TreeNode> {
+  const script = String.raw`
+import os, sys, json, stat, hashlib, base64
+root = sys.argv[1]; prefixes = json.loads(sys.argv[2])
+out = []
+def node(p, rel):
+    st = os.lstat(p); m = st.st_mode
+    t = 'file' if stat.S_ISREG(m) else 'dir' if stat.S_ISDIR(m) else 'symlink' if stat.S_ISLNK(m) else 'char' if stat.S_ISCHR(m) else 'block' if stat.S_ISBLK(m) else 'fifo' if stat.S_ISFIFO(m) else 'socket'
+    d = dict(path=rel, type=t, mode=stat.S_IMODE(m), uid=st.st_uid, gid=st.st_gid, size=st.st_size if t in ('file', 'symlink') else 0,
+             mtimeNs=str(st.st_mtime_ns), nlink=st.st_nlink, ino=st.st_ino, xattrs={})
+    if t == 'file':
+        h = hashlib.sha256()
+        with open(p, 'rb') as f:
+            while True:
+                b = f.read(1 << 20)
+                if not b: break
+                h.update(b)
+        d['sha256'] = h.hexdigest()
+    if t == 'symlink': d['target'] = os.readlink(p)
+    if t in ('char', 'block'): d['rdev'] = [os.major(st.st_rdev), os.minor(st.st_rdev)]
+    try:
+        for k in sorted(os.listxattr(p, follow_symlinks=False)):
+            if any(k.startswith(x) for x in prefixes):
+                d['xattrs'][k] = base64.b64encode(os.getxattr(p, k, follow_symlinks=False)).decode()
+    except OSError: pass
+    out.append(d)
+for dirpath, dirs, files in os.walk(root):
+    dirs.sort()
+    rel = os.path.relpath(dirpath, root)
+    node(dirpath, '' if rel == '.' else rel)
+    for f in sorted(files + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]):
+        p = os.path.join(dirpath, f)
+        node(p, os.path.relpath(p, root))
+json.dump(out, sys.stdout)
+`;
+  const prefixes = options.xattrPrefixes ?? ['user.', 'trusted.', 'security.'];
+  const nodes = JSON.parse(execFileSync('python3', ['-c', script, root, JSON.stringify(prefixes)], { maxBuffer: 1 << 30 }).toString()) as TreeNode[];
+  return new Map(nodes.map((n) => [n.path, n]));
+}
+
+/** Mount an ext4 image (a trailing VHD footer is harmless) read-only on a loop device for the callback. */
+export async function withLoopMount<T>(image: string, fn: (dir: string) => Promise<T> | T): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'lcow-mnt-'));
+  execFileSync('mount', ['-t', 'ext4', '-o', 'loop,ro', image, dir]);
+  try {
+    return await fn(dir);
+  } finally {
+    execFileSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `e2fsck -fn` output and exit status (0 = clean). */
+export function e2fsck(image: string): { status: number; output: string } {
+  try {
+    const out = execFileSync('e2fsck', ['-fn', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return { status: 0, output: out };
+  } catch (e) {
+    const err = e as { status: number; stdout: string; stderr: string };
+    return { status: err.status, output: `${err.stdout}${err.stderr}` };
+  }
+}
+
+/** GNU tar's own extraction of an archive: the reference tree to compare an image with. */
+export function extractReference(tarPath: string, dir: string): void {
+  execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '--same-owner', '-p', '-xf', tarPath, '-C', dir]);
+}
+
+/**
+ * Bundle `lcow convert` (src/cli/convert.ts, npm packages left external) into
+ * one ESM file with esbuild, so that a child process can run the converter
+ * without a TypeScript loader: its peak RSS is then the converter's own
+ * (tsx alone costs ~130 MiB, mostly its esbuild service process).
+ * Prints `lcow: CODE: message` and exits 1 on an LcowError, like the dispatcher.
+ */
+export async function bundleConverterCli(repoRoot: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const dir = join(repoRoot, 'node_modules', '.cache', 'lcow-convert-bundle');
+  mkdirSync(dir, { recursive: true });
+  const entry = join(dir, `entry-${process.pid}.ts`);
+  writeFileSync(
+    entry,
+    `import { run } from ${JSON.stringify(join(repoRoot, 'src/cli/convert.ts'))};
+import { isLcowError } from ${JSON.stringify(join(repoRoot, 'src/errors.ts'))};
+run(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => {
+  process.stderr.write(isLcowError(e) ? 'lcow: ' + e.code + ': ' + e.message + '\\n' : String(e?.stack ?? e) + '\\n');
+  process.exitCode = 1;
+});
+`,
+  );
+  const out = join(dir, `convert-${process.pid}.mjs`);
+  await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: out, logLevel: 'error' });
+  return out;
 }

@@ -302,6 +302,9 @@ async function buildEntry(src: ByteSource, raw: RawHeader, pending: Pending, off
     case 'symlink': {
       const target = decodeText(linkBytes, rawName, offset, 'linkname');
       if (target === '' || target.includes('\0')) throw new LcowError('EBADTAR', `symlink '${tarName}' has an empty or invalid target`, ctx);
+      // Linux symlinks are always 0777 (their bits are never checked); tars
+      // made elsewhere (macOS: 0755) would otherwise give odd-looking images.
+      meta.mode |= 0o777;
       return { entry: { kind: 'symlink', path, tarName, meta, target }, dataSize };
     }
     case 'char':

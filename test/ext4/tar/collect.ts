@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { LayerEntry } from '../../../src/ext4/entry.js';
 import { readLayerEntries, type ReadLayerOptions } from '../../../src/ext4/tar/index.js';
 
-export type Collected = Omit<Exclude<LayerEntry, { kind: 'file' }>, never> | (Omit<Extract<LayerEntry, { kind: 'file' }>, 'body'> & { sha256: string; stored: number });
+export type Collected = Exclude<LayerEntry, { kind: 'file' }> | (Omit<Extract<LayerEntry, { kind: 'file' }>, 'body'> & { sha256: string; stored: number });
 
 /** sha256 of the file as a reader would see it: holes read back as zeros. */
 export async function logicalHash(size: number, sparse: Array<{ offset: number; length: number }> | undefined, body: AsyncIterable<Buffer>): Promise<{ sha256: string; stored: number }> {

@@ -1,39 +1,36 @@
 /**
  * Picks the hypervisor backend. 'auto' is HCS on Windows and QEMU elsewhere.
- * Both are imported lazily so that neither backend's module (nor koffi's
- * DLL loading) runs for a caller that uses the other one.
+ * Both are imported lazily, so a caller of one never evaluates the other's
+ * modules; and the HCS module loads no DLL until a VM is created.
  */
 import { LcowError } from '../errors.js';
 import type { HcsBackendOptions } from './hcs/backend.js';
+import type { QemuBackendOptions } from './qemu/backend.js';
 import type { HypervisorBackend } from './types.js';
 
 export type BackendChoice = 'auto' | 'qemu' | 'hcs';
 
 export interface SelectBackendOptions {
   hcs?: HcsBackendOptions;
-  /** Passed through to the QEMU backend's constructor/factory. */
-  qemu?: Record<string, unknown>;
+  qemu?: QemuBackendOptions;
+  /** For tests: the platform 'auto' decides on (default process.platform). */
   platform?: NodeJS.Platform;
 }
 
-interface QemuModule {
-  createQemuBackend?: (options?: Record<string, unknown>) => HypervisorBackend | Promise<HypervisorBackend>;
-  QemuBackend?: new (options?: Record<string, unknown>) => HypervisorBackend;
+/** The backend 'auto' resolves to on a platform. */
+export function resolveBackendChoice(name: BackendChoice, platform: NodeJS.Platform = process.platform): 'qemu' | 'hcs' {
+  if (name === 'auto') return platform === 'win32' ? 'hcs' : 'qemu';
+  if (name === 'qemu' || name === 'hcs') return name;
+  throw new LcowError('EINVAL', `unknown backend ${String(name)} (auto, qemu or hcs)`, { backend: name });
 }
-
-// A variable specifier: the QEMU module is resolved at run time only.
-const QEMU_MODULE = './qemu/index.js';
 
 export async function selectBackend(name: BackendChoice, options: SelectBackendOptions = {}): Promise<HypervisorBackend> {
   const platform = options.platform ?? process.platform;
-  const chosen = name === 'auto' ? (platform === 'win32' ? 'hcs' : 'qemu') : name;
-  if (chosen === 'hcs') {
+  if (resolveBackendChoice(name, platform) === 'hcs') {
     const { HcsBackend } = await import('./hcs/backend.js');
+    // Constructing is free everywhere; off Windows createVm rejects with EPLATFORM.
     return new HcsBackend({ platform, ...options.hcs });
   }
-  if (chosen !== 'qemu') throw new LcowError('EINVAL', `unknown backend ${String(name)}`, { backend: name });
-  const mod = (await import(QEMU_MODULE)) as QemuModule;
-  if (mod.createQemuBackend) return mod.createQemuBackend(options.qemu);
-  if (mod.QemuBackend) return new mod.QemuBackend(options.qemu);
-  throw new LcowError('EUNSUPPORTED', 'the qemu backend module exports neither createQemuBackend nor QemuBackend', { backend: 'qemu' });
+  const { QemuBackend } = await import('./qemu/index.js');
+  return new QemuBackend(options.qemu);
 }

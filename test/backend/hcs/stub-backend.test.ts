@@ -128,7 +128,10 @@ describe('HcsVm against the stand-in computecore', () => {
     stub.setDelay(1);
     const vm = await running('vm-many');
     const luns = Array.from({ length: 48 }, (_, i) => i);
-    await Promise.all(luns.map((lun) => vm.addScsiDisk(lun % 2, lun, { hostPath: `C:\\l\\${lun}.vhd`, readOnly: true })));
+    const all = Promise.all(luns.map((lun) => vm.addScsiDisk(lun % 2, lun, { hostPath: `C:\\l\\${lun}.vhd`, readOnly: true })));
+    // koffi's callback bridge is unref'd: while operations are outstanding a ref'd handle keeps Node alive
+    await vi.waitFor(() => expect(eventLoopHolders()).toBeGreaterThan(0));
+    await all;
     expect(stub.calls().filter((c) => c.fn === 'HcsModifyComputeSystem')).toHaveLength(48);
     await vm.terminate();
     await expectBalanced();
@@ -223,6 +226,17 @@ describe('HcsVm against the stand-in computecore', () => {
     const capped = await vm.exec(['/bin/cat'], { stdin: 'x'.repeat(1000), maxOutputBytes: 10 });
     expect(capped.stdout.toString()).toBe('out:xxxxxx');
     expect(capped.truncated).toBe(true);
+    await vm.terminate();
+    await expectBalanced();
+  });
+
+  it('exec past its timeoutMs: HcsTerminateProcess, then ETIMEOUT, handles closed', async () => {
+    const vm = await running('vm-exec-timeout');
+    const err = await rejection(vm.exec(['/bin/hang'], { timeoutMs: 100 }));
+    expect(err.code).toBe('ETIMEOUT');
+    const fns = stub.calls().map((c) => c.fn);
+    expect(fns).toContain('HcsTerminateProcess');
+    expect(fns.indexOf('HcsCloseProcess')).toBeGreaterThan(fns.indexOf('HcsTerminateProcess'));
     await vm.terminate();
     await expectBalanced();
   });

@@ -54,7 +54,7 @@ typedef struct Op {
   HRESULT hr; char *result; HCS_PROCESS_INFORMATION pinfo; int hang;
 } Op;
 typedef struct Sys { char id[512]; void *ctx; EVENTCB cb; int exited; } Sys;
-typedef struct Proc { void *ctx; EVENTCB cb; int in_r, out_w, err_w; volatile int killed; } Proc;
+typedef struct Proc { void *ctx; EVENTCB cb; int in_r, out_w, err_w; int hangs; volatile int killed; } Proc;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -253,11 +253,12 @@ HRESULT HcsGrantVmAccess(const WCHAR *vmId, const WCHAR *path) {
   return S_OK;
 }
 
-/* ---------- processes: echo stdin to stdout with a prefix, "err" to stderr, exit 7 ---------- */
+/* ---------- processes: echo stdin to stdout with a prefix, "err" to stderr, exit 7 (137 when terminated) ---------- */
 static void *proc_main(void *arg) {
   Proc *p = arg; char buf[4096]; ssize_t n;
   if (write(p->out_w, "out:", 4) < 0) {}
   while (!p->killed && (n = read(p->in_r, buf, sizeof buf)) > 0) if (write(p->out_w, buf, n) < 0) break;
+  while (p->hangs && !p->killed) msleep(2); /* argv mentions "hang": run until HcsTerminateProcess */
   if (write(p->err_w, "err\n", 4) < 0) {}
   close(p->in_r); close(p->out_w); close(p->err_w);
   for (int i = 0; i < 2000 && !p->cb; i++) msleep(1); /* until the host registered its callback */
@@ -270,10 +271,11 @@ static void *proc_main(void *arg) {
   return NULL;
 }
 HRESULT HcsCreateProcess(Sys *s, const WCHAR *params, Op *op, void *sd, Proc **out) {
-  char *u = utf8_of(params); record("HcsCreateProcess", s->id, u, NULL); free(u);
+  char *u = utf8_of(params); record("HcsCreateProcess", s->id, u, NULL);
+  int hangs = strstr(u, "hang") != NULL; free(u);
   int in[2], o[2], e[2];
   if (pipe(in) || pipe(o) || pipe(e)) return E_ABORT;
-  Proc *p = calloc(1, sizeof *p); p->in_r = in[0]; p->out_w = o[1]; p->err_w = e[1];
+  Proc *p = calloc(1, sizeof *p); p->hangs = hangs; p->in_r = in[0]; p->out_w = o[1]; p->err_w = e[1];
   op->has_pinfo = 1;
   op->pinfo = (HCS_PROCESS_INFORMATION){ 4242, 0, (void *)(intptr_t)in[1], (void *)(intptr_t)o[0], (void *)(intptr_t)e[0] };
   *out = p;

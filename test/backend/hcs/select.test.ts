@@ -1,0 +1,69 @@
+/**
+ * Selection and the Linux behaviour of the hcs backend: importable and
+ * constructible anywhere, no DLL loaded at import, EPLATFORM at createVm.
+ */
+import koffi from 'koffi';
+import { describe, expect, it, vi } from 'vitest';
+import { isLcowError } from '../../../src/errors.js';
+import type { VmSpec } from '../../../src/backend/types.js';
+
+const spec: VmSpec = {
+  id: 'p',
+  memoryMiB: 512,
+  cpus: 1,
+  boot: { kind: 'kernel-initrd', kernelPath: 'C:\\k', initrdPath: 'C:\\i' },
+  scsiControllers: 1,
+  vpmem: { count: 0, maxSizeBytes: 0 },
+};
+
+describe.skipIf(process.platform === 'win32')('hcs backend on a non-Windows host', () => {
+  it('imports and constructs without loading any library, then rejects createVm with EPLATFORM', async () => {
+    const load = vi.spyOn(koffi, 'load');
+    const { HcsBackend } = await import('../../../src/backend/hcs/index.js');
+    const b = new HcsBackend();
+    expect(b.name).toBe('hcs');
+    expect(load).not.toHaveBeenCalled();
+    const err = await b.createVm(spec).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isLcowError(err, 'EPLATFORM')).toBe(true);
+    expect((err as Error).message).toMatch(/^HCS is not available on this platform \(/);
+    expect(load).not.toHaveBeenCalled();
+    load.mockRestore();
+  });
+
+  it('createVhdxViaVirtdisk rejects with EPLATFORM too', async () => {
+    const { createVhdxViaVirtdisk } = await import('../../../src/backend/hcs/index.js');
+    await expect(createVhdxViaVirtdisk('/tmp/x.vhdx', 1)).rejects.toMatchObject({ code: 'EPLATFORM' });
+  });
+});
+
+describe('selectBackend', () => {
+  it("'auto' is hcs on win32 and qemu elsewhere", async () => {
+    const { resolveBackendChoice } = await import('../../../src/backend/select.js');
+    expect(resolveBackendChoice('auto', 'win32')).toBe('hcs');
+    expect(resolveBackendChoice('auto', 'linux')).toBe('qemu');
+    expect(resolveBackendChoice('hcs', 'linux')).toBe('hcs');
+    expect(() => resolveBackendChoice('vbox' as 'hcs')).toThrow(/unknown backend/);
+  });
+
+  it("returns an HcsBackend for 'hcs' (and 'auto' on win32) without loading a library", async () => {
+    const { selectBackend } = await import('../../../src/backend/select.js');
+    const { HcsBackend } = await import('../../../src/backend/hcs/index.js');
+    expect(await selectBackend('hcs')).toBeInstanceOf(HcsBackend);
+    expect(await selectBackend('auto', { platform: 'win32', hcs: { libraries: { computecore: '/nonexistent.so', kernel32: '/x', virtdisk: '/x' } } })).toBeInstanceOf(HcsBackend);
+  });
+
+  it("returns the QEMU backend for 'qemu' (imported lazily)", async () => {
+    const { selectBackend } = await import('../../../src/backend/select.js');
+    const b = await selectBackend('qemu');
+    expect(b.name).toBe('qemu');
+  });
+
+  it('a library that cannot be opened is EPLATFORM, not a crash', async () => {
+    const { HcsBackend } = await import('../../../src/backend/hcs/index.js');
+    const b = new HcsBackend({ libraries: { computecore: '/nonexistent/computecore.so', kernel32: '/x', virtdisk: '/x' } });
+    await expect(b.createVm(spec)).rejects.toMatchObject({ code: 'EPLATFORM', context: { library: '/nonexistent/computecore.so' } });
+  });
+});

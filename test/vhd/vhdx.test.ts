@@ -153,6 +153,28 @@ describe('openVhdx', () => {
     await v.close();
   });
 
+  it('reads ZERO, UNMAPPED and UNDEFINED blocks as zeros and a PARTIALLY_PRESENT block without a sector bitmap as data', async () => {
+    const path = join(dir, 'states.vhdx');
+    const img: SparseImage = { size: 8 * MiB, runs: [0, 1, 2, 3, 4].map((i) => ({ offset: i * MiB, data: randomBytes(MiB) })) };
+    await createVhdx(path, img);
+    const b = readFileSync(path);
+    const bat = 3 * MiB; // the writer's BAT offset; block i's entry is at bat + 8 i (no sector-bitmap entry before 4096 blocks)
+    const setState = (i: number, state: number): void => {
+      b[bat + i * 8] = (b[bat + i * 8] & ~7) | state;
+    };
+    setState(1, 2); // ZERO
+    setState(2, 3); // UNMAPPED
+    setState(3, 1); // UNDEFINED
+    setState(4, 7); // PARTIALLY_PRESENT
+    writeFileSync(path, b);
+    const v = await openVhdx(path);
+    const got = await v.read(0, v.size);
+    expect(got.subarray(0, MiB).equals(img.runs[0].data)).toBe(true);
+    expect(got.subarray(MiB, 4 * MiB).every((x) => x === 0)).toBe(true);
+    expect(got.subarray(4 * MiB, 5 * MiB).equals(img.runs[4].data)).toBe(true);
+    await v.close();
+  });
+
   it('falls back to the other header when one CRC is bad, and rejects a file with both bad', async () => {
     const path = join(dir, 'crc.vhdx');
     await createVhdx(path, sampleImage());

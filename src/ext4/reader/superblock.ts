@@ -60,6 +60,12 @@ export interface Ext4Superblock {
   hashSeed: Buffer;
   /** s_state bit 0: cleanly unmounted. */
   clean: boolean;
+  /**
+   * The journal holds transactions not yet written to their places (the
+   * volume was not unmounted cleanly). The reader does not replay the
+   * journal, so what it shows may be older than what the kernel would.
+   */
+  needsRecovery: boolean;
   mkfsTime: number;
   writeTime: number;
 }
@@ -144,6 +150,7 @@ export function decodeSuperblock(b: Buffer, volumeSize: number): Ext4Superblock 
     defaultHashVersion: b[0xfc],
     hashSeed: Buffer.from(b.subarray(0xec, 0xfc)),
     clean: (b.readUInt16LE(0x3a) & 1) !== 0,
+    needsRecovery: (featureIncompat & INCOMPAT.needs_recovery) !== 0,
     mkfsTime: b.readUInt32LE(0x108),
     writeTime: b.readUInt32LE(0x30),
   };

@@ -81,11 +81,16 @@ class VhdxReader implements VhdxSource {
     return out;
   }
 
-  /** Partially present blocks only make sense with a parent; sectors whose bitmap bit is clear read as zeros. */
+  /**
+   * PARTIALLY_PRESENT is only defined for differencing disks (which are
+   * refused at open): sectors whose sector-bitmap bit is clear would come
+   * from the parent. With no parent they read as zeros; when the sector
+   * bitmap block itself is absent the block is read as fully present.
+   */
   private async readPartial(block: number, blockOffset: number, inBlock: number, n: number, out: Buffer, outAt: number): Promise<void> {
     const sbIndex = Math.floor(block / this.ratio) * (this.ratio + 1) + this.ratio;
     const sb = decodeBatEntry(this.bat, sbIndex);
-    if (sb.state !== SB_BLOCK_PRESENT) return;
+    if (sb.state !== SB_BLOCK_PRESENT) return this.readFile(blockOffset + inBlock, n, out, outAt);
     const ss = this.info.metadata.logicalSectorSize;
     const firstSector = (block % this.ratio) * (this.info.metadata.blockSize / ss) + Math.floor(inBlock / ss);
     const lastSector = (block % this.ratio) * (this.info.metadata.blockSize / ss) + Math.floor((inBlock + n - 1) / ss);

@@ -5,7 +5,8 @@
  * tarball; gzip layers decompressed; diff ids verified while streaming;
  * chain ids as layer ids; existing layers skipped; a tampered layer →
  * EBADIMAGE whether the driver reads to EOF or stops at the tar end marker
- * (then the layer is removed).
+ * (then the layer is removed). `lcow image import` into a real driver data
+ * root prints the top layer id, and the layers hold the archive's files.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -14,7 +15,10 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import tar from 'tar-stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { run as cliImageImport } from '../../src/cli/image-import.js';
+import { LcowDriver } from '../../src/driver/index.js';
+import { layerToTar } from '../../src/driver/host-diff/to-tar.js';
 import { chainIds, importImage, readImageArchive, type ImportTarget } from '../../src/driver/image-import.js';
 import { isLcowError } from '../../src/errors.js';
 
@@ -265,5 +269,44 @@ describe('readImageArchive + importImage', () => {
     const img = await readImageArchive(file);
     if (!hasZstd) await expect(img.layers[0].open()).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EUNSUPPORTED'));
     else await expect(importImage(fakeDriver(), file)).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EBADIMAGE'));
+  });
+});
+
+describe('lcow image import (real driver)', () => {
+  it('imports into a data root, prints the top layer id, and a second import skips every layer', async () => {
+    const archive = await writeTarball(path.join(work, 'cli.tar'), legacyDockerSave());
+    const root = path.join(work, 'root');
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      out.push(String(chunk));
+      return true;
+    });
+    try {
+      expect(await cliImageImport(['--root', root, archive])).toBe(0);
+      expect(await cliImageImport(['--root', root, '--json', archive])).toBe(0);
+    } finally {
+      spy.mockRestore();
+    }
+    const ids = expectedIds();
+    expect(out[0]).toBe(`${ids[2]}\n`);
+    expect(JSON.parse(out[1])).toEqual({ topLayerId: ids[2], layerIds: ids });
+
+    const driver = await LcowDriver.open(root);
+    try {
+      for (const id of ids) expect(await driver.exists(id)).toBe(true);
+      const names = async (id: string) => {
+        const { readTar } = await import('./host-diff/helpers/fixtures.js');
+        return (await readTar(layerToTar(path.join(root, id, 'layer.vhd')))).map((e) => e.name).sort();
+      };
+      expect(await names(ids[0])).toEqual(['etc', 'etc/os-release']);
+      expect(await names(ids[2])).toEqual(['etc', 'etc/.wh.os-release', 'etc/motd']);
+    } finally {
+      await driver.cleanup();
+    }
+  });
+
+  it('exits through a typed error for a bad archive', async () => {
+    await expect(cliImageImport(['--root', path.join(work, 'root2'), path.join(work, 'nope.tar')])).rejects.toSatisfy((e: unknown) => isLcowError(e, 'ENOTFOUND'));
+    await expect(cliImageImport(['--root', path.join(work, 'root2')])).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EINVAL'));
   });
 });

@@ -17,7 +17,7 @@ import fs from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { LcowError, isLcowError } from '../errors.js';
-import type { SparseImage } from '../ext4/sparse-image.js';
+import { formatEmptyExt4 } from '../ext4/format-empty.js';
 import { componentLogger, type Logger } from '../log.js';
 import { createVhdx } from '../vhd/vhdx/writer.js';
 
@@ -27,22 +27,6 @@ export interface SandboxOptions {
 
 const GiB = 2 ** 30;
 
-type FormatEmptyExt4 = (sizeBytes: number, options?: { uuidSeed?: string }) => SparseImage | Promise<SparseImage>;
-
-// A variable specifier: the formatter is another engineer's file, being written in parallel.
-const FORMAT_EMPTY_MODULE = '../ext4/format-empty.js';
-
-async function loadFormatter(): Promise<FormatEmptyExt4> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(FORMAT_EMPTY_MODULE)) as Record<string, unknown>;
-  } catch (err) {
-    throw new LcowError('EUNSUPPORTED', 'the empty-ext4 formatter (ext4/format-empty.ts) is not available', {}, { cause: err });
-  }
-  if (typeof mod.formatEmptyExt4 !== 'function') throw new LcowError('EUNSUPPORTED', 'ext4/format-empty.ts exports no formatEmptyExt4', {});
-  return mod.formatEmptyExt4 as FormatEmptyExt4;
-}
-
 export async function createSandbox(file: string, sizeGB: number, options?: SandboxOptions): Promise<void>;
 export async function createSandbox(file: string, options: SandboxOptions & { sizeGB: number }): Promise<void>;
 export async function createSandbox(file: string, sizeOrOptions: number | (SandboxOptions & { sizeGB: number }), maybeOptions: SandboxOptions = {}): Promise<void> {
@@ -51,8 +35,7 @@ export async function createSandbox(file: string, sizeOrOptions: number | (Sandb
     throw new LcowError('EINVAL', `sandbox size must be a whole number of GB ≥ 1, not ${sizeGB}`, { file, sizeGB });
   }
   const log = componentLogger(logger, 'sandbox', { file });
-  const formatEmptyExt4 = await loadFormatter();
-  const image = await formatEmptyExt4(sizeGB * GiB);
+  const image = formatEmptyExt4(sizeGB * GiB);
   const result = await createVhdx(file, image);
   log.info({ sizeGB, fileSize: result.fileSize, allocatedBlocks: result.allocatedBlocks }, 'sandbox created');
 }

@@ -6,6 +6,9 @@
  * timeout, HRESULT → typed errors, and the VM lifecycle. What this cannot
  * prove (HCS's own behaviour) is listed in src/backend/hcs/README.md.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LcowError, isLcowError } from '../../../src/errors.js';
 import type { VmSpec } from '../../../src/backend/types.js';
@@ -269,6 +272,22 @@ describe('HcsVm against the stand-in computecore', () => {
     ]);
     expect(sent[4].Settings).toEqual({ MountPath: '/run/m/1', Controller: 1, Lun: 2, ReadOnly: true, Options: ['noload'] });
     await vm.terminate();
+    await expectBalanced();
+  });
+
+  it('a VPMEM file larger than the device maximum is EVPMEMUNSUITABLE before anything reaches HCS', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hcs-vpmem-'));
+    const big = path.join(dir, 'big.vhd');
+    fs.writeFileSync(big, Buffer.alloc(8192));
+    const vm = await backend().createVm({ ...spec('vm-big'), vpmem: { count: 2, maxSizeBytes: 4096 } });
+    await vm.start();
+    const before = stub.calls().length;
+    expect((await rejection(vm.addVpmemDevice(0, { hostPath: big }))).code).toBe('EVPMEMUNSUITABLE');
+    expect((await rejection(vm.addVpmemDevice(0, { hostPath: 'C:\\l\\layer.img' }))).code).toBe('EVPMEMUNSUITABLE');
+    expect((await rejection(vm.addVpmemDevice(2, { hostPath: LAYER }))).code).toBe('EINVAL'); // past the VM's 2 devices
+    expect(stub.calls().length).toBe(before);
+    await vm.terminate();
+    fs.rmSync(dir, { recursive: true, force: true });
     await expectBalanced();
   });
 

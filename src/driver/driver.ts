@@ -374,7 +374,8 @@ export class LcowDriver {
   async #rootfsSpec(id: string): Promise<RootfsSpec> {
     const d = await layerImage(this.layout, id);
     const parents = await this.#parentImages(id);
-    if (!d.isSandbox) return { layers: [d.file, ...parents] };
+    // An overlay needs two lower dirs without an upper, one with: the empty layer fills in.
+    if (!d.isSandbox) return { layers: parents.length > 0 ? [d.file, ...parents] : [d.file, await this.#templates.emptyLayer()] };
     return { layers: parents.length > 0 ? parents : [await this.#templates.emptyLayer()], sandbox: d.file };
   }
 

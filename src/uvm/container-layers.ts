@@ -71,7 +71,7 @@ export async function mountContainerLayers(
       undo.unshift(scratch);
     }
     const union = await uvm.unions.combine({
-      lowerDirs: layers.map((l) => l.guestPath),
+      lowerDirs: lowerDirsOf(layers),
       ...(scratch ? scratchDirs(scratch.guestPath as string, options.containerId) : {}),
       target: posix.join(guestRoot, 'rootfs'),
     });
@@ -92,6 +92,16 @@ export async function mountContainerLayers(
 /** Same as `layers.release()`. */
 export function unmountContainerLayers(layers: ContainerLayers): Promise<void> {
   return layers.release();
+}
+
+/**
+ * The union's lower dirs, top-most first. The same layer file named twice
+ * shares one mount, and overlayfs refuses a repeated lower dir (ELOOP); the
+ * lower repetition adds nothing (every name in it is found in the upper one
+ * first), so only the top-most occurrence is kept.
+ */
+function lowerDirsOf(layers: readonly LayerMount[]): string[] {
+  return [...new Set(layers.map((l) => l.guestPath))];
 }
 
 async function placeLayers(uvm: UtilityVM, layerPaths: readonly string[], concurrency: number, undo: { release(): Promise<void> }[]): Promise<LayerMount[]> {

@@ -188,6 +188,16 @@ describe('mountContainerLayers (fake backend)', () => {
     expect(vm.vpmem.size + vm.scsi.size).toBe(0);
   });
 
+  it('the same layer twice shares one mount and appears once in the union (overlayfs refuses a repeated lower dir)', async () => {
+    const { uvm, vm, backend } = await fakeUvm();
+    const [top, mid, base] = defineImage(backend);
+    const c = await mountContainerLayers(uvm, [top, mid, top, base], '/c1/sandbox.vhdx', '/run/c/dup');
+    expect(c.layers).toHaveLength(4);
+    expect(c.union.request.lowerDirs).toEqual([c.layers[0].guestPath, c.layers[1].guestPath, c.layers[3].guestPath]);
+    await c.release();
+    expect(vm.vpmem.size + vm.scsi.size).toBe(0);
+  });
+
   it('validates its arguments', async () => {
     const { uvm } = await fakeUvm();
     expect(await code(mountContainerLayers(uvm, [], undefined, '/r'))).toBe('EINVAL');

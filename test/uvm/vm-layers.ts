@@ -1,0 +1,55 @@
+// Real-VM helpers for uvm tests: layer images with whiteouts (a char device
+// 0:0 made with mknod before `mkfs.ext4 -d`), and guest inspection through a
+// UtilityVM.
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { UtilityVM } from '../../src/uvm/index.js';
+
+const run = promisify(execFile);
+
+export type LayerTree = Record<string, string | Buffer | { whiteout: true }>;
+
+/** A raw ext4 image of `files` (sizeMiB: a multiple of 2 so VPMEM can map it). */
+export async function makeLayerImage(dir: string, name: string, files: LayerTree, sizeMiB = 4): Promise<string> {
+  const content = await mkdtemp(path.join(dir, `${name}-tree-`));
+  for (const [rel, data] of Object.entries(files)) {
+    const p = path.join(content, rel);
+    await mkdir(path.dirname(p), { recursive: true });
+    if (typeof data === 'object' && !Buffer.isBuffer(data)) await run('mknod', [p, 'c', '0', '0']);
+    else await writeFile(p, data);
+  }
+  const image = path.join(dir, name);
+  await run('mkfs.ext4', ['-q', '-F', '-b', '4096', '-O', '^has_journal', '-N', '64', '-d', content, image, `${sizeMiB}M`]);
+  await rm(content, { recursive: true, force: true });
+  return image;
+}
+
+/** An empty read-write ext4 scratch (sparse). */
+export async function makeScratchImage(dir: string, name = 'scratch.img', sizeMiB = 64): Promise<string> {
+  const image = path.join(dir, name);
+  await run('mkfs.ext4', ['-q', '-F', '-b', '4096', image, `${sizeMiB}M`]);
+  return image;
+}
+
+/** stdout of argv in the guest; throws on a non-zero exit. */
+export async function guestOut(uvm: UtilityVM, argv: string[], stdin?: string | Buffer): Promise<string> {
+  const r = await uvm.exec(argv, { stdin });
+  if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} exited ${r.exitCode}: ${r.stderr.toString()}`);
+  return r.stdout.toString('utf8');
+}
+
+/** Mount points in the guest's /proc/mounts that this library made (not the guest's own). */
+export async function ourMounts(uvm: UtilityVM): Promise<string[]> {
+  const mounts = await guestOut(uvm, ['cat', '/proc/mounts']);
+  return mounts
+    .split('\n')
+    .map((l) => l.split(' ')[1])
+    .filter((m): m is string => m !== undefined && (m.startsWith('/run/') && m !== '/run'));
+}
+
+/** SCSI disks the guest still sees (`H:C:T:L` entries of /sys/bus/scsi/devices). */
+export async function scsiDevices(uvm: UtilityVM): Promise<string[]> {
+  return (await guestOut(uvm, ['ls', '/sys/bus/scsi/devices'])).split('\n').filter((e) => /^\d+:\d+:\d+:\d+$/.test(e));
+}

@@ -121,6 +121,7 @@ export class Ext4Image {
   readdir(path: string): Promise<Ext4DirEntry[]> {
     return guarded('readdir', path, async () => {
       const ino = await this.lookup(path);
+      this.expectKind(await this.inode(ino), 'dir', path);
       const dir = await this.dirEntries(ino, path);
       const out: Ext4DirEntry[] = [];
       for (const e of dir.values()) {

@@ -185,6 +185,7 @@ describe('ext4 reader API', () => {
     }
     expect(await img.tryStat('/nope')).toBeUndefined();
     await expect(img.readFile('/dev')).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(img.readdir('/files/size-1')).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(img.readlink('/files/size-1')).rejects.toMatchObject({ code: 'EINVAL' });
     await img.close();
   });

@@ -21,7 +21,7 @@ import { eventRouter } from './native/callbacks.js';
 import { HCS_EVENT_OPTION_NONE, HcsEventType, type Handle, type Ptr } from './native/computecore.js';
 import type { Kernel32Api } from './native/kernel32.js';
 import type { NativeHcs } from './native/load.js';
-import type { OperationRunner } from './operation.js';
+import { settlesWithin, type OperationRunner } from './operation.js';
 
 export interface ExecDeps {
   native: NativeHcs;
@@ -38,7 +38,12 @@ const CHUNK = 64 * 1024;
 const DEFAULT_MAX_OUTPUT = 16 * 1024 * 1024;
 
 /** Read a pipe to its end; keep at most `max` bytes, report whether any were dropped. */
-async function drain(k32: Kernel32Api, handle: Ptr, max: number): Promise<{ data: Buffer; truncated: boolean }> {
+interface Drained {
+  data: Buffer;
+  truncated: boolean;
+}
+
+async function drain(k32: Kernel32Api, handle: Ptr, max: number): Promise<Drained> {
   const chunks: Buffer[] = [];
   let kept = 0;
   let truncated = false;
@@ -84,12 +89,18 @@ export async function runExec(d: ExecDeps, argv: readonly string[], options: Exe
   const { cc, k32 } = d.native;
   const params = JSON.stringify(buildProcessParameters(argv, { cwd: options.cwd, env: options.env }));
   const out: [Handle | null] = [null];
-  const outcome = await d.runner.run('HcsCreateProcess', (op) => callAsync(cc.HcsCreateProcess, d.system, params, op, null, out), {
-    timeoutMs: d.timeoutMs,
-    context: { vmId: d.vmId, argv0: argv[0] },
-    processInfo: true,
-    signal: d.signal,
-  });
+  let outcome;
+  try {
+    outcome = await d.runner.run('HcsCreateProcess', (op) => callAsync(cc.HcsCreateProcess, d.system, params, op, null, out), {
+      timeoutMs: d.timeoutMs,
+      context: { vmId: d.vmId, argv0: argv[0] },
+      processInfo: true,
+      signal: d.signal,
+    });
+  } catch (err) {
+    if (out[0]) await callAsync(cc.HcsCloseProcess, out[0]);
+    throw err;
+  }
   const proc = out[0];
   const info = outcome.processInfo;
   if (!proc || !info) throw new LcowError('EHCS', 'HcsCreateProcess gave no process handle or information', { vmId: d.vmId });
@@ -104,6 +115,7 @@ export async function runExec(d: ExecDeps, argv: readonly string[], options: Exe
   });
   let timer: NodeJS.Timeout | undefined;
   let timedOut = false;
+  let stdinOwned = true;
   try {
     const hr = await callAsync(cc.HcsSetProcessCallback, proc, HCS_EVENT_OPTION_NONE, eventId, eventRouter().pointer);
     if (failed(hr)) throw hresultError(hr, 'HcsSetProcessCallback', { vmId: d.vmId });
@@ -116,18 +128,27 @@ export async function runExec(d: ExecDeps, argv: readonly string[], options: Exe
       }, options.timeoutMs);
     }
     const max = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-    const [, stdout, stderr, code] = await Promise.all([
+    stdinOwned = false; // feed closes it
+    // allSettled: no handle is closed below while a ReadFile/WriteFile on it is still running.
+    const [fed, stdout, stderr] = await Promise.allSettled([
       feed(k32, info.StdInput, options.stdin),
       drain(k32, info.StdOutput, max),
       drain(k32, info.StdError, max),
-      exitCode,
     ]);
+    for (const r of [fed, stdout, stderr]) if (r.status === 'rejected') throw r.reason;
+    // Both pipes are at EOF, so the process is gone or going: its exit event is due.
+    if (!(await settlesWithin(exitCode, d.timeoutMs))) {
+      throw new LcowError('EHCS', `no ProcessExited event for ${argv[0]} after its output closed`, { vmId: d.vmId, argv0: argv[0] });
+    }
     if (timedOut) throw new LcowError('ETIMEOUT', `${argv[0]} ran past ${options.timeoutMs} ms and was terminated`, { vmId: d.vmId, argv0: argv[0] });
-    return { exitCode: code, stdout: stdout.data, stderr: stderr.data, truncated: stdout.truncated || stderr.truncated };
+    const o = (stdout as PromiseFulfilledResult<Drained>).value;
+    const e = (stderr as PromiseFulfilledResult<Drained>).value;
+    return { exitCode: await exitCode, stdout: o.data, stderr: e.data, truncated: o.truncated || e.truncated };
   } finally {
     clearTimeout(timer);
     eventRouter().delete(eventId);
-    for (const h of [info.StdOutput, info.StdError]) if (h) await callAsync(k32.CloseHandle, h);
+    const handles = stdinOwned ? [info.StdInput, info.StdOutput, info.StdError] : [info.StdOutput, info.StdError];
+    for (const h of handles) if (h) await callAsync(k32.CloseHandle, h);
     await callAsync(cc.HcsCloseProcess, proc);
   }
 }

@@ -144,8 +144,11 @@ export class Ext4Image {
     });
   }
 
-  /** Stream a regular file's content in chunks of up to 1 MiB. */
-  createReadStream(path: string): Readable {
+  /**
+   * Stream a regular file's content in chunks of up to 1 MiB; `start` and
+   * `end` (inclusive, as in fs.createReadStream) select a byte range.
+   */
+  createReadStream(path: string, range: { start?: number; end?: number } = {}): Readable {
     const self = this;
     async function* chunks(): AsyncGenerator<Buffer> {
       const inode = await guarded('read', path, async () => {
@@ -153,8 +156,10 @@ export class Ext4Image {
         self.expectKind(i, 'file', path);
         return i;
       });
-      for (let off = 0; off < inode.size; off += STREAM_CHUNK) {
-        const n = Math.min(STREAM_CHUNK, inode.size - off);
+      const from = Math.max(0, range.start ?? 0);
+      const to = Math.min(inode.size, range.end === undefined ? inode.size : range.end + 1);
+      for (let off = from; off < to; off += STREAM_CHUNK) {
+        const n = Math.min(STREAM_CHUNK, to - off);
         yield await guarded('read', path, () => self.readData(inode, off, n, path));
       }
     }

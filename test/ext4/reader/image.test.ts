@@ -1,4 +1,4 @@
-import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLcowError } from '../../../src/errors.js';
@@ -125,10 +125,46 @@ describe('ext4 reader against e2fsprogs and the kernel', () => {
     await expectSame(image, () => mkfsWantSmall);
   });
 
+  it('reads a two-level htree (1 KiB blocks) and a 5 GiB sparse file by range', async () => {
+    const t = join(dir, 'htree2');
+    mkdirSync(join(t, 'many'), { recursive: true });
+    const names: string[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const name = `entry-${String(i).padStart(5, '0')}-${'x'.repeat(i % 40)}`;
+      names.push(name);
+      writeFileSync(join(t, 'many', name), '');
+    }
+    const tail = Buffer.from('tail-bytes');
+    const fd = openSync(join(t, 'huge'), 'w');
+    writeSync(fd, tail, 0, tail.length, 5 * 1024 ** 3);
+    closeSync(fd);
+    const image = join(dir, 'htree2.img');
+    mkfsFromTree(image, t, 32, ['-b', '1024']);
+    run('e2fsck', ['-fyD', image], { allowExit: [1] });
+    run('e2fsck', ['-fn', image]);
+    expect(run('debugfs', ['-R', 'htree /many', image])).toMatch(/Indirect levels: 1/);
+    const img = await openExt4Image(image);
+    try {
+      expect((await img.readdir('/many')).map((e) => e.name)).toEqual(names.sort());
+      expect((await img.stat(`/many/${names[4321]}`)).kind).toBe('file');
+      const st = await img.stat('/huge');
+      expect(st.size).toBe(5 * 1024 ** 3 + tail.length);
+      const chunks: Buffer[] = [];
+      for await (const c of img.createReadStream('/huge', { start: 5 * 1024 ** 3 - 6 })) chunks.push(c as Buffer);
+      expect(Buffer.concat(chunks)).toEqual(Buffer.concat([Buffer.alloc(6), tail]));
+      await expect(img.readFile('/huge')).rejects.toMatchObject({ code: 'ETOOBIG' });
+    } finally {
+      await img.close();
+    }
+  });
+
   it.runIf(canLoopMount())('reads an image the Linux kernel wrote (cp -a into a loop mount)', async () => {
     const image = join(dir, 'kernel.img');
     kernelImage(image, tree, 128);
     await expectSame(image, () => want);
+    const img = await openExt4Image(image);
+    expect((await img.stat('/many')).flags & 0x1000).toBe(0x1000); // the kernel built an htree
+    await img.close();
   });
 
   it('reads the image inside a VHDX and a fixed VHD made by qemu-img', async () => {

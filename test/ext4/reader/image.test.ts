@@ -167,6 +167,28 @@ describe('ext4 reader against e2fsprogs and the kernel', () => {
     await img.close();
   });
 
+  it.runIf(canLoopMount())('reads an xattr value the kernel stored in its own inode (ea_inode)', async () => {
+    const image = join(dir, 'ea.img');
+    const value = Buffer.alloc(20480);
+    for (let i = 0; i < value.length; i++) value[i] = i % 251;
+    rmSync(image, { force: true });
+    run('mkfs.ext4', ['-q', '-F', '-O', 'ea_inode', image, '16M']);
+    const mnt = tempDir('ext4-ea-');
+    run('mount', ['-o', 'loop', image, mnt]);
+    try {
+      // set on the mounted file: the host's own file system may not take a 20 KiB value
+      writeFileSync(join(mnt, 'f'), 'x');
+      run('python3', ['-c', `import os; os.setxattr(${JSON.stringify(join(mnt, 'f'))}, 'user.huge', bytes(i % 251 for i in range(20480)))`]);
+    } finally {
+      run('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
+    const img = await openExt4Image(image);
+    expect(img.superblock.features).toContain('ea_inode');
+    expect((await img.listXattrs('/f')).get('user.huge')).toEqual(value);
+    await img.close();
+  });
+
   it('reads the image inside a VHDX and a fixed VHD made by qemu-img', async () => {
     const image = join(dir, 'mkfs.img');
     const vhdx = join(dir, 'mkfs.vhdx');

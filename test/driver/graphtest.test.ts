@@ -13,10 +13,11 @@ import { layerTar, readTar } from './helpers/layers.js';
 let root: string;
 let d: LcowDriver;
 let vmCreations = 0;
+const backend = new FakeBackend();
 
 beforeAll(async () => {
   root = mkdtempSync(path.join(tmpdir(), 'graphtest-'));
-  d = await LcowDriver.open(root, { backend: new FakeBackend(), onServiceVmCreate: () => vmCreations++ });
+  d = await LcowDriver.open(root, { backend, onServiceVmCreate: () => vmCreations++ });
 });
 afterAll(async () => {
   await d.cleanup();
@@ -152,6 +153,7 @@ describe('graphtest scenarios', () => {
     expect(await d.changes('rw1', 'snap')).toEqual([]);
     expect(await readTar(await d.diff('rw1'))).toEqual([]);
     expect(vmCreations).toBe(0);
+    expect(backend.vms).toHaveLength(0); // counted at the backend too: not one VM was created
     await d.remove('rw1');
     await d.remove('rw2');
   });

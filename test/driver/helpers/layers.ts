@@ -48,8 +48,8 @@ export async function readTar(stream: AsyncIterable<Uint8Array> | Readable): Pro
       });
     }
   })();
-  for await (const c of stream) ex.write(c);
-  ex.end();
+  for await (const c of stream) ex.write(Buffer.from(c as Uint8Array));
+  await new Promise<void>((resolve) => ex.end(resolve));
   await done;
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -1,0 +1,43 @@
+// `lcow run`: a sandbox on the image's top layer, argv chrooted into the
+// union in a real VM, stdout/stderr/exit code passed through, sandbox gone after.
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { busyboxItems } from './helpers/busybox-layer.js';
+import { lcow } from './helpers/cli.js';
+import { layerTar } from './helpers/layers.js';
+
+let dir: string;
+let root: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'lcow-run-'));
+  root = path.join(dir, 'root');
+  const chunks: Buffer[] = [];
+  for await (const c of layerTar(busyboxItems())) chunks.push(Buffer.from(c as Uint8Array));
+  writeFileSync(path.join(dir, 'base.tar'), Buffer.concat(chunks));
+  const r = await lcow(['driver', 'apply-diff', '--root', root, 'base', '', path.join(dir, 'base.tar')]);
+  expect(r.code).toBe(0);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('lcow run', () => {
+  it('runs argv chrooted into the rootfs, passes output and exit code, removes its sandbox', async () => {
+    const r = await lcow(['run', '--root', root, 'base', '--', '/bin/sh', '-c', 'echo "arg: $0"; cat /etc/os-release; echo oops >&2; exit 3', 'x y']);
+    expect(r.stdout.toString()).toBe('arg: x y\nNAME=lcow-test\n');
+    expect(r.stderr).toContain('oops\n');
+    expect(r.code).toBe(3);
+    expect(readdirSync(root).filter((n) => n.startsWith('run-'))).toEqual([]);
+  });
+
+  it('--keep keeps the sandbox, whose writes the host then sees', async () => {
+    const r = await lcow(['run', '--root', root, '--keep', 'base', '--', '/bin/sh', '-c', 'echo kept > /kept.txt']);
+    expect(r.code).toBe(0);
+    const id = /kept sandbox (run-[0-9a-f]+)/.exec(r.stderr)?.[1];
+    expect(id).toBeDefined();
+    const ch = await lcow(['driver', 'changes', '--root', root, id!, 'base']);
+    expect(JSON.parse(ch.stdout.toString())).toEqual([{ path: '/kept.txt', kind: 'add' }]);
+    expect((await lcow(['driver', 'diff-getter', '--root', root, id!, 'kept.txt'])).stdout.toString()).toBe('kept\n');
+  });
+});

@@ -5,6 +5,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { LcowError } from '../errors.js';
+import { VHD_DISK_TYPE_FIXED, VHD_FOOTER_SIZE, parseVhdFooter } from './footer.js';
 import { openImageFile } from './vhdx/open-file.js';
 import { openVhdx } from './vhdx/reader.js';
 
@@ -115,20 +116,6 @@ export class CachedBlockSource implements BlockSource {
 }
 
 /**
- * A fixed VHD is the raw disk followed by a 512-byte big-endian footer that
- * starts with "conectix"; disk type 2 is fixed, 3 dynamic, 4 differencing.
- * Returns the disk type, or undefined when the tail is not a VHD footer.
- */
-export function vhdFooterDiskType(footer: Buffer): number | undefined {
-  if (footer.length !== 512 || footer.toString('latin1', 0, 8) !== 'conectix') return undefined;
-  // checksum: one's complement of the byte sum with the checksum field (64..67) zeroed
-  let sum = 0;
-  for (let i = 0; i < 512; i++) if (i < 64 || i >= 68) sum += footer[i];
-  if (((~sum) >>> 0) !== footer.readUInt32BE(64)) return undefined;
-  return footer.readUInt32BE(60);
-}
-
-/**
  * Open a disk image for reading, detecting its container: VHDX (signature
  * "vhdxfile" at 0), fixed VHD (footer at the end, excluded from the disk),
  * else raw. The result reads through an LRU chunk cache.
@@ -143,12 +130,19 @@ export async function openBlockSource(path: string): Promise<BlockSource & { kin
       const v = await openVhdx(path);
       return Object.assign(new CachedBlockSource(v), { kind: 'vhdx' as const });
     }
-    if (fileSize >= 512 && fileSize % 512 === 0) {
-      const type = vhdFooterDiskType(await readExactly(fh, fileSize - 512, 512, path));
-      if (type === 2) return Object.assign(new CachedBlockSource(new FileBlockSource(fh, fileSize - 512, path)), { kind: 'vhd-fixed' as const });
-      if (type !== undefined) {
-        throw new LcowError('EUNSUPPORTED', `only fixed VHDs are supported (disk type ${type})`, { file: path, diskType: type });
+    // A fixed VHD is the raw disk followed by a 512-byte footer starting "conectix".
+    const tail = fileSize >= VHD_FOOTER_SIZE ? await readExactly(fh, fileSize - VHD_FOOTER_SIZE, VHD_FOOTER_SIZE, path) : undefined;
+    if (tail?.toString('latin1', 0, 8) === 'conectix') {
+      let footer;
+      try {
+        footer = parseVhdFooter(tail);
+      } catch (err) {
+        throw new LcowError('EBADIMAGE', `${path}: damaged VHD footer`, { file: path }, { cause: err });
       }
+      if (footer.diskType !== VHD_DISK_TYPE_FIXED) {
+        throw new LcowError('EUNSUPPORTED', `only fixed VHDs are supported (disk type ${footer.diskType})`, { file: path, diskType: footer.diskType });
+      }
+      return Object.assign(new CachedBlockSource(new FileBlockSource(fh, fileSize - VHD_FOOTER_SIZE, path)), { kind: 'vhd-fixed' as const });
     }
     return Object.assign(new CachedBlockSource(new FileBlockSource(fh, fileSize, path)), { kind: 'raw' as const });
   } catch (err) {

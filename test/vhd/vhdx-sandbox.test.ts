@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SparseImage } from '../../src/ext4/sparse-image.js';
 import { openExt4Image } from '../../src/ext4/reader/image.js';
+import { formatEmptyExt4 } from '../../src/ext4/format-empty.js';
 import { createVhdx } from '../../src/vhd/vhdx/writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vhdx-sandbox-'));
@@ -67,6 +68,22 @@ describe('20 GB sandbox VHDX', () => {
     await fs.close();
 
     const back = join(dir, 'back.raw');
+    execFileSync('qemu-img', ['convert', '-f', 'vhdx', '-O', 'raw', vhdx, back]);
+    execFileSync('e2fsck', ['-fn', back]);
+  });
+
+  it('holds the project formatter\'s empty ext4 (formatEmptyExt4 → createVhdx)', async () => {
+    const size = 20 * 1024 ** 3;
+    const vhdx = join(dir, 'formatted.vhdx');
+    const res = await createVhdx(vhdx, formatEmptyExt4(size));
+    expect(res.virtualSize).toBe(size);
+    expect(statSync(vhdx).size).toBeLessThan(64 * 1024 * 1024);
+    execFileSync('qemu-img', ['check', '-f', 'vhdx', vhdx]);
+    const fs = await openExt4Image(vhdx);
+    expect(fs.superblock.blocksCount * fs.superblock.blockSize).toBe(size);
+    expect((await fs.readdir('/')).map((e) => e.name)).toEqual(['lost+found']);
+    await fs.close();
+    const back = join(dir, 'formatted.raw');
     execFileSync('qemu-img', ['convert', '-f', 'vhdx', '-O', 'raw', vhdx, back]);
     execFileSync('e2fsck', ['-fn', back]);
   });

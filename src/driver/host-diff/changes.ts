@@ -18,7 +18,7 @@
  */
 import { compareNames, joinPath, type LayerStat } from './layer-fs.js';
 import { LowerView } from './lower-view.js';
-import { isFormatArtefact, isOpaqueDir, isWhiteout } from './overlay.js';
+import { isFormatArtefact, isOpaqueXattrs, isWhiteout, refuseIndirect } from './overlay.js';
 import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
 
 export type ChangeKind = 'add' | 'modify' | 'delete';
@@ -92,7 +92,10 @@ async function walkChanges(top: DiffSource, lower: LowerView, dir: string, emit:
     }
     emit({ path, kind: below ? 'modify' : 'add' }, stat);
     if (stat.kind !== 'dir') continue;
-    if (below?.kind === 'dir' && (await isOpaqueDir(top.fs, top.imagePath(path), stat))) {
+    const xattrs = await top.fs.listXattrs(top.imagePath(path));
+    // A redirected directory's children live under another lower path: not comparable here.
+    refuseIndirect(xattrs, top.file, path);
+    if (below?.kind === 'dir' && isOpaqueXattrs(xattrs)) {
       const here = new Set(await top.fs.readdir(top.imagePath(path)));
       for (const child of await lower.readdir(path)) if (!here.has(child)) emit({ path: joinPath(path, child), kind: 'delete' }, null);
     }

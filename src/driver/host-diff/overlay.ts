@@ -10,6 +10,7 @@
  * are bookkeeping of one overlay mount and mean nothing in another, so they
  * never leave the host.
  */
+import { LcowError } from '../../errors.js';
 import type { LayerFs, LayerStat } from './layer-fs.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
@@ -30,6 +31,27 @@ export function isOpaqueXattrs(xattrs: Map<string, Buffer>): boolean {
 
 export async function isOpaqueDir(fs: LayerFs, path: string, stat: LayerStat): Promise<boolean> {
   return stat.kind === 'dir' && isOpaqueXattrs(await fs.listXattrs(path));
+}
+
+/**
+ * Upper-dir objects whose content lives elsewhere: `redirect` (a directory
+ * renamed with redirect_dir=on: its children are found under another lower
+ * path) and `metacopy` (metacopy=on: the data is still in the lower file).
+ * Tarring them as they are would silently lose data, so they are refused;
+ * the union mounts this project makes use neither option.
+ */
+const INDIRECT_XATTRS = ['trusted.overlay.redirect', 'trusted.overlay.metacopy'];
+
+export function refuseIndirect(xattrs: Map<string, Buffer>, file: string, path: string): void {
+  for (const name of INDIRECT_XATTRS) {
+    if (xattrs.has(name)) {
+      throw new LcowError('EUNSUPPORTED', `${path} in ${file} carries ${name}: an overlay mounted with redirect_dir/metacopy cannot be diffed from its upper dir alone`, {
+        file,
+        path,
+        xattr: name,
+      });
+    }
+  }
 }
 
 /** The xattrs worth carrying in a tar: everything but overlay's private ones. */

@@ -19,7 +19,7 @@ import { Readable } from 'node:stream';
 import { LcowError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';
 import { compareNames, joinPath, type LayerStat } from './layer-fs.js';
-import { isFormatArtefact, isOpaqueXattrs, isWhiteout, OPAQUE_MARKER, portableXattrs, WHITEOUT_PREFIX } from './overlay.js';
+import { isFormatArtefact, isOpaqueXattrs, isWhiteout, OPAQUE_MARKER, portableXattrs, refuseIndirect, WHITEOUT_PREFIX } from './overlay.js';
 import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
 import { encodeTarItem, END_OF_ARCHIVE, padding, type TarItem, type TarType } from './tar-entry.js';
 
@@ -80,6 +80,7 @@ async function* walkDir(src: DiffSource, dir: string, firstNameOfInode: Map<numb
       continue;
     }
     const allXattrs = await src.fs.listXattrs(imagePath);
+    refuseIndirect(allXattrs, src.file, path);
     const item: TarItem = {
       name: rel,
       type,

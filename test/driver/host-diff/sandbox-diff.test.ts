@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changes, diffSize } from '../../../src/driver/host-diff/changes.js';
+import { isLcowError } from '../../../src/errors.js';
 import { sandboxToTar } from '../../../src/driver/host-diff/to-tar.js';
 import { buildExt4, readTar, sha256, tmpDir, type SpecEntry, type TarSeen } from './helpers/fixtures.js';
 import { OPENERS } from './helpers/openers.js';
@@ -54,38 +55,47 @@ beforeAll(() => {
   l2 = path.join(work, 'l2.vhd');
   buildExt4(l1, L1);
   buildExt4(l2, L2);
-  const raw = path.join(work, 'sandbox.raw');
+  sandbox = kernelSandbox('plain', '', (m) => {
+    fs.appendFileSync(m('etc/passwd'), 'user\n'); // copy-up + modify
+    fs.writeFileSync(m('etc/new'), 'new file!'); // add
+    fs.linkSync(m('etc/new'), m('etc/new-link')); // add (hard link)
+    fs.chmodSync(m('etc/hosts'), 0o600); // metadata-only copy-up
+    fs.rmSync(m('usr/lib/a.so')); // whiteout
+    fs.rmSync(m('opt/tool'), { recursive: true }); // whiteout of a directory
+    fs.rmSync(m('usr/share'), { recursive: true }); // rm -rf + mkdir → opaque
+    fs.mkdirSync(m('usr/share'));
+    fs.writeFileSync(m('usr/share/fresh'), 'fresh');
+    fs.symlinkSync('/etc/new', m('link-to-new')); // add
+    fs.writeFileSync(m('tmpfile'), 'x');
+    fs.rmSync(m('tmpfile')); // created and deleted: leaves no trace
+  });
+});
+
+/**
+ * Layers l2:l1 as lowerdirs, upper/work at the root of a fresh ext4, `edit`
+ * applied through the merged mount; returns the sandbox as a VHDX.
+ */
+function kernelSandbox(name: string, extraOptions: string, edit: (m: (p: string) => string) => void): string {
+  const dir = path.join(work, name);
+  const raw = path.join(dir, 'sandbox.raw');
+  fs.mkdirSync(dir);
   execFileSync('mkfs.ext4', ['-q', '-F', '-b', '4096', '-O', '^has_journal', raw, '64M']);
-  mount(['-o', 'loop,ro', l1], path.join(work, 'm1'));
-  mount(['-o', 'loop,ro', l2], path.join(work, 'm2'));
-  const sb = path.join(work, 'sb');
+  const [m1, m2, sb, merged] = ['m1', 'm2', 'sb', 'merged'].map((d) => path.join(dir, d));
+  mount(['-o', 'loop,ro', l1], m1);
+  mount(['-o', 'loop,ro', l2], m2);
   mount(['-o', 'loop', raw], sb);
   fs.mkdirSync(path.join(sb, 'upper'));
   fs.mkdirSync(path.join(sb, 'work'));
-  const merged = path.join(work, 'merged');
-  mount(['-t', 'overlay', 'overlay', '-o', `lowerdir=${work}/m2:${work}/m1,upperdir=${sb}/upper,workdir=${sb}/work`], merged);
-
-  const m = (p: string) => path.join(merged, p);
-  fs.appendFileSync(m('etc/passwd'), 'user\n'); // copy-up + modify
-  fs.writeFileSync(m('etc/new'), 'new file!'); // add
-  fs.linkSync(m('etc/new'), m('etc/new-link')); // add (hard link)
-  fs.chmodSync(m('etc/hosts'), 0o600); // metadata-only copy-up
-  fs.rmSync(m('usr/lib/a.so')); // whiteout
-  fs.rmSync(m('opt/tool'), { recursive: true }); // whiteout of a directory
-  fs.rmSync(m('usr/share'), { recursive: true }); // rm -rf + mkdir → opaque
-  fs.mkdirSync(m('usr/share'));
-  fs.writeFileSync(m('usr/share/fresh'), 'fresh');
-  fs.symlinkSync('/etc/new', m('link-to-new')); // add
-  fs.writeFileSync(m('tmpfile'), 'x');
-  fs.rmSync(m('tmpfile')); // created and deleted: leaves no trace
-
-  umount(merged);
-  umount(sb);
-  umount(path.join(work, 'm2'));
-  umount(path.join(work, 'm1'));
-  sandbox = path.join(work, 'sandbox.vhdx');
-  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', raw, sandbox]);
-});
+  mount(['-t', 'overlay', 'overlay', '-o', `lowerdir=${m2}:${m1},upperdir=${sb}/upper,workdir=${sb}/work${extraOptions}`], merged);
+  try {
+    edit((p) => path.join(merged, p));
+  } finally {
+    for (const d of [merged, sb, m2, m1]) umount(d);
+  }
+  const vhdx = path.join(dir, 'sandbox.vhdx');
+  execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', raw, vhdx]);
+  return vhdx;
+}
 
 afterAll(() => {
   for (const d of [...mounts].reverse()) execFileSync('umount', ['-l', d]);
@@ -138,5 +148,32 @@ describe.each(OPENERS)('a sandbox the kernel wrote, read through %s', (_how, ope
     expect(await diffSize(sandbox, [l2, l1], { open })).toBe(
       'localhost2\n'.length + 'new file!'.length + 'root\nuser\n'.length + 'fresh'.length,
     );
+  });
+});
+
+describe('an upper dir that depends on its lowers (redirect_dir / metacopy)', () => {
+  it('is refused with EUNSUPPORTED rather than diffed wrongly', async () => {
+    let redirected: string;
+    try {
+      redirected = kernelSandbox('redirect', ',redirect_dir=on,metacopy=on', (m) => {
+        fs.renameSync(m('usr/share'), m('usr/share2')); // a lower dir renamed: trusted.overlay.redirect
+      });
+    } catch (err) {
+      // a kernel built without redirect_dir support cannot produce such a sandbox
+      console.warn(`skipped: ${(err as Error).message}`);
+      return;
+    }
+    const isUnsupported = (e: unknown) => isLcowError(e, 'EUNSUPPORTED');
+    await expect(readTar(sandboxToTar(redirected))).rejects.toSatisfy(isUnsupported);
+    await expect(changes(redirected, [l2, l1])).rejects.toSatisfy(isUnsupported);
+
+    // metacopy alone: a chmod copies up only the inode, the data stays below
+    const metacopy = kernelSandbox('metacopy', ',redirect_dir=on,metacopy=on', (m) => fs.chmodSync(m('etc/passwd'), 0o600));
+    await expect(readTar(sandboxToTar(metacopy))).rejects.toSatisfy(isUnsupported);
+    // for changes, a metadata-only copy-up is an ordinary modify
+    expect(await changes(metacopy, [l2, l1])).toEqual([
+      { path: '/etc', kind: 'modify' },
+      { path: '/etc/passwd', kind: 'modify' },
+    ]);
   });
 });

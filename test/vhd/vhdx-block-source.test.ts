@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CachedBlockSource, openBlockSource, type BlockSource } from '../../src/vhd/block-source.js';
+import { encodeVhdFooter } from '../../src/vhd/footer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'block-source-'));
 const MiB = 1024 * 1024;
@@ -40,6 +41,19 @@ describe('openBlockSource', () => {
     expect(s.size).toBe(data.length);
     expect((await readAllOf(s)).equals(data)).toBe(true);
     await s.close();
+  });
+
+  it('opens a VHD whose footer the project wrote, and rejects a damaged footer with EBADIMAGE', async () => {
+    const vhd = join(dir, 'ours.vhd');
+    const footer = encodeVhdFooter(data.length, randomBytes(16));
+    writeFileSync(vhd, Buffer.concat([data, footer]));
+    const s = await openBlockSource(vhd);
+    expect(s.kind).toBe('vhd-fixed');
+    expect((await readAllOf(s)).equals(data)).toBe(true);
+    await s.close();
+    footer[100] ^= 1;
+    writeFileSync(vhd, Buffer.concat([data, footer]));
+    await expect(openBlockSource(vhd)).rejects.toMatchObject({ code: 'EBADIMAGE' });
   });
 
   it('opens a VHDX through its BAT', async () => {

@@ -64,6 +64,8 @@ export class HcsVm implements VmHandle {
   private readonly timeoutMs: number;
   /** Aborted on exit: operations still pending are cancelled rather than left to their timeout. */
   private readonly onStop = new AbortController();
+  /** The handle close started by markStopped; terminate() resolves only after it. */
+  private closing: Promise<void> = Promise.resolve();
 
   constructor(
     readonly spec: VmSpec,
@@ -120,12 +122,19 @@ export class HcsVm implements VmHandle {
   }
 
   async terminate(): Promise<void> {
-    if (this.stateValue === 'stopped') return;
-    if (this.terminating) {
+    if (this.stateValue === 'stopped' || this.terminating) {
       await this.exitInfo;
+      await this.closing;
       return;
     }
     this.terminating = true;
+    if (this.stateValue === 'created') {
+      // Never started: closing the last handle tears it down (ShouldTerminateOnLastHandleClosed),
+      // and no SystemExited event need be waited for.
+      this.markStopped({ reason: 'terminated', detail: 'never started' });
+      await this.closing;
+      return;
+    }
     this.stateValue = 'stopping';
     const system = this.requireHandle();
     try {
@@ -143,6 +152,7 @@ export class HcsVm implements VmHandle {
     if (!(await settlesWithin(this.exitInfo, this.timeoutMs))) {
       this.markStopped({ reason: 'terminated', detail: 'no SystemExited event after terminate' });
     }
+    await this.closing;
   }
 
   waitExit(): Promise<VmExitInfo> {
@@ -285,7 +295,7 @@ export class HcsVm implements VmHandle {
     this.settleExit(info);
     this.onStop.abort();
     void this.deps.guest.close().catch(() => {});
-    void this.closeHandle();
+    this.closing = this.closeHandle().catch((err: unknown) => this.deps.logger.warn({ err }, 'closing the compute system failed'));
   }
 
   /** Close asynchronously: a sync close on the main thread could wait on a callback koffi needs that thread for. */

@@ -299,6 +299,16 @@ describe('HcsVm against the stand-in computecore', () => {
     await vm.terminate();
     await expectBalanced();
   });
+
+  it('terminating a VM that never started closes its handle without waiting for an exit event', async () => {
+    const vm = await backend().createVm(spec('vm-idle'));
+    await vm.terminate();
+    expect(await vm.waitExit()).toEqual({ reason: 'terminated', detail: 'never started' });
+    expect(vm.state).toBe('stopped');
+    await vi.waitFor(() => expect(stub.counter('systemsClosed')).toBe(1));
+    expect(stub.calls().map((c) => c.fn)).not.toContain('HcsTerminateComputeSystem');
+    await expectBalanced();
+  });
 });
 
 describe('bindings', () => {

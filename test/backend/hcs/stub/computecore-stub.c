@@ -89,8 +89,8 @@ static char *utf8_of(const WCHAR *w) {
   }
   *p = 0; return o;
 }
-/* A result string the way HCS hands one out: allocated here, freed by LocalFree. */
-static WCHAR *alloc_wide(const char *u) {
+/* UTF-8 → a new UTF-16 string (not counted: event data stays owned by the library). */
+static WCHAR *to_wide(const char *u) {
   size_t n = strlen(u); WCHAR *w = malloc((n + 1) * 2), *p = w;
   for (size_t i = 0; i < n;) {
     unsigned char c = u[i]; uint32_t cp; int len;
@@ -100,6 +100,11 @@ static WCHAR *alloc_wide(const char *u) {
     if (cp >= 0x10000) { cp -= 0x10000; *p++ = 0xD800 + (cp >> 10); *p++ = 0xDC00 + (cp & 0x3FF); } else *p++ = (WCHAR)cp;
   }
   *p = 0;
+  return w;
+}
+/* A result string the way HCS hands one out: allocated here, counted, freed by the caller with LocalFree. */
+static WCHAR *alloc_wide(const char *u) {
+  WCHAR *w = to_wide(u);
   pthread_mutex_lock(&mu); allocs++; pthread_mutex_unlock(&mu);
   return w;
 }
@@ -215,11 +220,11 @@ HRESULT HcsShutDownComputeSystem(Sys *s, Op *op, const WCHAR *opts) { record("Hc
 static void *exiter(void *arg) {
   Sys *s = arg; msleep(delay_ms);
   if (!s->cb) return NULL;
-  WCHAR *data = alloc_wide("{\"ExitType\":\"Terminated\"}");
+  WCHAR *data = to_wide("{\"ExitType\":\"Terminated\"}");
   HCS_EVENT ev = { 1, data, NULL };
   pthread_mutex_lock(&mu); if (!pthread_equal(pthread_self(), main_thread)) foreign_callbacks++; pthread_mutex_unlock(&mu);
   s->cb(&ev, s->ctx);
-  free(data); pthread_mutex_lock(&mu); frees++; pthread_mutex_unlock(&mu); /* event data stays HCS-owned */
+  free(data); /* event data is the library's: valid only during the callback */
   return NULL;
 }
 static void fire_exit(Sys *s) {
@@ -263,11 +268,11 @@ static void *proc_main(void *arg) {
   close(p->in_r); close(p->out_w); close(p->err_w);
   for (int i = 0; i < 2000 && !p->cb; i++) msleep(1); /* until the host registered its callback */
   char doc[64]; snprintf(doc, sizeof doc, "{\"Status\":0,\"ExitCode\":%d}", p->killed ? 137 : exit_code);
-  WCHAR *data = alloc_wide(doc);
+  WCHAR *data = to_wide(doc);
   HCS_EVENT ev = { 0x00010000, data, NULL };
   pthread_mutex_lock(&mu); if (!pthread_equal(pthread_self(), main_thread)) foreign_callbacks++; pthread_mutex_unlock(&mu);
   if (p->cb) p->cb(&ev, p->ctx);
-  free(data); pthread_mutex_lock(&mu); frees++; pthread_mutex_unlock(&mu);
+  free(data);
   return NULL;
 }
 HRESULT HcsCreateProcess(Sys *s, const WCHAR *params, Op *op, void *sd, Proc **out) {

@@ -15,6 +15,11 @@ import type { VmSpec } from '../../../src/backend/types.js';
 import { HcsBackend, lcowDocumentFor, type GuestConnection } from '../../../src/backend/hcs/index.js';
 import type { GuestModifyRequest } from '../../../src/backend/hcs/documents/guest-request.js';
 import { loadComputeCore } from '../../../src/backend/hcs/native/computecore.js';
+import { callAsync } from '../../../src/backend/hcs/native/call-async.js';
+import { loadNativeHcs } from '../../../src/backend/hcs/native/load.js';
+import { OperationRunner } from '../../../src/backend/hcs/operation.js';
+import { defaultLogger } from '../../../src/log.js';
+import fc from 'fast-check';
 import { eventLoopHolders } from '../../../src/backend/hcs/native/keepalive.js';
 import { createVhdxViaVirtdisk } from '../../../src/backend/hcs/vhdx.js';
 import type { HcsVm } from '../../../src/backend/hcs/vm.js';
@@ -312,6 +317,28 @@ describe('HcsVm against the stand-in computecore', () => {
 });
 
 describe('bindings', () => {
+  it('any Unicode string crosses to the library and back intact as UTF-16 (property)', async () => {
+    stub.setDelay(0);
+    const native = loadNativeHcs(stub.libraries);
+    const runner = new OperationRunner(native, { logger: defaultLogger() });
+    const noNulOrLoneSurrogate = (t: string): boolean => !t.includes('\0') && !/[\uD800-\uDFFF]/u.test(t);
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'binary', minLength: 1, maxLength: 64 }).filter(noNulOrLoneSurrogate), async (id) => {
+        const sys: [bigint | null] = [null];
+        await runner.run('HcsCreateComputeSystem', (op) => callAsync(native.cc.HcsCreateComputeSystem, id, '{}', op, null, sys), { timeoutMs: 10_000 });
+        const calls = stub.calls();
+        expect(calls[calls.length - 1].args[0]).toBe(id); // JS → UTF-16 → library
+        const r = await runner.run('HcsGetComputeSystemProperties', (op) => callAsync(native.cc.HcsGetComputeSystemProperties, sys[0]!, op, null), {
+          timeoutMs: 10_000,
+        });
+        expect(r.document).toBe(`{"Id":"${id}","State":"Running","SystemType":"VirtualMachine"}`); // library → UTF-16 → JS
+        await callAsync(native.cc.HcsCloseComputeSystem, sys[0]!);
+      }),
+      { numRuns: 60 },
+    );
+    await expectBalanced();
+  });
+
   it('binds optional exports lazily: absent in the library → undefined, not a throw at load', () => {
     const cc = loadComputeCore(stub.libraries.computecore);
     expect(cc.HcsWaitForProcessExit).toBeUndefined();

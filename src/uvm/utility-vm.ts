@@ -42,11 +42,16 @@ export async function createUtilityVM(options: UtilityVMOptions): Promise<Utilit
   return new UtilityVM(vm, resolved, options, logger);
 }
 
-/** The backend module's default, if it exports one (`defaultBackend()`); uvm names no backend itself. */
+/**
+ * The backend module's choice for this platform — `selectBackend('auto')`
+ * (or a `defaultBackend()`) when src/backend/index.ts exports one. uvm names
+ * no backend itself: it only sees the backend module's public face.
+ */
 async function defaultBackend(): Promise<HypervisorBackend> {
   const mod = (await import('../backend/index.js')) as Record<string, unknown>;
-  if (typeof mod.defaultBackend === 'function') return (await (mod.defaultBackend as () => HypervisorBackend | Promise<HypervisorBackend>)()) as HypervisorBackend;
-  throw new LcowError('EINVAL', 'no backend given and the backend module names no default', {});
+  if (typeof mod.selectBackend === 'function') return (mod.selectBackend as (name: 'auto') => Promise<HypervisorBackend>)('auto');
+  if (typeof mod.defaultBackend === 'function') return (mod.defaultBackend as () => Promise<HypervisorBackend>)();
+  throw new LcowError('EINVAL', 'no backend given, and the backend module exports no selectBackend() to choose one', {});
 }
 
 export class UtilityVM {

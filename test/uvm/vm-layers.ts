@@ -5,7 +5,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { UtilityVM } from '../../src/uvm/index.js';
+import { afterAll, beforeAll } from 'vitest';
+import { createUtilityVM, type UtilityVM, type UtilityVMOptions } from '../../src/uvm/index.js';
+import { tempDir, testBackend } from '../helpers/vm.js';
 
 const run = promisify(execFile);
 
@@ -52,4 +54,22 @@ export async function ourMounts(uvm: UtilityVM): Promise<string[]> {
 /** SCSI disks the guest still sees (`H:C:T:L` entries of /sys/bus/scsi/devices). */
 export async function scsiDevices(uvm: UtilityVM): Promise<string[]> {
   return (await guestOut(uvm, ['ls', '/sys/bus/scsi/devices'])).split('\n').filter((e) => /^\d+:\d+:\d+:\d+$/.test(e));
+}
+
+/**
+ * One started UtilityVM (QEMU) and one temporary folder shared by a test
+ * file: booted in beforeAll, terminated and removed in afterAll.
+ */
+export function sharedUvm(name: string, options: Partial<UtilityVMOptions> = {}): { readonly uvm: UtilityVM; readonly dir: string } {
+  const state = {} as { uvm: UtilityVM; dir: string; cleanup: () => Promise<void> };
+  beforeAll(async () => {
+    ({ dir: state.dir, cleanup: state.cleanup } = await tempDir(`lcow-${name}-`));
+    state.uvm = await createUtilityVM({ id: `${name}-${process.pid}`, backend: testBackend(), memoryMiB: 512, cpus: 1, ...options });
+    await state.uvm.start();
+  }, 600_000);
+  afterAll(async () => {
+    await state.uvm?.terminate();
+    await state.cleanup?.();
+  });
+  return state;
 }

@@ -159,13 +159,17 @@ export class LcowDriver {
   /**
    * Remove a layer: rename to `<id>-removing` (so a crash leaves a leftover
    * that cleanup finds, never a half layer), force-stop its safe-mode service
-   * VM, delete. A layer that is got (get without put) is EBUSY. A missing
+   * VM, delete. A layer that is got (get without put), or a parent of one,
+   * is EBUSY (its image may be attached to a VM). A missing
    * layer is not an error (a crashed remove is retried by the engine).
    */
   async remove(id: string): Promise<void> {
     checkLayerId(id);
     await this.#ids.run(id, async () => {
-      if (this.#mounts.has(id)) throw new LcowError('EBUSY', `layer ${id} is in use (get without put)`, { id });
+      const user = await this.#gotLayerUsing(id);
+      if (user !== undefined) {
+        throw new LcowError('EBUSY', user === id ? `layer ${id} is in use (get without put)` : `layer ${id} is a parent of ${user}, which is in use`, { id, usedBy: user });
+      }
       const removing = this.layout.removingDir(id);
       try {
         await fs.rename(this.layout.dir(id), removing);
@@ -358,6 +362,16 @@ export class LcowDriver {
       throw new LcowError('EBADOPTION', `sandbox size ${size} GB must be a whole number from ${DEFAULT_SANDBOX_SIZE_GB} to ${MAX_SANDBOX_SIZE_GB}`, { option: 'sizeGB', value: size });
     }
     return size;
+  }
+
+  /** A got layer (get without put) that is `id` or has it in its chain, if any. */
+  async #gotLayerUsing(id: string): Promise<string | undefined> {
+    if (this.#mounts.has(id)) return id;
+    for (const got of this.#mounts.keys()) {
+      const parents = await readParentIds(this.layout, got).catch(() => [] as string[]);
+      if (parents.includes(id)) return got;
+    }
+    return undefined;
   }
 
   /** The images below a layer, nearest first; each must be a read-only layer with content. */

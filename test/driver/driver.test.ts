@@ -94,6 +94,11 @@ describe('LcowDriver on the fake backend', () => {
     await h.rootfs();
     await expect(d.remove('base')).rejects.toMatchObject({ code: 'EBUSY' });
     await d.put('base');
+    await layer(d, 'child', 'base');
+    await d.get('child'); // got, not even mounted yet: its parent is still in use
+    await expect(d.remove('base')).rejects.toMatchObject({ code: 'EBUSY', context: { usedBy: 'child' } });
+    await d.put('child');
+    await d.remove('child');
     await d.remove('base');
     expect(await d.exists('base')).toBe(false);
     expect(readdirSync(root).sort()).toEqual(['cache', 'scratch']);

@@ -200,8 +200,11 @@ export class QemuVm implements VmHandle {
       Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
     // 1. the guest syncs its file systems and powers off (-no-reboot makes that an exit)
     if (this.agent && !this.agent.stopped) {
-      this.agent.request('guest-exec', { path: '/bin/poweroff', arg: ['-f'] }, grace).catch(() => undefined);
-      if (await exitedWithin(grace)) return;
+      const asked = await Promise.race([
+        this.agent.request('guest-exec', { path: 'poweroff', arg: ['-f'] }, grace).then(() => true, () => false),
+        this.exited.then(() => true),
+      ]);
+      if (asked && (await exitedWithin(grace))) return;
     }
     // 2. QEMU stops the machine itself (flushing its block layer)
     if (this.qmp && !this.qmp.stopped) {

@@ -1,6 +1,7 @@
 // `lcow run`: a sandbox on the image's top layer, argv chrooted into the
 // union in a real VM, stdout/stderr/exit code passed through, sandbox gone after.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,5 +40,19 @@ describe('lcow run', () => {
     const ch = await lcow(['driver', 'changes', '--root', root, id!, 'base']);
     expect(JSON.parse(ch.stdout.toString())).toEqual([{ path: '/kept.txt', kind: 'add' }]);
     expect((await lcow(['driver', 'diff-getter', '--root', root, id!, 'kept.txt'])).stdout.toString()).toBe('kept\n');
+  });
+
+  it('takes an image (a docker-save layout) instead of a layer id: imports it, then runs', async () => {
+    const img = path.join(dir, 'image');
+    mkdirSync(path.join(img, 'l1'), { recursive: true });
+    const layerBytes = readFileSync(path.join(dir, 'base.tar'));
+    writeFileSync(path.join(img, 'l1', 'layer.tar'), layerBytes);
+    const diffId = 'sha256:' + createHash('sha256').update(layerBytes).digest('hex');
+    writeFileSync(path.join(img, 'config.json'), JSON.stringify({ rootfs: { type: 'layers', diff_ids: [diffId] } }));
+    writeFileSync(path.join(img, 'manifest.json'), JSON.stringify([{ Config: 'config.json', RepoTags: ['test:1'], Layers: ['l1/layer.tar'] }]));
+    const fresh = path.join(dir, 'root2');
+    const r = await lcow(['run', '--root', fresh, img, '--', '/bin/cat', '/etc/os-release']);
+    expect(r.stdout.toString()).toBe('NAME=lcow-test\n');
+    expect(r.code).toBe(0);
   });
 });

@@ -149,8 +149,13 @@ export function sha256(data: string | Buffer): string {
   return crypto.createHash('sha256').update(data).digest('hex');
 }
 
+/** A PAX time value for sec + nsec/1e9 (the instant, so -1 s + 1 ns is "-0.999999999"). */
 export function paxMtime(t: { sec: number; nsec: number }): string {
-  return t.nsec === 0 ? String(t.sec) : `${t.sec}.${String(t.nsec).padStart(9, '0')}`.replace(/0+$/, '');
+  const total = BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
+  const abs = total < 0n ? -total : total;
+  const whole = `${total < 0n ? '-' : ''}${abs / 1_000_000_000n}`;
+  const frac = (abs % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  return frac ? `${whole}.${frac}` : whole;
 }
 
 export function tmpDir(prefix: string): string {

@@ -9,7 +9,7 @@
  * different VMs run in parallel).
  */
 import { Mutex } from 'async-mutex';
-import { LcowError, asError } from '../errors.js';
+import { LcowError, asError, isLcowError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ExecOptions, ExecResult } from '../backend/types.js';
 import type { ServiceVmLease, ServiceVms } from '../svm/index.js';
@@ -123,7 +123,27 @@ export class LayerHandle {
 
   async #withVm<T>(fn: (m: Mounted) => Promise<T>): Promise<T> {
     const m = await this.#ensure();
-    return m.lease.entry.runExclusive(() => fn(m));
+    try {
+      return await m.lease.entry.runExclusive(() => fn(m));
+    } catch (err) {
+      if (isLcowError(err, 'EVMSTOPPED')) await this.#forget(m);
+      throw err;
+    }
+  }
+
+  /**
+   * The VM died under us: forget the mount, and drop the VM's entry (in
+   * global mode too) so that the next operation mounts again in a fresh VM
+   * rather than failing for ever against the dead one.
+   */
+  async #forget(m: Mounted): Promise<void> {
+    await this.#mountLock.runExclusive(async () => {
+      if (this.#mounted !== m) return;
+      this.#mounted = undefined;
+      this.log.warn({ id: this.id, vmId: m.lease.vmId }, 'service VM stopped under a mounted layer; will remount on next use');
+      await this.svms.forceStopEntry(m.lease.entry).catch((e: unknown) => this.log.warn({ err: asError(e), id: this.id }, 'dropping the dead service VM'));
+      await m.lease.release().catch((e: unknown) => this.log.warn({ err: asError(e), id: this.id }, 'release after VM death'));
+    });
   }
 
   #ensure(): Promise<Mounted> {

@@ -134,6 +134,15 @@ export class ServiceVms<VM, D = unknown, U = unknown> {
     if (entry) await this.#releaseEntry(entry, true);
   }
 
+  /**
+   * Terminate this entry's VM now, in either mode, if it is still the current
+   * one for its id — for a VM that died under its users (EVMSTOPPED), so the
+   * next acquire boots a fresh one instead of finding the dead one.
+   */
+  async forceStopEntry(entry: ServiceVmEntry<VM, D, U>): Promise<void> {
+    await this.#releaseEntry(entry, true);
+  }
+
   /** Terminate every VM (Cleanup). Tries all of them, then throws the first error. */
   async stopAll(): Promise<void> {
     const results = await Promise.allSettled(this.map.entries().map((e) => this.#releaseEntry(e, true)));

@@ -179,4 +179,21 @@ describe('LcowDriver on the fake backend', () => {
     await expect(h.rootfs()).rejects.toMatchObject({ code: 'EUNSUPPORTED' });
     await d.put('child');
   });
+
+  it.each([[[]], [['lcow.globalmode=true']]])('a service VM that dies under a got layer (%j): the op fails EVMSTOPPED, the next one remounts in a fresh VM', async (options) => {
+    const d = await open(options);
+    await layer(d, 'base');
+    const h = await d.get('base');
+    const first = await h.rootfs();
+    backend.vms[0]!.kill();
+    await expect(h.run(['true'])).rejects.toMatchObject({ code: 'EVMSTOPPED' });
+    expect(await h.rootfs()).not.toBe(undefined);
+    expect(first).toMatch(/rootfs$/);
+    expect(backend.vms).toHaveLength(2);
+    expect(backend.vms[1]!.state).toBe('running');
+    await d.put('base');
+    await d.cleanup();
+    expect(backend.vms.every((v) => v.state === 'stopped')).toBe(true);
+    expect(d.status().serviceVms).toEqual([]);
+  });
 });

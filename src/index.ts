@@ -1,1 +1,14 @@
-export {};
+/**
+ * lcow-uvm: Linux utility VMs for an LCOW engine, and the LCOW storage
+ * driver on them. Each part is also its own entry point (lcow-uvm/ext4,
+ * lcow-uvm/vhd, lcow-uvm/backend, lcow-uvm/uvm, lcow-uvm/svm, lcow-uvm/driver).
+ */
+export { LcowError, isLcowError, type LcowErrorCode } from './errors.js';
+export * from './ext4/index.js';
+export * from './vhd/index.js';
+export * from './backend/index.js';
+export * from './uvm/index.js';
+export * from './svm/index.js';
+export * from './driver/index.js';
+// The driver's choice (a backend object or a name) is the wider of the two.
+export type { BackendChoice } from './driver/index.js';

@@ -1,1 +1,7 @@
-export * from "./types.js";
+/**
+ * backend/: the hypervisor interface and how to pick an implementation.
+ * The implementations are their own entry points (loaded lazily by
+ * selectBackend): ./qemu (Linux, the embedded default) and ./hcs (Windows).
+ */
+export * from './types.js';
+export { selectBackend, resolveBackendChoice, type BackendChoice, type SelectBackendOptions } from './select.js';

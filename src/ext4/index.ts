@@ -1,0 +1,13 @@
+/**
+ * ext4/: tar → ext4 (the streaming converter and its writer), the empty
+ * writable ext4 for sandboxes, dm-verity, and the host-side reader.
+ */
+export type { LayerEntry, EntryKind, EntryMeta, Timestamp, SparseRegion } from './entry.js';
+export type { SparseImage } from './sparse-image.js';
+export { convertTarToExt4, type ConvertOptions, type ConvertResult, type ConvertProgress, type ConvertInput } from './convert.js';
+export { readLayerEntries, decompressIfNeeded, detectCompression, type ReadLayerOptions, type Compression } from './tar/index.js';
+export { Ext4Writer, type Ext4WriterOptions, type Ext4WriteResult } from './writer.js';
+export { formatEmptyExt4 } from './format-empty.js';
+export { appendVerityTree, type VerityResult } from './verity.js';
+export { openExt4Image, Ext4Image, type Ext4DirEntry, type Ext4WalkEntry } from './reader/image.js';
+export type { Ext4Stat } from './reader/stat.js';

@@ -96,7 +96,14 @@ export class LcowDriver {
       logger: this.#log,
       lifecycle: serviceVmLifecycle(this.layout, {
         backend: () => this.#loadBackend(),
-        boot: () => (this.#boot ??= bootFromOptions(this.options, async () => (await this.#loadBackend()).defaultBoot())),
+        boot: () => {
+          // Kept once known; a failure (e.g. the guest image could not be built) is retried next time.
+          this.#boot ??= bootFromOptions(this.options, async () => (await this.#loadBackend()).defaultBoot()).catch((err: unknown) => {
+            this.#boot = undefined;
+            throw err;
+          });
+          return this.#boot;
+        },
         kernelArgs: options.bootParameters,
         timeoutSeconds: options.timeoutSeconds,
         memoryMiB: open.serviceVm?.memoryMiB ?? 512,
@@ -122,6 +129,10 @@ export class LcowDriver {
     for (const name of await fs.readdir(d.layout.scratchDir)) {
       d.#log.warn({ file: name }, 'deleting stale scratch file');
       await fs.rm(`${d.layout.scratchDir}/${name}`, { recursive: true, force: true });
+    }
+    // A crash while a template was being written leaves its temp file (never the template itself).
+    for (const name of (await fs.readdir(d.layout.cacheDir)).filter((n) => n.includes('.tmp-'))) {
+      await fs.rm(`${d.layout.cacheDir}/${name}`, { force: true });
     }
     await d.#collectLeftovers();
     d.#log.info({ mode: d.#svms.mode, sandboxSizeGB: options.sandboxSizeGB }, 'driver open');
@@ -404,10 +415,16 @@ export class LcowDriver {
   }
 
   #loadBackend(): Promise<HypervisorBackend> {
-    this.#backend ??= resolveBackend(this.#backendChoice).then((b) => {
-      this.#backendName = b.name;
-      return b;
-    });
+    this.#backend ??= resolveBackend(this.#backendChoice).then(
+      (b) => {
+        this.#backendName = b.name;
+        return b;
+      },
+      (err: unknown) => {
+        this.#backend = undefined; // not remembered: the next VM start tries again
+        throw err;
+      },
+    );
     return this.#backend;
   }
 

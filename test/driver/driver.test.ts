@@ -144,9 +144,13 @@ describe('LcowDriver on the fake backend', () => {
       mkdirSync(path.join(root, leftover));
       writeFileSync(path.join(root, leftover, 'layer.vhd'), 'partial');
     }
+    mkdirSync(path.join(root, 'cache'), { recursive: true });
+    writeFileSync(path.join(root, 'cache', '.sandbox-20gb.vhdx.tmp-1-abcd'), 'half a template');
+    writeFileSync(path.join(root, 'cache', 'sandbox-20gb.vhdx'), 'a finished template');
     const d = await open();
     expect(readdirSync(root).sort()).toEqual(['cache', 'scratch']);
     expect(readdirSync(path.join(root, 'scratch'))).toEqual([]);
+    expect(readdirSync(path.join(root, 'cache'))).toEqual(['sandbox-20gb.vhdx']);
     expect(await d.exists('gone')).toBe(false);
   });
 

@@ -3,7 +3,7 @@
  * image layout (directory or tarball), and apply its layers to a driver.
  *
  *   readImageArchive(pathOrDir: string): Promise<ImageArchive>
- *     ImageArchive = { layers: ArchiveLayer[]; config: ImageConfig; repoTags: string[] }
+ *     ImageArchive = { layers: ArchiveLayer[]; config: ImageConfig; repoTags: string[]; close(): Promise<void> }
  *     ArchiveLayer = { diffId: string; mediaType: string; open(): Promise<Readable> }
  *   importImage(driver: ImportTarget, archivePath: string, options?: ImportOptions)
  *     : Promise<{ topLayerId: string; layerIds: string[] }>
@@ -12,7 +12,9 @@
  * Layouts: docker save (manifest.json → Config, Layers, RepoTags; both the
  * `<id>/layer.tar` layout and Docker 25's `blobs/sha256/<hex>`, members that
  * are symlinks or hard links included) and OCI (oci-layout + index.json →
- * [index →] manifest → config + layers). Layers are decompressed on the fly
+ * [index →] manifest → config + layers); a tarball may be gzip-compressed
+ * (`docker save | gzip`), in which case it is expanded to a temporary file
+ * that close() removes. Layers are decompressed on the fly
  * by their magic bytes (gzip; zstd when this Node's zlib has it), so a
  * mislabelled mediaType does not matter.
  *
@@ -31,8 +33,10 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { LcowError, asError, isLcowError } from '../errors.js';
 import { componentLogger, type Logger } from '../log.js';
@@ -57,6 +61,8 @@ export interface ImageArchive {
   layers: ArchiveLayer[];
   config: ImageConfig;
   repoTags: string[];
+  /** Remove the temporary copy a compressed archive was expanded into (no-op otherwise). */
+  close(): Promise<void>;
 }
 
 /** The part of the driver import needs (structural: LcowDriver satisfies it). */
@@ -179,9 +185,6 @@ async function tarStore(file: string): Promise<MemberStore> {
     for (;;) {
       const { bytesRead } = await fh.read(header, 0, 512, pos);
       if (bytesRead < 512 || header.every((b) => b === 0)) break;
-      if (pos === 0 && header[0] === 0x1f && header[1] === 0x8b) {
-        throw new LcowError('EUNSUPPORTED', 'a compressed image archive: decompress it first (e.g. gunzip)', { file });
-      }
       const magic = header.toString('latin1', 257, 262);
       if (magic !== 'ustar') throw badImage(`${file} is not a tar archive (no ustar header at ${pos})`, { file, offset: pos });
       const type = String.fromCharCode(header[156] || 0x30);
@@ -459,7 +462,51 @@ export async function readImageArchive(pathOrDir: string): Promise<ImageArchive>
   } catch (err) {
     throw new LcowError('ENOTFOUND', `no image archive at ${pathOrDir}`, { file: pathOrDir }, { cause: err });
   }
-  const store = st.isDirectory() ? dirStore(pathOrDir) : await tarStore(pathOrDir);
+  let expanded: string | undefined;
+  const close = async () => {
+    if (expanded) await fs.promises.rm(path.dirname(expanded), { recursive: true, force: true });
+    expanded = undefined;
+  };
+  try {
+    let store: MemberStore;
+    if (st.isDirectory()) store = dirStore(pathOrDir);
+    else {
+      expanded = await expandIfGzipped(pathOrDir);
+      store = await tarStore(expanded ?? pathOrDir);
+    }
+    const archive = await resolveArchive(store, pathOrDir);
+    return { ...archive, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/**
+ * `docker save | gzip` output: members need random access, so the archive
+ * is expanded once into a private temporary directory (removed by close()).
+ */
+async function expandIfGzipped(file: string): Promise<string | undefined> {
+  const head = Buffer.alloc(2);
+  const fh = await fs.promises.open(file, 'r');
+  try {
+    await fh.read(head, 0, 2, 0);
+  } finally {
+    await fh.close();
+  }
+  if (head[0] !== 0x1f || head[1] !== 0x8b) return undefined;
+  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'lcow-image-'));
+  const out = path.join(dir, 'image.tar');
+  try {
+    await pipeline(fs.createReadStream(file), zlib.createGunzip(), fs.createWriteStream(out, { flags: 'wx', mode: 0o600 }));
+  } catch (err) {
+    await fs.promises.rm(dir, { recursive: true, force: true });
+    throw badImage(`${file}: the gzip-compressed archive does not decompress: ${asError(err).message}`, { file }, err);
+  }
+  return out;
+}
+
+async function resolveArchive(store: MemberStore, pathOrDir: string): Promise<Omit<ImageArchive, 'close'>> {
   let resolved;
   if (store.has('manifest.json')) resolved = await fromDockerSave(store, pathOrDir);
   else if (store.has('index.json')) resolved = await fromOciLayout(store, pathOrDir);
@@ -491,6 +538,14 @@ export async function readImageArchive(pathOrDir: string): Promise<ImageArchive>
 export async function importImage(driver: ImportTarget, archivePath: string, options: ImportOptions = {}): Promise<{ topLayerId: string; layerIds: string[] }> {
   const log = componentLogger(options.logger, 'image-import', { file: archivePath });
   const image = await readImageArchive(archivePath);
+  try {
+    return await applyLayers(driver, image, archivePath, options, log);
+  } finally {
+    await image.close();
+  }
+}
+
+async function applyLayers(driver: ImportTarget, image: ImageArchive, archivePath: string, options: ImportOptions, log: Logger): Promise<{ topLayerId: string; layerIds: string[] }> {
   if (image.layers.length === 0) throw badImage('the image has no layers', { file: archivePath });
   const ids = chainIds(image.layers.map((l) => l.diffId)).map((c) => c.replace(/^sha256:/, ''));
   let parent = '';

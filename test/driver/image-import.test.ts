@@ -222,6 +222,19 @@ describe('readImageArchive + importImage', () => {
     await expectImported(await writeTarball(path.join(work, 'oci.tar'), ociFiles()));
   });
 
+  it('imports a gzip-compressed docker save (docker save | gzip) and removes its expanded copy', async () => {
+    const plain = await writeTarball(path.join(work, 'gz-src.tar'), legacyDockerSave());
+    const file = path.join(work, 'legacy.tar.gz');
+    fs.writeFileSync(file, zlib.gzipSync(fs.readFileSync(plain)));
+    const tmpCopies = () => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('lcow-image-')).length;
+    const before = tmpCopies();
+    await expectImported(file);
+    expect(tmpCopies()).toBe(before);
+    fs.writeFileSync(path.join(work, 'broken.tar.gz'), zlib.gzipSync(fs.readFileSync(plain)).subarray(0, 300));
+    await expect(readImageArchive(path.join(work, 'broken.tar.gz'))).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EBADIMAGE'));
+    expect(tmpCopies()).toBe(before);
+  });
+
   it('skips layers the driver already has and parents the rest on them', async () => {
     const file = await writeTarball(path.join(work, 'skip.tar'), ociFiles());
     const ids = expectedIds();

@@ -45,3 +45,10 @@ export function parseDriverArgs(argv: string[], valued: readonly string[], switc
   if (!out.root) throw new LcowError('EINVAL', `--root DIR is required\n${usage}`, { option: '--root' });
   return out;
 }
+
+/** All of stdin (for `--write`, `--stdin`). */
+export async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

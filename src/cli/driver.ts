@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LcowError } from '../errors.js';
 import { LcowDriver } from '../driver/index.js';
-import { parseDriverArgs, type ParsedArgs } from './driver-args.js';
+import { parseDriverArgs, readStdin, type ParsedArgs } from './driver-args.js';
 
 export const summary = 'every storage-driver verb';
 
@@ -44,12 +44,6 @@ function need(a: ParsedArgs, n: number, what: string): string[] {
 
 async function toOutput(stream: Readable, file: string | undefined): Promise<void> {
   await pipeline(stream, file ? createWriteStream(file) : process.stdout);
-}
-
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 const VERBS: Record<string, Verb> = {

@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { LcowError } from '../errors.js';
 import { LcowDriver } from '../driver/index.js';
-import { parseDriverArgs } from './driver-args.js';
+import { parseDriverArgs, readStdin } from './driver-args.js';
 
 export const summary = 'run a command in a container rootfs';
 
@@ -24,12 +24,6 @@ async function topLayer(d: LcowDriver, ref: string): Promise<string> {
   const { importImage } = await import('../driver/image-import.js');
   const { topLayerId } = await importImage(d, ref);
   return topLayerId;
-}
-
-async function readStdin(): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 export async function run(args: string[]): Promise<number> {

@@ -558,30 +558,44 @@ async function applyLayers(driver: ImportTarget, image: ImageArchive, archivePat
       progress('skipped');
     } else {
       progress('applying');
-      const verify = await (layer as ArchiveLayer & { openVerified(): Promise<VerifiedStream> }).openVerified();
-      const { stream, verified } = verify;
-      let size: number;
-      try {
-        size = await driver.applyDiff(layerId, parent, stream);
-      } catch (err) {
-        // Bad content is the real cause when the verifier already failed;
-        // otherwise stop reading (no point hashing the rest of a failed layer).
-        const failure = verify.failure();
-        verify.abort();
-        stream.destroy();
-        throw failure ?? err;
-      }
-      try {
-        await verified;
-      } catch (err) {
-        log.warn({ layerId, err }, 'layer failed verification after it was applied; removing it');
-        await driver.remove?.(layerId).catch((rerr: unknown) => log.error({ layerId, err: rerr }, 'could not remove the unverified layer'));
-        throw err;
-      }
-      log.info({ layerId, size }, 'layer applied');
-      progress('applied', size);
+      const size = await applyVerified(driver, layer as VerifiableLayer, layerId, parent, log);
+      if (size === 'exists') progress('skipped');
+      else progress('applied', size);
     }
     parent = layerId;
   }
   return { topLayerId: parent, layerIds: ids };
+}
+
+type VerifiableLayer = ArchiveLayer & { openVerified(): Promise<VerifiedStream> };
+
+/** applyDiff with the diff id checked on the way; 'exists' when a concurrent import applied the same layer first. */
+async function applyVerified(driver: ImportTarget, layer: VerifiableLayer, layerId: string, parent: string, log: Logger): Promise<number | 'exists'> {
+  const verify = await layer.openVerified();
+  let size: number;
+  try {
+    size = await driver.applyDiff(layerId, parent, verify.stream);
+  } catch (err) {
+    // Bad content is the real cause when the verifier already failed;
+    // otherwise stop reading (no point hashing the rest of a failed layer).
+    const failure = verify.failure();
+    verify.abort();
+    verify.stream.destroy();
+    if (failure) throw failure;
+    // Chain ids are content addresses: the same id applied by someone else is the same layer.
+    if (isLcowError(err, 'EEXIST') && (await driver.exists(layerId))) {
+      log.debug({ layerId }, 'layer appeared while importing (concurrent import), skipped');
+      return 'exists';
+    }
+    throw err;
+  }
+  try {
+    await verify.verified;
+  } catch (err) {
+    log.warn({ layerId, err }, 'layer failed verification after it was applied; removing it');
+    await driver.remove?.(layerId).catch((rerr: unknown) => log.error({ layerId, err: rerr }, 'could not remove the unverified layer'));
+    throw err;
+  }
+  log.info({ layerId, size }, 'layer applied');
+  return size;
 }

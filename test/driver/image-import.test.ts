@@ -20,7 +20,7 @@ import { run as cliImageImport } from '../../src/cli/image-import.js';
 import { LcowDriver } from '../../src/driver/index.js';
 import { layerToTar } from '../../src/driver/host-diff/to-tar.js';
 import { chainIds, importImage, readImageArchive, type ImportTarget } from '../../src/driver/image-import.js';
-import { isLcowError } from '../../src/errors.js';
+import { isLcowError, LcowError } from '../../src/errors.js';
 
 const sha = (b: Buffer | string) => crypto.createHash('sha256').update(b).digest('hex');
 
@@ -244,6 +244,26 @@ describe('readImageArchive + importImage', () => {
     expect(d.applied.map((a) => [a.id, a.parent])).toEqual([[ids[2], ids[1]]]);
   });
 
+  it('treats EEXIST from applyDiff as a concurrent import that won, when the layer now exists', async () => {
+    const file = await writeTarball(path.join(work, 'eexist.tar'), ociFiles());
+    const d = fakeDriver();
+    const ids = expectedIds();
+    const applyDiff = d.applyDiff.bind(d);
+    d.applyDiff = async (id, parent, stream) => {
+      if (id !== ids[1]) return applyDiff(id, parent, stream);
+      d.layers.add(id); // someone else's import finished first
+      throw new LcowError('EEXIST', 'layer exists', { id });
+    };
+    const states: string[] = [];
+    expect((await importImage(d, file, { onProgress: (p) => states.push(`${p.index}:${p.state}`) })).topLayerId).toBe(ids[2]);
+    expect(states).toEqual(['0:applying', '0:applied', '1:applying', '1:skipped', '2:applying', '2:applied']);
+    const d2 = fakeDriver();
+    d2.applyDiff = async (id) => {
+      throw new LcowError('EEXIST', 'exists but not visible', { id });
+    };
+    await expect(importImage(d2, file)).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EEXIST'));
+  });
+
   it('rejects a tampered layer with EBADIMAGE when the driver reads to EOF (nothing applied)', async () => {
     const tampered = Buffer.from(layers[1].tar);
     tampered[600] ^= 0xff; // inside the file body
@@ -313,6 +333,20 @@ describe('lcow image import (real driver)', () => {
       };
       expect(await names(ids[0])).toEqual(['etc', 'etc/os-release']);
       expect(await names(ids[2])).toEqual(['etc', 'etc/.wh.os-release', 'etc/motd']);
+    } finally {
+      await driver.cleanup();
+    }
+  });
+
+  it('lets two concurrent imports of one image both succeed (the loser skips what the winner applied)', async () => {
+    const archive = await writeTarball(path.join(work, 'race.tar'), ociFiles());
+    const driver = await LcowDriver.open(path.join(work, 'root-race'));
+    try {
+      const states: string[] = [];
+      const [a, b] = await Promise.all([0, 1].map(() => importImage(driver, archive, { onProgress: (p) => states.push(p.state) })));
+      expect(a).toEqual(b);
+      expect(a.layerIds).toEqual(expectedIds());
+      expect(states.filter((s) => s === 'applied')).toHaveLength(3); // each layer applied exactly once
     } finally {
       await driver.cleanup();
     }

@@ -23,6 +23,8 @@ const RESYNC = Buffer.from([0xff]);
 export class GuestAgentClient {
   private readonly mutex = new Mutex();
   private waiter: Waiter | undefined;
+  /** Messages that arrived with nobody waiting (several can come in one chunk). */
+  private inbox: JsonObject[] = [];
   private inSync = false;
   private stoppedReason: string | undefined;
   private readonly log: Logger;
@@ -35,6 +37,8 @@ export class GuestAgentClient {
     const splitter = new JsonLineSplitter(
       (msg) => this.onMessage(msg),
       (line) => this.log.debug({ line }, 'unparsable agent line'),
+      // the agent's 0xFF: whatever it said before is stale
+      () => (this.inbox = []),
     );
     socket.on('data', (b: Buffer) => splitter.push(b));
     socket.on('error', (err) => this.log.debug({ err }, 'agent socket error'));
@@ -104,6 +108,7 @@ export class GuestAgentClient {
     const id = randomInt(1, 2 ** 31);
     const deadline = Date.now() + timeoutMs;
     this.inSync = false;
+    this.inbox = [];
     this.socket.write(Buffer.concat([RESYNC, encodeJsonLine({ execute: 'guest-sync-delimited', arguments: { id } })]));
     // Stale answers (from requests that timed out, or a complaint about the
     // 0xFF byte itself) may come first: skip everything but our id.
@@ -117,6 +122,8 @@ export class GuestAgentClient {
   }
 
   private async roundTrip(msg: JsonObject, timeoutMs: number, command: string): Promise<JsonObject> {
+    // In sync with one request at a time, anything unread now answers nothing of ours.
+    this.inbox = [];
     const wait = this.nextMessage(timeoutMs, command);
     this.socket.write(encodeJsonLine(msg));
     try {
@@ -130,6 +137,8 @@ export class GuestAgentClient {
 
   private nextMessage(timeoutMs: number, command: string): Promise<JsonObject> {
     this.throwIfStopped(command);
+    const queued = this.inbox.shift();
+    if (queued) return Promise.resolve(queued);
     return new Promise<JsonObject>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiter = undefined;
@@ -152,7 +161,7 @@ export class GuestAgentClient {
   private onMessage(msg: JsonObject): void {
     const w = this.waiter;
     if (!w) {
-      this.log.debug({ msg }, 'agent message with nobody waiting (dropped)');
+      this.inbox.push(msg);
       return;
     }
     this.waiter = undefined;

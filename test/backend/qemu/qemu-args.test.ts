@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { buildQemuArgs, kernelCommandLine, memoryArg, vpmemRootPortAddr } from '../../../src/backend/qemu/qemu-args.js';
+import type { VmSpec } from '../../../src/backend/types.js';
+import { isLcowError } from '../../../src/errors.js';
+
+const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
+  id: 'vm1',
+  memoryMiB: 512,
+  cpus: 2,
+  boot: { kind: 'kernel-initrd', kernelPath: '/k', initrdPath: '/i' },
+  scsiControllers: 2,
+  vpmem: { count: 10, maxSizeBytes: 64 << 20 },
+  ...over,
+});
+
+const build = (s: VmSpec) => buildQemuArgs({ spec: s, kernelPath: '/k', initrdPath: '/i', qmpSocket: '/r/qmp.sock', agentSocket: '/r/agent.sock', accel: 'tcg' });
+
+function values(args: string[], flag: string): string[] {
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
+}
+
+describe('qemu argv', () => {
+  it('maps memory, CPUs, boot files and the fixed machine options', () => {
+    const args = build(spec());
+    expect(values(args, '-accel')).toEqual(['tcg']);
+    expect(values(args, '-M')).toEqual(['q35']);
+    expect(values(args, '-m')).toEqual(['512M,slots=10,maxmem=1152M']);
+    expect(values(args, '-smp')).toEqual(['2']);
+    expect(values(args, '-kernel')).toEqual(['/k']);
+    expect(values(args, '-initrd')).toEqual(['/i']);
+    expect(values(args, '-serial')).toEqual(['none']);
+    for (const f of ['-nodefaults', '-no-user-config', '-no-reboot', '-nographic']) expect(args).toContain(f);
+  });
+
+  it('puts one virtio-scsi controller per SCSI controller at fixed PCI slots', () => {
+    const devs = values(build(spec({ scsiControllers: 4 })), '-device').filter((d) => d.startsWith('virtio-scsi-pci'));
+    expect(devs).toEqual([4, 5, 6, 7].map((slot, c) => `virtio-scsi-pci,id=scsi${c},bus=pcie.0,addr=0x${slot.toString(16)}`));
+  });
+
+  it('gives each VPMEM slot its own root port, eight functions per PCI device', () => {
+    const ports = values(build(spec()), '-device').filter((d) => d.startsWith('pcie-root-port'));
+    expect(ports).toHaveLength(10);
+    expect(ports[0]).toBe('pcie-root-port,id=pmem-rp0,bus=pcie.0,chassis=1,addr=0x8.0,multifunction=on');
+    expect(ports[7]).toBe('pcie-root-port,id=pmem-rp7,bus=pcie.0,chassis=8,addr=0x8.7');
+    expect(ports[8]).toBe('pcie-root-port,id=pmem-rp8,bus=pcie.0,chassis=9,addr=0x9.0,multifunction=on');
+    expect(vpmemRootPortAddr(127)).toEqual({ device: 0x17, fn: 7 });
+  });
+
+  it('has no memory slots without VPMEM', () => {
+    expect(memoryArg(spec({ vpmem: { count: 0, maxSizeBytes: 0 } }))).toBe('512M');
+    expect(values(build(spec({ vpmem: { count: 0, maxSizeBytes: 0 } })), '-device').some((d) => d.startsWith('pcie-root-port'))).toBe(false);
+  });
+
+  it('connects QMP and the agent port over the given sockets', () => {
+    const args = build(spec());
+    expect(values(args, '-chardev')).toEqual(['socket,id=qmp,path=/r/qmp.sock,server=on,wait=off', 'socket,id=qga,path=/r/agent.sock,server=on,wait=off']);
+    expect(values(args, '-device')).toContain('virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0');
+  });
+
+  it('appends the caller kernel arguments after its own', () => {
+    expect(kernelCommandLine(spec({ kernelArgs: 'foo=1' }), false)).toMatch(/panic=-1.* foo=1$/);
+    expect(kernelCommandLine(spec(), true)).toMatch(/^console=ttyS0 /);
+  });
+
+  it.each([
+    [{ scsiControllers: 5 }],
+    [{ scsiControllers: 0 }],
+    [{ vpmem: { count: 129, maxSizeBytes: 4096 } }],
+    [{ vpmem: { count: 1, maxSizeBytes: 4097 } }],
+    [{ id: 'bad id,x' }],
+    [{ memoryMiB: 1.5 }],
+  ] as Array<[Partial<VmSpec>]>)('rejects an invalid spec %j with EINVAL', (over) => {
+    expect(() => build(spec(over))).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+  });
+
+  it('rejects a rootfs-image boot with EUNSUPPORTED', () => {
+    try {
+      build(spec({ boot: { kind: 'rootfs-image', kernelPath: '/k', imagePath: '/x.vhd' } }));
+      expect.unreachable();
+    } catch (e) {
+      expect(isLcowError(e, 'EUNSUPPORTED')).toBe(true);
+    }
+  });
+});

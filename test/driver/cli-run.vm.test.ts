@@ -55,4 +55,14 @@ describe('lcow run', () => {
     expect(r.stdout.toString()).toBe('NAME=lcow-test\n');
     expect(r.code).toBe(0);
   });
+
+  it('lcow driver get: --write (stdin) into a sandbox, then --cat and --ls, each in its own VM', async () => {
+    const drv = (...args: string[]) => ['driver', args[0]!, '--root', root, ...args.slice(1)];
+    expect((await lcow(drv('create-read-write', 'box', 'base'))).code).toBe(0);
+    expect((await lcow(drv('get', 'box', '--write', '/note with space.txt'), 'via stdin\n')).code).toBe(0);
+    expect((await lcow(drv('get', 'box', '--cat', '/note with space.txt'))).stdout.toString()).toBe('via stdin\n');
+    const ls = JSON.parse((await lcow(drv('get', 'box', '--ls', '/'))).stdout.toString()) as string[];
+    expect(ls).toEqual(expect.arrayContaining(['bin', 'etc', 'note with space.txt']));
+    expect(JSON.parse((await lcow(drv('status'))).stdout.toString())).toMatchObject({ serviceVms: [] });
+  });
 });

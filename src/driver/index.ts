@@ -7,7 +7,7 @@ export {
   type ApplyDiffOptions,
   type DriverStatus,
 } from './driver.js';
-export { LayerHandle, type RootfsSpec } from './layer-handle.js';
+export type { LayerHandle, RootfsSpec } from './layer-handle.js';
 export type { GuestStat, MkdirOptions, RemoveOptions } from './guest-fs.js';
 export {
   parseLcowOptions,

@@ -9,20 +9,25 @@
  */
 import path from 'node:path';
 import { LcowError } from '../../errors.js';
+import { scratchDirs } from '../../uvm/container-layers.js';
 import type { LayerFs, LayerStat } from './layer-fs.js';
 import { openExt4LayerFs } from './ext4-layer-fs.js';
 
 /**
- * Where the union mount keeps the upper directory inside a sandbox: moby's
- * LCOW driver mounts the sandbox and uses `<mount>/upper` and `<mount>/work`.
+ * Where the union mount keeps the upper directory inside a sandbox: the
+ * uvm's layout (`<scratch>/upper`, or `<scratch>/scratch/<containerId>/upper`
+ * when containers share a scratch, as hcsshim does), seen from the
+ * sandbox's own root. moby's driver used `<mount>/upper` as well.
  */
-export const DEFAULT_UPPER_DIR = '/upper';
+export const DEFAULT_UPPER_DIR = scratchDirs('/').upperDir;
 
 export type LayerFsOpener = (imageFile: string) => Promise<LayerFs>;
 
 export interface SourceOptions {
   /** Overlay upper dir inside a sandbox image (default '/upper'). */
   upperDir?: string;
+  /** The container whose upper dir to read in a shared scratch (→ '/scratch/<id>/upper'); ignored with upperDir. */
+  containerId?: string;
   /** Force the interpretation; by default a `.vhdx` is a sandbox, anything else a layer. */
   kind?: 'layer' | 'sandbox';
   /** How to open an image file (tests inject fakes; default: the ext4 reader). */
@@ -59,7 +64,7 @@ export async function openDiffSource(file: string, options: SourceOptions = {}):
   const open = options.open ?? openExt4LayerFs;
   const fs = await open(file);
   if (sourceKind(file, options) === 'layer') return new DiffSource(fs, '/', file);
-  const upper = path.posix.normalize('/' + (options.upperDir ?? DEFAULT_UPPER_DIR));
+  const upper = path.posix.normalize('/' + (options.upperDir ?? scratchDirs('/', options.containerId).upperDir));
   if (upper === '/') {
     await fs.close();
     throw new LcowError('EINVAL', 'the sandbox upper directory cannot be the image root', { file, upperDir: options.upperDir });

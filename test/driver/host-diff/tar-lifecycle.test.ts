@@ -6,8 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decodePax, encodePaxRecord, paxTime } from '../../../src/driver/host-diff/pax.js';
-import { layerToTar } from '../../../src/driver/host-diff/to-tar.js';
+import { DEFAULT_UPPER_DIR } from '../../../src/driver/host-diff/source.js';
+import { layerToTar, sandboxToTar } from '../../../src/driver/host-diff/to-tar.js';
 import { isLcowError } from '../../../src/errors.js';
+import { readTar } from './helpers/fixtures.js';
 import { memoryFs, stat, type MemNode } from './helpers/memory-fs.js';
 
 function tree(): Map<string, MemNode> {
@@ -80,5 +82,29 @@ describe('PAX records', () => {
     expect(paxTime(1_700_000_000, 1)).toBe('1700000000.000000001');
     expect(paxTime(-2, 750_000_000)).toBe('-1.25'); // -1.25 s stored as floor seconds + positive ns
     expect(paxTime(-1, 0)).toBe('-1');
+  });
+});
+
+describe('sandbox upper dir location', () => {
+  const sandboxTree = () =>
+    memoryFs(
+      new Map<string, MemNode>([
+        ['/upper', { stat: stat('dir') }],
+        ['/upper/mine', { stat: stat('file', { size: 1 }), content: Buffer.from('m') }],
+        ['/scratch', { stat: stat('dir') }],
+        ['/scratch/ctr1', { stat: stat('dir') }],
+        ['/scratch/ctr1/upper', { stat: stat('dir') }],
+        ['/scratch/ctr1/upper/shared', { stat: stat('file', { size: 1 }), content: Buffer.from('s') }],
+      ]),
+    );
+  const names = async (opts: { containerId?: string; upperDir?: string }) =>
+    (await readTar(sandboxToTar('s.vhdx', { ...opts, open: async () => sandboxTree() }))).map((e) => e.name);
+
+  it("follows the uvm's layout: <scratch>/upper, or <scratch>/scratch/<id>/upper for a shared scratch", async () => {
+    expect(DEFAULT_UPPER_DIR).toBe('/upper');
+    expect(await names({})).toEqual(['mine']);
+    expect(await names({ containerId: 'ctr1' })).toEqual(['shared']);
+    expect(await names({ upperDir: 'scratch/ctr1/upper' })).toEqual(['shared']);
+    expect(await names({ containerId: 'nobody' })).toEqual([]); // never written: an empty diff
   });
 });

@@ -44,6 +44,18 @@ describe('layerToTar stream lifecycle', () => {
     expect(fs.closed).toBe(1);
   });
 
+  it('reads file bodies only as fast as the consumer takes them (bounded memory)', async () => {
+    const big = Buffer.alloc(16 << 20, 9); // 4096 chunks of 4 KiB
+    const fs = memoryFs(new Map<string, MemNode>([['/big', { stat: stat('file', { size: big.length }), content: big }]]));
+    const s = layerToTar('x.vhd', { open: async () => fs });
+    await new Promise((resolve) => s.once('readable', resolve));
+    s.read(); // take one buffer, then stop consuming
+    for (let i = 0; i < 200; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(fs.chunksRead).toBeGreaterThan(0);
+    expect(fs.chunksRead).toBeLessThan(64); // a stream buffer's worth, not 16 MiB
+    s.destroy();
+  });
+
   it('errors (and closes) when a read fails mid-file', async () => {
     const fs = memoryFs(tree());
     fs.failing.add('/a');

@@ -14,6 +14,8 @@ export interface MemNode {
 
 export interface MemoryFs extends LayerFs {
   closed: number;
+  /** File chunks handed out so far (to observe backpressure). */
+  chunksRead: number;
   /** Paths whose reads fail after the first chunk. */
   failing: Set<string>;
 }
@@ -30,6 +32,7 @@ export function memoryFs(nodes: Map<string, MemNode>): MemoryFs {
   for (const n of nodes.values()) if (n.stat.inode === 0) n.stat = { ...n.stat, inode: ino++ };
   const fs: MemoryFs = {
     closed: 0,
+    chunksRead: 0,
     failing: new Set(),
     async stat(p) {
       return nodes.get(p)?.stat ?? null;
@@ -53,6 +56,7 @@ export function memoryFs(nodes: Map<string, MemNode>): MemoryFs {
       async function* chunks(): AsyncGenerator<Buffer> {
         for (let i = 0; i < content.length; i += 4096) {
           if (failing && i > 0) throw new Error(`injected read failure in ${p}`);
+          fs.chunksRead++;
           yield content.subarray(i, i + 4096);
         }
       }

@@ -5,10 +5,10 @@
  * only the result (a line, or JSON with --json), so the command composes in
  * scripts. Ctrl-C aborts cleanly: the temporary image is removed.
  */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { LcowError } from '../errors.js';
 import type { ConvertResult } from '../ext4/convert.js';
+import { readFileChunks } from '../ext4/tar/file-source.js';
 import { ProgressBar, formatBytes } from './progress.js';
 
 export const summary = 'convert a layer tar into an ext4 layer.vhd';
@@ -65,7 +65,7 @@ export function formatResult(r: ConvertResult): string {
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   let totalBytes: number | undefined;
-  let input: NodeJS.ReadableStream;
+  let input: NodeJS.ReadableStream | AsyncIterable<Buffer>;
   if (args.input === '-') input = process.stdin;
   else {
     try {
@@ -74,7 +74,8 @@ export async function run(argv: string[]): Promise<number> {
     } catch (err) {
       throw new LcowError('ENOTFOUND', `cannot read '${args.input}': ${(err as Error).message}`, { path: args.input }, { cause: err });
     }
-    input = createReadStream(args.input, { highWaterMark: 1 << 20 });
+    // Reused read buffers (see readFileChunks): ~30 MiB less peak RSS than a ReadStream.
+    input = readFileChunks(args.input);
   }
   // Loaded here, not at the top: argument errors and --help stay instant.
   const { convertTarToExt4 } = await import('../ext4/convert.js');

@@ -52,17 +52,20 @@ export async function* decompressIfNeeded(input: AsyncIterable<Buffer | Uint8Arr
   }
   const first = Buffer.concat(head, headLen);
   const kind = detectCompression(first);
-  const rest = async function* (): AsyncGenerator<Buffer> {
+  // `copy`: zlib holds on to several input chunks at once, so chunks from a
+  // buffer-reusing source (readFileChunks) must be copied before they go in.
+  const rest = async function* (copy: boolean): AsyncGenerator<Buffer> {
     if (first.length) yield first;
     if (ended) return;
     for (;;) {
       const r = await it.next();
       if (r.done) return;
-      yield toBuffer(r.value);
+      const b = toBuffer(r.value);
+      yield copy ? Buffer.from(b) : b;
     }
   };
   if (kind === 'none') {
-    yield* rest();
+    yield* rest(false);
     return;
   }
   let decoder: NodeJS.ReadWriteStream;
@@ -81,7 +84,7 @@ export async function* decompressIfNeeded(input: AsyncIterable<Buffer | Uint8Arr
     await it.return?.();
     throw new LcowError('EUNSUPPORTED', `${kind}-compressed input is not supported; decompress it first`, { compression: kind });
   }
-  const source = Readable.from(rest(), { objectMode: false });
+  const source = Readable.from(rest(true), { objectMode: false });
   source.on('error', (err) => (decoder as unknown as Readable).destroy(err));
   source.pipe(decoder as unknown as NodeJS.WritableStream);
   try {

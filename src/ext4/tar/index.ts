@@ -3,3 +3,4 @@ export { readLayerEntries, type ReadLayerOptions } from './read-entries.js';
 export { decompressIfNeeded, detectCompression, type Compression } from './decompress.js';
 export { cleanPath, MAX_NAME_BYTES } from './strip/clean-path.js';
 export { classifyWhiteout } from './whiteout.js';
+export { readFileChunks, type FileChunkOptions } from './file-source.js';

@@ -40,6 +40,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { LcowError, asError, isLcowError } from '../errors.js';
 import { componentLogger, type Logger } from '../log.js';
+import { decodePax } from './host-diff/pax.js';
 
 // ---------------------------------------------------------------- types
 
@@ -123,12 +124,18 @@ function cleanMember(name: string): string {
 function dirStore(root: string): MemberStore {
   const resolve = (name: string) => {
     const clean = cleanMember(name);
-    if (clean.startsWith('..')) throw badImage(`member ${name} escapes the image directory`, { root, name });
+    if (clean === '..' || clean.startsWith('../')) throw badImage(`member ${name} escapes the image directory`, { root, name });
     return path.join(root, clean);
   };
   return {
     has: (name) => fs.existsSync(resolve(name)),
-    read: async (name) => fs.promises.readFile(resolve(name)),
+    read: async (name) => {
+      try {
+        return await fs.promises.readFile(resolve(name));
+      } catch (err) {
+        throw badImage(`image directory has no readable member ${name}`, { root, name }, err);
+      }
+    },
     open: (name) => fs.createReadStream(resolve(name)),
   };
 }
@@ -154,20 +161,6 @@ function parseOctal(buf: Buffer, off: number, len: number): number {
 function cString(buf: Buffer, off: number, len: number): string {
   const end = buf.indexOf(0, off);
   return buf.toString('utf8', off, end < 0 || end > off + len ? off + len : end);
-}
-
-function paxValue(body: Buffer, key: string): string | undefined {
-  let pos = 0;
-  while (pos < body.length) {
-    const sp = body.indexOf(0x20, pos);
-    const len = sp < 0 ? NaN : Number(body.toString('latin1', pos, sp));
-    if (!Number.isInteger(len) || len <= 0) return undefined;
-    const rec = body.toString('utf8', sp + 1, pos + len - 1);
-    const eq = rec.indexOf('=');
-    if (rec.slice(0, eq) === key) return rec.slice(eq + 1);
-    pos += len;
-  }
-  return undefined;
 }
 
 /** Index the members of an uncompressed tar by reading its headers only (bodies are skipped). */
@@ -199,9 +192,10 @@ async function tarStore(file: string): Promise<MemberStore> {
       if (type === 'x' || type === 'L' || type === 'K') {
         const body = await readBody();
         if (type === 'x') {
-          paxPath = paxValue(body, 'path');
-          paxLink = paxValue(body, 'linkpath');
-          const s = paxValue(body, 'size');
+          const records = decodePax(body);
+          paxPath = records.get('path')?.toString('utf8');
+          paxLink = records.get('linkpath')?.toString('utf8');
+          const s = records.get('size')?.toString('latin1');
           paxSize = s === undefined ? undefined : Number(s);
         } else if (type === 'L') longName = cString(body, 0, body.length);
         else longLink = cString(body, 0, body.length);

@@ -8,6 +8,7 @@
  * (then the layer is removed). `lcow image import` into a real driver data
  * root prints the top layer id, and the layers hold the archive's files.
  */
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -233,6 +234,25 @@ describe('readImageArchive + importImage', () => {
     fs.writeFileSync(path.join(work, 'broken.tar.gz'), zlib.gzipSync(fs.readFileSync(plain)).subarray(0, 300));
     await expect(readImageArchive(path.join(work, 'broken.tar.gz'))).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EBADIMAGE'));
     expect(tmpCopies()).toBe(before);
+  });
+
+  it('indexes long member names written by GNU tar (GNU long names and PAX paths) and by tar-stream', async () => {
+    const files = new Map<string, Buffer>();
+    const longDir = 'l'.repeat(130);
+    layers.forEach((l, i) => files.set(`${longDir}${i}/layer.tar`, l.tar));
+    files.set('config.json', config);
+    files.set('manifest.json', Buffer.from(JSON.stringify([{ Config: 'config.json', Layers: layers.map((_, i) => `${longDir}${i}/layer.tar`) }])));
+    const dir = path.join(work, 'long-src');
+    for (const [name, body] of files) {
+      fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+      fs.writeFileSync(path.join(dir, name), body);
+    }
+    for (const format of ['gnu', 'posix']) {
+      const file = path.join(work, `long-${format}.tar`);
+      execFileSync('tar', [`--format=${format}`, '-C', dir, '-cf', file, '.']); // './' prefixes too
+      await expectImported(file);
+    }
+    await expectImported(await writeTarball(path.join(work, 'long-ts.tar'), files));
   });
 
   it('skips layers the driver already has and parents the rest on them', async () => {

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layerToTar } from '../../../src/driver/host-diff/to-tar.js';
 import { convertTarToExt4 } from '../../../src/ext4/convert.js';
-import { describeTar, pyTar, richMembers, type OracleMember } from '../../helpers/tar-fixtures.js';
+import { describeTar, gnuSparseTar, pyTar, richMembers, type OracleMember } from '../../helpers/tar-fixtures.js';
 import { tmpDir } from './helpers/fixtures.js';
 
 let work: string;
@@ -71,5 +71,24 @@ describe('layerToTar read by Python tarfile', () => {
         .sort()
         .map((d) => [d, 'dir']),
     );
+  });
+});
+
+describe('sparse files', () => {
+  it('come back with the same logical bytes (holes as zeros)', async () => {
+    const src = path.join(work, 'sparse.tar');
+    gnuSparseTar(src, '1.0', [
+      { name: 'holes', size: 40 << 20, chunks: [{ offset: 0, length: 100 }, { offset: 20 << 20, length: 5000 }, { offset: (40 << 20) - 10, length: 10 }] },
+      { name: 'all-hole', size: 8 << 20, chunks: [] },
+    ]);
+    const layer = path.join(work, 'sparse.vhd');
+    await convertTarToExt4(fs.createReadStream(src), layer);
+    const out = path.join(work, 'sparse-out.tar');
+    await new Promise<void>((resolve, reject) => {
+      layerToTar(layer).on('error', reject).pipe(fs.createWriteStream(out)).on('finish', resolve).on('error', reject);
+    });
+    const want = new Map(describeTar(src).map((m) => [m.name, m.sha256]));
+    const got = new Map(describeTar(out).map((m) => [m.name, m.sha256]));
+    expect(got).toEqual(want);
   });
 });

@@ -88,7 +88,9 @@ export async function guestExec(agent: GuestAgentClient, argv: readonly string[]
       throw new LcowError('ETIMEOUT', `guest process ${argv[0]} (pid ${pid}) did not finish within ${limit} ms; killed`, { argv: [...argv], pid, timeoutMs: limit });
     }
     await sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
-    delay = Math.min(delay * 2, 50);
+    // gentle growth: a short command is caught soon after it ends, a long
+    // one is not polled so often that the agent steals the guest's CPU
+    delay = Math.min(delay * 1.5, 25);
   }
 }
 

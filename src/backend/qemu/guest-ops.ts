@@ -17,26 +17,28 @@ export type GuestRunner = (argv: readonly string[], options?: ExecOptions) => Pr
 const DEVICE_POLL_ROUNDS = 1000;
 
 /**
- * $1 controller PCI address, $2 LUN → prints /dev/sdX once the disk is there.
- * The controller's SCSI host number comes from sysfs under its PCI function,
- * so it does not depend on the order controllers were probed in.
+ * $1 controller PCI address, $2 LUN → sets $dev to /dev/sdX once the disk is
+ * there. The controller's SCSI host number comes from sysfs under its PCI
+ * function, so it does not depend on the order controllers were probed in.
+ * (find_dev sets a variable rather than printing: a $(…) subshell is a fork,
+ * and forks are what cost time in an emulated guest.)
  */
 const FIND_SCSI_DEV = `
 find_dev() {
   for h in /sys/bus/pci/devices/"$1"/virtio*/host*; do
     [ -d "$h" ] || continue
     for b in /sys/bus/scsi/devices/"\${h##*/host}":0:0:"$2"/block/*; do
-      [ -e "$b" ] && { echo "/dev/\${b##*/}"; return 0; }
+      [ -e "$b" ] && { dev="/dev/\${b##*/}"; return 0; }
     done
   done
   return 1
 }`;
 
-/** $1 root-port PCI address → prints /dev/pmemN of the virtio-pmem device behind it. */
+/** $1 root-port PCI address → sets $dev to /dev/pmemN of the virtio-pmem device behind it. */
 const FIND_PMEM_DEV = `
 find_dev() {
   for b in /sys/bus/pci/devices/"$1"/0000:*/virtio*/ndbus*/region*/namespace*/block/pmem*; do
-    [ -e "$b" ] && { echo "/dev/\${b##*/}"; return 0; }
+    [ -e "$b" ] && { dev="/dev/\${b##*/}"; return 0; }
   done
   return 1
 }`;
@@ -44,13 +46,13 @@ find_dev() {
 /** Poll find_dev (args $1 $2), then mkdir -m 0700 $target and mount; $3 target $4 fstype $5 options. */
 const POLL_AND_MOUNT = `
 n=0
-until dev=$(find_dev "$1" "$2") && [ -b "$dev" ]; do
+until find_dev "$1" "$2" && [ -b "$dev" ]; do
   n=$((n + 1))
   [ "$n" -ge ${DEVICE_POLL_ROUNDS} ] && { echo "no block device for $1 $2" >&2; exit 3; }
   sleep 0.01
 done
 made=0
-[ -d "$3" ] || { mkdir -p "$3" && chmod 0700 "$3" && made=1; } || exit 4
+[ -d "$3" ] || { mkdir -p -m 0700 "$3" && made=1; } || exit 4
 if ! mount -t "$4" -o "$5" "$dev" "$3"; then
   [ "$made" = 1 ] && rmdir "$3"
   exit 5

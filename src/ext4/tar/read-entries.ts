@@ -74,7 +74,11 @@ export async function* readLayerEntries(
         if (pending.longName || pending.longLink || pending.pax.length) throw truncated(describePending(pending), headerOffset);
         break;
       }
-      if (block.length < BLOCK) throw truncated(describePending(pending) ?? '(header)', headerOffset);
+      if (block.length < BLOCK) {
+        // Name the entry when enough of its header arrived to show the name field.
+        const partial = block.length >= 100 ? cString(block.subarray(0, 100)).toString('latin1') : undefined;
+        throw truncated(describePending(pending) ?? partial ?? '(header)', headerOffset);
+      }
       if (isZeroBlock(block)) {
         const next = await src.read(BLOCK);
         if (next.length === 0 || (next.length === BLOCK && isZeroBlock(next))) break;

@@ -201,7 +201,9 @@ describe('bad input is a typed error naming the entry', () => {
     const tar = valid();
     const err = await rejection(collect(chunked(tar.subarray(0, 1536 + 100), 100)));
     expect(err.code).toBe('EBADTAR');
-    expect(err.context.truncated).toBe(true);
+    expect(err.context).toMatchObject({ truncated: true, entry: 'second' }); // the name field had arrived
+    const early = await rejection(collect(chunked(tar.subarray(0, 1536 + 50), 100)));
+    expect(early.context).toMatchObject({ truncated: true, entry: '(header)' });
   });
   it('truncated inside a skipped body and in padding', async () => {
     const tar = valid();

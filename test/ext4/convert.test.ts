@@ -21,6 +21,7 @@ import {
   gnuSparseTar,
   pyTar,
   richMembers,
+  sparseFilesEqual,
   withLoopMount,
   type MemberSpec,
   type PyFormat,
@@ -102,6 +103,26 @@ describe('convertTarToExt4 end to end', () => {
       const { out } = await convertAndCompare(tar);
       // 256 MiB of logical data in an image of well under a megabyte.
       expect(statSync(out).size).toBeLessThan(2 << 20);
+    });
+  }
+
+  for (const format of ['gnu', '1.0'] as const) {
+    it(`keeps a 16 GiB sparse file (base-256 / PAX real size, ${format}) sparse and identical`, async () => {
+      const src = fresh('src');
+      const spec = { name: 'huge.img', size: 16 * 2 ** 30, chunks: [{ offset: 4096, length: 8192 }, { offset: 9 * 2 ** 30, length: 12_345 }, { offset: 16 * 2 ** 30 - 1, length: 1 }] };
+      const tar = join(src, 'huge.tar');
+      gnuSparseTar(tar, format, [spec]);
+      const out = join(fresh('out'), 'huge.vhd');
+      const r = await convertFile(tar, out);
+      expect(r.entries).toBe(1);
+      expect(statSync(out).size).toBeLessThan(1 << 20);
+      expect(e2fsck(out).status).toBe(0);
+      const ref = fresh('ref');
+      extractReference(tar, ref);
+      await withLoopMount(out, (mnt) => {
+        expect(statSync(join(mnt, 'huge.img')).size).toBe(16 * 2 ** 30);
+        expect(sparseFilesEqual(join(mnt, 'huge.img'), join(ref, 'huge.img'))).toBe('equal');
+      });
     });
   }
 

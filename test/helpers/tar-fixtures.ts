@@ -332,7 +332,13 @@ run(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => {
 `,
   );
   const out = join(dir, `convert-${process.pid}.mjs`);
-  await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: out, logLevel: 'error' });
+  try {
+    await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: out, logLevel: 'error' });
+  } finally {
+    rmSync(entry, { force: true });
+  }
+  // One bundle per process, removed when the process (test worker, bench) exits.
+  process.once('exit', () => rmSync(out, { force: true }));
   return out;
 }
 

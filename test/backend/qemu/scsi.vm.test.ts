@@ -95,6 +95,38 @@ describe('qemu backend SCSI', () => {
     expect((await readFromExt4(back, '/k.txt')).toString()).toBe('kept\n');
   });
 
+  it('combines layers into an overlay: top-most first, read-only or with a read-write upper', async () => {
+    const lower = await makeExt4Disk({ 'both.txt': 'from lower\n', 'only-lower.txt': 'l\n' }, { dir, name: 'lower.img' });
+    const upper = await makeExt4Disk({ 'both.txt': 'from upper layer\n' }, { dir, name: 'upper.img' });
+    const scratch = await makeExt4Disk({}, { dir, name: 'scratch.img' });
+    await attachMount(0, 10, lower, true, '/run/m/10');
+    await attachMount(0, 11, upper, true, '/run/m/11');
+    await attachMount(1, 12, scratch, false, '/run/m/12');
+
+    await vm.combineLayers({ lowerDirs: ['/run/m/11', '/run/m/10'], target: '/run/c/ro' });
+    expect(await guestText(vm, ['cat', '/run/c/ro/both.txt', '/run/c/ro/only-lower.txt'])).toBe('from upper layer\nl\n');
+    expect((await vm.exec(['/bin/sh', '-c', 'echo x > /run/c/ro/new'])).exitCode).not.toBe(0);
+
+    await vm.combineLayers({ lowerDirs: ['/run/m/11', '/run/m/10'], upperDir: '/run/m/12/upper', workDir: '/run/m/12/work', target: '/run/c/rw' });
+    expect((await vm.exec(['/bin/sh', '-c', 'echo new > /run/c/rw/new.txt && rm /run/c/rw/only-lower.txt'])).exitCode).toBe(0);
+    expect(await guestText(vm, ['ls', '/run/c/rw'])).toBe('both.txt\nlost+found\nnew.txt\n');
+    expect(await guestText(vm, ['cat', '/run/m/12/upper/new.txt'])).toBe('new\n');
+    // the deletion is an overlay whiteout (char device 0:0) in the upper dir
+    expect(await guestText(vm, ['stat', '-c', '%F %t:%T', '/run/m/12/upper/only-lower.txt'])).toBe('character special file 0:0\n');
+    const mounts = await guestText(vm, ['cat', '/proc/mounts']);
+    expect(mounts).toContain('overlay /run/c/ro overlay ro');
+    expect(mounts).toMatch(/lowerdir=\/run\/m\/11:\/run\/m\/10,upperdir=\/run\/m\/12\/upper,workdir=\/run\/m\/12\/work/);
+
+    await vm.removeCombinedLayers('/run/c/rw');
+    await vm.removeCombinedLayers('/run/c/ro');
+    expect(await guestText(vm, ['cat', '/proc/mounts'])).not.toMatch(/overlay/);
+    await detach(1, 12, '/run/m/12');
+    await detach(0, 11, '/run/m/11');
+    await detach(0, 10, '/run/m/10');
+    // the scratch on the host holds the container's changes
+    expect((await readFromExt4(scratch, '/upper/new.txt')).toString()).toBe('new\n');
+  });
+
   it('rejects a location outside the VM with EINVAL and a bad mount with EEXEC, leaving no mount point', async () => {
     const disk = await makeExt4Disk({}, { dir, name: 'bad.img' });
     const bad = await vm.addScsiDisk(4, 0, { hostPath: disk, readOnly: true }).catch((e: unknown) => e);

@@ -25,23 +25,11 @@ import { chainForChild, readParentIds, writeChain } from './layer-chain.js';
 import { findLayerImage, layerImage, type LayerDetails } from './layer-details.js';
 import { LayerHandle, type DriverSvms, type RootfsSpec } from './layer-handle.js';
 import { LAYER_FILE, Layout, SANDBOX_FILE, checkLayerId } from './layout.js';
-import { DEFAULT_SANDBOX_SIZE_GB, MAX_SANDBOX_SIZE_GB, parseLcowOptions, type LcowOptions } from './options.js';
+import { DEFAULT_SANDBOX_SIZE_GB, MAX_SANDBOX_SIZE_GB, parseLcowOptions, type LcowDriverOpenOptions, type LcowOptions } from './options.js';
+
+export type { LcowDriverOpenOptions };
 import { serviceVmLifecycle } from './service-vm.js';
 import { Templates, hostSandboxMaker } from './templates.js';
-
-export interface LcowDriverOpenOptions {
-  /** Storage options, `key=value` (see options.ts). */
-  options?: readonly string[];
-  /** The hypervisor: a backend object, or a name for selectBackend (default 'auto'). */
-  backend?: BackendChoice;
-  logger?: Logger;
-  /** Service VMs booting at once (default 2). */
-  maxParallelStarts?: number;
-  /** Service VM size (default 512 MiB, 1 CPU). */
-  serviceVm?: { memoryMiB?: number; cpus?: number };
-  /** Called each time a service VM is created (for diagnostics and tests). */
-  onServiceVmCreate?: (vmId: string) => void;
-}
 
 export interface CreateOptions {
   /** Per-layer storage options; `lcow.sandboxsize` is honoured by createReadWrite. */

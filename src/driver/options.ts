@@ -11,6 +11,7 @@
  */
 import { LcowError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { BackendChoice } from './backend-choice.js';
 
 /** The default sandbox size in GB, and the smallest allowed. */
 export const DEFAULT_SANDBOX_SIZE_GB = 20;
@@ -78,6 +79,24 @@ function bootParameters(option: string, value: string): string {
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(value)) throw bad(option, value, 'must be printable text on one line');
   return value.trim();
+}
+
+/**
+ * Everything `LcowDriver.open` takes: the engine's `key=value` strings plus
+ * what only an embedding program can pass (objects, callbacks).
+ */
+export interface LcowDriverOpenOptions {
+  /** Storage options, `key=value` (parsed by parseLcowOptions above). */
+  options?: readonly string[];
+  /** The hypervisor: a backend object, or a name for selectBackend (default 'auto'). */
+  backend?: BackendChoice;
+  logger?: Logger;
+  /** Service VMs booting at once (default 2). */
+  maxParallelStarts?: number;
+  /** Service VM size (default 512 MiB, 1 CPU). */
+  serviceVm?: { memoryMiB?: number; cpus?: number };
+  /** Called each time a service VM is created (for diagnostics and tests). */
+  onServiceVmCreate?: (vmId: string) => void;
 }
 
 export function defaultLcowOptions(): LcowOptions {

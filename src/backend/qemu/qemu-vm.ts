@@ -54,6 +54,24 @@ export const VPMEM_ALIGNMENT = 2 * 1024 * 1024;
 const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
 const STDERR_TAIL_BYTES = 8192;
 
+/**
+ * QEMU children still running. If this Node process exits without stopping
+ * them (a crashed test worker, an engine that forgot), they are killed
+ * rather than left behind as orphan VMs.
+ */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function trackChild(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of liveChildren) c.kill('SIGKILL');
+    });
+  }
+}
+
 export class QemuVm implements VmHandle {
   readonly id: string;
   private currentState: VmState = 'created';
@@ -142,6 +160,7 @@ export class QemuVm implements VmHandle {
   private spawnChild(args: string[]): void {
     const child = spawn(this.options.qemuBinary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
+    trackChild(child);
     child.stderr?.on('data', (b: Buffer) => {
       this.stderrTail = (this.stderrTail + b.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     });

@@ -55,6 +55,8 @@ export async function ensureGuestImage(options: BuildOptions = {}): Promise<Buil
   const work = await mkdtemp(path.join(os.tmpdir(), 'lcow-image-'));
   try {
     const manifest = await buildInto(out, work, inputs, hash);
+    // readable by other users of a shared cache; mkdtemp made it 0700
+    await chmod(out, 0o755);
     await publish(out, dir, options.force === true);
     const image = await readImage(dir);
     if (!image) throw new LcowError('EIO', `guest image at ${dir} vanished after publishing`, { dir });

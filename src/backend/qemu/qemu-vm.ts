@@ -11,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { LcowError, asError } from '../../errors.js';
+import { LcowError, asError, isLcowError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';
 import type {
   CombineLayersRequest,
@@ -244,6 +244,25 @@ export class QemuVm implements VmHandle {
     return p;
   }
 
+  /**
+   * Run an operation; if it fails because a connection to QEMU closed, let
+   * the exit be observed first, so that a caller who sees EVMSTOPPED also
+   * sees state 'stopped' and a settled waitExit. A closed connection with the
+   * process still alive after a grace period leaves a VM nobody can control:
+   * it is killed.
+   */
+  private async whileRunning<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if (isLcowError(err, 'EVMSTOPPED') && !this.exitInfo) {
+        const exited = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
+        if (!exited && !this.terminateRequested) await this.kill();
+      }
+      throw err;
+    }
+  }
+
   private requireRunning(op: string): { qmp: QmpClient; agent: GuestAgentClient } {
     if (this.currentState === 'running' && this.qmp && this.agent) return { qmp: this.qmp, agent: this.agent };
     const stopped = this.currentState === 'stopped' || this.currentState === 'stopping';
@@ -264,27 +283,31 @@ export class QemuVm implements VmHandle {
     }
   }
 
-  async addScsiDisk(controller: number, lun: number, disk: DiskAttachment): Promise<void> {
-    this.checkScsiSlot(controller, lun);
-    const { qmp } = this.requireRunning('addScsiDisk');
-    const layout = await inspectDisk(disk.hostPath, disk.format);
-    const node = `scsi-c${controller}-l${lun}`;
-    await qmp.execute('blockdev-add', blockdevArgs(node, disk.hostPath, layout, disk.readOnly));
-    try {
-      await qmp.execute('device_add', { driver: 'scsi-hd', id: `${node}-dev`, bus: `scsi${controller}.0`, 'scsi-id': 0, lun, drive: node });
-    } catch (err) {
-      await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => undefined);
-      throw err;
-    }
-    this.log.debug({ controller, lun, hostPath: disk.hostPath, format: layout.format }, 'SCSI disk added');
+  addScsiDisk(controller: number, lun: number, disk: DiskAttachment): Promise<void> {
+    return this.whileRunning(async () => {
+      this.checkScsiSlot(controller, lun);
+      const { qmp } = this.requireRunning('addScsiDisk');
+      const layout = await inspectDisk(disk.hostPath, disk.format);
+      const node = `scsi-c${controller}-l${lun}`;
+      await qmp.execute('blockdev-add', blockdevArgs(node, disk.hostPath, layout, disk.readOnly));
+      try {
+        await qmp.execute('device_add', { driver: 'scsi-hd', id: `${node}-dev`, bus: `scsi${controller}.0`, 'scsi-id': 0, lun, drive: node });
+      } catch (err) {
+        await qmp.execute('blockdev-del', { 'node-name': node }).catch(() => undefined);
+        throw err;
+      }
+      this.log.debug({ controller, lun, hostPath: disk.hostPath, format: layout.format }, 'SCSI disk added');
+    });
   }
 
-  async removeScsiDisk(controller: number, lun: number): Promise<void> {
-    this.checkScsiSlot(controller, lun);
-    const { qmp } = this.requireRunning('removeScsiDisk');
-    const node = `scsi-c${controller}-l${lun}`;
-    await this.deleteDevice(qmp, `${node}-dev`);
-    await qmp.execute('blockdev-del', { 'node-name': node });
+  removeScsiDisk(controller: number, lun: number): Promise<void> {
+    return this.whileRunning(async () => {
+      this.checkScsiSlot(controller, lun);
+      const { qmp } = this.requireRunning('removeScsiDisk');
+      const node = `scsi-c${controller}-l${lun}`;
+      await this.deleteDevice(qmp, `${node}-dev`);
+      await qmp.execute('blockdev-del', { 'node-name': node });
+    });
   }
 
   /** device_del completes when QEMU says DEVICE_DELETED (for PCI devices the guest must let go first). */
@@ -295,35 +318,37 @@ export class QemuVm implements VmHandle {
     await gone;
   }
 
-  async addVpmemDevice(slot: number, device: VpmemAttachment): Promise<void> {
-    this.checkVpmemSlot(slot);
-    const { qmp } = this.requireRunning('addVpmemDevice');
-    if (this.retiredVpmemSlots.has(slot)) {
-      throw new LcowError('ENOSLOT', `VPMEM slot ${slot} of VM ${this.id} held a device QEMU cannot unplug; it is not reusable`, { vmId: this.id, slot, retired: true });
-    }
-    const layout = await inspectDisk(device.hostPath, device.format);
-    const size = flatDataSize(layout, device.hostPath);
-    const ctx = { vmId: this.id, slot, hostPath: device.hostPath, size };
-    if (size > this.spec.vpmem.maxSizeBytes) {
-      throw new LcowError('ETOOBIG', `${device.hostPath} (${size} bytes) exceeds the VPMEM device maximum ${this.spec.vpmem.maxSizeBytes}`, ctx);
-    }
-    if (size === 0 || size % VPMEM_ALIGNMENT !== 0) {
-      // Mapping more than the data would need QEMU to grow the file; mapping
-      // less would cut the file system. The caller falls back to SCSI.
-      throw new LcowError('EUNSUPPORTED', `${device.hostPath}: VPMEM data size ${size} is not a multiple of ${VPMEM_ALIGNMENT}`, { ...ctx, alignment: VPMEM_ALIGNMENT });
-    }
-    const mem = `pmem-mem${slot}`;
-    // readonly=on: QEMU opens the file O_RDONLY and maps it read-only; share=off
-    // so nothing could ever reach the layer file even if a write got through.
-    // align: place the region on a 2 MiB boundary of guest memory, as Linux requires.
-    await qmp.execute('object-add', { 'qom-type': 'memory-backend-file', id: mem, 'mem-path': device.hostPath, size, share: false, readonly: true, align: VPMEM_ALIGNMENT });
-    try {
-      await qmp.execute('device_add', { driver: 'virtio-pmem-pci', id: `pmem${slot}`, memdev: mem, bus: `pmem-rp${slot}` });
-    } catch (err) {
-      await qmp.execute('object-del', { id: mem }).catch(() => undefined);
-      throw err;
-    }
-    this.attachedVpmemSlots.add(slot);
+  addVpmemDevice(slot: number, device: VpmemAttachment): Promise<void> {
+    return this.whileRunning(async () => {
+      this.checkVpmemSlot(slot);
+      const { qmp } = this.requireRunning('addVpmemDevice');
+      if (this.retiredVpmemSlots.has(slot)) {
+        throw new LcowError('ENOSLOT', `VPMEM slot ${slot} of VM ${this.id} held a device QEMU cannot unplug; it is not reusable`, { vmId: this.id, slot, retired: true });
+      }
+      const layout = await inspectDisk(device.hostPath, device.format);
+      const size = flatDataSize(layout, device.hostPath);
+      const ctx = { vmId: this.id, slot, hostPath: device.hostPath, size };
+      if (size > this.spec.vpmem.maxSizeBytes) {
+        throw new LcowError('ETOOBIG', `${device.hostPath} (${size} bytes) exceeds the VPMEM device maximum ${this.spec.vpmem.maxSizeBytes}`, ctx);
+      }
+      if (size === 0 || size % VPMEM_ALIGNMENT !== 0) {
+        // Mapping more than the data would need QEMU to grow the file; mapping
+        // less would cut the file system. The caller falls back to SCSI.
+        throw new LcowError('EUNSUPPORTED', `${device.hostPath}: VPMEM data size ${size} is not a multiple of ${VPMEM_ALIGNMENT}`, { ...ctx, alignment: VPMEM_ALIGNMENT });
+      }
+      const mem = `pmem-mem${slot}`;
+      // readonly=on: QEMU opens the file O_RDONLY and maps it read-only; share=off
+      // so nothing could ever reach the layer file even if a write got through.
+      // align: place the region on a 2 MiB boundary of guest memory, as Linux requires.
+      await qmp.execute('object-add', { 'qom-type': 'memory-backend-file', id: mem, 'mem-path': device.hostPath, size, share: false, readonly: true, align: VPMEM_ALIGNMENT });
+      try {
+        await qmp.execute('device_add', { driver: 'virtio-pmem-pci', id: `pmem${slot}`, memdev: mem, bus: `pmem-rp${slot}` });
+      } catch (err) {
+        await qmp.execute('object-del', { id: mem }).catch(() => undefined);
+        throw err;
+      }
+      this.attachedVpmemSlots.add(slot);
+    });
   }
 
   /**
@@ -334,22 +359,26 @@ export class QemuVm implements VmHandle {
    * add there is ENOSLOT, which the VPMEM manager answers with another slot or
    * SCSI. The host file stays mapped (read-only, private) until the VM stops.
    */
-  async removeVpmemDevice(slot: number): Promise<void> {
-    this.checkVpmemSlot(slot);
-    this.requireRunning('removeVpmemDevice');
-    if (!this.attachedVpmemSlots.has(slot)) {
-      throw new LcowError('ENOTFOUND', `no VPMEM device in slot ${slot} of VM ${this.id}`, { vmId: this.id, slot });
-    }
-    await this.guest.releaseVpmem(slot);
-    this.attachedVpmemSlots.delete(slot);
-    this.retiredVpmemSlots.add(slot);
+  removeVpmemDevice(slot: number): Promise<void> {
+    return this.whileRunning(async () => {
+      this.checkVpmemSlot(slot);
+      this.requireRunning('removeVpmemDevice');
+      if (!this.attachedVpmemSlots.has(slot)) {
+        throw new LcowError('ENOTFOUND', `no VPMEM device in slot ${slot} of VM ${this.id}`, { vmId: this.id, slot });
+      }
+      await this.guest.releaseVpmem(slot);
+      this.attachedVpmemSlots.delete(slot);
+      this.retiredVpmemSlots.add(slot);
+    });
   }
 
   // ---- guest side ------------------------------------------------------
 
-  async exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const { agent } = this.requireRunning('exec');
-    return guestExec(agent, argv, options, { requestTimeoutMs: this.opTimeoutMs });
+  exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return this.whileRunning(async () => {
+      const { agent } = this.requireRunning('exec');
+      return guestExec(agent, argv, options, { requestTimeoutMs: this.opTimeoutMs });
+    });
   }
 
   mountScsi(req: ScsiMountRequest): Promise<void> {

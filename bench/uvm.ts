@@ -181,24 +181,35 @@ const layer = await ext4('layer', { 'f.txt': 'x' }, 4);
   const pmemBare: number[] = [];
   const pmemOurs: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    scsiBare.push(await time(async () => {
-      await b.qmp('blockdev-add', { driver: 'raw', 'node-name': `d${i}`, 'read-only': true, file: { driver: 'file', filename: layer, 'read-only': true } });
-      await b.qmp('device_add', { driver: 'scsi-hd', id: `s${i}`, drive: `d${i}`, bus: 'scsi0.0', 'scsi-id': 0, lun: i });
-      await bareExec(b, ['/bin/sh', '-c', `until [ -b /sys/bus/scsi/devices/0:0:0:${i}/block/sd* ] || ls /sys/bus/scsi/devices/0:0:0:${i}/block/ >/dev/null 2>&1; do sleep 0.01; done; d=$(ls /sys/bus/scsi/devices/0:0:0:${i}/block/); mkdir -p /m/s${i} && mount -t ext4 -o ro,noload /dev/$d /m/s${i}`]);
-    }));
-    scsiOurs.push(await time(async () => {
-      await vm.addScsiDisk(0, i, { hostPath: layer, readOnly: true });
-      await vm.mountScsi({ controller: 0, lun: i, guestPath: `/run/m/s${i}`, readOnly: true });
-    }));
-    pmemBare.push(await time(async () => {
-      await b.qmp('object-add', { 'qom-type': 'memory-backend-file', id: `m${i}`, 'mem-path': layer, size: 4 << 20, share: false, readonly: true });
-      await b.qmp('device_add', { driver: 'virtio-pmem-pci', id: `p${i}`, memdev: `m${i}`, bus: `rp${i}` });
-      await bareExec(b, ['/bin/sh', '-c', `until [ -b /dev/pmem${i} ]; do sleep 0.01; done; mkdir -p /m/p${i} && mount -t ext4 -o ro,noload,dax /dev/pmem${i} /m/p${i}`]);
-    }));
-    pmemOurs.push(await time(async () => {
-      await vm.addVpmemDevice(i, { hostPath: layer });
-      await vm.mountVpmem({ slot: i, guestPath: `/run/m/p${i}` });
-    }));
+    const steps = {
+      scsiBare: () => time(async () => {
+        await b.qmp('blockdev-add', { driver: 'raw', 'node-name': `d${i}`, 'read-only': true, file: { driver: 'file', filename: layer, 'read-only': true } });
+        await b.qmp('device_add', { driver: 'scsi-hd', id: `s${i}`, drive: `d${i}`, bus: 'scsi0.0', 'scsi-id': 0, lun: i });
+        await bareExec(b, ['/bin/sh', '-c', `until d=$(ls /sys/bus/scsi/devices/0:0:0:${i}/block/ 2>/dev/null) && [ -n "$d" ]; do sleep 0.01; done; mkdir -p /m/s${i} && mount -t ext4 -o ro,noload /dev/$d /m/s${i}`]);
+      }),
+      scsiOurs: () => time(async () => {
+        await vm.addScsiDisk(0, i, { hostPath: layer, readOnly: true });
+        await vm.mountScsi({ controller: 0, lun: i, guestPath: `/run/m/s${i}`, readOnly: true });
+      }),
+      pmemBare: () => time(async () => {
+        await b.qmp('object-add', { 'qom-type': 'memory-backend-file', id: `m${i}`, 'mem-path': layer, size: 4 << 20, share: false, readonly: true });
+        await b.qmp('device_add', { driver: 'virtio-pmem-pci', id: `p${i}`, memdev: `m${i}`, bus: `rp${i}` });
+        await bareExec(b, ['/bin/sh', '-c', `until [ -b /dev/pmem${i} ]; do sleep 0.01; done; mkdir -p /m/p${i} && mount -t ext4 -o ro,noload,dax /dev/pmem${i} /m/p${i}`]);
+      }),
+      pmemOurs: () => time(async () => {
+        await vm.addVpmemDevice(i, { hostPath: layer });
+        await vm.mountVpmem({ slot: i, guestPath: `/run/m/p${i}` });
+      }),
+    };
+    // alternate which side goes first, so neither always runs right after the other's hot-plug
+    const bareFirst = i % 2 === 0;
+    for (const kind of ['scsi', 'pmem'] as const) {
+      const order = bareFirst ? (['Bare', 'Ours'] as const) : (['Ours', 'Bare'] as const);
+      for (const side of order) {
+        const ms = await steps[`${kind}${side}`]();
+        ({ scsiBare, scsiOurs, pmemBare, pmemOurs })[`${kind}${side}`].push(ms);
+      }
+    }
   }
   rows.push({ what: 'SCSI hot-add + mount', bare: median(scsiBare), ours: median(scsiOurs) });
   rows.push({ what: 'VPMEM hot-add + mount', bare: median(pmemBare), ours: median(pmemOurs) });

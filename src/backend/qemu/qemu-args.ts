@@ -40,6 +40,11 @@ export function scsiControllerPciDevice(controller: number): number {
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
+/** A value inside a QEMU `key=value,…` option: a literal comma is written twice. */
+export function qemuOptValue(v: string): string {
+  return v.replace(/,/g, ',,');
+}
+
 /** Device-memory space for VPMEM: every slot may hold a device of maxSizeBytes. */
 export function memoryArg(spec: VmSpec): string {
   if (spec.vpmem.count === 0) return `${spec.memoryMiB}M`;
@@ -90,17 +95,17 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
     '-no-user-config',
     '-nographic',
     '-display', 'none',
-    '-serial', input.consoleLogPath ? `file:${input.consoleLogPath}` : 'none',
+    '-serial', input.consoleLogPath ? `file:${qemuOptValue(input.consoleLogPath)}` : 'none',
     '-m', memoryArg(spec),
     '-smp', String(spec.cpus),
     '-kernel', input.kernelPath,
     '-initrd', input.initrdPath,
     '-append', kernelCommandLine(spec, input.consoleLogPath !== undefined),
     '-no-reboot',
-    '-chardev', `socket,id=qmp,path=${input.qmpSocket},server=on,wait=off`,
+    '-chardev', `socket,id=qmp,path=${qemuOptValue(input.qmpSocket)},server=on,wait=off`,
     '-mon', 'chardev=qmp,mode=control',
     '-device', 'virtio-serial-pci,id=vser0,bus=pcie.0,addr=0x2',
-    '-chardev', `socket,id=qga,path=${input.agentSocket},server=on,wait=off`,
+    '-chardev', `socket,id=qga,path=${qemuOptValue(input.agentSocket)},server=on,wait=off`,
     '-device', `virtserialport,bus=vser0.0,chardev=qga,name=${AGENT_PORT_NAME}`,
   ];
   for (let c = 0; c < spec.scsiControllers; c++) {

@@ -125,7 +125,8 @@ export class QemuVm implements VmHandle {
     this.currentState = 'starting';
     const deadline = Date.now() + this.options.startTimeoutMs;
     try {
-      this.runDir = await mkdtemp(path.join(os.tmpdir(), `lcow-qemu-${this.id}-`));
+      // short: a unix socket path may not exceed 107 bytes
+      this.runDir = await mkdtemp(path.join(os.tmpdir(), `lcow-qemu-${this.id.slice(0, 16)}-`));
       const qmpSocket = path.join(this.runDir, 'qmp.sock');
       const agentSocket = path.join(this.runDir, 'agent.sock');
       const args = buildQemuArgs({

@@ -82,3 +82,10 @@ describe('qemu argv', () => {
     }
   });
 });
+
+describe('qemu option escaping', () => {
+  it('doubles commas in socket paths so they cannot add options', () => {
+    const args = buildQemuArgs({ spec: spec(), kernelPath: '/k', initrdPath: '/i', qmpSocket: '/r,x/qmp.sock', agentSocket: '/r/a.sock', accel: 'tcg' });
+    expect(values(args, '-chardev')[0]).toBe('socket,id=qmp,path=/r,,x/qmp.sock,server=on,wait=off');
+  });
+});

@@ -8,6 +8,7 @@
  * Host operations go to QMP, guest operations to qemu-ga (see guest-ops.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,19 +56,23 @@ const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
 const STDERR_TAIL_BYTES = 8192;
 
 /**
- * QEMU children still running. If this Node process exits without stopping
- * them (a crashed test worker, an engine that forgot), they are killed
- * rather than left behind as orphan VMs.
+ * QEMU children still running, with their socket folders. If this Node
+ * process exits without stopping them (a crashed test worker, an engine that
+ * forgot), they are killed and their folders removed rather than left
+ * behind as orphan VMs. ('exit' handlers must be synchronous.)
  */
-const liveChildren = new Set<ChildProcess>();
+const liveChildren = new Map<ChildProcess, string>();
 let exitHookInstalled = false;
-function trackChild(child: ChildProcess): void {
-  liveChildren.add(child);
+function trackChild(child: ChildProcess, runDir: string): void {
+  liveChildren.set(child, runDir);
   child.once('exit', () => liveChildren.delete(child));
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once('exit', () => {
-      for (const c of liveChildren) c.kill('SIGKILL');
+      for (const [c, dir] of liveChildren) {
+        c.kill('SIGKILL');
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
   }
 }
@@ -161,7 +166,7 @@ export class QemuVm implements VmHandle {
   private spawnChild(args: string[]): void {
     const child = spawn(this.options.qemuBinary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
-    trackChild(child);
+    trackChild(child, this.runDir as string);
     child.stderr?.on('data', (b: Buffer) => {
       this.stderrTail = (this.stderrTail + b.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     });

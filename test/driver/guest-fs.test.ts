@@ -28,6 +28,8 @@ function busyboxExec(argv: readonly string[], options: ExecOptions = {}): Promis
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
     child.on('close', (code) => resolve({ exitCode: code ?? -1, stdout: Buffer.concat(out), stderr: Buffer.concat(err), truncated: false }));
+    // A command that never reads its stdin may exit before the write lands (EPIPE): not a failure.
+    child.stdin.on('error', () => {});
     child.stdin.end(options.stdin ?? '');
   });
 }

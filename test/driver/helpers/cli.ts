@@ -21,6 +21,8 @@ export function lcow(args: string[], stdin?: Buffer | string): Promise<CliResult
     c.stderr.on('data', (b: Buffer) => (err += b.toString()));
     c.on('error', reject);
     c.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err }));
+    // A command that never reads its stdin may exit before the write lands (EPIPE): not a failure.
+    c.stdin.on('error', () => {});
     c.stdin.end(stdin ?? '');
   });
 }

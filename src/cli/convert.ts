@@ -7,8 +7,8 @@
  */
 import { stat } from 'node:fs/promises';
 import { LcowError } from '../errors.js';
-import type { ConvertResult } from '../ext4/convert.js';
-import { readFileChunks } from '../ext4/tar/file-source.js';
+import type { ConvertResult } from '../ext4/index.js';
+import { readFileChunks } from '../ext4/index.js';
 import { ProgressBar, formatBytes } from './progress.js';
 
 export const summary = 'convert a layer tar into an ext4 layer.vhd';

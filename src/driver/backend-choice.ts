@@ -4,8 +4,8 @@
  * Windows, QEMU elsewhere). Resolved on first need — the verbs that work on
  * the host (create, applyDiff, diff …) never load a backend — then kept.
  */
-import { selectBackend } from '../backend/select.js';
-import type { HypervisorBackend } from '../backend/types.js';
+import { selectBackend } from '../backend/index.js';
+import type { HypervisorBackend } from '../backend/index.js';
 
 export type BackendChoice = HypervisorBackend | 'auto' | 'qemu' | 'hcs';
 

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { BootSpec } from '../backend/types.js';
+import type { BootSpec } from '../backend/index.js';
 import { LcowError } from '../errors.js';
 import type { LcowOptions } from './options.js';
 

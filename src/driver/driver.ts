@@ -9,7 +9,7 @@
  */
 import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
-import type { BootSpec, HypervisorBackend } from '../backend/types.js';
+import type { BootSpec, HypervisorBackend } from '../backend/index.js';
 import { LcowError, asError, isLcowError } from '../errors.js';
 import { componentLogger, type Logger } from '../log.js';
 import { ServiceVms, type ServiceVmMode } from '../svm/index.js';

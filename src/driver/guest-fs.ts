@@ -11,7 +11,7 @@
  * `etc -> /` must not let a write reach the service VM's own files.
  */
 import { LcowError } from '../errors.js';
-import type { ExecOptions, ExecResult } from '../backend/types.js';
+import type { ExecOptions, ExecResult } from '../backend/index.js';
 import { containerPath, guestPathIn } from './guest-path.js';
 
 export type GuestExec = (argv: readonly string[], options?: ExecOptions) => Promise<ExecResult>;

@@ -11,7 +11,7 @@
 import { Mutex } from 'async-mutex';
 import { LcowError, asError, isLcowError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { ExecOptions, ExecResult } from '../backend/types.js';
+import type { ExecOptions, ExecResult } from '../backend/index.js';
 import type { ServiceVmLease, ServiceVms } from '../svm/index.js';
 import { mountContainerLayers, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
 import { GuestFs, type GuestStat, type MkdirOptions, type RemoveOptions } from './guest-fs.js';

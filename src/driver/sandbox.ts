@@ -17,9 +17,9 @@ import fs from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { LcowError, isLcowError } from '../errors.js';
-import { formatEmptyExt4 } from '../ext4/format-empty.js';
+import { formatEmptyExt4 } from '../ext4/index.js';
 import { componentLogger, type Logger } from '../log.js';
-import { createVhdx } from '../vhd/vhdx/writer.js';
+import { createVhdx } from '../vhd/index.js';
 
 export interface SandboxOptions {
   logger?: Logger;

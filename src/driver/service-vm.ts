@@ -7,7 +7,7 @@
  * removes `scratch/<vmId>.vhdx` so that leftovers of a crash are collected.
  */
 import { promises as fs } from 'node:fs';
-import type { BootSpec, HypervisorBackend } from '../backend/types.js';
+import type { BootSpec, HypervisorBackend } from '../backend/index.js';
 import { asError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ServiceVmLifecycle } from '../svm/index.js';

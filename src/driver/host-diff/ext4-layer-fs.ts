@@ -5,7 +5,7 @@
  *
  *   openExt4LayerFs(imageFile: string): Promise<LayerFs>
  */
-import { openExt4Image } from '../../ext4/reader/image.js';
+import { openExt4Image } from '../../ext4/index.js';
 import type { LayerFs } from './layer-fs.js';
 
 export async function openExt4LayerFs(imageFile: string): Promise<LayerFs> {

@@ -7,7 +7,7 @@
  * Paths are absolute inside the image: '/', '/etc', '/etc/passwd'.
  */
 import type { Readable } from 'node:stream';
-import type { Ext4Stat } from '../../ext4/reader/stat.js';
+import type { Ext4Stat } from '../../ext4/index.js';
 
 export type LayerFileKind = Ext4Stat['kind'];
 

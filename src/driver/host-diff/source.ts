@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { LcowError } from '../../errors.js';
-import { scratchDirs } from '../../uvm/container-layers.js';
+import { scratchDirs } from '../../uvm/index.js';
 import type { LayerFs, LayerStat } from './layer-fs.js';
 import { openExt4LayerFs } from './ext4-layer-fs.js';
 

@@ -9,7 +9,7 @@
  * ACLs) would be corrupted — and refuses a body for a caller-made `x` entry.
  * The output is read back by tar-stream, GNU tar and Go's archive/tar.
  */
-import type { Timestamp } from '../../ext4/entry.js';
+import type { Timestamp } from '../../ext4/index.js';
 import { encodePax, paxTime, type PaxRecords } from './pax.js';
 
 export type TarType = 'file' | 'link' | 'symlink' | 'directory' | 'block-device' | 'character-device' | 'fifo';

@@ -13,7 +13,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { LcowError, isLcowError } from '../../errors.js';
-import { CachedBlockSource, openBlockSource, type BlockSource } from '../../vhd/block-source.js';
+import { CachedBlockSource, openBlockSource, type BlockSource } from '../../vhd/index.js';
 import { ext4AclToXattr } from './acl.js';
 import { readBlockMap } from './block-map.js';
 import { parseDirEntries, parseInlineDir, type DirEntry } from './directory.js';

@@ -159,6 +159,29 @@ describe('mountContainerLayers (fake backend)', () => {
     expect(vm.violations).toEqual([]);
   });
 
+  it('rolls back the layers when the scratch fails to attach', async () => {
+    const { uvm, vm, backend } = await fakeUvm();
+    vm.faults.failNext('addScsiDisk', 'EQMP', { when: (a) => (a[2] as { hostPath: string }).hostPath === '/c1/sandbox.vhdx' });
+    expect(await code(mountContainerLayers(uvm, defineImage(backend), '/c1/sandbox.vhdx', '/run/c/c1'))).toBe('EQMP');
+    expect(vm.callsOf('removeVpmemDevice')).toHaveLength(3);
+    expect([...vm.guest.mounts.keys()]).toEqual([]);
+    expect(uvm.guestPaths.inUse()).toEqual([]);
+  });
+
+  it('two containers mounting the same target at once share one union', async () => {
+    const { uvm, vm, backend } = await fakeUvm();
+    const layers = defineImage(backend);
+    const [a, b] = await Promise.all([
+      mountContainerLayers(uvm, layers, '/c1/sandbox.vhdx', '/run/c/c1'),
+      mountContainerLayers(uvm, layers, '/c1/sandbox.vhdx', '/run/c/c1'),
+    ]);
+    expect(vm.callsOf('combineLayers')).toHaveLength(1);
+    expect(vm.callsOf('addVpmemDevice')).toHaveLength(3);
+    await Promise.all([a.release(), b.release()]);
+    expect([...vm.guest.mounts.keys()]).toEqual([]);
+    expect(vm.vpmem.size + vm.scsi.size).toBe(0);
+  });
+
   it('shares a union by target; a different union at the same target is EMOUNTCONFLICT', async () => {
     const { uvm, vm, backend } = await fakeUvm();
     const layers = defineImage(backend);

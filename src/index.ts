@@ -4,6 +4,8 @@
  * lcow-uvm/vhd, lcow-uvm/backend, lcow-uvm/uvm, lcow-uvm/svm, lcow-uvm/driver).
  */
 export { LcowError, isLcowError, type LcowErrorCode } from './errors.js';
+// Any pino logger fits `Logger`; pass one in `logger` options to see what the library does.
+export { silentLogger, type Logger } from './log.js';
 export * from './ext4/index.js';
 export * from './vhd/index.js';
 export * from './backend/index.js';

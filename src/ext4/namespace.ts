@@ -8,7 +8,7 @@
 import { LcowError } from '../errors.js';
 import type { EntryMeta, Timestamp } from './entry.js';
 import type { Extent } from './extents.js';
-import { MAX_LINKS, MAX_NAME_LEN } from './constants.js';
+import { LOST_FOUND_INO, MAX_LINKS, MAX_NAME_LEN, ROOT_INO } from './constants.js';
 
 /** An entry's metadata minus xattrs (kept on the node, merged for directories); `mode` is permission bits only. */
 export type NodeMeta = Omit<EntryMeta, 'xattrs'>;
@@ -16,8 +16,11 @@ export type NodeMeta = Omit<EntryMeta, 'xattrs'>;
 interface NodeBase {
   /** Creation order: decides inode numbers, so output is deterministic. */
   seq: number;
+  /** Inode number, handed out by numberInodes() at the end (0 until then). */
+  ino: number;
   meta: NodeMeta;
-  xattrs: Map<string, Buffer>;
+  /** Absent when the node has none: most have none, and an empty Map costs ~180 bytes per node. */
+  xattrs?: Map<string, Buffer>;
   /** Names bound to this node (hard links); directories use `subdirs` instead. */
   links: number;
 }
@@ -25,9 +28,16 @@ interface NodeBase {
 export interface FileNode extends NodeBase {
   type: 'file';
   size: number;
-  extents: Extent[];
+  /** First disk block of the file's data (its blocks are contiguous on disk). */
+  start: number;
   /** Data blocks in use (holes excluded). */
   dataBlocks: number;
+  /**
+   * Logical → physical runs, only for sparse files; an ordinary file is the
+   * single run [start, start + dataBlocks) (see fileExtents). Kept this way
+   * because one small array and object per file is most of a file's cost.
+   */
+  runs?: Extent[];
 }
 export interface DirNode extends NodeBase {
   type: 'dir';
@@ -81,7 +91,7 @@ export class Namespace {
   }
 
   private newDir(parent: DirNode | undefined, meta: NodeMeta, implicit: boolean): DirNode {
-    const d: DirNode = { type: 'dir', seq: this.nextSeq(), meta, xattrs: new Map(), links: 1, children: new Map(), parent: parent as DirNode, subdirs: 0, implicit };
+    const d: DirNode = { type: 'dir', seq: this.nextSeq(), ino: 0, meta, links: 1, children: new Map(), parent: parent as DirNode, subdirs: 0, implicit };
     if (!parent) d.parent = d;
     return d;
   }
@@ -127,7 +137,7 @@ export class Namespace {
     const dir = this.dirAt(path, tarName, meta);
     dir.meta = meta;
     dir.implicit = false;
-    for (const [k, v] of xattrs) dir.xattrs.set(k, v);
+    for (const [k, v] of xattrs) setXattr(dir, k, v);
     return dir;
   }
 
@@ -176,21 +186,47 @@ export class Namespace {
     return node;
   }
 
-  /** Every node reachable from the root, each once, in creation order. */
-  liveNodes(): Node[] {
-    const seen = new Set<Node>();
+  /**
+   * Number every node reachable from the root (replaced ones are not):
+   * root 2, lost+found 11, the rest from 12 in creation order, so the same
+   * tar always gives the same numbers. Returns the nodes in inode order.
+   * Call once, when no more entries will come.
+   */
+  numberInodes(): Node[] {
+    const live: Node[] = [this.root];
     const stack: DirNode[] = [this.root];
-    seen.add(this.root);
+    this.root.ino = -1; // -1: seen, not numbered yet (hard links reach a node more than once)
     while (stack.length > 0) {
       const d = stack.pop() as DirNode;
       for (const child of d.children.values()) {
-        if (seen.has(child)) continue;
-        seen.add(child);
+        if (child.ino !== 0) continue;
+        child.ino = -1;
+        live.push(child);
         if (child.type === 'dir') stack.push(child);
       }
     }
-    return [...seen].sort((a, b) => a.seq - b.seq);
+    live.sort((a, b) => a.seq - b.seq);
+    const ordered: Node[] = [this.root, this.lostFound];
+    this.root.ino = ROOT_INO;
+    this.lostFound.ino = LOST_FOUND_INO;
+    let next = LOST_FOUND_INO + 1;
+    for (const n of live) {
+      if (n === this.root || n === this.lostFound) continue;
+      n.ino = next++;
+      ordered.push(n);
+    }
+    return ordered;
   }
+}
+
+/** Set one extended attribute, creating the node's map on first use. */
+export function setXattr(node: Node, name: string, value: Buffer): void {
+  (node.xattrs ??= new Map()).set(name, value);
+}
+
+/** A copy of an entry's xattrs for a node, or undefined when there are none. */
+export function ownXattrs(xattrs: Map<string, Buffer>): Map<string, Buffer> | undefined {
+  return xattrs.size > 0 ? new Map(xattrs) : undefined;
 }
 
 function checkName(name: string, tarName: string): void {

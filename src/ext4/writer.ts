@@ -24,36 +24,24 @@ import {
   BLOCK_SIZE,
   COMPAT,
   DEFAULT_MAX_DISK_SIZE,
-  EXT4_EXTENTS_FL,
   FAST_SYMLINK_MAX,
-  FT,
   INCOMPAT,
   INODE_SIZE,
-  LOST_FOUND_INO,
   MAX_INODES_PER_GROUP,
-  MAX_LINKS,
   MAX_SYMLINK_LEN,
-  ROOT_INO,
   RO_COMPAT,
   SUPERBLOCK_OFFSET,
-  S_IFBLK,
-  S_IFCHR,
-  S_IFDIR,
-  S_IFIFO,
-  S_IFLNK,
-  S_IFREG,
-  S_IFSOCK,
   ceilDiv,
 } from './constants.js';
-import { directoryBlockCount, direntSize, encodeDirectory, type DirectoryEntry } from './directory.js';
-import { buildExtentTree, extentTreeBlockCount, splitLongExtents, type Extent, type ExtentTree } from './extents.js';
+import { direntSize } from './directory.js';
+import { extentTreeBlockCount, splitLongExtents } from './extents.js';
 import { computeGeometry, reservedGdtBlocks, type Geometry } from './geometry.js';
 import { encodeGroupDescriptorTable, type GroupDescriptor } from './group-descriptor.js';
-import { encodeDeviceIBlock, encodeInode, type InodeFields } from './inode.js';
-import { Namespace, metaFromEntry, type DirNode, type FileNode, type Node } from './namespace.js';
+import { encodeInode } from './inode.js';
+import { Namespace, metaFromEntry, ownXattrs, setXattr, type FileNode, type Node } from './namespace.js';
+import { inodeFieldsOf, metadataBlockCount, writeNodeMetadata } from './node-metadata.js';
 import { PackedCursor, regionsToBlockRanges, type BlockRange } from './sparse-ranges.js';
 import { encodeSuperblock, formatUuid, uuidFromHash } from './superblock.js';
-import { layoutXattrs, type XattrLayout } from './xattrs.js';
 
 export interface Ext4WriterOptions {
   /** Largest image allowed, in bytes (default 128 GiB); past it → LcowError('ETOOBIG', …, {entry}). */
@@ -72,18 +60,8 @@ export interface Ext4WriteResult {
 /** Largest image without the 64bit feature: 2^32 blocks. */
 const MAX_FS_BYTES = (2 ** 32 - 1) * BLOCK_SIZE;
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
-
-/** Per-node layout decided at finish(). */
-interface Placement {
-  ino: number;
-  node: Node;
-  dirBlock?: number;
-  dirBlocks?: number;
-  tree?: ExtentTree;
-  treeBlocks: number;
-  xattrs: XattrLayout;
-  xattrBlock: number;
-}
+/** Inodes encoded per inode-table write (128 KiB). */
+const INODE_CHUNK = 512;
 
 export class Ext4Writer {
   private readonly ns = new Namespace();
@@ -146,16 +124,16 @@ export class Ext4Writer {
   private async addNow(entry: LayerEntry): Promise<void> {
     this.lastEntry = entry.tarName;
     if (entry.kind === 'opaque') {
-      this.ns.dirAt(entry.path, entry.tarName).xattrs.set(OPAQUE_XATTR, Buffer.from('y'));
+      setXattr(this.ns.dirAt(entry.path, entry.tarName), OPAQUE_XATTR, Buffer.from('y'));
       return;
     }
     this.metaBytesEstimate += INODE_SIZE + direntSize(Buffer.byteLength(entry.path)) + (entry.meta.xattrs.size > 0 ? BLOCK_SIZE : 0);
     const meta = metaFromEntry(entry.meta);
-    const xattrs = new Map(entry.meta.xattrs);
+    const xattrs = ownXattrs(entry.meta.xattrs);
     switch (entry.kind) {
       case 'dir': {
-        const dir = this.ns.putDir(entry.path, entry.tarName, meta, xattrs);
-        if (entry.opaque) dir.xattrs.set(OPAQUE_XATTR, Buffer.from('y'));
+        const dir = this.ns.putDir(entry.path, entry.tarName, meta, entry.meta.xattrs);
+        if (entry.opaque) setXattr(dir, OPAQUE_XATTR, Buffer.from('y'));
         this.checkRoom(0, entry.tarName);
         return;
       }
@@ -174,19 +152,19 @@ export class Ext4Writer {
           throw new LcowError('EUNSUPPORTED', `${entry.tarName}: device number ${entry.major}:${entry.minor} does not fit ext4`, { entry: entry.tarName });
         }
         const slot = this.ns.prepareNonDir(entry.path, entry.tarName);
-        this.ns.bind(slot, { type: entry.kind, seq: this.ns.nextSeq(), meta, xattrs, links: 0, major: entry.major, minor: entry.minor }, entry.tarName);
+        this.ns.bind(slot, { type: entry.kind, seq: this.ns.nextSeq(), ino: 0, meta, xattrs, links: 0, major: entry.major, minor: entry.minor }, entry.tarName);
         return;
       }
       case 'fifo':
       case 'socket': {
         const slot = this.ns.prepareNonDir(entry.path, entry.tarName);
-        this.ns.bind(slot, { type: entry.kind, seq: this.ns.nextSeq(), meta, xattrs, links: 0 }, entry.tarName);
+        this.ns.bind(slot, { type: entry.kind, seq: this.ns.nextSeq(), ino: 0, meta, xattrs, links: 0 }, entry.tarName);
         return;
       }
       case 'whiteout': {
         // overlayfs whiteout: a character device 0:0 with no permission bits.
         const slot = this.ns.prepareNonDir(entry.path, entry.tarName);
-        this.ns.bind(slot, { type: 'char', seq: this.ns.nextSeq(), meta: { ...meta, mode: 0 }, xattrs, links: 0, major: 0, minor: 0 }, entry.tarName);
+        this.ns.bind(slot, { type: 'char', seq: this.ns.nextSeq(), ino: 0, meta: { ...meta, mode: 0 }, xattrs, links: 0, major: 0, minor: 0 }, entry.tarName);
         return;
       }
       default: {
@@ -227,13 +205,15 @@ export class Ext4Writer {
     const node: FileNode = {
       type: 'file',
       seq: this.ns.nextSeq(),
+      ino: 0,
       meta: metaFromEntry(entry.meta),
-      xattrs: new Map(entry.meta.xattrs),
+      xattrs: ownXattrs(entry.meta.xattrs),
       links: 0,
       size: entry.size,
+      start,
       dataBlocks,
-      extents: splitLongExtents(ranges.map((r) => ({ logical: r.logical, physical: start + r.packed, length: r.length }))),
     };
+    if (entry.sparse) node.runs = splitLongExtents(ranges.map((r) => ({ logical: r.logical, physical: start + r.packed, length: r.length })));
     this.ns.bind(slot, node, tarName);
   }
 
@@ -296,47 +276,21 @@ export class Ext4Writer {
       await this.out.append(target);
       await this.out.alignToBlock();
     }
-    this.ns.bind(slot, { type: 'symlink', seq: this.ns.nextSeq(), meta: metaFromEntry(entry.meta), xattrs: new Map(entry.meta.xattrs), links: 0, target, block }, entry.tarName);
+    this.ns.bind(slot, { type: 'symlink', seq: this.ns.nextSeq(), ino: 0, meta: metaFromEntry(entry.meta), xattrs: ownXattrs(entry.meta.xattrs), links: 0, target, block }, entry.tarName);
   }
 
   private async finishNow(): Promise<Ext4WriteResult> {
     await this.out.flush();
     const metaStart = this.out.position / BLOCK_SIZE;
 
-    // Inode numbers: root 2, lost+found 11, everything else from 12 in creation order.
-    const live = this.ns.liveNodes();
-    const inoOf = new Map<Node, number>();
-    inoOf.set(this.ns.root, ROOT_INO);
-    inoOf.set(this.ns.lostFound, LOST_FOUND_INO);
-    let nextIno = LOST_FOUND_INO + 1;
-    for (const n of live) if (!inoOf.has(n)) inoOf.set(n, nextIno++);
-    const inodes = nextIno - 1;
-    const ordered = [...inoOf.entries()].map(([node, ino]) => ({ node, ino })).sort((a, b) => a.ino - b.ino);
-
-    // Plan metadata blocks, in the order they will be written.
+    // Plan: each node's first metadata block, in inode order (the order they are written).
+    const nodes = this.ns.numberInodes();
+    const inodes = nodes[nodes.length - 1]!.ino;
+    const firstMeta = new Float64Array(nodes.length);
     let cursor = metaStart;
-    const allocate = () => cursor++;
-    const placements: Placement[] = [];
-    for (const { node, ino } of ordered) {
-      const p: Placement = { ino, node, treeBlocks: 0, xattrs: {}, xattrBlock: 0 };
-      let extents: Extent[] = [];
-      if (node.type === 'dir') {
-        p.dirBlocks = directoryBlockCount(dirNames(node));
-        p.dirBlock = cursor;
-        cursor += p.dirBlocks;
-        extents = splitLongExtents([{ logical: 0, physical: p.dirBlock, length: p.dirBlocks }]);
-      } else if (node.type === 'file') {
-        extents = node.extents;
-      } else if (node.type === 'symlink' && node.block !== undefined) {
-        extents = [{ logical: 0, physical: node.block, length: 1 }];
-      }
-      if (node.type === 'dir' || node.type === 'file' || (node.type === 'symlink' && node.block !== undefined)) {
-        p.tree = buildExtentTree(extents, allocate);
-        p.treeBlocks = p.tree.blocks.length;
-      }
-      p.xattrs = layoutXattrs(node.xattrs, { ino });
-      if (p.xattrs.block) p.xattrBlock = allocate();
-      placements.push(p);
+    for (let i = 0; i < nodes.length; i++) {
+      firstMeta[i] = cursor;
+      cursor += metadataBlockCount(nodes[i]!);
     }
     const geo = computeGeometry(cursor, inodes);
     if (geo.blocksCount > this.maxBlocks) {
@@ -350,14 +304,13 @@ export class Ext4Writer {
     // Everything from here on is metadata; its hash names the file system (UUID).
     const hash = createHash('sha256');
     this.out.onBatch = (bytes) => hash.update(bytes);
-    for (const p of placements) {
-      if (p.node.type === 'dir') await this.out.append(encodeDirectory(dirEntries(p.node, inoOf)));
-      for (const t of p.tree?.blocks ?? []) await this.out.append(t.data);
-      if (p.xattrs.block) await this.out.append(p.xattrs.block);
+    for (let i = 0; i < nodes.length; i++) await writeNodeMetadata(nodes[i]!, firstMeta[i]!, this.out);
+    if (this.out.position !== cursor * BLOCK_SIZE) {
+      throw new LcowError('EIO', 'internal layout mismatch while writing metadata blocks', { position: this.out.position, planned: cursor * BLOCK_SIZE });
     }
     const dirsPerGroup = new Array<number>(geo.groups).fill(0);
-    await this.writeInodeTables(placements, geo, dirsPerGroup);
-    const blockMaps = this.blockBitmaps(geo, metaStart);
+    await this.writeInodeTables(nodes, firstMeta, geo, dirsPerGroup);
+    const blockMaps = blockBitmaps(nodes, geo, metaStart);
     await this.out.append(blockMaps.data);
     const inodeMaps = inodeBitmaps(geo, inodes);
     await this.out.append(inodeMaps.data);
@@ -380,33 +333,25 @@ export class Ext4Writer {
     return result;
   }
 
-  /** Inode tables of all groups, back to back, encoded a megabyte at a time. */
-  private async writeInodeTables(placements: Placement[], geo: Geometry, dirsPerGroup: number[]): Promise<void> {
+  /**
+   * Inode tables of all groups, back to back, encoded INODE_CHUNK inodes at
+   * a time into one reused buffer (the batch writer copies what it is given).
+   */
+  private async writeInodeTables(nodes: Node[], firstMeta: Float64Array, geo: Geometry, dirsPerGroup: number[]): Promise<void> {
     const total = geo.groups * geo.inodesPerGroup;
-    const perChunk = 4096;
-    let pi = 0;
-    for (let first = 1; first <= total; first += perChunk) {
-      const count = Math.min(perChunk, total - first + 1);
-      const chunk = Buffer.alloc(count * INODE_SIZE);
-      while (pi < placements.length && placements[pi].ino < first + count) {
-        const p = placements[pi++];
-        encodeInode(inodeFields(p), chunk, (p.ino - first) * INODE_SIZE);
-        if (p.node.type === 'dir') dirsPerGroup[Math.floor((p.ino - 1) / geo.inodesPerGroup)]++;
+    const chunk = Buffer.alloc(INODE_CHUNK * INODE_SIZE);
+    let i = 0;
+    for (let first = 1; first <= total; first += INODE_CHUNK) {
+      const count = Math.min(INODE_CHUNK, total - first + 1);
+      chunk.fill(0);
+      while (i < nodes.length && nodes[i]!.ino < first + count) {
+        const n = nodes[i]!;
+        encodeInode(inodeFieldsOf(n, firstMeta[i]!), chunk, (n.ino - first) * INODE_SIZE);
+        if (n.type === 'dir') dirsPerGroup[Math.floor((n.ino - 1) / geo.inodesPerGroup)]!++;
+        i++;
       }
-      await this.out.append(chunk);
+      await this.out.append(count === INODE_CHUNK ? chunk : chunk.subarray(0, count * INODE_SIZE));
     }
-  }
-
-  private blockBitmaps(geo: Geometry, metaStart: number): GroupBitmaps {
-    const maps = new GroupBitmaps(geo.groups);
-    maps.setRange(0, 1 + geo.gdtBlocks);
-    for (const n of this.ns.liveNodes()) {
-      if (n.type === 'file') for (const e of n.extents) maps.setRange(e.physical, e.length);
-      else if (n.type === 'symlink' && n.block !== undefined) maps.setBit(n.block);
-    }
-    maps.setRange(metaStart, geo.inodeBitmapStart + geo.groups - metaStart);
-    maps.padGroup(geo.groups - 1, geo.blocksCount - (geo.groups - 1) * BLOCKS_PER_GROUP);
-    return maps;
   }
 
   /** Block 0 (superblock at byte 1024) and the descriptor blocks, zero-padded over the whole reserved area. */
@@ -450,91 +395,19 @@ export class Ext4Writer {
   }
 }
 
-function dirNames(d: DirNode): number[] {
-  const lens = [1, 2];
-  for (const name of d.children.keys()) lens.push(Buffer.byteLength(name, 'utf8'));
-  return lens;
-}
-
-function fileType(n: Node): number {
-  switch (n.type) {
-    case 'file':
-      return FT.REG_FILE;
-    case 'dir':
-      return FT.DIR;
-    case 'symlink':
-      return FT.SYMLINK;
-    case 'char':
-      return FT.CHRDEV;
-    case 'block':
-      return FT.BLKDEV;
-    case 'fifo':
-      return FT.FIFO;
-    case 'socket':
-      return FT.SOCK;
+/** Data, long symlinks and all of [metaStart, end of the inode bitmaps) are in use; the padding past the last block is set. */
+function blockBitmaps(nodes: Node[], geo: Geometry, metaStart: number): GroupBitmaps {
+  const maps = new GroupBitmaps(geo.groups);
+  maps.setRange(0, 1 + geo.gdtBlocks);
+  for (const n of nodes) {
+    if (n.type === 'file') {
+      // A file's data blocks are contiguous from `start` (sparse files: packed, holes take none).
+      if (n.dataBlocks > 0) maps.setRange(n.start, n.dataBlocks);
+    } else if (n.type === 'symlink' && n.block !== undefined) maps.setBit(n.block);
   }
-}
-
-function dirEntries(d: DirNode, inoOf: Map<Node, number>): DirectoryEntry[] {
-  const out: DirectoryEntry[] = [
-    { name: Buffer.from('.'), inode: inoOf.get(d) as number, fileType: FT.DIR },
-    { name: Buffer.from('..'), inode: inoOf.get(d.parent) as number, fileType: FT.DIR },
-  ];
-  for (const [name, child] of d.children) out.push({ name: Buffer.from(name, 'utf8'), inode: inoOf.get(child) as number, fileType: fileType(child) });
-  return out;
-}
-
-const TYPE_BITS: Record<Node['type'], number> = { file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK, char: S_IFCHR, block: S_IFBLK, fifo: S_IFIFO, socket: S_IFSOCK };
-
-function inodeFields(p: Placement): InodeFields {
-  const n = p.node;
-  let size = 0;
-  let blocks = p.treeBlocks + (p.xattrBlock ? 1 : 0);
-  let flags = 0;
-  let iBlock: Buffer = Buffer.alloc(60);
-  let links = n.links;
-  switch (n.type) {
-    case 'file':
-      size = n.size;
-      blocks += n.dataBlocks;
-      break;
-    case 'dir':
-      size = (p.dirBlocks as number) * BLOCK_SIZE;
-      blocks += p.dirBlocks as number;
-      links = 2 + n.subdirs > MAX_LINKS ? 1 : 2 + n.subdirs;
-      break;
-    case 'symlink':
-      size = n.target.length;
-      if (n.block === undefined) n.target.copy(iBlock);
-      else blocks += 1;
-      break;
-    case 'char':
-    case 'block':
-      iBlock = encodeDeviceIBlock(n.major, n.minor);
-      break;
-    default:
-      break;
-  }
-  if (p.tree) {
-    flags |= EXT4_EXTENTS_FL;
-    iBlock = p.tree.root;
-  }
-  return {
-    mode: TYPE_BITS[n.type] | n.meta.mode,
-    uid: n.meta.uid,
-    gid: n.meta.gid,
-    size,
-    linksCount: links,
-    blocks512: blocks * (BLOCK_SIZE / 512),
-    flags,
-    iBlock,
-    fileAcl: p.xattrBlock,
-    atime: n.meta.atime,
-    mtime: n.meta.mtime,
-    ctime: n.meta.ctime,
-    crtime: n.meta.crtime,
-    inlineXattrs: p.xattrs.inline,
-  };
+  maps.setRange(metaStart, geo.inodeBitmapStart + geo.groups - metaStart);
+  maps.padGroup(geo.groups - 1, geo.blocksCount - (geo.groups - 1) * BLOCKS_PER_GROUP);
+  return maps;
 }
 
 /** Inodes 1..used are in use (numbers are dense); bits past inodes_per_group are padding. */

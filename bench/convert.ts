@@ -5,32 +5,27 @@
  *   cat       `cat layer.tar > /dev/null` (the floor: reading the input)
  *   tar+mkfs  `tar -x` into a temp dir, then `mkfs.ext4 -q -b 4096 -d dir img`
  *             (what a shell script would do; needs root-ish privileges for owners)
- *   lcow      `lcow convert layer.tar out.vhd` as a whole process
+ *   lcow      `lcow convert layer.tar out.vhd` as a whole process: the
+ *             shipped CLI (bin/lcow.js → dist/, built by `npm run build`
+ *             first), as a user runs it
+ *   lcow (V8 defaults)  the same with LCOW_V8_DEFAULTS=1: without the two V8
+ *             flags the CLI sets for itself (src/cli/lean-heap.ts), to show
+ *             what they buy
  *
  * Inputs: a rootfs-like tar (files from this machine's /usr, ≥150 MiB and
  * ≥5,000 entries) and a node_modules-like tar (this repo's node_modules:
  * many small files). Median wall time and peak RSS of ≥3 runs each; ratios
  * against tar+mkfs. Timings are printed, never asserted.
- *
- * The converter runs from an esbuild bundle of src/cli/convert.ts (packages
- * external; see bundleConverterCli) so that its RSS is the converter's, not
- * a TypeScript loader's.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { bundleConverterCli } from '../test/helpers/tar-fixtures.js';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-/**
- * The same converter with V8's young generation capped: most of the RSS above
- * Node's own baseline is short-lived garbage (read buffers, per-entry objects)
- * waiting for a scavenge, and this row shows how much.
- */
-const TUNED = 'lcow (semi-space 1M)';
+const DEFAULTS = 'lcow (V8 defaults)';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const work = mkdtempSync(join(process.env.BENCH_TMP ?? tmpdir(), 'lcow-bench-'));
 
@@ -86,7 +81,7 @@ function mib(bytes: number): string {
 }
 
 async function main(): Promise<void> {
-  const converter = await bundleConverterCli(repo);
+  const converter = join(repo, 'bin', 'lcow.js');
   const inputs: Array<{ name: string; tar: string }> = [];
   const rootfs = join(work, 'rootfs.tar');
   rootfsTar(rootfs);
@@ -100,7 +95,7 @@ async function main(): Promise<void> {
     const size = statSync(tar).size;
     const entries = countEntries(tar);
     const imgSize = `${Math.ceil((size * 1.4) / 1024 / 1024) + 64}M`;
-    const samples: Record<string, Sample[]> = { cat: [], 'tar+mkfs': [], lcow: [], [TUNED]: [] };
+    const samples: Record<string, Sample[]> = { cat: [], 'tar+mkfs': [], lcow: [], [DEFAULTS]: [] };
     for (let i = 0; i < RUNS; i++) {
       samples.cat!.push(measure(['sh', '-c', 'cat "$1" > /dev/null', 'sh', tar]));
       const dir = join(work, 'x');
@@ -110,9 +105,9 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
       rmSync(img, { force: true });
       const out = join(work, 'out.vhd');
-      samples.lcow!.push(measure([process.execPath, converter, tar, out]));
+      samples[DEFAULTS]!.push(measure(['env', 'LCOW_V8_DEFAULTS=1', process.execPath, converter, 'convert', tar, out]));
       rmSync(out, { force: true });
-      samples[TUNED]!.push(measure([process.execPath, '--max-semi-space-size=1', converter, tar, out]));
+      samples.lcow!.push(measure([process.execPath, converter, 'convert', tar, out]));
       if (i === 0) {
         const fsck = spawnSync('e2fsck', ['-fn', out], { encoding: 'utf8' });
         if (fsck.status !== 0) console.error(`warning: e2fsck -fn found problems in the ${name} image:\n${fsck.stdout}${fsck.stderr}`);
@@ -120,7 +115,7 @@ async function main(): Promise<void> {
       rmSync(out, { force: true });
     }
     const base = median(samples['tar+mkfs']!.map((s) => s.wall));
-    for (const tool of ['cat', 'tar+mkfs', 'lcow', TUNED]) {
+    for (const tool of ['cat', 'tar+mkfs', 'lcow', DEFAULTS]) {
       const s = samples[tool]!;
       const wall = median(s.map((x) => x.wall));
       rows.push([name, `${mib(size)} MiB / ${entries}`, tool, wall.toFixed(2), (wall / base).toFixed(2) + '×', (median(s.map((x) => x.rssKiB)) / 1024).toFixed(1), (size / 1024 / 1024 / wall).toFixed(0)]);
@@ -133,8 +128,11 @@ async function main(): Promise<void> {
   console.log(line(header));
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   for (const r of rows) console.log(line(r));
-  const base = measure([process.execPath, '-e', 'import("pino")']);
-  console.log(`\nNode's own floor: \`node -e 'import("pino")'\` peaks at ${(base.rssKiB / 1024).toFixed(1)} MiB`);
+  const empty = measure([process.execPath, '-e', '']);
+  const tiny = join(work, 'one-file.tar');
+  execFileSync('tar', ['-C', repo, '-cf', tiny, 'package.json']);
+  const floor = measure([process.execPath, converter, 'convert', tiny, join(work, 'tiny.vhd')]);
+  console.log(`\nfloors: \`node -e ''\` peaks at ${(empty.rssKiB / 1024).toFixed(1)} MiB; \`lcow convert\` of a one-file tar at ${(floor.rssKiB / 1024).toFixed(1)} MiB`);
   console.log('targets: lcow ≤ 0.30× tar+mkfs on the rootfs tar; lcow peak RSS ≤ 64 MiB');
 }
 

@@ -17,8 +17,17 @@ import type { ApplyWorkerData, FromWorker, ToWorker } from './apply-protocol.js'
 
 /** The reference's ceiling for one layer image (tar2ext4 MaximumDiskSize). */
 export const MAX_LAYER_DISK_BYTES = 128 * 1024 ** 3;
-/** Tar bytes handed to the worker but not yet taken by the converter. */
-const MAX_IN_FLIGHT = 8 * 1024 * 1024;
+/** Tar bytes handed to the worker but not yet taken by the converter (8 → 2 MiB: −9 MiB peak RSS, same time). */
+const MAX_IN_FLIGHT = 2 * 1024 * 1024;
+/**
+ * The worker's V8 young generation, in MiB. The converter's garbage is
+ * short-lived (read slices, per-entry objects) while its live metadata
+ * steadily survives scavenges, which makes V8 grow the young generation to
+ * its maximum (tens of MiB) for nothing. Measured on a 393 MiB /usr tar:
+ * whole-process peak RSS 152 MiB by default, 125 MiB with this at 1, time
+ * unchanged. Per isolate, so the engine's own heap is untouched.
+ */
+const WORKER_YOUNG_GENERATION_MB = 1;
 
 export interface ConvertInWorkerOptions {
   maxDiskSizeBytes?: number;
@@ -26,12 +35,13 @@ export interface ConvertInWorkerOptions {
 }
 
 function spawn(data: ApplyWorkerData): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./apply-worker.js', import.meta.url), { workerData: data });
+  const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./apply-worker.js', import.meta.url), { workerData: data, resourceLimits });
   const entry = new URL('./apply-worker.ts', import.meta.url).href;
   const tsxDir = path.dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
   const tsxApi = pathToFileURL(path.join(tsxDir, 'dist', 'esm', 'api', 'index.mjs')).href;
   const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData: data });
+  return new Worker(boot, { eval: true, workerData: data, resourceLimits });
 }
 
 /** Convert `tar` into `outPath` (ext4 + fixed-VHD footer); resolves with the image size. */

@@ -1,6 +1,6 @@
 /**
  * Append-only, batched positional writes to a file handle. Small files are
- * coalesced into large writes (1 MiB by default); two buffers alternate so
+ * coalesced into large writes (512 KiB by default: 1 MiB measured no faster); two buffers alternate so
  * one can fill while the other is being written. Callers never hand over
  * ownership of their buffers: bytes are copied.
  */
@@ -21,7 +21,7 @@ export class BatchWriter {
   constructor(
     private readonly fh: FileHandle,
     start: number,
-    batchSize = 1 << 20,
+    batchSize = 512 * 1024,
   ) {
     this.buf = Buffer.allocUnsafe(batchSize);
     this.spare = Buffer.allocUnsafe(batchSize);

@@ -19,7 +19,8 @@ import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LcowError, asError, isLcowError } from '../errors.js';
 import { componentLogger, type Logger } from '../log.js';
-import { encodeVhdFooter } from '../vhd/index.js';
+// The footer module alone: vhd/index.js would also load the VHDX code (~3 MiB RSS in a converter process).
+import { encodeVhdFooter } from '../vhd/footer.js';
 import type { LayerEntry } from './entry.js';
 import { decompressIfNeeded } from './tar/decompress.js';
 import { readLayerEntries } from './tar/read-entries.js';

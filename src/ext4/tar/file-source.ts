@@ -17,17 +17,17 @@
 import { open } from 'node:fs/promises';
 
 export interface FileChunkOptions {
-  /** Bytes per read. Default 1 MiB. */
+  /** Bytes per read. Default 256 KiB: as fast as 1 MiB here (the disk and the writer set the pace), 3 MiB less RSS. */
   chunkSize?: number;
-  /** Buffers in the ring (≥ 2). Default 4. */
+  /** Buffers in the ring (≥ 2). Default 3. */
   ring?: number;
   /** Called when the file handle is open, with its size (for progress bars). */
   onOpen?: (sizeBytes: number) => void;
 }
 
 export async function* readFileChunks(path: string, options: FileChunkOptions = {}): AsyncGenerator<Buffer> {
-  const size = options.chunkSize ?? 1 << 20;
-  const ring = Array.from({ length: Math.max(2, options.ring ?? 4) }, () => Buffer.allocUnsafe(size));
+  const size = options.chunkSize ?? 256 * 1024;
+  const ring = Array.from({ length: Math.max(2, options.ring ?? 3) }, () => Buffer.allocUnsafe(size));
   const fh = await open(path, 'r');
   try {
     options.onOpen?.((await fh.stat()).size);

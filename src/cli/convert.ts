@@ -1,5 +1,5 @@
 /**
- * `lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--json]`
+ * `lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json]`
  *
  * Progress goes to stderr only when stderr is a terminal; stdout carries
  * only the result (a line, or JSON with --json), so the command composes in
@@ -20,6 +20,7 @@ interface Args {
   vhdFooter: boolean;
   verity: boolean;
   maxDiskSizeBytes?: number;
+  alignBytes?: number;
   json: boolean;
 }
 
@@ -47,11 +48,15 @@ export function parseArgs(argv: string[]): Args {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       if (v === undefined) throw new LcowError('EINVAL', '--max-size needs a value', { option: '--max-size' });
       args.maxDiskSizeBytes = parseSize(v);
+    } else if (a === '--align' || a.startsWith('--align=')) {
+      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
+      if (v === undefined) throw new LcowError('EINVAL', '--align needs a value', { option: '--align' });
+      args.alignBytes = parseSize(v, '--align');
     } else if (a === '-' || !a.startsWith('-')) positional.push(a);
-    else throw new LcowError('EINVAL', `unknown option '${a}' (usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--json])`, { option: a });
+    else throw new LcowError('EINVAL', `unknown option '${a}' (usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json])`, { option: a });
   }
   if (positional.length !== 2) {
-    throw new LcowError('EINVAL', 'usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--json]', { args: argv });
+    throw new LcowError('EINVAL', 'usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json]', { args: argv });
   }
   return { ...args, input: positional[0]!, output: positional[1]! };
 }
@@ -91,6 +96,7 @@ export async function run(argv: string[]): Promise<number> {
       vhdFooter: args.vhdFooter,
       verity: args.verity,
       maxDiskSizeBytes: args.maxDiskSizeBytes,
+      alignBytes: args.alignBytes,
       signal: controller.signal,
       onProgress: bar.active ? (p) => bar.update({ bytes: p.bytesRead, entries: p.entries }) : undefined,
     });

@@ -25,6 +25,7 @@ import type { LayerEntry } from './entry.js';
 import { decompressIfNeeded } from './tar/decompress.js';
 import { readLayerEntries } from './tar/read-entries.js';
 import { appendVerityTree } from './verity.js';
+import { BLOCK_SIZE } from './constants.js';
 import { Ext4Writer } from './writer.js';
 
 export interface ConvertProgress {
@@ -40,6 +41,16 @@ export interface ConvertOptions {
   vhdFooter?: boolean;
   /** Append a dm-verity hash tree (before the footer). Default false. */
   verity?: boolean;
+  /**
+   * Pad the data (ext4 + verity tree) with a hole up to a multiple of this
+   * many bytes, before the footer. Default: 2 MiB with a VHD footer — QEMU
+   * maps a virtio-pmem (VPMEM) device only in whole 2 MiB sections, so an
+   * unpadded layer could only ever be attached over SCSI there; Hyper-V needs
+   * 4 KiB, which 2 MiB also is. The padding is a hole: no disk space, and the
+   * file system ignores it. Without a footer (a raw image) the default is 4096:
+   * no padding. A power of two, at least 4096.
+   */
+  alignBytes?: number;
   maxDiskSizeBytes?: number;
   maxFileSizeBytes?: number;
   /** Called as input is consumed (every upstream chunk); throttle in the caller. */
@@ -50,7 +61,7 @@ export interface ConvertOptions {
 
 export interface ConvertResult {
   outPath: string;
-  /** Size of the whole file: ext4 + verity + footer. */
+  /** Size of the whole file: ext4 + verity + padding (see alignBytes) + footer. */
   sizeBytes: number;
   ext4SizeBytes: number;
   entries: number;
@@ -63,7 +74,14 @@ export interface ConvertResult {
 
 export type ConvertInput = NodeJS.ReadableStream | AsyncIterable<Buffer | Uint8Array> | Iterable<Buffer | Uint8Array>;
 
+/** The data alignment a VHD layer gets by default: QEMU's virtio-pmem section size. */
+export const DEFAULT_LAYER_ALIGNMENT = 2 * 1024 * 1024;
+
 export async function convertTarToExt4(input: ConvertInput, outPath: string, options: ConvertOptions = {}): Promise<ConvertResult> {
+  const align = options.alignBytes;
+  if (align !== undefined && !(Number.isSafeInteger(align) && align >= BLOCK_SIZE && (align & (align - 1)) === 0)) {
+    throw new LcowError('EINVAL', `alignBytes must be a power of two of at least ${BLOCK_SIZE}`, { alignBytes: align });
+  }
   const target = resolve(outPath);
   const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   const log = componentLogger(options.logger, 'convert', { outPath: target });
@@ -153,7 +171,14 @@ async function convertInto(fh: FileHandle, input: ConvertInput, target: string, 
     result.verity = { rootHash, salt: hex(v.salt), hashOffsetBytes: v.hashOffsetBytes, totalSizeBytes: v.totalSizeBytes };
     total = v.totalSizeBytes;
   }
-  if (options.vhdFooter ?? true) {
+  const withFooter = options.vhdFooter ?? true;
+  const align = options.alignBytes ?? (withFooter ? DEFAULT_LAYER_ALIGNMENT : BLOCK_SIZE);
+  const padded = Math.ceil(total / align) * align;
+  if (padded > total) {
+    await fh.truncate(padded); // a hole: reads as zeros, takes no blocks
+    total = padded;
+  }
+  if (withFooter) {
     const uniqueId = result.rootHash
       ? Buffer.from(result.rootHash, 'hex').subarray(0, 16)
       : createHash('sha256')

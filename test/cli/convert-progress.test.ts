@@ -73,7 +73,9 @@ describe('lcow convert arguments', () => {
       json: true,
     });
     expect(parseArgs(['a.tar', 'b.vhd', '--max-size=1M']).maxDiskSizeBytes).toBe(1024 ** 2);
-    for (const bad of [['a.tar'], ['a', 'b', 'c'], ['a', 'b', '--frobnicate'], ['a', 'b', '--max-size']]) {
+    expect(parseArgs(['a.tar', 'b.vhd', '--align', '4K']).alignBytes).toBe(4096);
+    expect(parseArgs(['a.tar', 'b.vhd', '--align=2M']).alignBytes).toBe(2 * 1024 ** 2);
+    for (const bad of [['a.tar'], ['a', 'b', 'c'], ['a', 'b', '--frobnicate'], ['a', 'b', '--max-size'], ['a', 'b', '--align']]) {
       expect(() => parseArgs(bad)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     }
   });

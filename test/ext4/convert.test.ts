@@ -28,6 +28,7 @@ import {
   type TreeNode,
 } from '../helpers/tar-fixtures.js';
 
+const MiB2 = 2 * 1024 * 1024;
 const root = mkdtempSync(join(tmpdir(), 'lcow-convert-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let seq = 0;
@@ -101,8 +102,8 @@ describe('convertTarToExt4 end to end', () => {
         { name: 'dir/many', size: 8 << 20, chunks: Array.from({ length: 50 }, (_, i) => ({ offset: i * 150_000 + 1, length: 3000 })) },
       ]);
       const { out } = await convertAndCompare(tar);
-      // 256 MiB of logical data in an image of well under a megabyte.
-      expect(statSync(out).size).toBeLessThan(2 << 20);
+      // 256 MiB of logical data in an image of well under a megabyte on disk.
+      expect(statSync(out).blocks * 512).toBeLessThan(2 << 20);
     });
   }
 
@@ -115,7 +116,8 @@ describe('convertTarToExt4 end to end', () => {
       const out = join(fresh('out'), 'huge.vhd');
       const r = await convertFile(tar, out);
       expect(r.entries).toBe(1);
-      expect(statSync(out).size).toBeLessThan(1 << 20);
+      expect(r.ext4SizeBytes).toBeLessThan(1 << 20);
+      expect(statSync(out).blocks * 512).toBeLessThan(1 << 20);
       expect(e2fsck(out).status).toBe(0);
       const ref = fresh('ref');
       extractReference(tar, ref);
@@ -157,9 +159,41 @@ describe('convertTarToExt4 end to end', () => {
     const out = join(fresh('out'), 'v.vhd');
     const r = await convertFile(tar, out, { verity: true });
     expect(r.verity!.hashOffsetBytes).toBe(r.ext4SizeBytes);
-    expect(r.sizeBytes).toBe(r.verity!.totalSizeBytes + 512);
+    // The tree, then a hole up to the 2 MiB layer alignment, then the footer.
+    expect(r.sizeBytes).toBe(Math.ceil(r.verity!.totalSizeBytes / MiB2) * MiB2 + 512);
     execFileSync('veritysetup', ['verify', out, out, r.rootHash!, `--hash-offset=${r.verity!.hashOffsetBytes}`]);
     expect(e2fsck(out).status).toBe(0);
+  });
+
+  it('pads a VHD layer to whole 2 MiB with a hole (QEMU maps VPMEM in 2 MiB sections); raw images and alignBytes 4096 stay unpadded', async () => {
+    const tar = join(fresh('tar'), 'p.tar');
+    pyTar(tar, 'pax', richMembers());
+    const out = join(fresh('out'), 'p.vhd');
+    const r = await convertFile(tar, out);
+    const data = r.sizeBytes - 512;
+    expect(data % MiB2).toBe(0);
+    expect(data).toBeGreaterThan(r.ext4SizeBytes);
+    const st = statSync(out);
+    expect(st.size).toBe(r.sizeBytes);
+    expect(st.blocks * 512).toBeLessThan(r.ext4SizeBytes + 64 * 1024); // the padding takes no disk space
+    const footer = parseVhdFooter(readFileSync(out).subarray(data));
+    expect(footer.currentSize).toBe(data);
+    const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-f', 'vpc', out]).toString()) as { 'virtual-size': number };
+    expect(info['virtual-size']).toBe(data);
+    expect(e2fsck(out).status).toBe(0);
+
+    const tight = await convertFile(tar, join(fresh('out'), 't.vhd'), { alignBytes: 4096 });
+    expect(tight.sizeBytes).toBe(tight.ext4SizeBytes + 512);
+    const raw = await convertFile(tar, join(fresh('out'), 'r.img'), { vhdFooter: false });
+    expect(raw.sizeBytes).toBe(raw.ext4SizeBytes);
+    const rawAligned = await convertFile(tar, join(fresh('out'), 'ra.img'), { vhdFooter: false, alignBytes: MiB2 });
+    expect(rawAligned.sizeBytes % MiB2).toBe(0);
+
+    const badDir = fresh('out');
+    for (const alignBytes of [0, 3000, 2048, 6 * 1024 * 1024]) {
+      await expect(convertFile(tar, join(badDir, 'x.vhd'), { alignBytes })).rejects.toMatchObject({ code: 'EINVAL' });
+    }
+    expect(readdirSync(badDir)).toEqual([]);
   });
 
   it('is deterministic: the same tar gives the same bytes (VHD id derived from content)', async () => {

@@ -134,6 +134,26 @@ describe('mountContainerLayers (fake backend)', () => {
     expect(await code(c.release())).toBe('EALREADYRELEASED');
   });
 
+  it('releases the scratch and the layers concurrently, once the union is gone', async () => {
+    const { uvm, vm, backend } = await fakeUvm();
+    const c = await mountContainerLayers(uvm, defineImage(backend), '/c1/sandbox.vhdx', '/run/c/c1');
+    const paths = [c.scratch!.guestPath!, ...c.layers.map((l) => l.guestPath)];
+    const gates = paths.map((p) => vm.faults.hold('unmount', (args) => args[0] === p));
+    const done = c.release();
+    // All four unmounts are in the guest at the same moment: a one-by-one release would hold at the first.
+    const seen = await Promise.race([
+      Promise.all(gates.map((g) => g.reached)).then(() => 'all in flight'),
+      new Promise((r) => setTimeout(() => r('one at a time'), 2000)),
+    ]);
+    expect(seen).toBe('all in flight');
+    expect(c.union.released).toBe(true);
+    for (const g of gates) g.open();
+    await done;
+    expect(c.released).toBe(true);
+    expect([...vm.guest.mounts.keys()]).toEqual([]);
+    expect(vm.vpmem.size + vm.scsi.size).toBe(0);
+  });
+
   it('a failure in one layer does not stop the others; the retry releases only that layer', async () => {
     const { uvm, vm, backend } = await fakeUvm();
     const c = await mountContainerLayers(uvm, defineImage(backend), '/c1/sandbox.vhdx', '/run/c/c1');

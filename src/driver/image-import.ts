@@ -15,7 +15,7 @@
  * [index →] manifest → config + layers); a tarball may be gzip-compressed
  * (`docker save | gzip`), in which case it is expanded to a temporary file
  * that close() removes. Layers are decompressed on the fly
- * by their magic bytes (gzip; zstd when this Node's zlib has it), so a
+ * by their magic bytes (gzip; zstd through Node's zlib or the zstd program), so a
  * mislabelled mediaType does not matter.
  *
  * Verification: each layer's uncompressed bytes are hashed while they stream
@@ -39,6 +39,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { LcowError, asError, isLcowError } from '../errors.js';
+import { decompressZstd, zstdSupport, zstdUnsupported } from '../ext4/index.js';
 import { componentLogger, type Logger } from '../log.js';
 import { decodePax } from './host-diff/pax.js';
 
@@ -266,19 +267,26 @@ async function readJson<T>(store: MemberStore, name: string, where: string): Pro
 
 // ---------------------------------------------------------------- decompression + verification
 
-type Decompressor = () => NodeJS.ReadWriteStream;
+/** Compressed bytes in, tar bytes out; failures surface as the returned stream's error. */
+type Decompressor = (compressed: Readable) => Readable;
 
-function zstdDecompressor(): Decompressor {
-  const create = (zlib as unknown as { createZstdDecompress?: () => NodeJS.ReadWriteStream }).createZstdDecompress;
-  if (!create) throw new LcowError('EUNSUPPORTED', `zstd layers need a Node.js whose zlib has createZstdDecompress (this is ${process.version})`, {});
-  return create;
-}
+const gunzip: Decompressor = (compressed) => {
+  const out = compressed.pipe(zlib.createGunzip());
+  compressed.on('error', (err) => out.destroy(err));
+  return out;
+};
+
+/** zstd through Node's zlib or the zstd program (ext4's decoder); EUNSUPPORTED with neither. */
+const unzstd: Decompressor = (compressed) => {
+  if (!zstdSupport()) throw zstdUnsupported();
+  return Readable.from(decompressZstd(compressed), { objectMode: false });
+};
 
 /** Pick a decompressor by magic bytes (a mediaType can be wrong; the bytes cannot). */
 function decompressorFor(head: Buffer, mediaType: string): Decompressor | undefined {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return () => zlib.createGunzip();
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return zstdDecompressor();
-  if (/\+zstd$|\.zstd$/.test(mediaType) && head.length > 0) return zstdDecompressor();
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return gunzip;
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return unzstd;
+  if (/\+zstd$|\.zstd$/.test(mediaType) && head.length > 0) return unzstd;
   return undefined;
 }
 
@@ -326,8 +334,13 @@ interface VerifiedStream {
 async function openVerified(openRaw: () => Readable, diffId: string, mediaType: string, ctx: Record<string, unknown>): Promise<VerifiedStream> {
   const { head, rest } = await firstBytes(openRaw(), 4);
   const make = decompressorFor(head, mediaType);
-  const source: Readable = make ? rest.pipe(make() as unknown as PassThrough) : rest;
-  if (make) rest.on('error', (err) => source.destroy(err));
+  let source: Readable = rest;
+  try {
+    if (make) source = make(rest);
+  } catch (err) {
+    rest.destroy(); // e.g. EUNSUPPORTED: close the layer file
+    throw err;
+  }
   const out = new PassThrough();
   const expected = diffId.replace(/^sha256:/, '');
   // Set before the consumer's stream errors, so importImage can tell bad content from a driver failure.

@@ -1,11 +1,13 @@
 /**
  * Layers arrive as plain tar, tar+gzip or tar+zstd (OCI media types). The
  * format is recognised by its magic bytes, not by a file name or a media
- * type, so the caller never has to say.
+ * type, so the caller never has to say. zstd: see zstd.ts (Node's zlib, or
+ * the zstd program where this Node has none).
  */
-import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { LcowError } from '../../errors.js';
+import { throughZlib } from './zlib-pipe.js';
+import { decompressZstd, zstdSupport, zstdUnsupported } from './zstd.js';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -15,14 +17,6 @@ export function detectCompression(head: Buffer): Compression | 'xz' | 'bzip2' {
   if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
   if (head.length >= 3 && head.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
   return 'none';
-}
-
-type ZstdFactory = () => NodeJS.ReadWriteStream;
-
-function zstdFactory(): ZstdFactory | undefined {
-  // Node ≥ 22.15 / 23.8 ship zstd in zlib; typed lookup so Node 20 typings compile.
-  const f = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
-  return typeof f === 'function' ? f.bind(zlib) : undefined;
 }
 
 function toBuffer(v: Buffer | Uint8Array | string): Buffer {
@@ -68,36 +62,15 @@ export async function* decompressIfNeeded(input: AsyncIterable<Buffer | Uint8Arr
     yield* rest(false);
     return;
   }
-  let decoder: NodeJS.ReadWriteStream;
-  if (kind === 'gzip') decoder = zlib.createGunzip();
-  else if (kind === 'zstd') {
-    const make = zstdFactory();
-    if (!make) {
-      await it.return?.();
-      throw new LcowError('EUNSUPPORTED', `zstd-compressed input needs Node ≥ 22.15 (this is ${process.version}); decompress it first (zstd -dc layer.tar.zst | lcow convert - …)`, {
-        compression: 'zstd',
-        nodeVersion: process.version,
-      });
-    }
-    decoder = make();
-  } else {
-    await it.return?.();
-    throw new LcowError('EUNSUPPORTED', `${kind}-compressed input is not supported; decompress it first`, { compression: kind });
+  if (kind === 'gzip') {
+    yield* throughZlib(rest(true), zlib.createGunzip(), 'gzip');
+    return;
   }
-  const source = Readable.from(rest(true), { objectMode: false });
-  source.on('error', (err) => (decoder as unknown as Readable).destroy(err));
-  source.pipe(decoder as unknown as NodeJS.WritableStream);
-  try {
-    for await (const chunk of decoder as unknown as AsyncIterable<Buffer>) yield chunk;
-  } catch (err) {
-    if (err instanceof LcowError) throw err;
-    const e = err as NodeJS.ErrnoException;
-    if (e && typeof e.code === 'string' && e.code.startsWith('Z_')) {
-      throw new LcowError('EBADTAR', `corrupt ${kind} stream: ${e.message}`, { compression: kind, zlibCode: e.code }, { cause: err });
-    }
-    throw err;
-  } finally {
-    source.destroy();
-    (decoder as unknown as Readable).destroy();
+  if (kind === 'zstd' && zstdSupport()) {
+    yield* decompressZstd(rest(true));
+    return;
   }
+  await it.return?.();
+  if (kind === 'zstd') throw zstdUnsupported();
+  throw new LcowError('EUNSUPPORTED', `${kind}-compressed input is not supported; decompress it first`, { compression: kind });
 }

@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import * as zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LcowError } from '../../../src/errors.js';
-import { readFileChunks, readLayerEntries } from '../../../src/ext4/tar/index.js';
+import { readFileChunks, readLayerEntries, zstdSupport } from '../../../src/ext4/tar/index.js';
 import { describeTar, fixChecksum, gnuSparseTar, pyTar, richMembers, type MemberSpec, type PyFormat, type SparseFormat } from '../../helpers/tar-fixtures.js';
 import { chunked, collect, type Collected } from './collect.js';
 
@@ -148,16 +148,49 @@ describe('compression', () => {
     const err = await rejection(collect(chunked(gz.subarray(0, gz.length - 5000), 1000)));
     expect(err.code).toBe('EBADTAR');
   });
-  it('zstd: decoded where Node has it, a clear EUNSUPPORTED where it does not', async () => {
+  it('zstd: decoded by Node where it has zstd, else by the zstd program; through reused buffers too', async () => {
     const p = tarPath();
-    const tar = pyTar(p, 'pax', [{ name: 'f', data: 'zstd' }]);
+    const tar = pyTar(p, 'pax', richMembers());
     const zst = execFileSync('zstd', ['-q', '-c', p]);
-    if ((zlib as unknown as Record<string, unknown>).createZstdDecompress) {
-      expect(await collect(chunked(zst, 100))).toEqual(await collect(chunked(tar, 100)));
-    } else {
+    writeFileSync(`${p}.zst`, zst);
+    expect(zstdSupport()).not.toBeUndefined();
+    const expected = await collect(chunked(tar, 4096));
+    expect(await collect(chunked(zst, 100))).toEqual(expected);
+    expect(await collect(readFileChunks(`${p}.zst`, { chunkSize: 300, ring: 2 }))).toEqual(expected);
+  });
+  it('zstd: a corrupt or truncated stream is EBADTAR', async () => {
+    const p = tarPath();
+    pyTar(p, 'pax', [{ name: 'f', data: { size: 300_000 } }, { name: 'g', data: 'after' }]);
+    const zst = execFileSync('zstd', ['-q', '-c', p]);
+    const truncated = await rejection(collect(chunked(zst.subarray(0, zst.length - 100), 1000)));
+    expect(truncated.code).toBe('EBADTAR');
+    const garbled = Buffer.from(zst);
+    for (let i = 20; i < garbled.length - 20; i += 37) garbled[i] ^= 0x5a;
+    const corrupt = await rejection(collect(chunked(garbled, 1000)));
+    expect(corrupt.code).toBe('EBADTAR');
+  });
+  it('zstd: stopping after the first entry ends the decoder (no hang, no stray process)', async () => {
+    const p = tarPath();
+    pyTar(p, 'pax', Array.from({ length: 50 }, (_, i) => ({ name: `f${i}`, data: { size: 200_000 } })));
+    const zst = execFileSync('zstd', ['-q', '-c', p]);
+    for await (const entry of readLayerEntries(chunked(zst, 4096), { whiteouts: false })) {
+      expect(entry.path).toBe('f0');
+      break;
+    }
+  });
+  it('zstd: with neither Node zstd nor the program, a clear EUNSUPPORTED', async () => {
+    if ((zlib as unknown as Record<string, unknown>).createZstdDecompress) return; // this Node decodes zstd itself
+    const p = tarPath();
+    pyTar(p, 'pax', [{ name: 'f', data: 'zstd' }]);
+    const zst = execFileSync('zstd', ['-q', '-c', p]);
+    process.env.LCOW_ZSTD = join(dir, 'no-such-zstd');
+    try {
+      expect(zstdSupport()).toBeUndefined();
       const err = await rejection(collect(chunked(zst, 100)));
       expect(err.code).toBe('EUNSUPPORTED');
-      expect(err.message).toMatch(/Node ≥ 22\.15/);
+      expect(err.message).toMatch(/Node ≥ 22\.15.*zstd program/);
+    } finally {
+      delete process.env.LCOW_ZSTD;
     }
   });
 });

@@ -6,10 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LcowError } from '../../../errors.js';
 import { runHostCommand } from '../host-command.js';
 import { aptUpdate } from '../host-packages.js';
+import { aptStateKey, memoisedAptAnswer } from './apt-memo.js';
+import { cacheRoot } from './cache.js';
 
 /** Bump when the builder lays the image out differently. */
 export const BUILDER_FORMAT = 1;
@@ -78,13 +81,18 @@ async function resolveKernelOnce(): Promise<{ name: string; version: string } | 
   }
 }
 
+/** resolveKernelOnce, remembered in the cache folder while apt's state is unchanged (see apt-memo.ts). */
+async function resolveKernelMemoised(): Promise<{ name: string; version: string } | undefined> {
+  return memoisedAptAnswer(path.join(cacheRoot(), 'kernel-package.json'), KERNEL_METAPACKAGE, await aptStateKey(), resolveKernelOnce);
+}
+
 /** The kernel package to download; runs `apt-get update` once (as root) when the lists lack it. */
 export async function resolveKernelPackage(): Promise<{ name: string; version: string }> {
-  const first = await resolveKernelOnce();
+  const first = await resolveKernelMemoised();
   if (first) return first;
   if (process.getuid?.() === 0) {
     await aptUpdate();
-    const second = await resolveKernelOnce();
+    const second = await resolveKernelMemoised();
     if (second) return second;
   }
   throw new LcowError('EHOSTDEPS', `cannot resolve the kernel package from ${KERNEL_METAPACKAGE}; run as root: apt-get update`, {

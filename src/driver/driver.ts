@@ -13,7 +13,7 @@ import type { BootSpec, HypervisorBackend } from '../backend/index.js';
 import { LcowError, asError, isLcowError } from '../errors.js';
 import { componentLogger, type Logger } from '../log.js';
 import { ServiceVms, type ServiceVmMode } from '../svm/index.js';
-import type { ContainerLayers, UtilityVM } from '../uvm/index.js';
+import { resolveUtilityVMOptions, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
 import { convertInWorker } from './apply-diff.js';
 import { resolveBackend, type BackendChoice } from './backend-choice.js';
 import { bootFromOptions, checkBootOptions } from './boot.js';
@@ -96,6 +96,7 @@ export class LcowDriver {
         timeoutSeconds: options.timeoutSeconds,
         memoryMiB: open.serviceVm?.memoryMiB ?? 512,
         cpus: open.serviceVm?.cpus ?? 1,
+        vpmem: open.serviceVm?.vpmem,
         logger: this.#log,
         onCreate: open.onServiceVmCreate,
       }),
@@ -112,6 +113,8 @@ export class LcowDriver {
     const log = componentLogger(o.logger, 'driver');
     const options = parseLcowOptions(o.options ?? [], log);
     await checkBootOptions(options);
+    // Service-VM sizes are checked now, not at the first get (the UtilityVM's own rules; EBADOPTION).
+    resolveUtilityVMOptions({ id: 'check', ...o.serviceVm });
     const d = new LcowDriver(root, options, o);
     for (const dir of [d.layout.root, d.layout.cacheDir, d.layout.scratchDir]) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     for (const name of await fs.readdir(d.layout.scratchDir)) {

@@ -22,6 +22,8 @@ export interface ServiceVmConfig {
   timeoutSeconds: number;
   memoryMiB: number;
   cpus: number;
+  /** VPMEM devices of each service VM (absent: the UtilityVM default). */
+  vpmem?: { count?: number; maxSizeBytes?: number };
   logger: Logger;
   /** Called for every VM created (tests count VM starts through it). */
   onCreate?(vmId: string): void;
@@ -40,6 +42,7 @@ export function serviceVmLifecycle(layout: Layout, cfg: ServiceVmConfig): Servic
         backend: await cfg.backend(),
         memoryMiB: cfg.memoryMiB,
         cpus: cfg.cpus,
+        ...(cfg.vpmem ? { vpmem: cfg.vpmem } : {}),
         ...(boot ? { boot } : {}),
         ...(cfg.kernelArgs ? { kernelArgs: cfg.kernelArgs } : {}),
         operationTimeoutMs: cfg.timeoutSeconds * 1000,

@@ -4,6 +4,8 @@
  */
 export { createUtilityVM, UtilityVM, type UvmState } from './utility-vm.js';
 export type { UtilityVMOptions, ResolvedOptions } from './options.js';
+/** The option checks createUtilityVM makes, for callers that want them before creating anything. */
+export { resolveOptions as resolveUtilityVMOptions } from './options.js';
 export { mountContainerLayers, unmountContainerLayers, scratchDirs, type ContainerLayers, type MountContainerLayersOptions } from './container-layers.js';
 export { addReadOnlyLayer, vpmemFallbackReason, type LayerMount, type VpmemFallbackReason } from './layers.js';
 export { ScsiManager, type ScsiDisk, type ScsiAddOptions } from './scsi/manager.js';

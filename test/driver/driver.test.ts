@@ -64,6 +64,24 @@ describe('LcowDriver on the fake backend', () => {
     expect(readdirSync(root).filter((n) => n.includes('-creating-'))).toEqual([]);
   });
 
+  it('serviceVm.vpmem sizes the service VMs (layers past the count go to SCSI); bad sizes fail at open', async () => {
+    const d = await LcowDriver.open(root, { backend, serviceVm: { vpmem: { count: 0 } } });
+    await layer(d, 'base');
+    await layer(d, 'app', 'base');
+    const h = await d.get('app');
+    await h.rootfs();
+    const vm = backend.vms.at(-1)!;
+    expect(vm.spec.vpmem.count).toBe(0);
+    expect(vm.vpmem.size).toBe(0);
+    expect(vm.scsi.size).toBeGreaterThanOrEqual(2);
+    await d.put('app');
+    await d.cleanup();
+    for (const vpmem of [{ count: 129 }, { count: -1 }, { maxSizeBytes: 1000 }]) {
+      await expect(LcowDriver.open(root, { backend, serviceVm: { vpmem } })).rejects.toMatchObject({ code: 'EBADOPTION' });
+    }
+    await expect(LcowDriver.open(root, { backend, serviceVm: { memoryMiB: 1 } })).rejects.toMatchObject({ code: 'EBADOPTION' });
+  });
+
   it('safe mode: get is lazy, get/put are ref-counted, the last put stops the VM', async () => {
     const d = await open();
     await layer(d, 'base');

@@ -93,7 +93,7 @@ async function* throughProgram(input: AsyncIterable<Buffer>, program: string): A
   const feeding = (async () => {
     try {
       for await (const chunk of input) {
-        if (!child.stdin.write(chunk)) await new Promise<void>((r) => child.stdin.once('drain', r).once('close', r));
+        if (!child.stdin.write(chunk)) await drainedOrClosed(child.stdin);
         if (child.stdin.destroyed) return;
       }
     } catch (err) {
@@ -116,4 +116,17 @@ async function* throughProgram(input: AsyncIterable<Buffer>, program: string): A
     await Promise.race([exited, failedToStart]).catch(() => undefined);
     // `feeding` is not awaited here: it may be waiting on a stalled input; it ends by itself and never rejects.
   }
+}
+
+/** Wait for 'drain' or 'close', whichever comes first, leaving no listener behind. */
+function drainedOrClosed(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }

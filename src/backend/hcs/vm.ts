@@ -9,6 +9,7 @@
  * Exit: a SystemExited (or ServiceDisconnect) event marks the VM stopped,
  * settles waitExit(), and rejects every call still pending with EVMSTOPPED.
  */
+import { setMaxListeners } from 'node:events';
 import fs from 'node:fs/promises';
 import type { Logger } from '../../log.js';
 import { LcowError, isLcowError } from '../../errors.js';
@@ -63,7 +64,12 @@ export class HcsVm implements VmHandle {
   private terminating = false;
   private readonly timeoutMs: number;
   /** Aborted on exit: operations still pending are cancelled rather than left to their timeout. */
-  private readonly onStop = new AbortController();
+  /**
+   * Aborted when the VM stops: every pending operation listens to it, so
+   * there is one listener per operation in flight (64 parallel SCSI adds are
+   * normal) — not a leak; Node's warning past 10 is turned off for it.
+   */
+  private readonly onStop = unlimitedAbortController();
   /** The handle close started by markStopped; terminate() resolves only after it. */
   private closing: Promise<void> = Promise.resolve();
 
@@ -305,4 +311,10 @@ export class HcsVm implements VmHandle {
     eventRouter().delete(this.eventId);
     if (system) await callAsync(this.deps.native.cc.HcsCloseComputeSystem, system);
   }
+}
+
+function unlimitedAbortController(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
 }

@@ -19,6 +19,9 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LAYERS = 127;
 const image = await ensureGuestImage();
 const backend = new QemuBackend();
+// Bare QEMU runs with the accelerator ours chose (auto: KVM only where a probe VM boots with it).
+const accel = await backend.accel({ kernelPath: image.kernelPath, initrdPath: image.initrdPath });
+console.log(`accelerator: ${accel}`);
 const work = await mkdtemp(path.join(os.tmpdir(), 'lcow-bench-'));
 
 const median = (xs: number[]): number => {
@@ -85,7 +88,7 @@ async function connectRetry(p: string): Promise<net.Socket> {
 async function bareBoot(vpmemSlots: number): Promise<Bare> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bare-'));
   const mem = vpmemSlots ? `512M,slots=${vpmemSlots},maxmem=${512 + vpmemSlots * 64}M` : '512M';
-  const args = ['-accel', 'tcg', '-M', 'q35', '-nodefaults', '-nographic', '-display', 'none', '-serial', 'none', '-m', mem, '-smp', '1',
+  const args = ['-accel', accel, '-M', 'q35', '-nodefaults', '-nographic', '-display', 'none', '-serial', 'none', '-m', mem, '-smp', '1',
     '-kernel', image.kernelPath, '-initrd', image.initrdPath, '-append', 'panic=-1 quiet', '-no-reboot',
     '-qmp', `unix:${dir}/qmp,server=on,wait=off`,
     '-device', 'virtio-serial-pci', '-chardev', `socket,id=ga,path=${dir}/ga,server=on,wait=off`, '-device', 'virtserialport,chardev=ga,name=org.qemu.guest_agent.0',

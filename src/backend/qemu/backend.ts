@@ -2,18 +2,27 @@
  * QemuBackend: creates QemuVm handles. Without an explicit boot spec a VM
  * boots the guest image this backend builds (or finds cached).
  *
- * Acceleration defaults to TCG: on the hosts this runs on, /dev/kvm may
- * exist yet hang at boot, and TCG always works. LCOW_QEMU_ACCEL (or the
- * `accel` option) overrides it, e.g. 'kvm'.
+ * Acceleration: 'auto' by default — KVM when a probe VM really boots with
+ * it, else TCG (see accel-probe.ts: /dev/kvm can exist and still hang every
+ * VM at boot). LCOW_QEMU_ACCEL (or the `accel` option) names one instead:
+ * 'tcg', 'kvm', or anything QEMU's -accel takes.
  */
-import type { Logger } from '../../log.js';
+import path from 'node:path';
+import { componentLogger, type Logger } from '../../log.js';
 import type { BackendName, BootSpec, CreateVmOptions, HypervisorBackend, VmHandle, VmSpec } from '../types.js';
+import { findProgram } from '../../find-program.js';
+import { chooseAccel, qemuContext } from './accel-probe.js';
 import { ensureGuestImage } from './image/build.js';
+import { cacheRoot } from './image/cache.js';
 import { validateSpec } from './qemu-args.js';
 import { QemuVm } from './qemu-vm.js';
 
+/** Boot → agent-ready limit of the KVM probe VM; working KVM needs well under this. */
+export const KVM_PROBE_TIMEOUT_MS = 10_000;
+
 export interface QemuBackendOptions {
   qemuBinary?: string;
+  /** 'auto' (default), 'tcg', 'kvm', … — see above. */
   accel?: string;
   /** Boot → agent-ready limit, ms (TCG on a loaded host is slow: default 180 s). */
   startTimeoutMs?: number;
@@ -26,6 +35,7 @@ export interface QemuBackendOptions {
 export class QemuBackend implements HypervisorBackend {
   readonly name: BackendName = 'qemu';
   private bootPromise: Promise<BootSpec> | undefined;
+  private accelPromise: Promise<string> | undefined;
 
   constructor(private readonly options: QemuBackendOptions = {}) {}
 
@@ -47,8 +57,8 @@ export class QemuBackend implements HypervisorBackend {
     const o = this.options;
     const consoleDir = o.consoleLogDir ?? process.env.LCOW_QEMU_CONSOLE_DIR;
     return new QemuVm(spec, {
-      qemuBinary: o.qemuBinary ?? process.env.LCOW_QEMU_BINARY ?? 'qemu-system-x86_64',
-      accel: o.accel ?? process.env.LCOW_QEMU_ACCEL ?? 'tcg',
+      qemuBinary: this.qemuBinary(),
+      accel: await this.accel(boot),
       kernelPath: boot.kernelPath,
       initrdPath: boot.initrdPath,
       startTimeoutMs: o.startTimeoutMs ?? 180_000,
@@ -56,5 +66,53 @@ export class QemuBackend implements HypervisorBackend {
       consoleLogPath: consoleDir ? `${consoleDir}/${spec.id}.log` : undefined,
       logger: options.logger ?? o.logger,
     });
+  }
+
+  /**
+   * The accelerator VMs of this backend use: the one asked for, or for
+   * 'auto' the probe's verdict (once per backend; remembered on disk per
+   * host boot). `boot` is what a probe VM boots.
+   */
+  accel(boot?: { kernelPath: string; initrdPath: string }): Promise<string> {
+    const wanted = this.options.accel ?? process.env.LCOW_QEMU_ACCEL ?? 'auto';
+    if (wanted !== 'auto') return Promise.resolve(wanted);
+    this.accelPromise ??= (async () => {
+      const b = boot ?? (await this.defaultBoot());
+      if (!('initrdPath' in b)) throw new Error('unreachable: defaultBoot gives kernel+initrd');
+      const binary = this.qemuBinary();
+      const verdict = await chooseAccel({
+        memoFile: path.join(cacheRoot(), 'accel.json'),
+        context: await qemuContext(findProgram(binary) ?? binary),
+        tryKvm: () => this.bootsWithKvm(b.kernelPath, b.initrdPath),
+      });
+      componentLogger(this.options.logger, 'qemu-backend').info({ ...verdict }, 'accelerator chosen');
+      return verdict.accel;
+    })();
+    return this.accelPromise;
+  }
+
+  private qemuBinary(): string {
+    return this.options.qemuBinary ?? process.env.LCOW_QEMU_BINARY ?? 'qemu-system-x86_64';
+  }
+
+  /** A throw-away VM with KVM: did it reach its guest agent in time? Always gone afterwards. */
+  private async bootsWithKvm(kernelPath: string, initrdPath: string): Promise<boolean> {
+    const spec: VmSpec = {
+      id: `accel-probe-${process.pid}`,
+      memoryMiB: 256,
+      cpus: 1,
+      boot: { kind: 'kernel-initrd', kernelPath, initrdPath },
+      scsiControllers: 1,
+      vpmem: { count: 0, maxSizeBytes: 4096 },
+    };
+    const vm = new QemuVm(spec, { qemuBinary: this.qemuBinary(), accel: 'kvm', kernelPath, initrdPath, startTimeoutMs: KVM_PROBE_TIMEOUT_MS, stopGraceMs: 1_000, logger: this.options.logger });
+    try {
+      await vm.start();
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await vm.terminate().catch(() => undefined);
+    }
   }
 }

@@ -7,8 +7,7 @@
  * what to install.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { findProgram } from '../../find-program.js';
 import * as zlib from 'node:zlib';
 import { LcowError } from '../../errors.js';
 import { throughZlib } from './zlib-pipe.js';
@@ -24,16 +23,7 @@ function zlibZstd(): ZlibZstd | undefined {
 
 /** The zstd program on PATH (override with LCOW_ZSTD), or undefined. */
 export function findZstdProgram(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidates = env.LCOW_ZSTD ? [env.LCOW_ZSTD] : (env.PATH ?? '').split(delimiter).filter(Boolean).map((d) => join(d, 'zstd'));
-  for (const c of candidates) {
-    try {
-      accessSync(c, constants.X_OK);
-      return c;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return findProgram(env.LCOW_ZSTD || 'zstd', env);
 }
 
 /** How zstd input would be decoded here: 'zlib', 'program', or undefined (it cannot be). */

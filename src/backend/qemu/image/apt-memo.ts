@@ -10,9 +10,8 @@
  * directory's mtime; dpkg rewrites /var/lib/dpkg/status). Any doubt —
  * a missing or unreadable memo, a different key — asks apt again.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { stat } from 'node:fs/promises';
+import { readMemo, writeMemo } from '../memo-file.js';
 
 export const APT_STATE_FILES: readonly string[] = ['/var/lib/apt/lists', '/var/lib/dpkg/status'];
 
@@ -39,22 +38,10 @@ interface Memo<T> {
  * know) are never remembered.
  */
 export async function memoisedAptAnswer<T>(file: string, question: string, key: string, answer: () => Promise<T | undefined>): Promise<T | undefined> {
-  try {
-    const memo = JSON.parse(await readFile(file, 'utf8')) as Memo<T>;
-    if (memo.question === question && memo.key === key) return memo.answer;
-  } catch {
-    // none yet, or unreadable: ask apt
-  }
+  const memo = await readMemo<Memo<T>>(file);
+  if (memo?.question === question && memo.key === key) return memo.answer;
   const fresh = await answer();
-  if (fresh !== undefined) {
-    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    try {
-      await mkdir(path.dirname(file), { recursive: true });
-      await writeFile(tmp, JSON.stringify({ question, key, answer: fresh } satisfies Memo<T>));
-      await rename(tmp, file);
-    } catch {
-      await rm(tmp, { force: true }).catch(() => undefined); // a read-only cache only costs the 1.5 s again
-    }
-  }
+  // Not written (a read-only cache): it only costs the 1.5 s again.
+  if (fresh !== undefined) await writeMemo(file, { question, key, answer: fresh } satisfies Memo<T>);
   return fresh;
 }

@@ -19,6 +19,7 @@ import { QemuVm } from './qemu-vm.js';
 
 /** Boot → agent-ready limit of the KVM probe VM; working KVM needs well under this. */
 export const KVM_PROBE_TIMEOUT_MS = 10_000;
+let probeSerial = 0;
 
 export interface QemuBackendOptions {
   qemuBinary?: string;
@@ -87,7 +88,10 @@ export class QemuBackend implements HypervisorBackend {
       });
       componentLogger(this.options.logger, 'qemu-backend').info({ ...verdict }, 'accelerator chosen');
       return verdict.accel;
-    })();
+    })().catch((err: unknown) => {
+      this.accelPromise = undefined; // e.g. the guest image could not be built: try again next time
+      throw err;
+    });
     return this.accelPromise;
   }
 
@@ -98,7 +102,7 @@ export class QemuBackend implements HypervisorBackend {
   /** A throw-away VM with KVM: did it reach its guest agent in time? Always gone afterwards. */
   private async bootsWithKvm(kernelPath: string, initrdPath: string): Promise<boolean> {
     const spec: VmSpec = {
-      id: `accel-probe-${process.pid}`,
+      id: `accel-probe-${process.pid}-${++probeSerial}`,
       memoryMiB: 256,
       cpus: 1,
       boot: { kind: 'kernel-initrd', kernelPath, initrdPath },

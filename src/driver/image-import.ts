@@ -39,6 +39,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { LcowError, asError, isLcowError } from '../errors.js';
+import { drainedOrClosed } from '../drained.js';
 import { decompressZstd, zstdSupport, zstdUnsupported } from '../ext4/index.js';
 import { componentLogger, type Logger } from '../log.js';
 import { decodePax } from './host-diff/pax.js';
@@ -352,17 +353,7 @@ async function openVerified(openRaw: () => Readable, diffId: string, mediaType: 
       for await (const chunk of source as AsyncIterable<Buffer>) {
         hash.update(chunk);
         bytes += chunk.length;
-        if (!out.destroyed && !out.writableEnded && !out.write(chunk)) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              out.off('drain', done);
-              out.off('close', done);
-              resolve();
-            };
-            out.on('drain', done);
-            out.on('close', done);
-          });
-        }
+        if (!out.destroyed && !out.writableEnded && !out.write(chunk)) await drainedOrClosed(out);
       }
     } catch (err) {
       const e = isLcowError(err, 'EBADIMAGE', 'EUNSUPPORTED', 'EIO') ? err : badImage(`layer ${diffId} could not be read or decompressed: ${asError(err).message}`, ctx, err);

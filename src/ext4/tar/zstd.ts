@@ -7,6 +7,7 @@
  * what to install.
  */
 import { spawn } from 'node:child_process';
+import { drainedOrClosed } from '../../drained.js';
 import { findProgram } from '../../find-program.js';
 import * as zlib from 'node:zlib';
 import { LcowError } from '../../errors.js';
@@ -106,17 +107,4 @@ async function* throughProgram(input: AsyncIterable<Buffer>, program: string): A
     await Promise.race([exited, failedToStart]).catch(() => undefined);
     // `feeding` is not awaited here: it may be waiting on a stalled input; it ends by itself and never rejects.
   }
-}
-
-/** Wait for 'drain' or 'close', whichever comes first, leaving no listener behind. */
-function drainedOrClosed(stream: NodeJS.WritableStream): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
 }

@@ -35,4 +35,41 @@ describe('converted layers on VPMEM in a real VM', () => {
     await Promise.all([p.release(), u.release()]);
     expect(await ourMounts(vm.uvm)).toEqual([]);
   }, 600_000);
+
+  it('QEMU cannot unplug virtio-pmem: a released layer gets its device back when added again, other files go to SCSI', async () => {
+    const layerWith = async (name: string, text: string): Promise<string> => {
+      const tree = path.join(vm.dir, `tree-${name}`);
+      mkdirSync(tree, { recursive: true });
+      writeFileSync(path.join(tree, 'who'), text);
+      const tar = path.join(vm.dir, `${name}.tar`);
+      execFileSync('tar', ['-C', tree, '-cf', tar, 'who']);
+      const out = path.join(vm.dir, `${name}.vhd`);
+      await convertTarToExt4(createReadStream(tar), out, { whiteouts: true });
+      return out;
+    };
+    const padded = path.join(vm.dir, 'padded.vhd'); // held by slot 0 since the test above
+    const second = await layerWith('second', 'second\n');
+    const third = await layerWith('third', 'third\n');
+
+    const again = await vm.uvm.addLayer(padded);
+    expect([again.placement, vm.uvm.vpmem.inUse()]).toEqual(['vpmem', [0]]);
+    expect(await guestOut(vm.uvm, ['cat', `${again.guestPath}/etc/greeting`])).toBe('hello from a converted layer\n');
+    const s = await vm.uvm.addLayer(second);
+    expect([s.placement, vm.uvm.vpmem.inUse()]).toEqual(['vpmem', [0, 1]]);
+    await Promise.all([again.release(), s.release()]);
+    expect(await guestOut(vm.uvm, ['ls', '/dev'])).not.toMatch(/^pmem/m);
+
+    // Both devices still map their files in QEMU: a third file cannot have them ...
+    const t = await vm.uvm.addLayer(third);
+    expect([t.placement, t.fallbackReason]).toEqual(['scsi', 'vpmem-full']);
+    // ... the files they map can, and read what they hold.
+    const s2 = await vm.uvm.addLayer(second);
+    const p2 = await vm.uvm.addLayer(padded);
+    expect([s2.placement, p2.placement, vm.uvm.vpmem.inUse()]).toEqual(['vpmem', 'vpmem', [0, 1]]);
+    expect(await guestOut(vm.uvm, ['cat', `${s2.guestPath}/who`])).toBe('second\n');
+    expect(await guestOut(vm.uvm, ['cat', `${t.guestPath}/who`])).toBe('third\n');
+    expect(await guestOut(vm.uvm, ['cat', `${p2.guestPath}/etc/greeting`])).toBe('hello from a converted layer\n');
+    await Promise.all([s2.release(), p2.release(), t.release()]);
+    expect(await ourMounts(vm.uvm)).toEqual([]);
+  }, 600_000);
 });

@@ -6,7 +6,7 @@ import { fakeUvm, errorCode as code } from './fake-uvm.js';
 const MiB = 1024 * 1024;
 
 describe('VPMEM manager and layer placement', () => {
-  it('takes the lowest free device, ref-counts by host path, mounts at short paths', async () => {
+  it('takes the lowest device, ref-counts by host path, mounts at short paths; a file goes back to its old device', async () => {
     const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 4, maxSizeBytes: 8 * MiB } });
     for (const p of ['/a', '/b', '/c']) backend.disks.define(p);
     const a = await uvm.vpmem.add('/a');
@@ -21,7 +21,9 @@ describe('VPMEM manager and layer placement', () => {
     await a2.release();
     expect(vm.calls.filter((c) => c.op === 'unmount' || c.op === 'removeVpmemDevice').map((c) => c.op)).toEqual(['unmount', 'removeVpmemDevice']);
     const c = await uvm.vpmem.add('/c');
-    expect(c.slot).toBe(0); // the lowest free again
+    expect(c.slot).toBe(2); // a never-used device before /a's old one (a backend that cannot unplug keeps /a mapped there)
+    const a3 = await uvm.vpmem.add('/a');
+    expect(a3.slot).toBe(0); // /a's old device
     expect(await code(a.release())).toBe('EALREADYRELEASED');
   });
 
@@ -96,17 +98,25 @@ describe('VPMEM manager and layer placement', () => {
     expect(uvm.vpmem.inUse()).toEqual([]);
   });
 
-  it('a slot the backend retires (QEMU cannot unplug virtio-pmem) is skipped, then VPMEM counts as full', async () => {
+  it('a slot the backend retires (QEMU cannot unplug virtio-pmem) goes back only to the file it maps; others see VPMEM full', async () => {
     const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 2 } });
     vm.retireVpmemSlots = true;
     for (const p of ['/a', '/b', '/c']) backend.disks.define(p);
-    await (await uvm.vpmem.add('/a')).release(); // slot 0 retired
+    await (await uvm.vpmem.add('/a')).release(); // slot 0 retired, still mapping /a
     const b = await uvm.addLayer('/b');
-    expect([b.placement, uvm.vpmem.inUse(), uvm.vpmem.retired()]).toEqual(['vpmem', [1], [0]]);
-    await b.release(); // slot 1 retired
+    expect([b.placement, uvm.vpmem.inUse()]).toEqual(['vpmem', [1]]); // the never-used slot, not /a's
+    await b.release(); // slot 1 retired, still mapping /b
     const c = await uvm.addLayer('/c');
     expect([c.placement, c.fallbackReason]).toEqual(['scsi', 'vpmem-full']);
     expect(uvm.vpmem.retired()).toEqual([0, 1]);
+    // ... but /a and /b get their devices back, even after /c was refused both
+    const a = await uvm.addLayer('/a');
+    expect([a.placement, uvm.vpmem.inUse()]).toEqual(['vpmem', [0]]);
+    const b2 = await uvm.addLayer('/b');
+    expect([b2.placement, uvm.vpmem.inUse()]).toEqual(['vpmem', [0, 1]]);
+    expect(uvm.vpmem.retired()).toEqual([]);
+    await Promise.all([a.release(), b2.release(), c.release()]);
+    expect(vm.violations).toEqual([]);
   });
 
   it('classifies fallback reasons from typed VPMEM refusals only', () => {

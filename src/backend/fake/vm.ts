@@ -53,7 +53,8 @@ export class FakeVm implements VmHandle {
   readonly vpmem = new Map<number, FakeDisk>();
   /** Behave like QEMU, which cannot unplug virtio-pmem: a removed slot is retired (ENOSLOT ever after). */
   retireVpmemSlots = false;
-  private readonly retiredVpmem = new Set<number>();
+  /** Retired slot → the file it still maps (only that file may have it back, as with QEMU). */
+  private readonly retiredVpmem = new Map<number, string>();
   private current: VmState = 'created';
   private exitInfo: VmExitInfo | undefined;
   private resolveExit!: (info: VmExitInfo) => void;
@@ -140,7 +141,9 @@ export class FakeVm implements VmHandle {
         throw new LcowError('EINVAL', `VPMEM slot ${slot} out of range`, { vmId: this.id, slot, count: this.spec.vpmem.count });
       }
       if (this.vpmem.has(slot)) throw new LcowError('EEXIST', `VPMEM ${slot} is occupied`, { vmId: this.id, slot });
-      if (this.retiredVpmem.has(slot)) throw new LcowError('ENOSLOT', `VPMEM ${slot} is retired`, { vmId: this.id, slot, retired: true });
+      const held = this.retiredVpmem.get(slot);
+      if (held !== undefined && held !== device.hostPath) throw new LcowError('ENOSLOT', `VPMEM ${slot} is retired`, { vmId: this.id, slot, retired: true, heldPath: held });
+      this.retiredVpmem.delete(slot);
       const disk = this.disks.get(device.hostPath);
       if (disk.pmemUnsuitable) throw new LcowError('EVPMEMUNSUITABLE', `${device.hostPath} cannot back a VPMEM device`, { vmId: this.id, hostPath: device.hostPath });
       const size = await this.disks.size(device.hostPath).catch(() => 0);
@@ -155,8 +158,9 @@ export class FakeVm implements VmHandle {
     return this.op('removeVpmemDevice', [slot], () => {
       if (!this.vpmem.has(slot)) throw new LcowError('ENOTFOUND', `nothing at VPMEM ${slot}`, { vmId: this.id, slot });
       if (this.mountedDevice(`pmem:${slot}`)) this.violations.push(`removeVpmemDevice ${slot} while mounted`);
+      const disk = this.vpmem.get(slot);
       this.vpmem.delete(slot);
-      if (this.retireVpmemSlots) this.retiredVpmem.add(slot);
+      if (this.retireVpmemSlots && disk) this.retiredVpmem.set(slot, disk.hostPath);
     });
   }
 

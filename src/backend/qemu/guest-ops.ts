@@ -88,6 +88,18 @@ for v in /sys/bus/pci/devices/"$1"/0000:*/virtio*; do
 done
 exit 0`;
 
+/**
+ * $1 root-port PCI address: bind a released virtio-pmem device back to its
+ * driver, so /dev/pmemN returns (the device never left QEMU; see above).
+ */
+const REVIVE_PMEM_SCRIPT = `
+for v in /sys/bus/pci/devices/"$1"/0000:*/virtio*; do
+  [ -e "$v" ] || continue
+  [ -e "$v/driver" ] && continue
+  echo "\${v##*/}" > /sys/bus/virtio/drivers/virtio_pmem/bind || exit 1
+done
+exit 0`;
+
 /** $1 path: unmount, then remove the (now empty) mount point. */
 const UNMOUNT_SCRIPT = 'umount "$1" && rmdir "$1"';
 
@@ -185,6 +197,12 @@ export class GuestOpsImpl {
   async releaseVpmem(slot: number): Promise<void> {
     const { device, fn } = vpmemRootPortAddr(slot);
     await this.must('releaseVpmem', ['/bin/sh', '-c', RELEASE_PMEM_SCRIPT, 'sh', pciAddress(device, fn)], { slot });
+  }
+
+  /** Give back a VPMEM device released by releaseVpmem (still present in QEMU) to the guest. */
+  async reviveVpmem(slot: number): Promise<void> {
+    const { device, fn } = vpmemRootPortAddr(slot);
+    await this.must('reviveVpmem', ['/bin/sh', '-c', REVIVE_PMEM_SCRIPT, 'sh', pciAddress(device, fn)], { slot });
   }
 
   async unmount(guestPath: string): Promise<void> {

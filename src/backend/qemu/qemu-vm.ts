@@ -9,7 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LcowError, asError, isLcowError } from '../../errors.js';
@@ -94,7 +94,14 @@ export class QemuVm implements VmHandle {
   private resolveExited!: (info: VmExitInfo) => void;
   private readonly opTimeoutMs: number;
   /** VPMEM slots whose device QEMU could not unplug: never reused in this VM. */
-  private readonly retiredVpmemSlots = new Set<number>();
+  /**
+   * Slots whose device QEMU could not unplug, with the file it still maps:
+   * that same file (same inode, size and mtime) can have the slot back — the
+   * guest just rebinds the device — anything else gets ENOSLOT.
+   */
+  private readonly retiredVpmemSlots = new Map<number, HeldFile>();
+  /** The file each attached VPMEM slot maps. */
+  private readonly vpmemFiles = new Map<number, HeldFile>();
   private readonly attachedVpmemSlots = new Set<number>();
 
   constructor(
@@ -328,9 +335,23 @@ export class QemuVm implements VmHandle {
     return this.whileRunning(async () => {
       this.checkVpmemSlot(slot);
       const { qmp } = this.requireRunning('addVpmemDevice');
-      if (this.retiredVpmemSlots.has(slot)) {
-        throw new LcowError('ENOSLOT', `VPMEM slot ${slot} of VM ${this.id} held a device QEMU cannot unplug; it is not reusable`, { vmId: this.id, slot, retired: true });
+      const held = this.retiredVpmemSlots.get(slot);
+      if (held) {
+        if (held.path === device.hostPath && sameFile(held, await heldFile(device.hostPath))) {
+          await this.guest.reviveVpmem(slot);
+          this.retiredVpmemSlots.delete(slot);
+          this.vpmemFiles.set(slot, held);
+          this.attachedVpmemSlots.add(slot);
+          return;
+        }
+        throw new LcowError('ENOSLOT', `VPMEM slot ${slot} of VM ${this.id} still maps ${held.path} (QEMU cannot unplug it); only that file can use it again`, {
+          vmId: this.id,
+          slot,
+          retired: true,
+          heldPath: held.path,
+        });
       }
+      const identity = await heldFile(device.hostPath);
       const layout = await inspectDisk(device.hostPath, device.format);
       const size = flatDataSize(layout, device.hostPath);
       const ctx = { vmId: this.id, slot, hostPath: device.hostPath, size };
@@ -353,6 +374,7 @@ export class QemuVm implements VmHandle {
         await qmp.execute('object-del', { id: mem }).catch(() => undefined);
         throw err;
       }
+      this.vpmemFiles.set(slot, identity);
       this.attachedVpmemSlots.add(slot);
     });
   }
@@ -361,9 +383,11 @@ export class QemuVm implements VmHandle {
    * The guest drops the device (refused while mounted), so no /dev/pmem is
    * left behind. QEMU (7.2 here) cannot unplug virtio memory devices at all —
    * device_del answers "virtio based memory devices cannot be unplugged" — so
-   * the device stays, detached in the guest, and its slot is retired: a later
-   * add there is ENOSLOT, which the VPMEM manager answers with another slot or
-   * SCSI. The host file stays mapped (read-only, private) until the VM stops.
+   * the device stays, detached in the guest, and its slot is retired: the
+   * same file added there again gets the device back (the guest rebinds it);
+   * any other file is ENOSLOT, which the VPMEM manager answers with another
+   * slot or SCSI. The host file stays mapped (read-only, private) until the
+   * VM stops.
    */
   removeVpmemDevice(slot: number): Promise<void> {
     return this.whileRunning(async () => {
@@ -374,7 +398,9 @@ export class QemuVm implements VmHandle {
       }
       await this.guest.releaseVpmem(slot);
       this.attachedVpmemSlots.delete(slot);
-      this.retiredVpmemSlots.add(slot);
+      const held = this.vpmemFiles.get(slot);
+      this.vpmemFiles.delete(slot);
+      if (held) this.retiredVpmemSlots.set(slot, held);
     });
   }
 
@@ -413,4 +439,24 @@ export class QemuVm implements VmHandle {
   removeCombinedLayers(target: string): Promise<void> {
     return this.guest.removeCombinedLayers(target);
   }
+}
+
+/** A host file as QEMU mapped it: path plus what tells a replaced or rewritten file apart. */
+interface HeldFile {
+  path: string;
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+}
+
+async function heldFile(hostPath: string): Promise<HeldFile> {
+  const st = await stat(hostPath, { bigint: true }).catch((err: unknown) => {
+    throw new LcowError('ENOTFOUND', `cannot stat ${hostPath}: ${asError(err).message}`, { hostPath }, { cause: err });
+  });
+  return { path: hostPath, dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
+}
+
+function sameFile(a: HeldFile, b: HeldFile): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
 }

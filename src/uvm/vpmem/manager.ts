@@ -1,7 +1,8 @@
 /**
  * VPMEM devices: a read-only layer file mapped as persistent memory, mounted
- * (DAX) at a short guest path. One device per host path, ref-counted; the
- * lowest free device number is taken. Host add and guest mount belong
+ * (DAX) at a short guest path. One device per host path, ref-counted; a
+ * file goes back to the device it held last, others to the lowest device
+ * never used, then the lowest free (see pickSlot). Host add and guest mount belong
  * together here (a device is never attached without its mount), so one table
  * holds both, and release undoes them in reverse: unmount, remove, free.
  *
@@ -57,9 +58,16 @@ export interface VpmemDevice {
 export class VpmemManager {
   private readonly table = new RefTable<Device>();
   private readonly slots: (Device | undefined)[];
+  /**
+   * The file each free slot held last. A backend that cannot unplug (QEMU)
+   * can give a slot back only to the file it still maps, so a file goes to
+   * its old slot first, and other files to never-used slots before those.
+   */
+  private readonly lastFile: (string | undefined)[];
 
   constructor(private readonly deps: VpmemManagerDeps) {
     this.slots = new Array<Device | undefined>(deps.count).fill(undefined);
+    this.lastFile = new Array<string | undefined>(deps.count).fill(undefined);
   }
 
   get count(): number {
@@ -87,6 +95,7 @@ export class VpmemManager {
       }
       await guard.undo('removeVpmemDevice', () => host.removeVpmemDevice(dev.slot));
       this.slots[dev.slot] = undefined;
+      this.lastFile[dev.slot] = dev.hostPath;
     });
   }
 
@@ -133,7 +142,24 @@ export class VpmemManager {
   }
 
   /**
-   * Take the lowest free device and plug the file in. A backend refusal that
+   * A slot for `hostPath`: the one it held last (free, or retired by a
+   * backend that still maps this very file), else the lowest never used,
+   * else the lowest free; -1 if none.
+   */
+  private pickSlot(hostPath: string): number {
+    let neverUsed = -1;
+    let anyFree = -1;
+    for (let i = 0; i < this.slots.length; i++) {
+      if (this.lastFile[i] === hostPath && (this.slots[i] === undefined || this.slots[i] === RETIRED)) return i;
+      if (this.slots[i] !== undefined) continue;
+      if (neverUsed < 0 && this.lastFile[i] === undefined) neverUsed = i;
+      if (anyFree < 0) anyFree = i;
+    }
+    return neverUsed >= 0 ? neverUsed : anyFree;
+  }
+
+  /**
+   * Take a free device (see pickSlot) and plug the file in. A backend refusal that
    * is about VPMEM (size, format, alignment) is re-thrown marked kind 'vpmem'
    * so the layer placement falls back to SCSI; a slot the backend reports as
    * unusable (QEMU cannot unplug virtio-pmem, so a used slot is retired) is
@@ -142,20 +168,24 @@ export class VpmemManager {
   private async plug(hostPath: string, format: DiskFormat | undefined): Promise<{ slot: number; guestPath: string; dev: Device }> {
     const { vmId, guard, host, paths } = this.deps;
     for (;;) {
-      const slot = this.slots.indexOf(undefined);
+      const slot = this.pickSlot(hostPath);
       if (slot < 0) {
         throw new LcowError('ENOSLOT', `no free VPMEM device for ${hostPath}`, { vmId, kind: 'vpmem', hostPath, count: this.deps.count });
       }
       const guestPath = paths.allocate(`vpmem ${slot}`);
       const dev: Device = { hostPath, slot, guestPath, mounted: false };
       this.slots[slot] = dev;
+      this.lastFile[slot] = undefined;
       try {
         await guard.do('addVpmemDevice', () => host.addVpmemDevice(slot, { hostPath, format }));
         return { slot, guestPath, dev };
       } catch (err) {
         paths.free(guestPath);
         if (isLcowError(err, 'ENOSLOT')) {
+          // Retired; only the file the backend says it still maps may have it back.
           this.slots[slot] = RETIRED;
+          const held = err.context.heldPath;
+          this.lastFile[slot] = typeof held === 'string' && held !== hostPath ? held : undefined;
           continue;
         }
         this.slots[slot] = undefined;

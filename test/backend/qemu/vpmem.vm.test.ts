@@ -2,7 +2,7 @@
 // the layer file) mounted by slot, released with no stale /dev/pmem, and
 // the typed errors the VPMEM manager uses to fall back to SCSI.
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { cp, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QemuVm } from '../../../src/backend/qemu/index.js';
@@ -53,9 +53,21 @@ describe('qemu backend VPMEM', () => {
     // the layer file was mapped read-only and private: unchanged
     expect(createHash('sha256').update(await readFile(b)).digest('hex')).toBe(before);
 
-    // QEMU cannot unplug virtio-pmem: a released slot is not reusable
-    const again = await vm.addVpmemDevice(0, { hostPath: a }).catch((e: unknown) => e);
-    expect(isLcowError(again, 'ENOSLOT')).toBe(true);
+    // QEMU cannot unplug virtio-pmem: a released slot keeps mapping its file, so
+    // another file cannot have it (ENOSLOT, naming the file) ...
+    const other = await vm.addVpmemDevice(0, { hostPath: b }).catch((e: unknown) => e);
+    expect(isLcowError(other, 'ENOSLOT') && other.context).toMatchObject({ retired: true, heldPath: a });
+    // ... but the same file gets the device back: the guest rebinds it.
+    await vm.addVpmemDevice(0, { hostPath: a });
+    await vm.mountVpmem({ slot: 0, guestPath: '/run/p/0' });
+    expect(await guestText(vm, ['cat', '/run/p/0/who.txt'])).toBe('layer A\n');
+    await vm.unmount('/run/p/0');
+    await vm.removeVpmemDevice(0);
+    // A file replaced at the same path (a new inode) is another file.
+    await cp(b, `${a}.new`);
+    await rename(`${a}.new`, a);
+    const replaced = await vm.addVpmemDevice(0, { hostPath: a }).catch((e: unknown) => e);
+    expect(isLcowError(replaced, 'ENOSLOT')).toBe(true);
   });
 
   it('rejects what cannot be a VPMEM device with the codes that mean "use SCSI"', async () => {

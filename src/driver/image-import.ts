@@ -40,7 +40,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { LcowError, asError, isLcowError } from '../errors.js';
 import { drainedOrClosed } from '../drained.js';
-import { decompressZstd, zstdSupport, zstdUnsupported } from '../ext4/index.js';
+import { decompressZstd, detectCompression, zstdSupport, zstdUnsupported } from '../ext4/index.js';
 import { componentLogger, type Logger } from '../log.js';
 import { decodePax } from './host-diff/pax.js';
 
@@ -285,9 +285,10 @@ const unzstd: Decompressor = (compressed) => {
 
 /** Pick a decompressor by magic bytes (a mediaType can be wrong; the bytes cannot). */
 function decompressorFor(head: Buffer, mediaType: string): Decompressor | undefined {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return gunzip;
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return unzstd;
-  if (/\+zstd$|\.zstd$/.test(mediaType) && head.length > 0) return unzstd;
+  const kind = detectCompression(head);
+  if (kind === 'gzip') return gunzip;
+  // zstd frames may start with a skippable frame (pzstd writes one): trust the media type then.
+  if (kind === 'zstd' || (/\+zstd$|\.zstd$/.test(mediaType) && head.length > 0)) return unzstd;
   return undefined;
 }
 

@@ -34,7 +34,7 @@ export interface FileNode extends NodeBase {
   dataBlocks: number;
   /**
    * Logical → physical runs, only for sparse files; an ordinary file is the
-   * single run [start, start + dataBlocks) (see fileExtents). Kept this way
+   * single run [start, start + dataBlocks) (node-metadata.ts turns it into extents). Kept this way
    * because one small array and object per file is most of a file's cost.
    */
   runs?: Extent[];

@@ -37,6 +37,8 @@ export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter
 }
 
 const TYPE_BITS: Record<Node['type'], number> = { file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK, char: S_IFCHR, block: S_IFBLK, fifo: S_IFIFO, socket: S_IFSOCK };
+/** The directory-entry file type of each node type. */
+const FILE_TYPE: Record<Node['type'], number> = { file: FT.REG_FILE, dir: FT.DIR, symlink: FT.SYMLINK, char: FT.CHRDEV, block: FT.BLKDEV, fifo: FT.FIFO, socket: FT.SOCK };
 
 /** The inode of `n`, whose metadata blocks start at `first`. */
 export function inodeFieldsOf(n: Node, first: number): InodeFields {
@@ -86,26 +88,6 @@ export function inodeFieldsOf(n: Node, first: number): InodeFields {
     crtime: n.meta.crtime,
     inlineXattrs: xattrs.inline,
   };
-}
-
-/** The ext4 directory-entry file type of `n`. */
-export function fileType(n: Node): number {
-  switch (n.type) {
-    case 'file':
-      return FT.REG_FILE;
-    case 'dir':
-      return FT.DIR;
-    case 'symlink':
-      return FT.SYMLINK;
-    case 'char':
-      return FT.CHRDEV;
-    case 'block':
-      return FT.BLKDEV;
-    case 'fifo':
-      return FT.FIFO;
-    case 'socket':
-      return FT.SOCK;
-  }
 }
 
 /** Where a node's data lives, as extents: directories and long symlinks in metadata/data blocks, files from their runs. */
@@ -165,6 +147,6 @@ function dirEntries(d: DirNode): DirectoryEntry[] {
     { name: Buffer.from('.'), inode: d.ino, fileType: FT.DIR },
     { name: Buffer.from('..'), inode: d.parent.ino, fileType: FT.DIR },
   ];
-  for (const [name, child] of d.children) out.push({ name: Buffer.from(name, 'utf8'), inode: child.ino, fileType: fileType(child) });
+  for (const [name, child] of d.children) out.push({ name: Buffer.from(name, 'utf8'), inode: child.ino, fileType: FILE_TYPE[child.type] });
   return out;
 }

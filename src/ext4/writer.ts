@@ -38,7 +38,7 @@ import { extentTreeBlockCount, splitLongExtents } from './extents.js';
 import { computeGeometry, reservedGdtBlocks, type Geometry } from './geometry.js';
 import { encodeGroupDescriptorTable, type GroupDescriptor } from './group-descriptor.js';
 import { encodeInode } from './inode.js';
-import { Namespace, metaFromEntry, ownXattrs, setXattr, type FileNode, type Node } from './namespace.js';
+import { Namespace, metaFromEntry, ownXattrs, setXattr, type FileNode, type Node, type NodeMeta } from './namespace.js';
 import { inodeFieldsOf, metadataBlockCount, writeNodeMetadata } from './node-metadata.js';
 import { PackedCursor, regionsToBlockRanges, type BlockRange } from './sparse-ranges.js';
 import { encodeSuperblock, formatUuid, uuidFromHash } from './superblock.js';
@@ -138,9 +138,9 @@ export class Ext4Writer {
         return;
       }
       case 'file':
-        return this.addFile(entry);
+        return this.addFile(entry, meta, xattrs);
       case 'symlink':
-        return this.addSymlink(entry);
+        return this.addSymlink(entry, meta, xattrs);
       case 'hardlink': {
         const target = this.ns.hardlinkTarget(entry.target, entry.tarName);
         this.ns.bind(this.ns.prepareNonDir(entry.path, entry.tarName), target, entry.tarName);
@@ -186,7 +186,7 @@ export class Ext4Writer {
     }
   }
 
-  private async addFile(entry: FileEntry): Promise<void> {
+  private async addFile(entry: FileEntry, meta: NodeMeta, xattrs: Map<string, Buffer> | undefined): Promise<void> {
     const { tarName } = entry;
     if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw new LcowError('EBADTAR', `${tarName}: bad size ${entry.size}`, { entry: tarName });
     const slot = this.ns.prepareNonDir(entry.path, tarName);
@@ -206,8 +206,8 @@ export class Ext4Writer {
       type: 'file',
       seq: this.ns.nextSeq(),
       ino: 0,
-      meta: metaFromEntry(entry.meta),
-      xattrs: ownXattrs(entry.meta.xattrs),
+      meta,
+      xattrs,
       links: 0,
       size: entry.size,
       start,
@@ -263,7 +263,7 @@ export class Ext4Writer {
     }
   }
 
-  private async addSymlink(entry: SymlinkEntry): Promise<void> {
+  private async addSymlink(entry: SymlinkEntry, meta: NodeMeta, xattrs: Map<string, Buffer> | undefined): Promise<void> {
     const target = Buffer.from(entry.target, 'utf8');
     if (target.length === 0 || target.length > MAX_SYMLINK_LEN || target.includes(0)) {
       throw new LcowError('EBADTAR', `${entry.tarName}: symlink target must be 1..${MAX_SYMLINK_LEN} bytes without NUL`, { entry: entry.tarName });
@@ -276,7 +276,7 @@ export class Ext4Writer {
       await this.out.append(target);
       await this.out.alignToBlock();
     }
-    this.ns.bind(slot, { type: 'symlink', seq: this.ns.nextSeq(), ino: 0, meta: metaFromEntry(entry.meta), xattrs: ownXattrs(entry.meta.xattrs), links: 0, target, block }, entry.tarName);
+    this.ns.bind(slot, { type: 'symlink', seq: this.ns.nextSeq(), ino: 0, meta, xattrs, links: 0, target, block }, entry.tarName);
   }
 
   private async finishNow(): Promise<Ext4WriteResult> {

@@ -93,16 +93,14 @@ export class QemuVm implements VmHandle {
   private readonly exited: Promise<VmExitInfo>;
   private resolveExited!: (info: VmExitInfo) => void;
   private readonly opTimeoutMs: number;
-  /** VPMEM slots whose device QEMU could not unplug: never reused in this VM. */
   /**
    * Slots whose device QEMU could not unplug, with the file it still maps:
    * that same file (same inode, size and mtime) can have the slot back — the
    * guest just rebinds the device — anything else gets ENOSLOT.
    */
   private readonly retiredVpmemSlots = new Map<number, HeldFile>();
-  /** The file each attached VPMEM slot maps. */
+  /** Attached VPMEM slots and the file each maps. */
   private readonly vpmemFiles = new Map<number, HeldFile>();
-  private readonly attachedVpmemSlots = new Set<number>();
 
   constructor(
     readonly spec: VmSpec,
@@ -341,7 +339,6 @@ export class QemuVm implements VmHandle {
           await this.guest.reviveVpmem(slot);
           this.retiredVpmemSlots.delete(slot);
           this.vpmemFiles.set(slot, held);
-          this.attachedVpmemSlots.add(slot);
           return;
         }
         throw new LcowError('ENOSLOT', `VPMEM slot ${slot} of VM ${this.id} still maps ${held.path} (QEMU cannot unplug it); only that file can use it again`, {
@@ -375,7 +372,6 @@ export class QemuVm implements VmHandle {
         throw err;
       }
       this.vpmemFiles.set(slot, identity);
-      this.attachedVpmemSlots.add(slot);
     });
   }
 
@@ -393,14 +389,13 @@ export class QemuVm implements VmHandle {
     return this.whileRunning(async () => {
       this.checkVpmemSlot(slot);
       this.requireRunning('removeVpmemDevice');
-      if (!this.attachedVpmemSlots.has(slot)) {
+      const held = this.vpmemFiles.get(slot);
+      if (!held) {
         throw new LcowError('ENOTFOUND', `no VPMEM device in slot ${slot} of VM ${this.id}`, { vmId: this.id, slot });
       }
       await this.guest.releaseVpmem(slot);
-      this.attachedVpmemSlots.delete(slot);
-      const held = this.vpmemFiles.get(slot);
       this.vpmemFiles.delete(slot);
-      if (held) this.retiredVpmemSlots.set(slot, held);
+      this.retiredVpmemSlots.set(slot, held);
     });
   }
 

@@ -21,7 +21,6 @@ export type LcowErrorCode =
   | 'EEXIST' // already exists
   | 'EBUSY' // in use (e.g. removing a mounted layer)
   | 'EMOUNTCONFLICT' // guest path already used by another mount
-  | 'EVPMEMUNSUITABLE' // a backend cannot back this file with a VPMEM device (format, alignment); callers fall back to SCSI
   // VM lifecycle
   | 'EVMTERMINATING' // service VM is shutting down
   | 'EVMSTOPPED' // the VM exited (or was killed) while a call was pending

@@ -8,9 +8,12 @@
  * *which* guest path; a backend only carries out the request it is given.
  *
  * Every method rejects with an LcowError (see ../errors.ts); when the VM exits
- * while a call is pending, that call rejects with code EVMSTOPPED.
+ * while a call is pending, that call rejects with code EVMSTOPPED. The one
+ * expected "no" — a file that cannot be a VPMEM device — is a result, not an
+ * error (see contract.ts).
  */
 import type { Logger } from '../log.js';
+import type { BackendCapabilities, BackendLimits, VpmemAddResult } from './contract.js';
 
 /** How the guest boots. */
 export type BootSpec =
@@ -28,9 +31,9 @@ export interface VmSpec {
   boot: BootSpec;
   /** Extra kernel command-line parameters appended to the backend's own. */
   kernelArgs?: string;
-  /** SCSI controllers, 1..4; each has 64 LUNs. */
+  /** SCSI controllers, 1 up to the backend's `limits.scsiControllers`. */
   scsiControllers: number;
-  /** Hot-pluggable VPMEM devices. count 0 disables VPMEM. */
+  /** Hot-pluggable VPMEM devices, within the backend's `limits`. count 0 disables VPMEM. */
   vpmem: { count: number; maxSizeBytes: number };
   /** Per-operation time limit for guest requests, ms (default chosen by the backend). */
   operationTimeoutMs?: number;
@@ -118,7 +121,9 @@ export interface VmProperties {
 export interface HostOps {
   addScsiDisk(controller: number, lun: number, disk: DiskAttachment): Promise<void>;
   removeScsiDisk(controller: number, lun: number): Promise<void>;
-  addVpmemDevice(slot: number, device: VpmemAttachment): Promise<void>;
+  /** Resolves `{ added: false, refused }` for a file this VM cannot map (see VpmemAddResult). */
+  addVpmemDevice(slot: number, device: VpmemAttachment): Promise<VpmemAddResult>;
+  /** With `capabilities.vpmemUnplug: 'same-file-only'` the slot then holds its file (see BackendCapabilities). */
   removeVpmemDevice(slot: number): Promise<void>;
 }
 
@@ -158,6 +163,8 @@ export interface CreateVmOptions {
 
 export interface HypervisorBackend {
   readonly name: BackendName;
+  readonly limits: BackendLimits;
+  readonly capabilities: BackendCapabilities;
   /** Build (not boot) a VM. */
   createVm(spec: VmSpec, options?: CreateVmOptions): Promise<VmHandle>;
   /**

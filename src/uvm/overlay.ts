@@ -4,7 +4,7 @@
  * The kernel copies mount data into a single page, so `lowerdir=…,upperdir=…,
  * workdir=…` must fit in 4096 bytes including the terminating NUL. hcsshim
  * has no workaround either; it relies on short layer paths, as we do (see
- * guest-paths.ts). Lower dirs are joined with ':' top-most first — moby's
+ * mount-points.ts). Lower dirs are joined with ':' top-most first — moby's
  * ',' for a read-only top layer was a bug (',' separates mount options).
  */
 import { LcowError } from '../errors.js';

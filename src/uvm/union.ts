@@ -6,7 +6,7 @@
  */
 import { LcowError } from '../errors.js';
 import type { CombineLayersRequest, GuestOps } from '../backend/index.js';
-import type { GuestPaths } from './guest-paths.js';
+import type { MountPoints } from './mount-points.js';
 import { validateCombineRequest } from './overlay.js';
 import { ReleaseOnce } from './release-once.js';
 import { RefTable, type RefEntry } from './ref-table.js';
@@ -27,7 +27,7 @@ export class UnionManager {
   constructor(
     private readonly vmId: string,
     private readonly combiner: Combiner,
-    private readonly paths: GuestPaths,
+    private readonly paths: MountPoints,
     private readonly guard: VmGuard,
   ) {}
 

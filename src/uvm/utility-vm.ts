@@ -8,11 +8,11 @@
  * with EVMSTOPPED, while releases succeed without touching the (gone) VM.
  */
 import { LcowError } from '../errors.js';
-import type { ExecOptions, ExecResult, HypervisorBackend, VmExitInfo, VmHandle, VmSpec, VmState } from '../backend/index.js';
+import { selectBackend, type ExecOptions, type ExecResult, type HypervisorBackend, type VmExitInfo, type VmHandle, type VmSpec, type VmState } from '../backend/index.js';
 import { componentLogger, type Logger } from '../log.js';
-import { GuestPaths } from './guest-paths.js';
 import { nodeHostFiles } from './host-files.js';
 import { addReadOnlyLayer, type LayerMount } from './layers.js';
+import { MountPoints } from './mount-points.js';
 import { Orphans } from './orphans.js';
 import { resolveOptions, type ResolvedOptions, type UtilityVMOptions } from './options.js';
 import { AttachManager } from './scsi/attach-manager.js';
@@ -25,8 +25,8 @@ import { VpmemManager } from './vpmem/manager.js';
 export type UvmState = VmState;
 
 export async function createUtilityVM(options: UtilityVMOptions): Promise<UtilityVM> {
-  const resolved = resolveOptions(options);
-  const backend = options.backend ?? (await defaultBackend());
+  const backend = options.backend ?? (await selectBackend('auto'));
+  const resolved = resolveOptions({ ...options, backend });
   const logger = componentLogger(options.logger, 'uvm', { vmId: resolved.id });
   const spec: VmSpec = {
     id: resolved.id,
@@ -39,19 +39,7 @@ export async function createUtilityVM(options: UtilityVMOptions): Promise<Utilit
     operationTimeoutMs: options.operationTimeoutMs,
   };
   const vm = await backend.createVm(spec, { logger });
-  return new UtilityVM(vm, resolved, options, logger);
-}
-
-/**
- * The backend module's choice for this platform — `selectBackend('auto')`
- * (or a `defaultBackend()`) when src/backend/index.ts exports one. uvm names
- * no backend itself: it only sees the backend module's public face.
- */
-async function defaultBackend(): Promise<HypervisorBackend> {
-  const mod = (await import('../backend/index.js')) as Record<string, unknown>;
-  if (typeof mod.selectBackend === 'function') return (mod.selectBackend as (name: 'auto') => Promise<HypervisorBackend>)('auto');
-  if (typeof mod.defaultBackend === 'function') return (mod.defaultBackend as () => Promise<HypervisorBackend>)();
-  throw new LcowError('EINVAL', 'no backend given, and the backend module exports no selectBackend() to choose one', {});
+  return new UtilityVM(vm, backend, resolved, options, logger);
 }
 
 export class UtilityVM {
@@ -60,17 +48,19 @@ export class UtilityVM {
   readonly scsi: ScsiManager;
   readonly vpmem: VpmemManager;
   readonly unions: UnionManager;
-  readonly guestPaths: GuestPaths;
   readonly logger: Logger;
   /** Half-made resources whose rollback failed (see orphans.ts). */
   readonly orphans = new Orphans();
   private readonly guard: VmGuard;
+  /** Every guest mount point of this VM; private, so nothing can free a path a mount still holds. */
+  private readonly mountPoints: MountPoints;
   private current: UvmState = 'created';
   private exit: Promise<VmExitInfo> | undefined;
 
   /** Use createUtilityVM(). */
   constructor(
     private readonly vm: VmHandle,
+    backend: Pick<HypervisorBackend, 'limits' | 'capabilities'>,
     resolved: ResolvedOptions,
     options: Pick<UtilityVMOptions, 'hostFiles'>,
     logger: Logger,
@@ -79,11 +69,18 @@ export class UtilityVM {
     this.options = resolved;
     this.logger = logger;
     this.guard = new VmGuard(this.id);
-    this.guestPaths = new GuestPaths(this.id);
+    this.mountPoints = new MountPoints(this.id);
     const guarded = this.guardedOps();
     this.scsi = new ScsiManager(
-      new AttachManager({ vmId: this.id, attacher: guarded, unplugger: guarded, guard: this.guard, controllers: resolved.scsiControllers }),
-      new MountManager(guarded, this.guestPaths, this.guard),
+      new AttachManager({
+        vmId: this.id,
+        attacher: guarded,
+        unplugger: guarded,
+        guard: this.guard,
+        controllers: resolved.scsiControllers,
+        lunsPerController: backend.limits.lunsPerController,
+      }),
+      new MountManager(guarded, this.mountPoints, this.guard),
       this.orphans,
     );
     this.vpmem = new VpmemManager({
@@ -91,12 +88,18 @@ export class UtilityVM {
       host: guarded,
       mounter: guarded,
       hostFiles: options.hostFiles ?? nodeHostFiles,
-      paths: this.guestPaths,
+      paths: this.mountPoints,
       guard: this.guard,
       orphans: this.orphans,
+      unplug: backend.capabilities.vpmemUnplug,
       ...resolved.vpmem,
     });
-    this.unions = new UnionManager(this.id, guarded, this.guestPaths, this.guard);
+    this.unions = new UnionManager(this.id, guarded, this.mountPoints, this.guard);
+  }
+
+  /** Guest mount points claimed now (layers, scratches, unions), for diagnostics and leak checks. */
+  mountPointsInUse(): string[] {
+    return this.mountPoints.inUse();
   }
 
   get state(): UvmState {

@@ -185,7 +185,7 @@ describe('mountContainerLayers (fake backend)', () => {
     expect(await code(mountContainerLayers(uvm, defineImage(backend), '/c1/sandbox.vhdx', '/run/c/c1'))).toBe('EQMP');
     expect(vm.callsOf('removeVpmemDevice')).toHaveLength(3);
     expect([...vm.guest.mounts.keys()]).toEqual([]);
-    expect(uvm.guestPaths.inUse()).toEqual([]);
+    expect(uvm.mountPointsInUse()).toEqual([]);
   });
 
   it('two containers mounting the same target at once share one union', async () => {

@@ -34,6 +34,27 @@ describe('UtilityVM options', () => {
     await rejects({ id: 'a b', backend }, 'EINVAL');
   });
 
+  it('reads its limits and defaults from the backend it is given', async () => {
+    const backend = new FakeBackend({ limits: { scsiControllers: 2, lunsPerController: 2, vpmemDevices: 8, vpmemMaxSizeBytes: 1 << 20 } });
+    await rejects({ id: 'n', backend, scsiControllers: 3 }, 'EBADOPTION', 'scsiControllers');
+    await rejects({ id: 'n', backend, vpmem: { count: 9 } }, 'EBADOPTION', 'vpmem.count');
+    await rejects({ id: 'n', backend, vpmem: { maxSizeBytes: 2 << 20 } }, 'EBADOPTION', 'vpmem.maxSizeBytes');
+    const uvm = await createUtilityVM({ id: 'n', backend });
+    expect(uvm.options).toMatchObject({ scsiControllers: 2, vpmem: { count: 8, maxSizeBytes: 1 << 20 } });
+    expect(backend.vm('n').spec).toMatchObject({ scsiControllers: 2, vpmem: { count: 8, maxSizeBytes: 1 << 20 } });
+    // the SCSI manager has 2 × 2 slots: the fifth disk finds none
+    await uvm.start();
+    const disks = [];
+    for (let i = 0; i < 4; i++) disks.push(await uvm.scsi.add(`/d${i}`, { readOnly: true }));
+    expect(disks.map((d) => [d.controller, d.lun])).toEqual([
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1, 1],
+    ]);
+    await expect(uvm.scsi.add('/d4', { readOnly: true })).rejects.toMatchObject({ code: 'ENOSLOT' });
+  });
+
   it('accepts the limits themselves', async () => {
     const backend = new FakeBackend();
     const uvm = await createUtilityVM({ id: 'a', backend, scsiControllers: 4, vpmem: { count: 128, maxSizeBytes: 4096 } });

@@ -72,7 +72,7 @@ describe('ref counts under random sequences (fake backend)', () => {
         expect(vm.scsi.size).toBe(0);
         expect(vm.vpmem.size).toBe(0);
         expect([...vm.guest.mounts.keys()]).toEqual([]);
-        expect(uvm.guestPaths.inUse()).toEqual([]);
+        expect(uvm.mountPointsInUse()).toEqual([]);
         expect(vm.violations).toEqual([]);
       }),
       { numRuns: 1000, seed: 20261123 },

@@ -82,7 +82,7 @@ describe('SCSI manager', () => {
     expect(vm.callsOf('unplugScsi')).toEqual([[0, 0]]);
     expect(vm.callsOf('removeScsiDisk')).toEqual([[0, 0]]);
     expect(uvm.scsi.inUse()).toEqual([]);
-    expect(uvm.guestPaths.inUse()).toEqual([]);
+    expect(uvm.mountPointsInUse()).toEqual([]);
     expect(vm.violations).toEqual([]);
   });
 

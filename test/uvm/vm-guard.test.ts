@@ -3,7 +3,7 @@
 // hang the managers.
 import { describe, expect, it } from 'vitest';
 import { LcowError } from '../../src/errors.js';
-import { VmGuard } from '../../src/uvm/index.js';
+import { VmGuard } from '../../src/uvm/vm-guard.js';
 import { errorCode } from './fake-uvm.js';
 
 const never = () => new Promise<void>(() => undefined);

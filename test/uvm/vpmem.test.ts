@@ -1,17 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { LcowError } from '../../src/errors.js';
-import { vpmemFallbackReason } from '../../src/uvm/index.js';
+import { FakeBackend } from '../../src/backend/fake/index.js';
+import type { VpmemAddOutcome, VpmemDevice } from '../../src/uvm/index.js';
 import { fakeUvm, errorCode as code } from './fake-uvm.js';
 
 const MiB = 1024 * 1024;
 
-describe('VPMEM manager and layer placement', () => {
-  it('takes the lowest device, ref-counts by host path, mounts at short paths; a file goes back to its old device', async () => {
+/** The device tryAdd gave, or a failed expectation naming the fallback. */
+function device(outcome: VpmemAddOutcome): VpmemDevice {
+  if ('fallback' in outcome) throw new Error(`expected a device, got fallback ${outcome.fallback}: ${outcome.detail}`);
+  return outcome.device;
+}
+
+/** A backend that cannot unplug VPMEM, as QEMU 7.2. */
+const qemuLike = () => new FakeBackend({ capabilities: { vpmemUnplug: 'same-file-only' } });
+
+describe('VPMEM manager: slots', () => {
+  it('takes the lowest free device, ref-counts by host path, mounts at short paths', async () => {
     const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 4, maxSizeBytes: 8 * MiB } });
-    for (const p of ['/a', '/b', '/c']) backend.disks.define(p);
-    const a = await uvm.vpmem.add('/a');
-    const b = await uvm.vpmem.add('/b');
-    const a2 = await uvm.vpmem.add('/a');
+    for (const p of ['/a', '/b']) backend.disks.define(p);
+    const a = device(await uvm.vpmem.tryAdd('/a'));
+    const b = device(await uvm.vpmem.tryAdd('/b'));
+    const a2 = device(await uvm.vpmem.tryAdd('/a'));
     expect([a.slot, b.slot, a2.slot]).toEqual([0, 1, 0]);
     expect(a.guestPath).toBe(a2.guestPath);
     expect(a.guestPath).toMatch(/^\/run\/m\/\d+$/);
@@ -20,14 +29,93 @@ describe('VPMEM manager and layer placement', () => {
     expect(vm.vpmem.has(0)).toBe(true);
     await a2.release();
     expect(vm.calls.filter((c) => c.op === 'unmount' || c.op === 'removeVpmemDevice').map((c) => c.op)).toEqual(['unmount', 'removeVpmemDevice']);
-    const c = await uvm.vpmem.add('/c');
-    expect(c.slot).toBe(2); // a never-used device before /a's old one (a backend that cannot unplug keeps /a mapped there)
-    const a3 = await uvm.vpmem.add('/a');
-    expect(a3.slot).toBe(0); // /a's old device
     expect(await code(a.release())).toBe('EALREADYRELEASED');
   });
 
-  it('a layer goes to VPMEM first and falls back to read-only SCSI when no device is free', async () => {
+  it("with 'full' unplug a released slot is free again, for any file", async () => {
+    const { uvm, backend } = await fakeUvm({ vpmem: { count: 2 } });
+    for (const p of ['/a', '/b']) backend.disks.define(p);
+    await device(await uvm.vpmem.tryAdd('/a')).release();
+    expect([uvm.vpmem.inUse(), uvm.vpmem.retired()]).toEqual([[], []]);
+    const b = device(await uvm.vpmem.tryAdd('/b'));
+    expect(b.slot).toBe(0);
+  });
+
+  it("with 'same-file-only' unplug: free → used → retired holding its file → that file gets it back; another file goes to a free slot", async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 2 } }, qemuLike());
+    for (const p of ['/a', '/b', '/c']) backend.disks.define(p);
+    const a = device(await uvm.vpmem.tryAdd('/a'));
+    expect([a.slot, uvm.vpmem.inUse()]).toEqual([0, [0]]);
+    await a.release();
+    expect([uvm.vpmem.inUse(), uvm.vpmem.retired()]).toEqual([[], [0]]);
+    const b = device(await uvm.vpmem.tryAdd('/b'));
+    expect(b.slot).toBe(1); // not /a's slot: the backend still maps /a there
+    const a2 = device(await uvm.vpmem.tryAdd('/a'));
+    expect(a2.slot).toBe(0); // /a's device comes back
+    expect([uvm.vpmem.inUse(), uvm.vpmem.retired()]).toEqual([[0, 1], []]);
+    await Promise.all([a2.release(), b.release()]);
+    // both retired now: a third file has nowhere to go, without asking the backend
+    const calls = vm.callsOf('addVpmemDevice').length;
+    expect(await uvm.vpmem.tryAdd('/c')).toMatchObject({ fallback: 'vpmem-full' });
+    expect(vm.callsOf('addVpmemDevice')).toHaveLength(calls);
+    expect(device(await uvm.vpmem.tryAdd('/b')).slot).toBe(1);
+    expect(vm.violations).toEqual([]);
+  });
+
+  it("a slot the backend says another file holds becomes unusable and the next one is tried (a file replaced on disk)", async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 2 } }, qemuLike());
+    backend.disks.define('/a');
+    await device(await uvm.vpmem.tryAdd('/a')).release(); // slot 0 retired, holding /a
+    backend.disks.define('/a'); // a new file at the same path
+    const a = device(await uvm.vpmem.tryAdd('/a'));
+    expect(a.slot).toBe(1);
+    expect(vm.callsOf('addVpmemDevice').map((c) => c[0])).toEqual([0, 0, 1]);
+    expect(uvm.vpmem.retired()).toEqual([0]);
+    await a.release();
+    backend.disks.define('/a');
+    expect(await uvm.vpmem.tryAdd('/a')).toMatchObject({ fallback: 'vpmem-full' });
+  });
+
+  it('a failed add leaves the slot as it was: free, or retired holding its file', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 1 } }, qemuLike());
+    backend.disks.define('/a');
+    vm.faults.failNext('addVpmemDevice', 'EQMP');
+    expect(await code(uvm.vpmem.tryAdd('/a'))).toBe('EQMP');
+    expect([uvm.vpmem.inUse(), uvm.vpmem.retired()]).toEqual([[], []]);
+    await device(await uvm.vpmem.tryAdd('/a')).release();
+    vm.faults.failNext('addVpmemDevice', 'EQMP');
+    expect(await code(uvm.vpmem.tryAdd('/a'))).toBe('EQMP');
+    expect(uvm.vpmem.retired()).toEqual([0]);
+    expect(device(await uvm.vpmem.tryAdd('/a')).slot).toBe(0);
+  });
+
+  it('a failed rollback is adopted and retried before the next add', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 1 } });
+    backend.disks.define('/l');
+    vm.faults.failNext('mountVpmem');
+    vm.faults.failNext('removeVpmemDevice');
+    expect(await code(uvm.vpmem.tryAdd('/l'))).toBe('EGUEST');
+    expect(uvm.vpmem.inUse()).toEqual([0]);
+    expect(uvm.orphans.size).toBe(1);
+    const again = device(await uvm.vpmem.tryAdd('/l')); // retries the orphan first, so device 0 is free again
+    expect(again.slot).toBe(0);
+    expect(uvm.orphans.size).toBe(0);
+  });
+
+  it('concurrent requests for one file share the answer, refusal included', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 2 } });
+    backend.disks.define('/odd', { pmemUnsuitable: true });
+    const gate = vm.faults.hold('addVpmemDevice');
+    const both = Promise.all([uvm.vpmem.tryAdd('/odd'), uvm.vpmem.tryAdd('/odd')]);
+    await gate.reached;
+    gate.open();
+    expect((await both).map((o) => 'fallback' in o && o.fallback)).toEqual(['vpmem-unsuitable', 'vpmem-unsuitable']);
+    expect(vm.callsOf('addVpmemDevice')).toHaveLength(1);
+  });
+});
+
+describe('layer placement: VPMEM first, SCSI for each typed fallback reason', () => {
+  it('vpmem-full: no device is free', async () => {
     const { uvm, backend } = await fakeUvm({ vpmem: { count: 1 } });
     backend.disks.define('/l1', { files: { one: '1' } });
     backend.disks.define('/l2', { files: { two: '2' } });
@@ -42,86 +130,52 @@ describe('VPMEM manager and layer placement', () => {
     expect(uvm.vpmem.inUse()).toEqual([]);
   });
 
-  it('falls back when the layer is larger than the device maximum, or the backend finds it unsuitable, or VPMEM is off', async () => {
+  it('vpmem-disabled: count 0', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 0 } });
+    backend.disks.define('/x');
+    expect((await uvm.addLayer('/x')).fallbackReason).toBe('vpmem-disabled');
+    expect(vm.callsOf('addVpmemDevice')).toHaveLength(0);
+  });
+
+  it('vpmem-too-large: over the device maximum, by uvm’s own size check or by the backend’s answer', async () => {
     const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 8, maxSizeBytes: 4 * MiB } });
     backend.disks.define('/big', { sizeBytes: 4 * MiB + 1 });
     backend.disks.define('/exact', { sizeBytes: 4 * MiB });
-    backend.disks.define('/odd', { pmemUnsuitable: true });
     expect((await uvm.addLayer('/big')).fallbackReason).toBe('vpmem-too-large');
+    expect(vm.callsOf('addVpmemDevice')).toHaveLength(0);
     expect((await uvm.addLayer('/exact')).placement).toBe('vpmem');
-    expect((await uvm.addLayer('/odd')).fallbackReason).toBe('vpmem-unsuitable');
-    expect(vm.vpmem.size).toBe(1); // the refused ones left no device behind
-    const off = await fakeUvm({ vpmem: { count: 0 } });
-    off.backend.disks.define('/x');
-    expect((await off.uvm.addLayer('/x')).fallbackReason).toBe('vpmem-disabled');
+    // the backend measures what it maps (e.g. a VHD without its footer), not uvm: its 'too-large' answer falls back the same way
+    const other = new FakeBackend();
+    const small = await fakeUvm({ vpmem: { count: 1, maxSizeBytes: 4 * MiB }, hostFiles: { size: async () => MiB } }, other);
+    other.disks.define('/l', { sizeBytes: 8 * MiB });
+    const l = await small.uvm.addLayer('/l');
+    expect([l.placement, l.fallbackReason]).toEqual(['scsi', 'vpmem-too-large']);
+    expect(small.vm.callsOf('addVpmemDevice')).toHaveLength(1);
   });
 
-  it('other errors are fatal: no SCSI attempt', async () => {
+  it('vpmem-unsuitable: the backend cannot map the file', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 8 } });
+    backend.disks.define('/odd', { pmemUnsuitable: true });
+    const l = await uvm.addLayer('/odd');
+    expect([l.placement, l.fallbackReason]).toEqual(['scsi', 'vpmem-unsuitable']);
+    expect(vm.vpmem.size).toBe(0); // the refusal left no device behind
+    expect(uvm.vpmem.inUse()).toEqual([]);
+  });
+
+  it('errors are never fallbacks: no SCSI attempt', async () => {
     const { uvm, vm, backend } = await fakeUvm();
     expect(await code(uvm.addLayer('/missing/layer.vhd'))).toBe('ENOTFOUND');
     backend.disks.define('/l');
     vm.faults.failNext('mountVpmem', 'EGUEST');
     expect(await code(uvm.addLayer('/l'))).toBe('EGUEST');
-    vm.faults.failNext('addVpmemDevice', 'EQMP');
-    expect(await code(uvm.addLayer('/l'))).toBe('EQMP');
+    for (const failure of ['EQMP', 'ETOOBIG', 'EUNSUPPORTED', 'ENOSLOT'] as const) {
+      vm.faults.failNext('addVpmemDevice', failure);
+      expect(await code(uvm.addLayer('/l'))).toBe(failure);
+    }
     expect(vm.callsOf('addScsiDisk')).toHaveLength(0);
     // the failed mount rolled its device back
     expect(vm.callsOf('removeVpmemDevice')).toEqual([[0]]);
     expect(uvm.vpmem.inUse()).toEqual([]);
     expect(vm.violations).toEqual([]);
-  });
-
-  it('a failed rollback is adopted and retried before the next add', async () => {
-    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 1 } });
-    backend.disks.define('/l');
-    vm.faults.failNext('mountVpmem');
-    vm.faults.failNext('removeVpmemDevice');
-    expect(await code(uvm.vpmem.add('/l'))).toBe('EGUEST');
-    expect(uvm.vpmem.inUse()).toEqual([0]);
-    expect(uvm.orphans.size).toBe(1);
-    const again = await uvm.vpmem.add('/l'); // retries the orphan first, so device 0 is free again
-    expect(again.slot).toBe(0);
-    expect(uvm.orphans.size).toBe(0);
-  });
-
-  it('a backend refusal of the file (EUNSUPPORTED, EVPMEMUNSUITABLE, ETOOBIG) falls back; other backend errors do not', async () => {
-    const { uvm, vm, backend } = await fakeUvm();
-    backend.disks.define('/l');
-    for (const refusal of ['EUNSUPPORTED', 'EVPMEMUNSUITABLE', 'ETOOBIG'] as const) {
-      vm.faults.failNext('addVpmemDevice', refusal);
-      const l = await uvm.addLayer('/l');
-      expect([l.placement, l.fallbackReason]).toEqual(['scsi', refusal === 'ETOOBIG' ? 'vpmem-too-large' : 'vpmem-unsuitable']);
-      await l.release();
-    }
-    vm.faults.failNext('addVpmemDevice', 'EIO');
-    expect(await code(uvm.addLayer('/l'))).toBe('EIO');
-    expect(uvm.vpmem.inUse()).toEqual([]);
-  });
-
-  it('a slot the backend retires (QEMU cannot unplug virtio-pmem) goes back only to the file it maps; others see VPMEM full', async () => {
-    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 2 } });
-    vm.retireVpmemSlots = true;
-    for (const p of ['/a', '/b', '/c']) backend.disks.define(p);
-    await (await uvm.vpmem.add('/a')).release(); // slot 0 retired, still mapping /a
-    const b = await uvm.addLayer('/b');
-    expect([b.placement, uvm.vpmem.inUse()]).toEqual(['vpmem', [1]]); // the never-used slot, not /a's
-    await b.release(); // slot 1 retired, still mapping /b
-    const c = await uvm.addLayer('/c');
-    expect([c.placement, c.fallbackReason]).toEqual(['scsi', 'vpmem-full']);
-    expect(uvm.vpmem.retired()).toEqual([0, 1]);
-    // ... but /a and /b get their devices back, even after /c was refused both
-    const a = await uvm.addLayer('/a');
-    expect([a.placement, uvm.vpmem.inUse()]).toEqual(['vpmem', [0]]);
-    const b2 = await uvm.addLayer('/b');
-    expect([b2.placement, uvm.vpmem.inUse()]).toEqual(['vpmem', [0, 1]]);
-    expect(uvm.vpmem.retired()).toEqual([]);
-    await Promise.all([a.release(), b2.release(), c.release()]);
-    expect(vm.violations).toEqual([]);
-  });
-
-  it('classifies fallback reasons from typed VPMEM refusals only', () => {
-    expect(vpmemFallbackReason(new Error('ENOSLOT'))).toBeUndefined();
-    expect(vpmemFallbackReason(new LcowError('ENOSLOT', 'scsi full', { kind: 'scsi' }))).toBeUndefined();
-    expect(vpmemFallbackReason(new LcowError('EUNSUPPORTED', 'x', {}))).toBeUndefined();
   });
 });

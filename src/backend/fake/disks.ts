@@ -13,7 +13,7 @@ export interface FakeDiskDefinition {
   /** File size in bytes (decides VPMEM fit). Default 1 MiB. */
   sizeBytes?: number;
   files?: Record<string, FakeFileSpec>;
-  /** addVpmemDevice rejects this file with EVPMEMUNSUITABLE. */
+  /** addVpmemDevice refuses this file as 'unsuitable'. */
   pmemUnsuitable?: boolean;
 }
 

@@ -1,5 +1,5 @@
 /** The in-memory fake backend: for tests of uvm/, svm/ and driver/ that need many cases and no VM. */
-export { FakeBackend } from './backend.js';
+export { FakeBackend, type FakeBackendOptions } from './backend.js';
 export { FakeVm, type FakeCall } from './vm.js';
 export { FakeDisks, type FakeDisk, type FakeDiskDefinition } from './disks.js';
 export { Faults, type FakeOp, type Gate, type ArgsMatcher } from './faults.js';

@@ -7,6 +7,7 @@
  * guest still has, a device still mounted — are recorded in `violations`.
  */
 import { LcowError } from '../../errors.js';
+import { VPMEM_ADDED, vpmemRefused, type BackendCapabilities, type BackendLimits, type VpmemAddResult } from '../contract.js';
 import type {
   CombineLayersRequest,
   DiskAttachment,
@@ -40,7 +41,6 @@ interface ScsiSlot {
 
 /** The kernel's limit on mount data: one page including the NUL. */
 const MOUNT_DATA_MAX = 4095;
-const LUNS = 64;
 
 export class FakeVm implements VmHandle {
   readonly id: string;
@@ -51,10 +51,12 @@ export class FakeVm implements VmHandle {
   /** `${controller}:${lun}` → attached disk. */
   readonly scsi = new Map<string, ScsiSlot>();
   readonly vpmem = new Map<number, FakeDisk>();
-  /** Behave like QEMU, which cannot unplug virtio-pmem: a removed slot is retired (ENOSLOT ever after). */
-  retireVpmemSlots = false;
-  /** Retired slot → the file it still maps (only that file may have it back, as with QEMU). */
-  private readonly retiredVpmem = new Map<number, string>();
+  /**
+   * With vpmemUnplug 'same-file-only': a removed slot → the disk it still
+   * maps. Only that disk may have it back, as with QEMU: the same path
+   * defined anew (a file replaced on disk) is another file.
+   */
+  private readonly retiredVpmem = new Map<number, FakeDisk>();
   private current: VmState = 'created';
   private exitInfo: VmExitInfo | undefined;
   private resolveExit!: (info: VmExitInfo) => void;
@@ -63,6 +65,7 @@ export class FakeVm implements VmHandle {
   constructor(
     readonly spec: VmSpec,
     private readonly disks: FakeDisks,
+    private readonly contract: { readonly limits: BackendLimits; readonly capabilities: BackendCapabilities },
   ) {
     this.id = spec.id;
     this.exited = new Promise((r) => (this.resolveExit = r));
@@ -135,32 +138,33 @@ export class FakeVm implements VmHandle {
     });
   }
 
-  addVpmemDevice(slot: number, device: VpmemAttachment): Promise<void> {
+  addVpmemDevice(slot: number, device: VpmemAttachment): Promise<VpmemAddResult> {
     return this.op('addVpmemDevice', [slot, device], async () => {
       if (!Number.isInteger(slot) || slot < 0 || slot >= this.spec.vpmem.count) {
         throw new LcowError('EINVAL', `VPMEM slot ${slot} out of range`, { vmId: this.id, slot, count: this.spec.vpmem.count });
       }
       if (this.vpmem.has(slot)) throw new LcowError('EEXIST', `VPMEM ${slot} is occupied`, { vmId: this.id, slot });
       const held = this.retiredVpmem.get(slot);
-      if (held !== undefined && held !== device.hostPath) throw new LcowError('ENOSLOT', `VPMEM ${slot} is retired`, { vmId: this.id, slot, retired: true, heldPath: held });
-      this.retiredVpmem.delete(slot);
       const disk = this.disks.get(device.hostPath);
-      if (disk.pmemUnsuitable) throw new LcowError('EVPMEMUNSUITABLE', `${device.hostPath} cannot back a VPMEM device`, { vmId: this.id, hostPath: device.hostPath });
-      const size = await this.disks.size(device.hostPath).catch(() => 0);
-      if (size > this.spec.vpmem.maxSizeBytes) {
-        throw new LcowError('ETOOBIG', `${device.hostPath} is larger than a VPMEM device`, { vmId: this.id, hostPath: device.hostPath, sizeBytes: size });
+      if (held !== undefined && held !== disk) return vpmemRefused('slot-held', `VPMEM ${slot} still maps ${held.hostPath}`);
+      if (held === undefined) {
+        if (disk.pmemUnsuitable) return vpmemRefused('unsuitable', `${device.hostPath} cannot back a VPMEM device`);
+        const size = await this.disks.size(device.hostPath).catch(() => 0);
+        if (size > this.spec.vpmem.maxSizeBytes) return vpmemRefused('too-large', `${device.hostPath} (${size} bytes) is larger than a VPMEM device`);
       }
+      this.retiredVpmem.delete(slot);
       this.vpmem.set(slot, disk);
+      return VPMEM_ADDED;
     });
   }
 
   removeVpmemDevice(slot: number): Promise<void> {
     return this.op('removeVpmemDevice', [slot], () => {
-      if (!this.vpmem.has(slot)) throw new LcowError('ENOTFOUND', `nothing at VPMEM ${slot}`, { vmId: this.id, slot });
-      if (this.mountedDevice(`pmem:${slot}`)) this.violations.push(`removeVpmemDevice ${slot} while mounted`);
       const disk = this.vpmem.get(slot);
+      if (!disk) throw new LcowError('ENOTFOUND', `nothing at VPMEM ${slot}`, { vmId: this.id, slot });
+      if (this.mountedDevice(`pmem:${slot}`)) this.violations.push(`removeVpmemDevice ${slot} while mounted`);
       this.vpmem.delete(slot);
-      if (this.retireVpmemSlots && disk) this.retiredVpmem.set(slot, disk.hostPath);
+      if (this.contract.capabilities.vpmemUnplug === 'same-file-only') this.retiredVpmem.set(slot, disk);
     });
   }
 
@@ -265,7 +269,7 @@ export class FakeVm implements VmHandle {
   }
 
   private checkScsiAddress(controller: number, lun: number): void {
-    if (!Number.isInteger(controller) || controller < 0 || controller >= this.spec.scsiControllers || !Number.isInteger(lun) || lun < 0 || lun >= LUNS) {
+    if (!Number.isInteger(controller) || controller < 0 || controller >= this.spec.scsiControllers || !Number.isInteger(lun) || lun < 0 || lun >= this.contract.limits.lunsPerController) {
       throw new LcowError('EINVAL', `SCSI ${controller}:${lun} out of range`, { vmId: this.id, controller, lun, controllers: this.spec.scsiControllers });
     }
   }

@@ -5,9 +5,11 @@
  * (tests); anywhere else createVm rejects with EPLATFORM.
  */
 import { componentLogger, type Logger } from '../../log.js';
+import type { BackendCapabilities, BackendLimits } from '../contract.js';
 import type { BootSpec, CreateVmOptions, HypervisorBackend, VmSpec } from '../types.js';
 import { discoverBootFiles, defaultKirdPath, type BootFileNames } from './boot-files.js';
 import { buildLcowComputeSystem, type ComputeSystemDocument, type LcowBootDoc } from './documents/compute-system.js';
+import { HCS_LIMITS } from './documents/constants.js';
 import { buildKernelCmdLine } from './documents/kernel-cmdline.js';
 import { vpmemDevice } from './documents/modify.js';
 import { unavailableGuestConnection, type GuestConnectionFactory } from './guest-connection.js';
@@ -67,6 +69,8 @@ function uefiBoot(b: BootSpec): LcowBootDoc {
 
 export class HcsBackend implements HypervisorBackend {
   readonly name = 'hcs' as const;
+  readonly limits: BackendLimits = HCS_LIMITS;
+  readonly capabilities: BackendCapabilities = { vpmemUnplug: 'full' };
   private native: NativeHcs | undefined;
 
   constructor(private readonly options: HcsBackendOptions = {}) {}

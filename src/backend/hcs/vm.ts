@@ -13,6 +13,7 @@ import { setMaxListeners } from 'node:events';
 import fs from 'node:fs/promises';
 import type { Logger } from '../../log.js';
 import { LcowError, isLcowError } from '../../errors.js';
+import { VPMEM_ADDED, vpmemRefused, type VpmemAddResult } from '../contract.js';
 import type {
   CombineLayersRequest,
   DiskAttachment,
@@ -184,16 +185,20 @@ export class HcsVm implements VmHandle {
     return this.modify(modify.removeScsiAttachment(controller, lun));
   }
 
-  async addVpmemDevice(slot: number, device: VpmemAttachment): Promise<void> {
+  async addVpmemDevice(slot: number, device: VpmemAttachment): Promise<VpmemAddResult> {
     const { count, maxSizeBytes } = this.spec.vpmem;
     if (slot >= count) throw new LcowError('EINVAL', `VPMEM slot ${slot} is past the ${count} devices of this VM`, { vmId: this.id, slot });
+    if (modify.vpmemImageFormat(device.hostPath, device.format) === undefined) {
+      return vpmemRefused('unsuitable', `${device.hostPath}: HCS VPMEM devices take VHD or VHDX images only`);
+    }
     const request = modify.addVpmemDevice(slot, device.hostPath, device.format);
     const size = (await fs.stat(device.hostPath).catch(() => undefined))?.size;
     if (size !== undefined && size > maxSizeBytes) {
-      throw new LcowError('EVPMEMUNSUITABLE', `${device.hostPath} is larger than the VPMEM device maximum`, { size, maxSizeBytes });
+      return vpmemRefused('too-large', `${device.hostPath} (${size} bytes) is larger than the VPMEM device maximum ${maxSizeBytes}`);
     }
     await this.grantAccess(device.hostPath);
     await this.modify(request);
+    return VPMEM_ADDED;
   }
 
   removeVpmemDevice(slot: number): Promise<void> {

@@ -9,12 +9,13 @@
  */
 import path from 'node:path';
 import { componentLogger, type Logger } from '../../log.js';
+import type { BackendCapabilities, BackendLimits } from '../contract.js';
 import type { BackendName, BootSpec, CreateVmOptions, HypervisorBackend, VmHandle, VmSpec } from '../types.js';
 import { findProgram } from '../../find-program.js';
 import { chooseAccel, qemuContext } from './accel-probe.js';
 import { ensureGuestImage } from './image/build.js';
 import { cacheRoot } from './image/cache.js';
-import { validateSpec } from './qemu-args.js';
+import { QEMU_LIMITS, validateSpec } from './qemu-args.js';
 import { QemuVm } from './qemu-vm.js';
 
 /** Boot → agent-ready limit of the KVM probe VM; working KVM needs well under this. */
@@ -35,6 +36,9 @@ export interface QemuBackendOptions {
 
 export class QemuBackend implements HypervisorBackend {
   readonly name: BackendName = 'qemu';
+  readonly limits: BackendLimits = QEMU_LIMITS;
+  /** QEMU 7.2 cannot unplug virtio-pmem (see QemuVm.removeVpmemDevice). */
+  readonly capabilities: BackendCapabilities = { vpmemUnplug: 'same-file-only' };
   private bootPromise: Promise<BootSpec> | undefined;
   private accelPromise: Promise<string> | undefined;
 

@@ -10,6 +10,7 @@
  */
 import { open } from 'node:fs/promises';
 import { LcowError } from '../../errors.js';
+import { vpmemRefused, type VpmemAddResult } from '../contract.js';
 import type { DiskFormat } from '../types.js';
 
 export const VHD_FOOTER_SIZE = 512;
@@ -67,13 +68,20 @@ export function blockdevArgs(nodeName: string, path: string, layout: DiskLayout,
   }
 }
 
+/** A virtio-pmem region must be a whole number of these (Linux maps memory in 2 MiB subsections). */
+export const VPMEM_ALIGNMENT = 2 * 1024 * 1024;
+
 /**
- * The byte range of a file that a VPMEM device can map directly: the whole
- * raw file, or a fixed VHD without its footer. VHDX and dynamic VHD are not
- * flat, so they cannot be memory-mapped.
+ * What a VPMEM device would map of this file: the whole raw file, or a fixed
+ * VHD without its footer — or why QEMU cannot. VHDX and dynamic VHD are not
+ * flat, so they cannot be memory-mapped; the data must be a non-zero
+ * multiple of 2 MiB, because mapping more would need QEMU to grow the file
+ * and mapping less would cut the file system.
  */
-export function flatDataSize(layout: DiskLayout, path: string): number {
-  if (layout.format === 'raw') return layout.fileSize;
-  if (layout.format === 'vhd' && layout.fixedVhdDataSize !== undefined) return layout.fixedVhdDataSize;
-  throw new LcowError('EUNSUPPORTED', `VPMEM needs a raw file or a fixed VHD; ${path} is ${layout.format}`, { path, format: layout.format });
+export function vpmemMapping(layout: DiskLayout, path: string, maxSizeBytes: number): { size: number } | VpmemAddResult {
+  const size = layout.format === 'raw' ? layout.fileSize : layout.fixedVhdDataSize;
+  if (size === undefined) return vpmemRefused('unsuitable', `VPMEM needs a raw file or a fixed VHD; ${path} is ${layout.format}`);
+  if (size > maxSizeBytes) return vpmemRefused('too-large', `${path} (${size} bytes) exceeds the VPMEM device maximum ${maxSizeBytes}`);
+  if (size === 0 || size % VPMEM_ALIGNMENT !== 0) return vpmemRefused('unsuitable', `${path}: VPMEM data size ${size} is not a multiple of ${VPMEM_ALIGNMENT}`);
+  return { size };
 }

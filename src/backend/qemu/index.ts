@@ -1,6 +1,7 @@
 /** The QEMU backend's public face: the backend, its VM handle and its guest-image builder. */
 export { QemuBackend, type QemuBackendOptions } from './backend.js';
-export { QemuVm, VPMEM_ALIGNMENT, SCSI_LUNS_PER_CONTROLLER, type QemuVmOptions } from './qemu-vm.js';
+export { QemuVm, type QemuVmOptions } from './qemu-vm.js';
+export { QEMU_LIMITS } from './qemu-args.js';
 export { ensureGuestImage, type BuildOptions, type BuildResult } from './image/build.js';
 export { cacheRoot, type GuestImage, type GuestImageManifest } from './image/cache.js';
-export { inspectDisk, type DiskLayout } from './disk-format.js';
+export { inspectDisk, VPMEM_ALIGNMENT, type DiskLayout } from './disk-format.js';

@@ -9,13 +9,21 @@
  *                  (id pmem-rp<s>); 16 multifunction devices hold 128 ports.
  */
 import { LcowError } from '../../errors.js';
+import { LCOW_LIMITS, VPMEM_SIZE_ALIGNMENT, type BackendLimits } from '../contract.js';
 import type { VmSpec } from '../types.js';
 
 export const AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
-export const MAX_SCSI_CONTROLLERS = 4;
-export const MAX_VPMEM_DEVICES = 128;
 export const SCSI_PCI_SLOT_BASE = 0x04;
 export const VPMEM_PCI_SLOT_BASE = 0x08;
+
+/**
+ * The LCOW counts fit the PCI layout above (controllers at 04-07, 128 root
+ * ports at 08-17). A VPMEM device is narrowed to 4 GiB: every slot reserves
+ * its maximum in guest-physical space, which under TCG is 40 bits (1 TiB).
+ * Measured on QEMU 7.2 with 1 GiB RAM: 128 slots of 6 GiB start, of 7 GiB
+ * "phys-bits too low"; 4 GiB leaves room for RAM and is hcsshim's default.
+ */
+export const QEMU_LIMITS: BackendLimits = Object.freeze({ ...LCOW_LIMITS, vpmemMaxSizeBytes: 4 * 1024 ** 3 });
 
 export interface QemuArgsInput {
   spec: VmSpec;
@@ -60,11 +68,15 @@ export function validateSpec(spec: VmSpec): void {
   if (!/^[A-Za-z0-9._-]{1,64}$/.test(spec.id)) bad('id', 'must be 1-64 characters of [A-Za-z0-9._-]');
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 64) bad('memoryMiB', 'must be an integer ≥ 64');
   if (!Number.isInteger(spec.cpus) || spec.cpus < 1) bad('cpus', 'must be an integer ≥ 1');
-  if (!Number.isInteger(spec.scsiControllers) || spec.scsiControllers < 1 || spec.scsiControllers > MAX_SCSI_CONTROLLERS) {
-    bad('scsiControllers', `must be 1..${MAX_SCSI_CONTROLLERS}`);
+  const limits = QEMU_LIMITS;
+  if (!Number.isInteger(spec.scsiControllers) || spec.scsiControllers < 1 || spec.scsiControllers > limits.scsiControllers) {
+    bad('scsiControllers', `must be 1..${limits.scsiControllers}`);
   }
-  if (!Number.isInteger(spec.vpmem.count) || spec.vpmem.count < 0 || spec.vpmem.count > MAX_VPMEM_DEVICES) bad('vpmem.count', `must be 0..${MAX_VPMEM_DEVICES}`);
-  if (spec.vpmem.count > 0 && (spec.vpmem.maxSizeBytes <= 0 || spec.vpmem.maxSizeBytes % 4096 !== 0)) bad('vpmem.maxSizeBytes', 'must be a positive multiple of 4096');
+  if (!Number.isInteger(spec.vpmem.count) || spec.vpmem.count < 0 || spec.vpmem.count > limits.vpmemDevices) bad('vpmem.count', `must be 0..${limits.vpmemDevices}`);
+  const { maxSizeBytes } = spec.vpmem;
+  if (spec.vpmem.count > 0 && (maxSizeBytes <= 0 || maxSizeBytes % VPMEM_SIZE_ALIGNMENT !== 0 || maxSizeBytes > limits.vpmemMaxSizeBytes)) {
+    bad('vpmem.maxSizeBytes', `must be a positive multiple of ${VPMEM_SIZE_ALIGNMENT}, at most ${limits.vpmemMaxSizeBytes}`);
+  }
   if (spec.boot.kind !== 'kernel-initrd') {
     throw new LcowError('EUNSUPPORTED', `the qemu backend boots kernel+initrd only (got ${spec.boot.kind})`, { vmId: spec.id, boot: spec.boot.kind });
   }

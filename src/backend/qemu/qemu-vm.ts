@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LcowError, asError, isLcowError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';
+import { VPMEM_ADDED, vpmemRefused, type VpmemAddResult } from '../contract.js';
 import type {
   CombineLayersRequest,
   DiskAttachment,
@@ -28,11 +29,11 @@ import type {
   VpmemAttachment,
   VpmemMountRequest,
 } from '../types.js';
-import { blockdevArgs, flatDataSize, inspectDisk } from './disk-format.js';
+import { VPMEM_ALIGNMENT, blockdevArgs, inspectDisk, vpmemMapping } from './disk-format.js';
 import { GuestAgentClient } from './guest-agent-client.js';
 import { guestExec } from './guest-exec.js';
 import { GuestOpsImpl } from './guest-ops.js';
-import { buildQemuArgs } from './qemu-args.js';
+import { QEMU_LIMITS, buildQemuArgs } from './qemu-args.js';
 import { QmpClient } from './qmp-client.js';
 import { connectUnixSocket } from './unix-socket.js';
 
@@ -49,9 +50,6 @@ export interface QemuVmOptions {
   logger?: Logger;
 }
 
-export const SCSI_LUNS_PER_CONTROLLER = 64;
-/** A virtio-pmem region must be a whole number of these (Linux maps memory in 2 MiB subsections). */
-export const VPMEM_ALIGNMENT = 2 * 1024 * 1024;
 const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
 const STDERR_TAIL_BYTES = 8192;
 
@@ -96,7 +94,7 @@ export class QemuVm implements VmHandle {
   /**
    * Slots whose device QEMU could not unplug, with the file it still maps:
    * that same file (same inode, size and mtime) can have the slot back — the
-   * guest just rebinds the device — anything else gets ENOSLOT.
+   * guest just rebinds the device — anything else is refused 'slot-held'.
    */
   private readonly retiredVpmemSlots = new Map<number, HeldFile>();
   /** Attached VPMEM slots and the file each maps. */
@@ -283,7 +281,7 @@ export class QemuVm implements VmHandle {
   // ---- host side -------------------------------------------------------
 
   private checkScsiSlot(controller: number, lun: number): void {
-    if (!Number.isInteger(controller) || controller < 0 || controller >= this.spec.scsiControllers || !Number.isInteger(lun) || lun < 0 || lun >= SCSI_LUNS_PER_CONTROLLER) {
+    if (!Number.isInteger(controller) || controller < 0 || controller >= this.spec.scsiControllers || !Number.isInteger(lun) || lun < 0 || lun >= QEMU_LIMITS.lunsPerController) {
       throw new LcowError('EINVAL', `no SCSI location ${controller}:${lun} on VM ${this.id}`, { vmId: this.id, controller, lun });
     }
   }
@@ -329,37 +327,24 @@ export class QemuVm implements VmHandle {
     await gone;
   }
 
-  addVpmemDevice(slot: number, device: VpmemAttachment): Promise<void> {
+  addVpmemDevice(slot: number, device: VpmemAttachment): Promise<VpmemAddResult> {
     return this.whileRunning(async () => {
       this.checkVpmemSlot(slot);
       const { qmp } = this.requireRunning('addVpmemDevice');
       const held = this.retiredVpmemSlots.get(slot);
       if (held) {
-        if (held.path === device.hostPath && sameFile(held, await heldFile(device.hostPath))) {
-          await this.guest.reviveVpmem(slot);
-          this.retiredVpmemSlots.delete(slot);
-          this.vpmemFiles.set(slot, held);
-          return;
+        if (held.path !== device.hostPath || !sameFile(held, await heldFile(device.hostPath))) {
+          return vpmemRefused('slot-held', `VPMEM slot ${slot} of VM ${this.id} still maps ${held.path} (QEMU cannot unplug it); only that file can use it again`);
         }
-        throw new LcowError('ENOSLOT', `VPMEM slot ${slot} of VM ${this.id} still maps ${held.path} (QEMU cannot unplug it); only that file can use it again`, {
-          vmId: this.id,
-          slot,
-          retired: true,
-          heldPath: held.path,
-        });
+        await this.guest.reviveVpmem(slot);
+        this.retiredVpmemSlots.delete(slot);
+        this.vpmemFiles.set(slot, held);
+        return VPMEM_ADDED;
       }
       const identity = await heldFile(device.hostPath);
-      const layout = await inspectDisk(device.hostPath, device.format);
-      const size = flatDataSize(layout, device.hostPath);
-      const ctx = { vmId: this.id, slot, hostPath: device.hostPath, size };
-      if (size > this.spec.vpmem.maxSizeBytes) {
-        throw new LcowError('ETOOBIG', `${device.hostPath} (${size} bytes) exceeds the VPMEM device maximum ${this.spec.vpmem.maxSizeBytes}`, ctx);
-      }
-      if (size === 0 || size % VPMEM_ALIGNMENT !== 0) {
-        // Mapping more than the data would need QEMU to grow the file; mapping
-        // less would cut the file system. The caller falls back to SCSI.
-        throw new LcowError('EUNSUPPORTED', `${device.hostPath}: VPMEM data size ${size} is not a multiple of ${VPMEM_ALIGNMENT}`, { ...ctx, alignment: VPMEM_ALIGNMENT });
-      }
+      const mapping = vpmemMapping(await inspectDisk(device.hostPath, device.format), device.hostPath, this.spec.vpmem.maxSizeBytes);
+      if (!('size' in mapping)) return mapping;
+      const { size } = mapping;
       const mem = `pmem-mem${slot}`;
       // readonly=on: QEMU opens the file O_RDONLY and maps it read-only; share=off
       // so nothing could ever reach the layer file even if a write got through.
@@ -372,6 +357,7 @@ export class QemuVm implements VmHandle {
         throw err;
       }
       this.vpmemFiles.set(slot, identity);
+      return VPMEM_ADDED;
     });
   }
 
@@ -381,9 +367,9 @@ export class QemuVm implements VmHandle {
    * device_del answers "virtio based memory devices cannot be unplugged" — so
    * the device stays, detached in the guest, and its slot is retired: the
    * same file added there again gets the device back (the guest rebinds it);
-   * any other file is ENOSLOT, which the VPMEM manager answers with another
-   * slot or SCSI. The host file stays mapped (read-only, private) until the
-   * VM stops.
+   * any other file is refused 'slot-held' (the backend declares
+   * `vpmemUnplug: 'same-file-only'`, so the VPMEM manager never asks). The
+   * host file stays mapped (read-only, private) until the VM stops.
    */
   removeVpmemDevice(slot: number): Promise<void> {
     return this.whileRunning(async () => {

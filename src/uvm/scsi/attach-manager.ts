@@ -17,9 +17,6 @@ export type Attacher = Pick<HostOps, 'addScsiDisk' | 'removeScsiDisk'>;
 /** Guest side: let go of a device before the host removes it. */
 export type Unplugger = Pick<GuestOps, 'unplugScsi'>;
 
-export const LUNS_PER_CONTROLLER = 64;
-export const MAX_SCSI_CONTROLLERS = 4;
-
 export interface Attachment {
   readonly hostPath: string;
   readonly readOnly: boolean;
@@ -35,7 +32,8 @@ export interface AttachManagerDeps {
   unplugger: Unplugger;
   guard: VmGuard;
   controllers: number;
-  lunsPerController?: number;
+  /** The backend's `limits.lunsPerController`. */
+  lunsPerController: number;
 }
 
 export class AttachManager {
@@ -45,7 +43,7 @@ export class AttachManager {
   private readonly luns: number;
 
   constructor(private readonly deps: AttachManagerDeps) {
-    this.luns = deps.lunsPerController ?? LUNS_PER_CONTROLLER;
+    this.luns = deps.lunsPerController;
     this.slots = new Array<Attachment | undefined>(deps.controllers * this.luns).fill(undefined);
   }
 

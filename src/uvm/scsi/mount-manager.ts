@@ -8,7 +8,7 @@
  * a later caller asked for another: callers use the handle's `guestPath`.
  */
 import type { GuestOps } from '../../backend/index.js';
-import type { GuestPaths } from '../guest-paths.js';
+import type { MountPoints } from '../mount-points.js';
 import { RefTable, type RefEntry } from '../ref-table.js';
 import type { VmGuard } from '../vm-guard.js';
 
@@ -36,7 +36,7 @@ export class MountManager {
 
   constructor(
     private readonly mounter: Mounter,
-    private readonly paths: GuestPaths,
+    private readonly paths: MountPoints,
     private readonly guard: VmGuard,
   ) {}
 

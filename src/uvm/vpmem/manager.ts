@@ -1,19 +1,20 @@
 /**
  * VPMEM devices: a read-only layer file mapped as persistent memory, mounted
- * (DAX) at a short guest path. One device per host path, ref-counted; a
- * file goes back to the device it held last, others to the lowest device
- * never used, then the lowest free (see pickSlot). Host add and guest mount belong
- * together here (a device is never attached without its mount), so one table
- * holds both, and release undoes them in reverse: unmount, remove, free.
+ * (DAX) at a short guest path. One device per host path, ref-counted. Host
+ * add and guest mount belong together here (a device is never attached
+ * without its mount), so one table holds both, and release undoes them in
+ * reverse: unmount, remove, free the slot.
  *
- * Refusals callers may fall back from (see layers.ts), all with context
- * kind 'vpmem': ENOSLOT (all devices in use, or VPMEM disabled), ETOOBIG (file
- * larger than the per-device maximum), and the backend's EVPMEMUNSUITABLE /
- * EUNSUPPORTED / ETOOBIG for a file it cannot map.
+ * A file VPMEM cannot take is not an error: `tryAdd` answers with the reason
+ * (see VpmemFallbackReason) and the caller puts the layer elsewhere.
+ *
+ * What a removed device leaves behind is the backend's declared
+ * `vpmemUnplug`: with 'full' the slot is free again; with 'same-file-only'
+ * (QEMU cannot unplug virtio-pmem) it is retired, still mapping its file, and
+ * only that file is sent there again — other files go to free slots.
  */
-import { LcowError, isLcowError } from '../../errors.js';
-import type { DiskFormat, GuestOps, HostOps } from '../../backend/index.js';
-import type { GuestPaths } from '../guest-paths.js';
+import type { BackendCapabilities, DiskFormat, GuestOps, HostOps, VpmemAddResult, VpmemRefusal } from '../../backend/index.js';
+import type { MountPoints } from '../mount-points.js';
 import type { HostFiles } from '../host-files.js';
 import type { Orphans } from '../orphans.js';
 import { ReleaseOnce } from '../release-once.js';
@@ -23,9 +24,15 @@ import type { VmGuard } from '../vm-guard.js';
 export type VpmemHost = Pick<HostOps, 'addVpmemDevice' | 'removeVpmemDevice'>;
 export type VpmemMounter = Pick<GuestOps, 'mountVpmem' | 'unmount'>;
 
-export const MAX_VPMEM_DEVICES = 128;
+/** hcsshim's defaults for a utility VM, taken when the backend's limits allow. */
 export const DEFAULT_VPMEM_DEVICES = 64;
 export const DEFAULT_VPMEM_MAX_SIZE = 4 * 1024 ** 3;
+
+/** Why a file did not get a VPMEM device (uvm then uses SCSI). */
+export type VpmemFallbackReason = 'vpmem-disabled' | 'vpmem-full' | 'vpmem-too-large' | 'vpmem-unsuitable';
+
+/** `tryAdd`'s answer: a device, or why not. */
+export type VpmemAddOutcome = { readonly device: VpmemDevice } | { readonly fallback: VpmemFallbackReason; readonly detail: string };
 
 interface Device {
   readonly hostPath: string;
@@ -34,14 +41,27 @@ interface Device {
   mounted: boolean;
 }
 
+/** One device number, as far as this manager knows. */
+type Slot =
+  | { readonly state: 'free' }
+  | { readonly state: 'used'; readonly device: Device }
+  /** Removed from a 'same-file-only' backend: it still maps heldPath, and only heldPath may have it back. */
+  | { readonly state: 'retired'; readonly heldPath: string }
+  /** The backend refused it as held by another file (e.g. heldPath was replaced on disk): no file can have it. */
+  | { readonly state: 'unusable' };
+
+const FREE: Slot = { state: 'free' };
+const UNUSABLE: Slot = { state: 'unusable' };
+
 export interface VpmemManagerDeps {
   vmId: string;
   host: VpmemHost;
   mounter: VpmemMounter;
   hostFiles: HostFiles;
-  paths: GuestPaths;
+  paths: MountPoints;
   guard: VmGuard;
   orphans: Orphans;
+  unplug: BackendCapabilities['vpmemUnplug'];
   count: number;
   maxSizeBytes: number;
 }
@@ -55,19 +75,31 @@ export interface VpmemDevice {
   release(): Promise<void>;
 }
 
+/**
+ * A refusal on its way out of `create`: thrown so that RefTable forgets the
+ * entry and shares the answer with concurrent requests for the same file,
+ * caught in `tryAdd`. Never leaves this module.
+ */
+class Refused extends Error {
+  constructor(
+    readonly reason: VpmemFallbackReason,
+    readonly detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+const FALLBACK_FOR: Record<Exclude<VpmemRefusal, 'slot-held'>, VpmemFallbackReason> = {
+  'too-large': 'vpmem-too-large',
+  unsuitable: 'vpmem-unsuitable',
+};
+
 export class VpmemManager {
   private readonly table = new RefTable<Device>();
-  private readonly slots: (Device | undefined)[];
-  /**
-   * The file each free slot held last. A backend that cannot unplug (QEMU)
-   * can give a slot back only to the file it still maps, so a file goes to
-   * its old slot first, and other files to never-used slots before those.
-   */
-  private readonly lastFile: (string | undefined)[];
+  private readonly slots: Slot[];
 
   constructor(private readonly deps: VpmemManagerDeps) {
-    this.slots = new Array<Device | undefined>(deps.count).fill(undefined);
-    this.lastFile = new Array<string | undefined>(deps.count).fill(undefined);
+    this.slots = new Array<Slot>(deps.count).fill(FREE);
   }
 
   get count(): number {
@@ -78,131 +110,114 @@ export class VpmemManager {
     return this.deps.maxSizeBytes;
   }
 
-  async add(hostPath: string, format?: DiskFormat): Promise<VpmemDevice> {
+  /** Map and mount `hostPath`, or say why VPMEM cannot take it. Real failures (VM stopped, guest mount failed) reject. */
+  async tryAdd(hostPath: string, format?: DiskFormat): Promise<VpmemAddOutcome> {
     await this.deps.orphans.retryQuietly();
-    const entry = await this.table.acquire(hostPath, () => this.create(hostPath, format));
-    return new VpmemHandle(entry, this);
+    try {
+      const entry = await this.table.acquire(hostPath, () => this.create(hostPath, format));
+      return { device: new VpmemHandle(entry, this) };
+    } catch (err) {
+      if (err instanceof Refused) return { fallback: err.reason, detail: err.detail };
+      throw err;
+    }
   }
 
   /** @internal the handle's release step. */
   remove(entry: RefEntry<Device>): Promise<void> {
     return this.table.release(entry, async (dev) => {
-      const { guard, mounter, host } = this.deps;
+      const { guard, mounter } = this.deps;
       if (dev.mounted) {
         await guard.undo('unmount', () => mounter.unmount(dev.guestPath));
         dev.mounted = false;
         this.deps.paths.free(dev.guestPath);
       }
-      await guard.undo('removeVpmemDevice', () => host.removeVpmemDevice(dev.slot));
-      this.slots[dev.slot] = undefined;
-      this.lastFile[dev.slot] = dev.hostPath;
+      await this.removeDevice(dev);
     });
   }
 
-  /** Occupied device numbers (not counting retired ones). */
+  /** Device numbers holding a device now. */
   inUse(): number[] {
-    return this.slots.flatMap((d, i) => (d && d !== RETIRED ? [i] : []));
+    return this.slotsIn('used');
   }
 
-  /** Device numbers the backend can not use again. */
+  /** Device numbers a new file cannot have: retired (only their old file can) or unusable. */
   retired(): number[] {
-    return this.slots.flatMap((d, i) => (d === RETIRED ? [i] : []));
+    return [...this.slotsIn('retired'), ...this.slotsIn('unusable')].sort((a, b) => a - b);
+  }
+
+  private slotsIn(state: Slot['state']): number[] {
+    return this.slots.flatMap((s, i) => (s.state === state ? [i] : []));
   }
 
   private async create(hostPath: string, format: DiskFormat | undefined): Promise<Device> {
-    const { vmId, guard, host, mounter, paths } = this.deps;
-    if (this.deps.count === 0) {
-      throw new LcowError('ENOSLOT', 'VPMEM is disabled in this utility VM', { vmId, kind: 'vpmem', hostPath, count: 0 });
-    }
+    const { guard, mounter, paths } = this.deps;
+    if (this.deps.count === 0) throw new Refused('vpmem-disabled', 'VPMEM is disabled in this utility VM');
     const size = await this.deps.hostFiles.size(hostPath);
     if (size > this.deps.maxSizeBytes) {
-      throw new LcowError('ETOOBIG', `${hostPath} (${size} bytes) is larger than a VPMEM device (${this.deps.maxSizeBytes} bytes)`, {
-        vmId,
-        kind: 'vpmem',
-        hostPath,
-        sizeBytes: size,
-        maxSizeBytes: this.deps.maxSizeBytes,
-      });
+      throw new Refused('vpmem-too-large', `${hostPath} (${size} bytes) is larger than a VPMEM device (${this.deps.maxSizeBytes} bytes)`);
     }
-    const { slot, guestPath, dev } = await this.plug(hostPath, format);
+    const dev = await this.plug(hostPath, format);
     try {
-      await guard.do('mountVpmem', () => mounter.mountVpmem({ slot, guestPath }));
+      await guard.do('mountVpmem', () => mounter.mountVpmem({ slot: dev.slot, guestPath: dev.guestPath }));
       dev.mounted = true;
     } catch (err) {
-      paths.free(guestPath);
-      // Roll the device back; if even that fails the slot stays taken (the host may still hold it) until an orphan retry succeeds.
-      const removeDevice = async () => {
-        await guard.undo('removeVpmemDevice', () => host.removeVpmemDevice(slot));
-        this.slots[slot] = undefined;
-      };
-      await removeDevice().catch(() => this.deps.orphans.adopt(`VPMEM ${slot} ${hostPath}`, removeDevice));
+      paths.free(dev.guestPath);
+      // If even the rollback fails the slot stays used (the host may still hold it) until an orphan retry succeeds.
+      await this.removeDevice(dev).catch(() => this.deps.orphans.adopt(`VPMEM ${dev.slot} ${hostPath}`, () => this.removeDevice(dev)));
       throw err;
     }
     return dev;
   }
 
-  /**
-   * A slot for `hostPath`: the one it held last (free, or retired by a
-   * backend that still maps this very file), else the lowest never used,
-   * else the lowest free; -1 if none.
-   */
+  /** Remove the device on the host; its slot is then free or retired, as the backend's unplug allows. */
+  private async removeDevice(dev: Device): Promise<void> {
+    await this.deps.guard.undo('removeVpmemDevice', () => this.deps.host.removeVpmemDevice(dev.slot));
+    this.slots[dev.slot] = this.deps.unplug === 'full' ? FREE : { state: 'retired', heldPath: dev.hostPath };
+  }
+
+  /** The slot retired holding this very file (its device comes back), else the lowest free one; -1 if none. */
   private pickSlot(hostPath: string): number {
-    let neverUsed = -1;
-    let anyFree = -1;
-    for (let i = 0; i < this.slots.length; i++) {
-      if (this.lastFile[i] === hostPath && (this.slots[i] === undefined || this.slots[i] === RETIRED)) return i;
-      if (this.slots[i] !== undefined) continue;
-      if (neverUsed < 0 && this.lastFile[i] === undefined) neverUsed = i;
-      if (anyFree < 0) anyFree = i;
+    let free = -1;
+    for (const [i, s] of this.slots.entries()) {
+      if (s.state === 'retired' && s.heldPath === hostPath) return i;
+      if (s.state === 'free' && free < 0) free = i;
     }
-    return neverUsed >= 0 ? neverUsed : anyFree;
+    return free;
   }
 
   /**
-   * Take a free device (see pickSlot) and plug the file in. A backend refusal that
-   * is about VPMEM (size, format, alignment) is re-thrown marked kind 'vpmem'
-   * so the layer placement falls back to SCSI; a slot the backend reports as
-   * unusable (QEMU cannot unplug virtio-pmem, so a used slot is retired) is
-   * never offered again and the next one is tried.
+   * Take a slot (see pickSlot) and plug the file in. A slot the backend says
+   * another file holds becomes unusable and the next one is tried; a file
+   * the backend cannot map is refused.
    */
-  private async plug(hostPath: string, format: DiskFormat | undefined): Promise<{ slot: number; guestPath: string; dev: Device }> {
-    const { vmId, guard, host, paths } = this.deps;
+  private async plug(hostPath: string, format: DiskFormat | undefined): Promise<Device> {
+    const { guard, host, paths } = this.deps;
     for (;;) {
       const slot = this.pickSlot(hostPath);
-      if (slot < 0) {
-        throw new LcowError('ENOSLOT', `no free VPMEM device for ${hostPath}`, { vmId, kind: 'vpmem', hostPath, count: this.deps.count });
-      }
-      const guestPath = paths.allocate(`vpmem ${slot}`);
-      const dev: Device = { hostPath, slot, guestPath, mounted: false };
-      this.slots[slot] = dev;
-      this.lastFile[slot] = undefined;
+      if (slot < 0) throw new Refused('vpmem-full', `no free VPMEM device for ${hostPath} (${this.deps.count} devices)`);
+      const before = this.slots[slot]!;
+      const dev: Device = { hostPath, slot, guestPath: paths.allocate(`vpmem ${slot}`), mounted: false };
+      // Taken before the await, so a concurrent add cannot pick the same slot.
+      this.slots[slot] = { state: 'used', device: dev };
+      let result: VpmemAddResult;
       try {
-        await guard.do('addVpmemDevice', () => host.addVpmemDevice(slot, { hostPath, format }));
-        return { slot, guestPath, dev };
+        result = await guard.do('addVpmemDevice', () => host.addVpmemDevice(slot, { hostPath, format }));
       } catch (err) {
-        paths.free(guestPath);
-        if (isLcowError(err, 'ENOSLOT')) {
-          // Retired; only the file the backend says it still maps may have it back.
-          this.slots[slot] = RETIRED;
-          const held = err.context.heldPath;
-          this.lastFile[slot] = typeof held === 'string' && held !== hostPath ? held : undefined;
-          continue;
-        }
-        this.slots[slot] = undefined;
-        if (isLcowError(err, ...BACKEND_REFUSALS)) {
-          throw new LcowError(err.code, err.message, { ...err.context, vmId, kind: 'vpmem', hostPath, refusedBy: 'backend' }, { cause: err });
-        }
+        paths.free(dev.guestPath);
+        this.slots[slot] = before;
         throw err;
       }
+      if (result.added) return dev;
+      paths.free(dev.guestPath);
+      if (result.refused === 'slot-held') {
+        this.slots[slot] = UNUSABLE;
+        continue;
+      }
+      this.slots[slot] = before;
+      throw new Refused(FALLBACK_FOR[result.refused], result.detail);
     }
   }
 }
-
-/** What a backend's addVpmemDevice may answer when the file just does not suit VPMEM. */
-const BACKEND_REFUSALS = ['ETOOBIG', 'EUNSUPPORTED', 'EVPMEMUNSUITABLE'] as const;
-
-/** A slot the backend will not use again. */
-const RETIRED: Device = Object.freeze({ hostPath: '', slot: -1, guestPath: '', mounted: false }) as Device;
 
 class VpmemHandle implements VpmemDevice {
   readonly hostPath: string;
@@ -223,3 +238,4 @@ class VpmemHandle implements VpmemDevice {
     return this.once.release();
   }
 }
+

@@ -3,6 +3,7 @@
 // union rules, the one-page mount data limit), and its controls must work.
 import { describe, expect, it } from 'vitest';
 import { FakeBackend, type FakeVm } from '../../../src/backend/fake/index.js';
+import { LCOW_LIMITS } from '../../../src/backend/index.js';
 import { isLcowError } from '../../../src/errors.js';
 import { errorCode as code } from '../../uvm/fake-uvm.js';
 
@@ -46,17 +47,44 @@ describe('fake backend', () => {
     expect(vm.violations).toEqual(['removeScsiDisk 0:0 before the guest unplugged it', 'removeScsiDisk 0:0 while mounted']);
   });
 
-  it('VPMEM: slot range, per-device size, unsuitable files', async () => {
+  it('VPMEM: slot range is an error; an oversize or unsuitable file is a typed refusal that changes nothing', async () => {
     const { vm, backend } = await started({ count: 1, maxSizeBytes: 4096 });
     backend.disks.define('/big', { sizeBytes: 8192 });
     backend.disks.define('/odd', { pmemUnsuitable: true, sizeBytes: 4096 });
     backend.disks.define('/ok', { sizeBytes: 4096 });
     expect(await code(vm.addVpmemDevice(1, { hostPath: '/ok' }))).toBe('EINVAL');
-    expect(await code(vm.addVpmemDevice(0, { hostPath: '/big' }))).toBe('ETOOBIG');
-    expect(await code(vm.addVpmemDevice(0, { hostPath: '/odd' }))).toBe('EVPMEMUNSUITABLE');
-    await vm.addVpmemDevice(0, { hostPath: '/ok' });
+    expect(await vm.addVpmemDevice(0, { hostPath: '/big' })).toMatchObject({ added: false, refused: 'too-large', detail: expect.stringContaining('/big') });
+    expect(await vm.addVpmemDevice(0, { hostPath: '/odd' })).toMatchObject({ added: false, refused: 'unsuitable' });
+    expect(vm.vpmem.size).toBe(0);
+    expect(await vm.addVpmemDevice(0, { hostPath: '/ok' })).toEqual({ added: true });
     await vm.mountVpmem({ slot: 0, guestPath: '/p' });
     expect(vm.guest.mounts.get('/p')).toMatchObject({ kind: 'disk', readOnly: true, device: 'pmem:0' });
+  });
+
+  it("VPMEM with 'same-file-only' unplug: a removed slot takes back only the disk it maps ('slot-held' otherwise)", async () => {
+    const backend = new FakeBackend({ capabilities: { vpmemUnplug: 'same-file-only' } });
+    const vm = await backend.createVm({ id: 'q', memoryMiB: 256, cpus: 1, boot: await backend.defaultBoot(), scsiControllers: 1, vpmem: { count: 1, maxSizeBytes: 1 << 20 } });
+    await vm.start();
+    for (const p of ['/a', '/b']) backend.disks.define(p);
+    await vm.addVpmemDevice(0, { hostPath: '/a' });
+    await vm.removeVpmemDevice(0);
+    expect(await vm.addVpmemDevice(0, { hostPath: '/b' })).toMatchObject({ added: false, refused: 'slot-held', detail: expect.stringContaining('/a') });
+    expect(await vm.addVpmemDevice(0, { hostPath: '/a' })).toEqual({ added: true });
+    await vm.removeVpmemDevice(0);
+    backend.disks.define('/a'); // replaced on disk: another file at the same path
+    expect(await vm.addVpmemDevice(0, { hostPath: '/a' })).toMatchObject({ added: false, refused: 'slot-held' });
+  });
+
+  it('declares its limits and capabilities, and holds VM specs to them', async () => {
+    expect(new FakeBackend()).toMatchObject({ limits: LCOW_LIMITS, capabilities: { vpmemUnplug: 'full' } });
+    const backend = new FakeBackend({ limits: { scsiControllers: 1, lunsPerController: 2, vpmemDevices: 2 } });
+    const spec = { id: 'l', memoryMiB: 1, cpus: 1, boot: await backend.defaultBoot(), scsiControllers: 1, vpmem: { count: 2, maxSizeBytes: 4096 } };
+    expect(await code(backend.createVm({ ...spec, scsiControllers: 2 }))).toBe('EINVAL');
+    expect(await code(backend.createVm({ ...spec, vpmem: { count: 3, maxSizeBytes: 4096 } }))).toBe('EINVAL');
+    const vm = await backend.createVm(spec);
+    await vm.start();
+    expect(await code(vm.addScsiDisk(0, 2, { hostPath: '/a', readOnly: true }))).toBe('EINVAL');
+    await vm.addScsiDisk(0, 1, { hostPath: '/a', readOnly: true });
   });
 
   it('overlay: upper first, lowers top-most first, whiteouts, opaque dirs, copy-up, busy lowers', async () => {

@@ -110,12 +110,15 @@ describe('ModifySettingRequest (host side)', () => {
     expect(() => addVpmemDevice(128, 'x.vhd')).toThrow(/slot/);
   });
 
-  it('a raw image cannot back a VPMEM device: EVPMEMUNSUITABLE (the uvm falls back to SCSI)', () => {
+  it('a raw image has no VPMEM image format (addVpmemDevice refuses it as unsuitable); a document for one is EUNSUPPORTED', () => {
+    expect(vpmemImageFormat('C:\\l\\layer.img')).toBeUndefined();
+    expect(vpmemImageFormat('C:\\l\\layer.VHD')).toBe('Vhd1');
+    expect(vpmemImageFormat('C:\\l\\layer', 'vhdx')).toBe('Vhdx');
     try {
-      vpmemImageFormat('C:\\l\\layer.img');
+      addVpmemDevice(0, 'C:\\l\\layer.img');
       expect.unreachable();
     } catch (err) {
-      expect(isLcowError(err, 'EVPMEMUNSUITABLE')).toBe(true);
+      expect(isLcowError(err, 'EUNSUPPORTED')).toBe(true);
     }
   });
 });

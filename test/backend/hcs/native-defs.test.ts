@@ -15,14 +15,20 @@ import { buildStubLibrary, type StubLibrary } from './stub-library.js';
 ensureNativeTypes();
 ensureNativeTypes(); // idempotent: a second registration would throw "Duplicate type name"
 
+/** Parameters written in a C declaration: `f(void)` and `f()` have none. */
+function declaredArity(decl: string): number {
+  const params = decl.slice(decl.indexOf('(') + 1, decl.lastIndexOf(')')).trim();
+  return params === '' || params === 'void' ? 0 : params.split(',').length;
+}
+
 const abs = (outer: string, arm: string, field: string): number => koffi.offsetof(outer, arm) + koffi.offsetof(koffi.type(outer).members![arm].type, field);
 
 describe('native-defs prototypes', () => {
   const all = [...COMPUTECORE.functions, ...VIRTDISK.functions, ...KERNEL32.functions];
 
-  it.each(all.map((f) => [f.decl.match(/(\w+)\s*\(/)![1], f.decl]))('%s parses', (_name, decl) => {
+  it.each(all.map((f) => [f.decl.match(/(\w+)\s*\(/)![1], f.decl]))('%s parses with every declared parameter', (_name, decl) => {
     const t = koffi.proto(decl);
-    expect(koffi.type(t).proto?.arguments.length).toBeGreaterThanOrEqual(0);
+    expect(koffi.type(t).proto?.arguments.length).toBe(declaredArity(decl));
   });
 
   it('declares the out-parameters as outputs (after the parse above registered the prototypes)', () => {

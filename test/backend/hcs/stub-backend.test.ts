@@ -81,7 +81,7 @@ describe('HcsVm against the stand-in computecore', () => {
     const vm = await running('vm-life');
     expect(vm.state).toBe('running');
     await vm.addScsiDisk(0, 1, { hostPath: SANDBOX, readOnly: false });
-    await vm.addVpmemDevice(3, { hostPath: LAYER });
+    expect(await vm.addVpmemDevice(3, { hostPath: LAYER })).toEqual({ added: true });
     const props = await vm.properties();
     await vm.removeVpmemDevice(3);
     await vm.removeScsiDisk(0, 1);
@@ -280,15 +280,15 @@ describe('HcsVm against the stand-in computecore', () => {
     await expectBalanced();
   });
 
-  it('a VPMEM file larger than the device maximum is EVPMEMUNSUITABLE before anything reaches HCS', async () => {
+  it("a VPMEM file HCS cannot take is a typed refusal ('too-large', 'unsuitable') before anything reaches HCS; a bad slot is EINVAL", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hcs-vpmem-'));
     const big = path.join(dir, 'big.vhd');
     fs.writeFileSync(big, Buffer.alloc(8192));
     const vm = await backend().createVm({ ...spec('vm-big'), vpmem: { count: 2, maxSizeBytes: 4096 } });
     await vm.start();
     const before = stub.calls().length;
-    expect((await rejection(vm.addVpmemDevice(0, { hostPath: big }))).code).toBe('EVPMEMUNSUITABLE');
-    expect((await rejection(vm.addVpmemDevice(0, { hostPath: 'C:\\l\\layer.img' }))).code).toBe('EVPMEMUNSUITABLE');
+    expect(await vm.addVpmemDevice(0, { hostPath: big })).toMatchObject({ added: false, refused: 'too-large', detail: expect.stringContaining(big) });
+    expect(await vm.addVpmemDevice(0, { hostPath: 'C:\\l\\layer.img' })).toMatchObject({ added: false, refused: 'unsuitable' });
     expect((await rejection(vm.addVpmemDevice(2, { hostPath: LAYER }))).code).toBe('EINVAL'); // past the VM's 2 devices
     expect(stub.calls().length).toBe(before);
     await vm.terminate();

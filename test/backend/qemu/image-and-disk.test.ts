@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blockdevArgs, flatDataSize, inspectDisk } from '../../../src/backend/qemu/disk-format.js';
+import { blockdevArgs, inspectDisk, vpmemMapping } from '../../../src/backend/qemu/disk-format.js';
 import { hashInputs, parseKernelDepends, parseVersionField, type ImageInputs } from '../../../src/backend/qemu/image/inputs.js';
 import { parseLdd } from '../../../src/backend/qemu/image/ldd.js';
 import { moduleClosure, parseModulesBuiltin, parseModulesDep } from '../../../src/backend/qemu/image/modules.js';
@@ -61,7 +61,7 @@ describe('disk format detection', () => {
   it('raw: the whole file, opened with the raw driver', async () => {
     const l = await inspectDisk(raw);
     expect(l).toEqual({ format: 'raw', fileSize: 4 << 20 });
-    expect(flatDataSize(l, raw)).toBe(4 << 20);
+    expect(vpmemMapping(l, raw, 4 << 20)).toEqual({ size: 4 << 20 });
     expect(blockdevArgs('n', raw, l, true)).toMatchObject({ driver: 'raw', 'read-only': true, file: { driver: 'file', filename: raw, 'read-only': true } });
   });
 
@@ -71,6 +71,7 @@ describe('disk format detection', () => {
     const l = await inspectDisk(vhd);
     expect(l).toMatchObject({ format: 'vhd', fixedVhdDataSize: 4 << 20 });
     expect(blockdevArgs('n', vhd, l, false)).toMatchObject({ driver: 'raw', offset: 0, size: 4 << 20 });
+    expect(vpmemMapping(l, vhd, 4 << 20)).toEqual({ size: 4 << 20 }); // the footer is not mapped, so it does not count
   });
 
   it('dynamic VHD and VHDX: their own drivers, and not mappable', async () => {
@@ -83,8 +84,16 @@ describe('disk format detection', () => {
     const lx = await inspectDisk(vhdx);
     expect(lx.format).toBe('vhdx');
     expect(blockdevArgs('n', vhdx, lx, true).driver).toBe('vhdx');
-    expect(() => flatDataSize(lx, vhdx)).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED' }));
-    expect(() => flatDataSize(ld, dyn)).toThrow(expect.objectContaining({ code: 'EUNSUPPORTED' }));
+    expect(vpmemMapping(lx, vhdx, 1 << 30)).toMatchObject({ added: false, refused: 'unsuitable', detail: expect.stringContaining('vhdx') });
+    expect(vpmemMapping(ld, dyn, 1 << 30)).toMatchObject({ added: false, refused: 'unsuitable' });
+  });
+
+  it("VPMEM refusals: over the VM's device maximum is 'too-large'; empty or not a multiple of 2 MiB is 'unsuitable'", () => {
+    const raw = (fileSize: number) => ({ format: 'raw' as const, fileSize });
+    expect(vpmemMapping(raw(8 << 20), 'r', 4 << 20)).toMatchObject({ added: false, refused: 'too-large' });
+    expect(vpmemMapping(raw(3 << 20), 'r', 4 << 20)).toMatchObject({ added: false, refused: 'unsuitable' });
+    expect(vpmemMapping(raw(0), 'r', 4 << 20)).toMatchObject({ added: false, refused: 'unsuitable' });
+    expect(vpmemMapping(raw(2 << 20), 'r', 2 << 20)).toEqual({ size: 2 << 20 });
   });
 
   it('a missing file is ENOTFOUND', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildQemuArgs, kernelCommandLine, memoryArg, vpmemRootPortAddr } from '../../../src/backend/qemu/qemu-args.js';
+import { QEMU_LIMITS, buildQemuArgs, kernelCommandLine, memoryArg, vpmemRootPortAddr } from '../../../src/backend/qemu/qemu-args.js';
 import type { VmSpec } from '../../../src/backend/types.js';
 import { isLcowError } from '../../../src/errors.js';
 
@@ -46,6 +46,11 @@ describe('qemu argv', () => {
     expect(vpmemRootPortAddr(127)).toEqual({ device: 0x17, fn: 7 });
   });
 
+  it('takes its declared limits: 4 controllers, 128 VPMEM devices of 4 GiB', () => {
+    const max = spec({ scsiControllers: QEMU_LIMITS.scsiControllers, vpmem: { count: QEMU_LIMITS.vpmemDevices, maxSizeBytes: QEMU_LIMITS.vpmemMaxSizeBytes } });
+    expect(values(build(max), '-m')).toEqual([`512M,slots=128,maxmem=${512 + 128 * 4096}M`]);
+  });
+
   it('has no memory slots without VPMEM', () => {
     expect(memoryArg(spec({ vpmem: { count: 0, maxSizeBytes: 0 } }))).toBe('512M');
     expect(values(build(spec({ vpmem: { count: 0, maxSizeBytes: 0 } })), '-device').some((d) => d.startsWith('pcie-root-port'))).toBe(false);
@@ -67,6 +72,7 @@ describe('qemu argv', () => {
     [{ scsiControllers: 0 }],
     [{ vpmem: { count: 129, maxSizeBytes: 4096 } }],
     [{ vpmem: { count: 1, maxSizeBytes: 4097 } }],
+    [{ vpmem: { count: 1, maxSizeBytes: 4 * 1024 ** 3 + 4096 } }], // past QEMU_LIMITS.vpmemMaxSizeBytes
     [{ id: 'bad id,x' }],
     [{ memoryMiB: 1.5 }],
   ] as Array<[Partial<VmSpec>]>)('rejects an invalid spec %j with EINVAL', (over) => {

@@ -1,12 +1,14 @@
 // Real VM: VPMEM devices (virtio-pmem on a root port, backed read-only by
 // the layer file) mounted by slot, released with no stale /dev/pmem, and
-// the typed errors the VPMEM manager uses to fall back to SCSI.
+// the typed refusals (results, not errors) the VPMEM manager falls back from.
 import { createHash } from 'node:crypto';
 import { cp, readFile, rename, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QemuVm } from '../../../src/backend/qemu/index.js';
 import { isLcowError } from '../../../src/errors.js';
+
+const added = { added: true };
 import { bootTestVm, convertDisk, guestText, makeExt4Disk, tempDir } from '../../helpers/vm.js';
 
 let vm: QemuVm;
@@ -32,8 +34,8 @@ describe('qemu backend VPMEM', () => {
     const before = createHash('sha256').update(await readFile(b)).digest('hex');
 
     // slot 2 first, so probe order (pmem0 = slot 2) differs from slot order
-    await vm.addVpmemDevice(2, { hostPath: b });
-    await vm.addVpmemDevice(0, { hostPath: a });
+    expect(await vm.addVpmemDevice(2, { hostPath: b })).toEqual(added);
+    expect(await vm.addVpmemDevice(0, { hostPath: a })).toEqual(added);
     await vm.mountVpmem({ slot: 0, guestPath: '/run/p/0' });
     await vm.mountVpmem({ slot: 2, guestPath: '/run/p/2' });
     expect(await guestText(vm, ['cat', '/run/p/0/who.txt'])).toBe('layer A\n');
@@ -54,11 +56,10 @@ describe('qemu backend VPMEM', () => {
     expect(createHash('sha256').update(await readFile(b)).digest('hex')).toBe(before);
 
     // QEMU cannot unplug virtio-pmem: a released slot keeps mapping its file, so
-    // another file cannot have it (ENOSLOT, naming the file) ...
-    const other = await vm.addVpmemDevice(0, { hostPath: b }).catch((e: unknown) => e);
-    expect(isLcowError(other, 'ENOSLOT') && other.context).toMatchObject({ retired: true, heldPath: a });
+    // another file cannot have it ('slot-held', naming the file) ...
+    expect(await vm.addVpmemDevice(0, { hostPath: b })).toEqual({ added: false, refused: 'slot-held', detail: expect.stringContaining(a) });
     // ... but the same file gets the device back: the guest rebinds it.
-    await vm.addVpmemDevice(0, { hostPath: a });
+    expect(await vm.addVpmemDevice(0, { hostPath: a })).toEqual(added);
     await vm.mountVpmem({ slot: 0, guestPath: '/run/p/0' });
     expect(await guestText(vm, ['cat', '/run/p/0/who.txt'])).toBe('layer A\n');
     await vm.unmount('/run/p/0');
@@ -66,27 +67,27 @@ describe('qemu backend VPMEM', () => {
     // A file replaced at the same path (a new inode) is another file.
     await cp(b, `${a}.new`);
     await rename(`${a}.new`, a);
-    const replaced = await vm.addVpmemDevice(0, { hostPath: a }).catch((e: unknown) => e);
-    expect(isLcowError(replaced, 'ENOSLOT')).toBe(true);
+    expect(await vm.addVpmemDevice(0, { hostPath: a })).toMatchObject({ added: false, refused: 'slot-held' });
   });
 
-  it('rejects what cannot be a VPMEM device with the codes that mean "use SCSI"', async () => {
+  it("answers what cannot be a VPMEM device with a typed refusal ('unsuitable', 'too-large') that leaves the slot free", async () => {
     const odd = await makeExt4Disk({}, { dir, name: 'odd.img', sizeMiB: 3 });
     expect((await stat(odd)).size % (2 << 20)).not.toBe(0);
-    const misaligned = await vm.addVpmemDevice(1, { hostPath: odd }).catch((e: unknown) => e);
-    expect(isLcowError(misaligned, 'EUNSUPPORTED')).toBe(true);
+    expect(await vm.addVpmemDevice(1, { hostPath: odd })).toMatchObject({ added: false, refused: 'unsuitable' });
 
     const big = await makeExt4Disk({}, { dir, name: 'big.img', sizeMiB: 32 });
-    const tooBig = await vm.addVpmemDevice(1, { hostPath: big }).catch((e: unknown) => e);
-    expect(isLcowError(tooBig, 'ETOOBIG')).toBe(true);
+    expect(await vm.addVpmemDevice(1, { hostPath: big })).toMatchObject({ added: false, refused: 'too-large' });
 
     const vhdx = await convertDisk(await makeExt4Disk({}, { dir, name: 'x.raw', sizeMiB: 4 }), 'vhdx', path.join(dir, 'x.vhdx'));
-    const notFlat = await vm.addVpmemDevice(1, { hostPath: vhdx }).catch((e: unknown) => e);
-    expect(isLcowError(notFlat, 'EUNSUPPORTED')).toBe(true);
+    expect(await vm.addVpmemDevice(1, { hostPath: vhdx })).toMatchObject({ added: false, refused: 'unsuitable' });
+
+    // a missing file is an error, not a refusal
+    const missing = await vm.addVpmemDevice(1, { hostPath: path.join(dir, 'none.img') }).catch((e: unknown) => e);
+    expect(isLcowError(missing, 'ENOTFOUND')).toBe(true);
 
     // slot 1 is still free after all that
     const ok = await makeExt4Disk({ 'ok.txt': 'ok' }, { dir, name: 'ok.img', sizeMiB: 2 });
-    await vm.addVpmemDevice(1, { hostPath: ok });
+    expect(await vm.addVpmemDevice(1, { hostPath: ok })).toEqual(added);
     await vm.mountVpmem({ slot: 1, guestPath: '/run/p/1' });
     expect(await guestText(vm, ['cat', '/run/p/1/ok.txt'])).toBe('ok');
     await vm.unmount('/run/p/1');

@@ -4,14 +4,8 @@
  * MakeLCOWDoc emits. Pure: the same options give the same JSON.
  */
 import { LcowError } from '../../../errors.js';
-import {
-  HVSOCKET_DEFAULT_BIND_SD,
-  MAX_SCSI_CONTROLLERS,
-  MAX_VPMEM_DEVICES,
-  SCHEMA_VERSION,
-  SCSI_CONTROLLER_GUIDS,
-  VPMEM_SIZE_ALIGNMENT,
-} from './constants.js';
+import { VPMEM_SIZE_ALIGNMENT } from '../../contract.js';
+import { HCS_LIMITS, HVSOCKET_DEFAULT_BIND_SD, SCHEMA_VERSION, SCSI_CONTROLLER_GUIDS } from './constants.js';
 import { requireInteger, requireNonEmpty } from './validate.js';
 import type { VirtualPMemDevice } from './modify.js';
 
@@ -81,18 +75,18 @@ function chipset(boot: LcowBootDoc, cmdLine: string): Record<string, unknown> {
 }
 
 function scsi(count: number): Record<string, { Attachments: Record<string, unknown> }> {
-  requireInteger('scsiControllers', count, 0, MAX_SCSI_CONTROLLERS);
+  requireInteger('scsiControllers', count, 0, HCS_LIMITS.scsiControllers);
   return Object.fromEntries(SCSI_CONTROLLER_GUIDS.slice(0, count).map((guid) => [guid, { Attachments: {} }]));
 }
 
 function virtualPMem(o: LcowComputeSystemOptions): ComputeSystemDocument['VirtualMachine']['Devices']['VirtualPMem'] {
   const { count, maxSizeBytes } = o.vpmem;
-  requireInteger('vpmem.count', count, 0, MAX_VPMEM_DEVICES);
+  requireInteger('vpmem.count', count, 0, HCS_LIMITS.vpmemDevices);
   if (count === 0) {
     if (o.vpmemRootFs) throw new LcowError('EINVAL', 'a VPMEM root file system needs vpmem.count ≥ 1', { field: 'vpmem.count' });
     return undefined;
   }
-  if (!Number.isSafeInteger(maxSizeBytes) || maxSizeBytes <= 0 || maxSizeBytes % VPMEM_SIZE_ALIGNMENT !== 0) {
+  if (!Number.isSafeInteger(maxSizeBytes) || maxSizeBytes <= 0 || maxSizeBytes % VPMEM_SIZE_ALIGNMENT !== 0 || maxSizeBytes > HCS_LIMITS.vpmemMaxSizeBytes) {
     throw new LcowError('EINVAL', `vpmem.maxSizeBytes must be a positive multiple of ${VPMEM_SIZE_ALIGNMENT}`, {
       field: 'vpmem.maxSizeBytes',
       value: maxSizeBytes,

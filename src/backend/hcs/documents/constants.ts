@@ -1,6 +1,7 @@
 /**
  * Fixed values of the LCOW schema-v2 documents, as hcsshim emits them.
  */
+import { LCOW_LIMITS, type BackendLimits } from '../../contract.js';
 
 /** Schema 2.1: what hcsshim's MakeLCOWDoc sends for a non-confidential LCOW UVM. */
 export const SCHEMA_VERSION = { Major: 2, Minor: 1 } as const;
@@ -18,10 +19,8 @@ export const SCSI_CONTROLLER_GUIDS = [
   '305891a9-b251-5dfe-91a2-c25d9212275b',
 ] as const;
 
-export const MAX_SCSI_CONTROLLERS = SCSI_CONTROLLER_GUIDS.length;
-export const LUNS_PER_CONTROLLER = 64;
-export const MAX_VPMEM_DEVICES = 128;
-export const VPMEM_SIZE_ALIGNMENT = 4096;
+/** HCS gives an LCOW VM hcsshim's hardware; SCSI_CONTROLLER_GUIDS names each of its controllers. */
+export const HCS_LIMITS: BackendLimits = LCOW_LIMITS;
 
 /** hvsock binds allowed for SYSTEM and Administrators only (hcsshim's default). */
 export const HVSOCKET_DEFAULT_BIND_SD = 'D:P(A;;FA;;;SY)(A;;FA;;;BA)';

@@ -50,16 +50,20 @@ export function removeScsiAttachment(controller: number, lun: number): ModifySet
   return { ResourcePath: scsiResourcePath(controller, lun), RequestType: 'Remove' };
 }
 
-/** VPMEM image format from the caller's format or the file extension; raw images are not VPMEM-capable in HCS. */
-export function vpmemImageFormat(hostPath: string, format?: DiskFormat): VirtualPMemDevice['ImageFormat'] {
+/**
+ * VPMEM image format from the caller's format or the file extension;
+ * undefined for a raw image, which HCS cannot back a VPMEM device with.
+ */
+export function vpmemImageFormat(hostPath: string, format?: DiskFormat): VirtualPMemDevice['ImageFormat'] | undefined {
   const f = format ?? (/\.vhdx$/i.test(hostPath) ? 'vhdx' : /\.vhd$/i.test(hostPath) ? 'vhd' : 'raw');
-  if (f === 'vhd') return 'Vhd1';
-  if (f === 'vhdx') return 'Vhdx';
-  throw new LcowError('EVPMEMUNSUITABLE', 'HCS VPMEM devices take VHD or VHDX images only', { hostPath, format: f });
+  return f === 'vhd' ? 'Vhd1' : f === 'vhdx' ? 'Vhdx' : undefined;
 }
 
+/** A VPMEM device for a VHD or VHDX; EUNSUPPORTED for a raw image (addVpmemDevice refuses it before it gets here). */
 export function vpmemDevice(hostPath: string, format?: DiskFormat): VirtualPMemDevice {
-  return { HostPath: requireNonEmpty('hostPath', hostPath), ReadOnly: true, ImageFormat: vpmemImageFormat(hostPath, format) };
+  const imageFormat = vpmemImageFormat(hostPath, format);
+  if (imageFormat === undefined) throw new LcowError('EUNSUPPORTED', 'HCS VPMEM devices take VHD or VHDX images only', { hostPath, format });
+  return { HostPath: requireNonEmpty('hostPath', hostPath), ReadOnly: true, ImageFormat: imageFormat };
 }
 
 export function addVpmemDevice(slot: number, hostPath: string, format?: DiskFormat): ModifySettingRequest<VirtualPMemDevice> {

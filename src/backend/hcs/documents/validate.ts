@@ -3,7 +3,7 @@
  * EINVAL naming the field, before any document reaches HCS.
  */
 import { LcowError } from '../../../errors.js';
-import { LUNS_PER_CONTROLLER, MAX_SCSI_CONTROLLERS, MAX_VPMEM_DEVICES } from './constants.js';
+import { HCS_LIMITS } from './constants.js';
 
 export function requireInteger(field: string, value: number, min: number, max: number): number {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
@@ -13,12 +13,12 @@ export function requireInteger(field: string, value: number, min: number, max: n
 }
 
 export function requireScsiSlot(controller: number, lun: number): void {
-  requireInteger('controller', controller, 0, MAX_SCSI_CONTROLLERS - 1);
-  requireInteger('lun', lun, 0, LUNS_PER_CONTROLLER - 1);
+  requireInteger('controller', controller, 0, HCS_LIMITS.scsiControllers - 1);
+  requireInteger('lun', lun, 0, HCS_LIMITS.lunsPerController - 1);
 }
 
 export function requireVpmemSlot(slot: number): void {
-  requireInteger('slot', slot, 0, MAX_VPMEM_DEVICES - 1);
+  requireInteger('slot', slot, 0, HCS_LIMITS.vpmemDevices - 1);
 }
 
 export function requireNonEmpty(field: string, value: string): string {

@@ -10,9 +10,9 @@
  */
 import { LcowError } from '../errors.js';
 
-export const GUEST_MOUNT_PREFIX = '/run/m';
+export const MOUNT_POINT_PREFIX = '/run/m';
 
-export class GuestPaths {
+export class MountPoints {
   private next = 0;
   private readonly claimed = new Map<string, string>();
 
@@ -21,7 +21,7 @@ export class GuestPaths {
   /** A fresh short path, claimed for `owner`. */
   allocate(owner: string): string {
     let path: string;
-    do path = `${GUEST_MOUNT_PREFIX}/${this.next++}`;
+    do path = `${MOUNT_POINT_PREFIX}/${this.next++}`;
     while (this.claimed.has(path)); // a caller may have asked for one of ours explicitly
     this.claimed.set(path, owner);
     return path;

@@ -1,11 +1,11 @@
 /**
- * Selection and the Linux behaviour of the hcs backend: importable and
- * constructible anywhere, no DLL loaded at import, EPLATFORM at createVm.
+ * The hcs backend off Windows: importable and constructible, no DLL loaded
+ * at import, EPLATFORM at createVm.
  */
 import koffi from 'koffi';
 import { describe, expect, it, vi } from 'vitest';
 import { isLcowError } from '../../../src/errors.js';
-import type { VmSpec } from '../../../src/backend/types.js';
+import type { VmSpec } from '../../../src/backend/index.js';
 
 const spec: VmSpec = {
   id: 'p',
@@ -39,28 +39,7 @@ describe.skipIf(process.platform === 'win32')('hcs backend on a non-Windows host
   });
 });
 
-describe('selectBackend', () => {
-  it("'auto' is hcs on win32 and qemu elsewhere", async () => {
-    const { resolveBackendChoice } = await import('../../../src/backend/select.js');
-    expect(resolveBackendChoice('auto', 'win32')).toBe('hcs');
-    expect(resolveBackendChoice('auto', 'linux')).toBe('qemu');
-    expect(resolveBackendChoice('hcs', 'linux')).toBe('hcs');
-    expect(() => resolveBackendChoice('vbox' as 'hcs')).toThrow(/unknown backend/);
-  });
-
-  it("returns an HcsBackend for 'hcs' (and 'auto' on win32) without loading a library", async () => {
-    const { selectBackend } = await import('../../../src/backend/select.js');
-    const { HcsBackend } = await import('../../../src/backend/hcs/index.js');
-    expect(await selectBackend('hcs')).toBeInstanceOf(HcsBackend);
-    expect(await selectBackend('auto', { platform: 'win32', hcs: { libraries: { computecore: '/nonexistent.so', kernel32: '/x', virtdisk: '/x' } } })).toBeInstanceOf(HcsBackend);
-  });
-
-  it("returns the QEMU backend for 'qemu' (imported lazily)", async () => {
-    const { selectBackend } = await import('../../../src/backend/select.js');
-    const b = await selectBackend('qemu');
-    expect(b.name).toBe('qemu');
-  });
-
+describe('hcs library loading', () => {
   it('a library that cannot be opened is EPLATFORM, not a crash', async () => {
     const { HcsBackend } = await import('../../../src/backend/hcs/index.js');
     const b = new HcsBackend({ libraries: { computecore: '/nonexistent/computecore.so', kernel32: '/x', virtdisk: '/x' } });

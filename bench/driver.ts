@@ -36,7 +36,7 @@ type Row = Record<string, number>;
 
 async function measure(global: boolean): Promise<Row> {
   const root = await mkdtemp(path.join(tmpdir(), `lcow-bench-${global ? 'global' : 'safe'}-`));
-  const d = await LcowDriver.open(root, global ? ['lcow.globalmode=true'] : []);
+  const d = await LcowDriver.open(root, { options: global ? ['lcow.globalmode=true'] : [] });
   const row: Row = {};
   try {
     row['applyDiff ×10 (chain)'] = await time(async () => {

@@ -75,7 +75,7 @@ async function main(): Promise<void> {
         ? ['/bin/sh', '-c', 'cat /etc/os-release 2>/dev/null | head -2; uname -sr; ls /']
         : ['/bin/sh', '-c', 'uname -sr; cat /app/greeting.txt; echo "etc: $(ls /etc)"; echo "var/lib: $(ls /var/lib)"; id'];
 
-  const driver = await step(`open driver (data root ${work}/root)`, () => LcowDriver.open(path.join(work, 'root'), []));
+  const driver = await step(`open driver (data root ${work}/root)`, () => LcowDriver.open(path.join(work, 'root')));
   try {
     const { topLayerId, layerIds } = await step(`import ${path.basename(archive)} (tar → ext4 → layer.vhd)`, () =>
       importImage(driver, archive!, { onProgress: (p) => p.state === 'applied' && console.log(`  layer ${p.index + 1}/${p.total} ${p.diffId.slice(0, 19)}… ${p.size} B`) }),

@@ -12,5 +12,3 @@ export * from './backend/index.js';
 export * from './uvm/index.js';
 export * from './svm/index.js';
 export * from './driver/index.js';
-// The driver's choice (a backend object or a name) is the wider of the two.
-export type { BackendChoice } from './driver/index.js';

@@ -15,8 +15,8 @@ import { componentLogger, type Logger } from '../log.js';
 import { ServiceVms, type ServiceVmMode } from '../svm/index.js';
 import { resolveUtilityVMOptions, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
 import { convertInWorker } from './apply-diff.js';
-import { resolveBackend, type BackendChoice } from './backend-choice.js';
 import { bootFromOptions, checkBootOptions } from './boot.js';
+import { resolveBackend, type DriverBackend } from './driver-backend.js';
 import { changes as hostChanges, diffSize as hostDiffSize, type Change } from './host-diff/changes.js';
 import { diffGetter as hostDiffGetter, type FileGetCloser } from './host-diff/diff-getter.js';
 import { layerToTar, sandboxToTar } from './host-diff/to-tar.js';
@@ -26,8 +26,6 @@ import { findLayerImage, layerImage, type LayerDetails } from './layer-details.j
 import { LayerHandle, type DriverSvms, type RootfsSpec } from './layer-handle.js';
 import { LAYER_FILE, Layout, SANDBOX_FILE, checkLayerId } from './layout.js';
 import { DEFAULT_SANDBOX_SIZE_GB, MAX_SANDBOX_SIZE_GB, parseLcowOptions, type LcowDriverOpenOptions, type LcowOptions } from './options.js';
-
-export type { LcowDriverOpenOptions };
 import { serviceVmLifecycle } from './service-vm.js';
 import { Templates, hostSandboxMaker } from './templates.js';
 
@@ -61,72 +59,68 @@ export interface DriverStatus {
 export class LcowDriver {
   readonly layout: Layout;
   readonly options: LcowOptions;
-  readonly #log: Logger;
-  readonly #svms: DriverSvms;
-  readonly #ids = new KeyedMutex();
-  readonly #mounts = new Map<string, { count: number; handle: LayerHandle }>();
-  readonly #templates: Templates;
-  readonly #backendChoice: BackendChoice;
-  #backend: Promise<HypervisorBackend> | undefined;
-  #backendName: string | undefined;
-  #boot: Promise<BootSpec | undefined> | undefined;
-  #guestSerial = 0;
+  private readonly log: Logger;
+  private readonly svms: DriverSvms;
+  private readonly ids = new KeyedMutex();
+  private readonly mounts = new Map<string, { count: number; handle: LayerHandle }>();
+  private readonly templates: Templates;
+  private readonly backendChoice: DriverBackend;
+  private backend: Promise<HypervisorBackend> | undefined;
+  private backendName: string | undefined;
+  private boot: Promise<BootSpec | undefined> | undefined;
+  private guestSerial = 0;
 
   private constructor(root: string, options: LcowOptions, open: LcowDriverOpenOptions) {
     this.layout = new Layout(root);
     this.options = options;
-    this.#log = componentLogger(open.logger, 'driver', { root: this.layout.root });
-    this.#backendChoice = open.backend ?? 'auto';
-    this.#templates = new Templates(this.layout, hostSandboxMaker);
-    this.#svms = new ServiceVms<UtilityVM, unknown, ContainerLayers>({
+    this.log = componentLogger(open.logger, 'driver', { root: this.layout.root });
+    this.backendChoice = open.backend ?? 'auto';
+    this.templates = new Templates(this.layout, hostSandboxMaker);
+    this.svms = new ServiceVms<UtilityVM, ContainerLayers>({
       mode: options.globalMode ? 'global' : 'safe',
       maxParallelStarts: open.maxParallelStarts,
-      logger: this.#log,
-      lifecycle: serviceVmLifecycle(this.layout, {
-        backend: () => this.#loadBackend(),
+      logger: this.log,
+      lifecycle: serviceVmLifecycle({
+        backend: () => this.loadBackend(),
         boot: () => {
           // Kept once known; a failure (e.g. the guest image could not be built) is retried next time.
-          this.#boot ??= bootFromOptions(this.options, async () => (await this.#loadBackend()).defaultBoot()).catch((err: unknown) => {
-            this.#boot = undefined;
+          this.boot ??= bootFromOptions(this.options, async () => (await this.loadBackend()).defaultBoot()).catch((err: unknown) => {
+            this.boot = undefined;
             throw err;
           });
-          return this.#boot;
+          return this.boot;
         },
         kernelArgs: options.bootParameters,
         timeoutSeconds: options.timeoutSeconds,
         memoryMiB: open.serviceVm?.memoryMiB ?? 512,
         cpus: open.serviceVm?.cpus ?? 1,
         vpmem: open.serviceVm?.vpmem,
-        logger: this.#log,
+        logger: this.log,
         onCreate: open.onServiceVmCreate,
       }),
     });
   }
 
   /**
-   * Open (creating if needed) a data root. Parses and checks the options,
-   * removes stale scratch files and finishes what a crashed process left
-   * (`-removing`, `-creating-`, `-applying-` directories).
+   * Open (creating if needed) a data root. Parses and checks the options
+   * (`open.options` holds the engine's `key=value` strings) and finishes what
+   * a crashed process left (`-removing`, `-creating-`, `-applying-` directories).
    */
-  static async open(root: string, open: LcowDriverOpenOptions | readonly string[] = {}): Promise<LcowDriver> {
-    const o: LcowDriverOpenOptions = Array.isArray(open) ? { options: open as readonly string[] } : (open as LcowDriverOpenOptions);
-    const log = componentLogger(o.logger, 'driver');
-    const options = parseLcowOptions(o.options ?? [], log);
+  static async open(root: string, open: LcowDriverOpenOptions = {}): Promise<LcowDriver> {
+    const log = componentLogger(open.logger, 'driver');
+    const options = parseLcowOptions(open.options ?? [], log);
     await checkBootOptions(options);
-    // Service-VM sizes are checked now, not at the first get (the UtilityVM's own rules; EBADOPTION).
-    resolveUtilityVMOptions({ id: 'check', ...o.serviceVm });
-    const d = new LcowDriver(root, options, o);
-    for (const dir of [d.layout.root, d.layout.cacheDir, d.layout.scratchDir]) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    for (const name of await fs.readdir(d.layout.scratchDir)) {
-      d.#log.warn({ file: name }, 'deleting stale scratch file');
-      await fs.rm(`${d.layout.scratchDir}/${name}`, { recursive: true, force: true });
-    }
+    // Service-VM sizes are checked now, not at the first get (the UtilityVM's own rules; EBADOPTION),
+    // against the backend's limits when the engine gave a backend object, else the limits every backend has.
+    resolveUtilityVMOptions({ id: 'check', ...open.serviceVm, ...(typeof open.backend === 'object' ? { backend: open.backend } : {}) });
+    const d = new LcowDriver(root, options, open);
+    for (const dir of [d.layout.root, d.layout.cacheDir]) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     // A crash while a template was being written leaves its temp file (never the template itself).
     for (const name of (await fs.readdir(d.layout.cacheDir)).filter((n) => n.includes('.tmp-'))) {
       await fs.rm(`${d.layout.cacheDir}/${name}`, { force: true });
     }
-    await d.#collectLeftovers();
-    d.#log.info({ mode: d.#svms.mode, sandboxSizeGB: options.sandboxSizeGB }, 'driver open');
+    await d.collectLeftovers();
+    d.log.info({ mode: d.svms.mode, sandboxSizeGB: options.sandboxSizeGB }, 'driver open');
     return d;
   }
 
@@ -140,7 +134,7 @@ export class LcowDriver {
   /** A read-only layer directory with its chain; its content arrives by applyDiff. */
   async create(id: string, parent = '', _opts: CreateOptions = {}): Promise<void> {
     checkLayerId(id);
-    await this.#ids.run(id, () => this.#createDir(id, parent, async () => undefined));
+    await this.ids.run(id, () => this.createDir(id, parent, async () => undefined));
   }
 
   /**
@@ -149,11 +143,11 @@ export class LcowDriver {
    */
   async createReadWrite(id: string, parent = '', opts: CreateReadWriteOptions = {}): Promise<void> {
     checkLayerId(id);
-    const sizeGB = this.#sandboxSize(opts);
-    await this.#ids.run(id, () =>
-      this.#createDir(id, parent, async (work) => {
-        const r = await this.#templates.sandbox(`${work}/${SANDBOX_FILE}`, sizeGB, this.options.sandboxSizeGB);
-        this.#log.debug({ id, sizeGB, fromTemplate: r.fromTemplate }, 'sandbox created');
+    const sizeGB = this.sandboxSize(opts);
+    await this.ids.run(id, () =>
+      this.createDir(id, parent, async (work) => {
+        const r = await this.templates.sandbox(`${work}/${SANDBOX_FILE}`, sizeGB, this.options.sandboxSizeGB);
+        this.log.debug({ id, sizeGB, fromTemplate: r.fromTemplate }, 'sandbox created');
       }),
     );
   }
@@ -167,8 +161,8 @@ export class LcowDriver {
    */
   async remove(id: string): Promise<void> {
     checkLayerId(id);
-    await this.#ids.run(id, async () => {
-      const user = await this.#gotLayerUsing(id);
+    await this.ids.run(id, async () => {
+      const user = await this.gotLayerUsing(id);
       if (user !== undefined) {
         throw new LcowError('EBUSY', user === id ? `layer ${id} is in use (get without put)` : `layer ${id} is a parent of ${user}, which is in use`, { id, usedBy: user });
       }
@@ -182,7 +176,7 @@ export class LcowDriver {
         await fs.rm(removing, { recursive: true, force: true }); // an older leftover of the same id
         await fs.rename(this.layout.dir(id), removing);
       }
-      await this.#svms.forceStop(id);
+      await this.svms.forceStop(id);
       await fs.rm(removing, { recursive: true, force: true });
     });
   }
@@ -203,15 +197,15 @@ export class LcowDriver {
    */
   async get(id: string): Promise<LayerHandle> {
     checkLayerId(id);
-    return this.#ids.run(id, async () => {
-      const known = this.#mounts.get(id);
+    return this.ids.run(id, async () => {
+      const known = this.mounts.get(id);
       if (known) {
         known.count++;
         return known.handle;
       }
       await findLayerImage(this.layout, id); // ENOTFOUND now rather than at first use
-      const handle = new LayerHandle(id, this.#svms, () => this.#rootfsSpec(id), `/run/lcow/r${++this.#guestSerial}`, this.options.timeoutSeconds * 1000, this.#log);
-      this.#mounts.set(id, { count: 1, handle });
+      const handle = new LayerHandle(id, this.svms, () => this.rootfsSpec(id), `/run/lcow/r${++this.guestSerial}`, this.options.timeoutSeconds * 1000, this.log);
+      this.mounts.set(id, { count: 1, handle });
       return handle;
     });
   }
@@ -219,14 +213,14 @@ export class LcowDriver {
   /** Undo one get; the last put unmounts and gives the VM reference back. A put without get is a no-op. */
   async put(id: string): Promise<void> {
     checkLayerId(id);
-    await this.#ids.run(id, async () => {
-      const m = this.#mounts.get(id);
+    await this.ids.run(id, async () => {
+      const m = this.mounts.get(id);
       if (!m) {
-        this.#log.debug({ id }, 'put without get');
+        this.log.debug({ id }, 'put without get');
         return;
       }
       if (--m.count > 0) return;
-      this.#mounts.delete(id);
+      this.mounts.delete(id);
       await m.handle.close();
     });
   }
@@ -242,7 +236,7 @@ export class LcowDriver {
    */
   async applyDiff(id: string, parent: string, tar: AsyncIterable<Uint8Array>, opts: ApplyDiffOptions = {}): Promise<number> {
     checkLayerId(id);
-    return this.#ids.run(id, async () => {
+    return this.ids.run(id, async () => {
       const existing = await findLayerImage(this.layout, id).catch((err: unknown) => {
         if (isLcowError(err, 'ENOTFOUND')) return null; // no directory: a new layer
         throw err;
@@ -255,7 +249,7 @@ export class LcowDriver {
         const { sizeBytes } = await convertInWorker(tar, `${work}/${LAYER_FILE}`, { signal: opts.signal });
         if (existing === null) await fs.rename(work, this.layout.dir(id));
         else await fs.rename(`${work}/${LAYER_FILE}`, this.layout.layerFile(id));
-        this.#log.debug({ id, parent, sizeBytes }, 'layer applied');
+        this.log.debug({ id, parent, sizeBytes }, 'layer applied');
         return sizeBytes;
       } finally {
         await fs.rm(work, { recursive: true, force: true });
@@ -265,25 +259,25 @@ export class LcowDriver {
 
   /** The layer's content as a tar (whiteouts for deletions); read on the host. */
   async diff(id: string, _parent = ''): Promise<Readable> {
-    const d = await this.#quiescentImage(id, 'diff');
-    return d.isSandbox ? sandboxToTar(d.file, { logger: this.#log }) : layerToTar(d.file, { logger: this.#log });
+    const d = await this.quiescentImage(id, 'diff');
+    return d.isSandbox ? sandboxToTar(d.file, { logger: this.log }) : layerToTar(d.file, { logger: this.log });
   }
 
   /** What the layer adds, modifies and deletes relative to its parents. */
   async changes(id: string, _parent = ''): Promise<Change[]> {
-    const d = await this.#quiescentImage(id, 'changes');
-    return hostChanges(d.file, await this.#parentImages(id));
+    const d = await this.quiescentImage(id, 'changes');
+    return hostChanges(d.file, await this.parentImages(id));
   }
 
   /** Bytes of the regular files the layer adds or modifies. */
   async diffSize(id: string, _parent = ''): Promise<number> {
-    const d = await this.#quiescentImage(id, 'diffSize');
-    return hostDiffSize(d.file, await this.#parentImages(id));
+    const d = await this.quiescentImage(id, 'diffSize');
+    return hostDiffSize(d.file, await this.parentImages(id));
   }
 
   /** Read named files of the layer (tar-split reassembly); close() when done. */
   async diffGetter(id: string): Promise<FileGetCloser> {
-    const d = await this.#quiescentImage(id, 'diffGetter');
+    const d = await this.quiescentImage(id, 'diffGetter');
     return hostDiffGetter(d.file);
   }
 
@@ -311,12 +305,12 @@ export class LcowDriver {
   status(): DriverStatus {
     return {
       driver: 'lcow',
-      mode: this.#svms.mode,
+      mode: this.svms.mode,
       dataRoot: this.layout.root,
-      serviceVms: this.#svms.ids(),
-      backend: this.#backendName,
+      serviceVms: this.svms.ids(),
+      backend: this.backendName,
       sandboxSizeGB: this.options.sandboxSizeGB,
-      mounted: [...this.#mounts.keys()],
+      mounted: [...this.mounts.keys()],
     };
   }
 
@@ -327,21 +321,21 @@ export class LcowDriver {
   async cleanup(): Promise<void> {
     let first: unknown;
     const note = (err: unknown, what: string) => {
-      this.#log.warn({ err: asError(err) }, `cleanup: ${what}`);
+      this.log.warn({ err: asError(err) }, `cleanup: ${what}`);
       first ??= err;
     };
-    for (const [id, m] of [...this.#mounts]) {
-      this.#mounts.delete(id);
+    for (const [id, m] of [...this.mounts]) {
+      this.mounts.delete(id);
       await m.handle.close().catch((e: unknown) => note(e, `unmount ${id}`));
     }
-    await this.#svms.stopAll().catch((e: unknown) => note(e, 'stop service VMs'));
-    await this.#collectLeftovers().catch((e: unknown) => note(e, 'leftovers'));
+    await this.svms.stopAll().catch((e: unknown) => note(e, 'stop service VMs'));
+    await this.collectLeftovers().catch((e: unknown) => note(e, 'leftovers'));
     if (first !== undefined) throw first;
   }
 
   // ------------------------------------------------------------ internals
 
-  async #createDir(id: string, parent: string, fill: (work: string) => Promise<void>): Promise<void> {
+  private async createDir(id: string, parent: string, fill: (work: string) => Promise<void>): Promise<void> {
     if (await this.exists(id)) throw new LcowError('EEXIST', `layer ${id} already exists`, { id });
     const chain = await chainForChild(this.layout, parent);
     const work = this.layout.workDir(id, 'creating');
@@ -356,7 +350,7 @@ export class LcowDriver {
     }
   }
 
-  #sandboxSize(opts: CreateReadWriteOptions): number {
+  private sandboxSize(opts: CreateReadWriteOptions): number {
     const fromStorageOpt = Object.entries(opts.storageOpt ?? {}).find(([k]) => k.toLowerCase() === 'lcow.sandboxsize');
     if (fromStorageOpt) return parseLcowOptions([`lcow.sandboxsize=${fromStorageOpt[1]}`]).sandboxSizeGB;
     const size = opts.sizeGB ?? this.options.sandboxSizeGB;
@@ -367,9 +361,9 @@ export class LcowDriver {
   }
 
   /** A got layer (get without put) that is `id` or has it in its chain, if any. */
-  async #gotLayerUsing(id: string): Promise<string | undefined> {
-    if (this.#mounts.has(id)) return id;
-    for (const got of this.#mounts.keys()) {
+  private async gotLayerUsing(id: string): Promise<string | undefined> {
+    if (this.mounts.has(id)) return id;
+    for (const got of this.mounts.keys()) {
       const parents = await readParentIds(this.layout, got).catch(() => [] as string[]);
       if (parents.includes(id)) return got;
     }
@@ -377,7 +371,7 @@ export class LcowDriver {
   }
 
   /** The images below a layer, nearest first; each must be a read-only layer with content. */
-  async #parentImages(id: string): Promise<string[]> {
+  private async parentImages(id: string): Promise<string[]> {
     const files: string[] = [];
     for (const p of await readParentIds(this.layout, id)) {
       const d = await layerImage(this.layout, p);
@@ -387,43 +381,43 @@ export class LcowDriver {
     return files;
   }
 
-  async #rootfsSpec(id: string): Promise<RootfsSpec> {
+  private async rootfsSpec(id: string): Promise<RootfsSpec> {
     const d = await layerImage(this.layout, id);
-    const parents = await this.#parentImages(id);
+    const parents = await this.parentImages(id);
     // An overlay needs two lower dirs without an upper, one with: the empty layer fills in.
-    if (!d.isSandbox) return { layers: parents.length > 0 ? [d.file, ...parents] : [d.file, await this.#templates.emptyLayer()] };
-    return { layers: parents.length > 0 ? parents : [await this.#templates.emptyLayer()], sandbox: d.file };
+    if (!d.isSandbox) return { layers: parents.length > 0 ? [d.file, ...parents] : [d.file, await this.templates.emptyLayer()] };
+    return { layers: parents.length > 0 ? parents : [await this.templates.emptyLayer()], sandbox: d.file };
   }
 
   /** The layer's image for a host-side read; a sandbox that is mounted in a VM is EBUSY (its image is changing). */
-  async #quiescentImage(id: string, verb: string): Promise<LayerDetails> {
+  private async quiescentImage(id: string, verb: string): Promise<LayerDetails> {
     checkLayerId(id);
     const d = await layerImage(this.layout, id);
-    if (d.isSandbox && this.#mounts.get(id)?.handle.isMounted) {
+    if (d.isSandbox && this.mounts.get(id)?.handle.isMounted) {
       throw new LcowError('EBUSY', `${verb}: sandbox ${id} is mounted in a service VM; put it first`, { id, verb });
     }
     return d;
   }
 
-  #loadBackend(): Promise<HypervisorBackend> {
-    this.#backend ??= resolveBackend(this.#backendChoice).then(
+  private loadBackend(): Promise<HypervisorBackend> {
+    this.backend ??= resolveBackend(this.backendChoice).then(
       (b) => {
-        this.#backendName = b.name;
+        this.backendName = b.name;
         return b;
       },
       (err: unknown) => {
-        this.#backend = undefined; // not remembered: the next VM start tries again
+        this.backend = undefined; // not remembered: the next VM start tries again
         throw err;
       },
     );
-    return this.#backend;
+    return this.backend;
   }
 
-  async #collectLeftovers(): Promise<void> {
+  private async collectLeftovers(): Promise<void> {
     for (const name of await fs.readdir(this.layout.root)) {
       const kind = this.layout.classify(name);
       if (kind !== 'removing' && kind !== 'work') continue;
-      this.#log.info({ dir: name }, 'removing crash leftover');
+      this.log.info({ dir: name }, 'removing crash leftover');
       await fs.rm(`${this.layout.root}/${name}`, { recursive: true, force: true });
     }
   }

@@ -12,7 +12,7 @@
  */
 import { LcowError } from '../errors.js';
 import type { ExecOptions, ExecResult } from '../backend/index.js';
-import { containerPath, guestPathIn } from './guest-path.js';
+import { containerPath, guestPathIn } from './container-path.js';
 
 export type GuestExec = (argv: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
@@ -83,20 +83,20 @@ export class GuestFs {
   ) {}
 
   async readFile(p: string): Promise<Buffer> {
-    const t = this.#abs(p);
-    return (await this.#run(p, { resolve: t, mustExist: t }, ['cat', '--', t])).stdout;
+    const t = this.abs(p);
+    return (await this.run(p, { resolve: t, mustExist: t }, ['cat', '--', t])).stdout;
   }
 
   /** Create or replace a file (following a final symlink only when it stays inside). */
   async writeFile(p: string, data: Buffer | string): Promise<void> {
-    const t = this.#abs(p);
+    const t = this.abs(p);
     // Constant script: the file name is "$1", the bytes come on stdin.
-    await this.#run(p, { resolve: t, mustExist: this.#parent(t) }, ['sh', '-c', 'cat > "$1"', 'sh', t], { stdin: data });
+    await this.run(p, { resolve: t, mustExist: this.parent(t) }, ['sh', '-c', 'cat > "$1"', 'sh', t], { stdin: data });
   }
 
   async stat(p: string): Promise<GuestStat> {
-    const t = this.#abs(p);
-    const r = await this.#run(p, { resolve: this.#parent(t), mustExist: t }, ['stat', '-c', '%f %s %u %g %Y %h', '--', t]);
+    const t = this.abs(p);
+    const r = await this.run(p, { resolve: this.parent(t), mustExist: t }, ['stat', '-c', '%f %s %u %g %Y %h', '--', t]);
     const [modeHex, size, uid, gid, mtime, nlink] = r.stdout.toString('utf8').trim().split(/\s+/);
     const raw = parseInt(modeHex, 16);
     const type = MODE_TYPES.find(([bits]) => (raw & 0o170000) === bits)?.[1] ?? 'file';
@@ -105,8 +105,8 @@ export class GuestFs {
 
   /** Names in a directory, sorted, without '.' and '..'. */
   async readdir(p: string): Promise<string[]> {
-    const t = this.#abs(p);
-    const r = await this.#run(p, { resolve: t, mustExist: t }, ['find', t + '/', '-mindepth', '1', '-maxdepth', '1', '-print0']);
+    const t = this.abs(p);
+    const r = await this.run(p, { resolve: t, mustExist: t }, ['find', t + '/', '-mindepth', '1', '-maxdepth', '1', '-print0']);
     return r.stdout
       .toString('utf8')
       .split('\0')
@@ -116,29 +116,29 @@ export class GuestFs {
   }
 
   async mkdir(p: string, options: MkdirOptions = {}): Promise<void> {
-    const t = this.#abs(p);
+    const t = this.abs(p);
     const mode = options.mode !== undefined ? ['-m', (options.mode & 0o7777).toString(8)] : [];
-    const guard: Guard = options.recursive ? { resolve: t } : { resolve: t, mustExist: this.#parent(t), mustNotExist: t };
-    await this.#run(p, guard, ['mkdir', ...(options.recursive ? ['-p'] : []), ...mode, '--', t]);
+    const guard: Guard = options.recursive ? { resolve: t } : { resolve: t, mustExist: this.parent(t), mustNotExist: t };
+    await this.run(p, guard, ['mkdir', ...(options.recursive ? ['-p'] : []), ...mode, '--', t]);
   }
 
   /** Remove a name (a symlink itself, never its target). A missing path is not an error. */
   async remove(p: string, options: RemoveOptions = {}): Promise<void> {
-    const t = this.#abs(p);
+    const t = this.abs(p);
     if (t === this.rootfs) throw new LcowError('EINVAL', 'refusing to remove the container root', { path: p });
-    await this.#run(p, { resolve: this.#parent(t) }, ['rm', options.recursive ? '-rf' : '-f', '--', t]);
+    await this.run(p, { resolve: this.parent(t) }, ['rm', options.recursive ? '-rf' : '-f', '--', t]);
   }
 
-  #abs(p: string): string {
+  private abs(p: string): string {
     return guestPathIn(this.rootfs, p);
   }
 
-  #parent(target: string): string {
+  private parent(target: string): string {
     const i = target.lastIndexOf('/');
     return i <= 0 ? '/' : target.slice(0, i);
   }
 
-  async #run(p: string, guard: Guard, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
+  private async run(p: string, guard: Guard, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
     const r = await this.exec(['sh', '-c', GUARD, 'guard', this.rootfs, guard.resolve, guard.mustExist ?? '', guard.mustNotExist ?? '', ...argv], {
       timeoutMs: this.timeoutMs,
       ...options,

@@ -1,7 +1,6 @@
 /** The LCOW storage driver: the graph-driver verbs over a data root, service VMs where a VM is needed. */
 export {
   LcowDriver,
-  type LcowDriverOpenOptions,
   type CreateOptions,
   type CreateReadWriteOptions,
   type ApplyDiffOptions,
@@ -17,8 +16,9 @@ export {
   DEFAULT_TIMEOUT_SECONDS,
   MAX_SANDBOX_SIZE_GB,
   type LcowOptions,
+  type LcowDriverOpenOptions,
 } from './options.js';
-export type { BackendChoice } from './backend-choice.js';
+export type { DriverBackend } from './driver-backend.js';
 export { LAYER_FILE, SANDBOX_FILE, CHAIN_FILE, REMOVING_SUFFIX, checkLayerId } from './layout.js';
 export type { Change, ChangeKind } from './host-diff/changes.js';
 export type { FileGetCloser } from './host-diff/diff-getter.js';

@@ -6,19 +6,19 @@
 import { Mutex } from 'async-mutex';
 
 export class KeyedMutex {
-  readonly #locks = new Map<string, { mutex: Mutex; users: number }>();
+  private readonly locks = new Map<string, { mutex: Mutex; users: number }>();
 
   async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    let slot = this.#locks.get(key);
+    let slot = this.locks.get(key);
     if (!slot) {
       slot = { mutex: new Mutex(), users: 0 };
-      this.#locks.set(key, slot);
+      this.locks.set(key, slot);
     }
     slot.users++;
     try {
       return await slot.mutex.runExclusive(fn);
     } finally {
-      if (--slot.users === 0) this.#locks.delete(key);
+      if (--slot.users === 0) this.locks.delete(key);
     }
   }
 }

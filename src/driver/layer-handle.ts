@@ -16,7 +16,7 @@ import type { ServiceVmLease, ServiceVms } from '../svm/index.js';
 import { mountContainerLayers, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
 import { GuestFs, type GuestStat, type MkdirOptions, type RemoveOptions } from './guest-fs.js';
 
-export type DriverSvms = ServiceVms<UtilityVM, unknown, ContainerLayers>;
+export type DriverSvms = ServiceVms<UtilityVM, ContainerLayers>;
 
 /** The images a layer's rootfs is made of. */
 export interface RootfsSpec {
@@ -27,15 +27,15 @@ export interface RootfsSpec {
 }
 
 interface Mounted {
-  lease: ServiceVmLease<UtilityVM, unknown, ContainerLayers>;
+  lease: ServiceVmLease<UtilityVM, ContainerLayers>;
   union: ContainerLayers;
   fs: GuestFs;
 }
 
 export class LayerHandle {
-  #mounted: Mounted | undefined;
-  #closed = false;
-  readonly #mountLock = new Mutex();
+  private mounted: Mounted | undefined;
+  private closed = false;
+  private readonly mountLock = new Mutex();
 
   constructor(
     readonly id: string,
@@ -48,36 +48,36 @@ export class LayerHandle {
 
   /** True once the union exists in a service VM. */
   get isMounted(): boolean {
-    return this.#mounted !== undefined;
+    return this.mounted !== undefined;
   }
 
   /** Mount now (if not yet) and return the rootfs's path in the service VM. */
   async rootfs(): Promise<string> {
-    return (await this.#ensure()).union.rootfs;
+    return (await this.ensure()).union.rootfs;
   }
 
   /** The service VM this handle is mounted in (mounting first). */
   async vm(): Promise<UtilityVM> {
-    return (await this.#ensure()).lease.vm;
+    return (await this.ensure()).lease.vm;
   }
 
   readFile(p: string): Promise<Buffer> {
-    return this.#op((fs) => fs.readFile(p));
+    return this.op((fs) => fs.readFile(p));
   }
   writeFile(p: string, data: Buffer | string): Promise<void> {
-    return this.#op((fs) => fs.writeFile(p, data));
+    return this.op((fs) => fs.writeFile(p, data));
   }
   stat(p: string): Promise<GuestStat> {
-    return this.#op((fs) => fs.stat(p));
+    return this.op((fs) => fs.stat(p));
   }
   readdir(p: string): Promise<string[]> {
-    return this.#op((fs) => fs.readdir(p));
+    return this.op((fs) => fs.readdir(p));
   }
   mkdir(p: string, options?: MkdirOptions): Promise<void> {
-    return this.#op((fs) => fs.mkdir(p, options));
+    return this.op((fs) => fs.mkdir(p, options));
   }
   remove(p: string, options?: RemoveOptions): Promise<void> {
-    return this.#op((fs) => fs.remove(p, options));
+    return this.op((fs) => fs.remove(p, options));
   }
 
   /**
@@ -86,7 +86,7 @@ export class LayerHandle {
    */
   run(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     if (!Array.isArray(argv) || argv.length === 0) throw new LcowError('EINVAL', 'run needs a non-empty argv array', { id: this.id });
-    return this.#withVm((m) =>
+    return this.withVm((m) =>
       m.lease.vm.exec(['chroot', m.union.rootfs, ...argv], {
         ...options,
         env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...options.env },
@@ -97,10 +97,10 @@ export class LayerHandle {
 
   /** Unmount and give the VM reference back (the driver's last put). Every step is tried. */
   async close(): Promise<void> {
-    await this.#mountLock.runExclusive(async () => {
-      this.#closed = true;
-      const m = this.#mounted;
-      this.#mounted = undefined;
+    await this.mountLock.runExclusive(async () => {
+      this.closed = true;
+      const m = this.mounted;
+      this.mounted = undefined;
       if (!m) return;
       let first: unknown;
       try {
@@ -117,16 +117,16 @@ export class LayerHandle {
     });
   }
 
-  #op<T>(fn: (fs: GuestFs) => Promise<T>): Promise<T> {
-    return this.#withVm((m) => fn(m.fs));
+  private op<T>(fn: (fs: GuestFs) => Promise<T>): Promise<T> {
+    return this.withVm((m) => fn(m.fs));
   }
 
-  async #withVm<T>(fn: (m: Mounted) => Promise<T>): Promise<T> {
-    const m = await this.#ensure();
+  private async withVm<T>(fn: (m: Mounted) => Promise<T>): Promise<T> {
+    const m = await this.ensure();
     try {
       return await m.lease.entry.runExclusive(() => fn(m));
     } catch (err) {
-      if (isLcowError(err, 'EVMSTOPPED')) await this.#forget(m);
+      if (isLcowError(err, 'EVMSTOPPED')) await this.forget(m);
       throw err;
     }
   }
@@ -136,29 +136,29 @@ export class LayerHandle {
    * global mode too) so that the next operation mounts again in a fresh VM
    * rather than failing for ever against the dead one.
    */
-  async #forget(m: Mounted): Promise<void> {
-    await this.#mountLock.runExclusive(async () => {
-      if (this.#mounted !== m) return;
-      this.#mounted = undefined;
+  private async forget(m: Mounted): Promise<void> {
+    await this.mountLock.runExclusive(async () => {
+      if (this.mounted !== m) return;
+      this.mounted = undefined;
       this.log.warn({ id: this.id, vmId: m.lease.vmId }, 'service VM stopped under a mounted layer; will remount on next use');
       await this.svms.forceStopEntry(m.lease.entry).catch((e: unknown) => this.log.warn({ err: asError(e), id: this.id }, 'dropping the dead service VM'));
       await m.lease.release().catch((e: unknown) => this.log.warn({ err: asError(e), id: this.id }, 'release after VM death'));
     });
   }
 
-  #ensure(): Promise<Mounted> {
-    if (this.#mounted) return Promise.resolve(this.#mounted);
-    return this.#mountLock.runExclusive(async () => {
-      if (this.#closed) throw new LcowError('EINVAL', `layer ${this.id} was put; get it again`, { id: this.id });
-      if (this.#mounted) return this.#mounted;
+  private ensure(): Promise<Mounted> {
+    if (this.mounted) return Promise.resolve(this.mounted);
+    return this.mountLock.runExclusive(async () => {
+      if (this.closed) throw new LcowError('EINVAL', `layer ${this.id} was put; get it again`, { id: this.id });
+      if (this.mounted) return this.mounted;
       const spec = await this.spec();
       const lease = await this.svms.acquire(this.id);
       try {
         const union = await lease.entry.runExclusive(() =>
           lease.entry.unionMounts.acquire(this.guestRoot, () => mountContainerLayers(lease.vm, spec.layers, spec.sandbox, this.guestRoot)),
         );
-        this.#mounted = { lease, union, fs: new GuestFs((argv, o) => lease.vm.exec(argv, o), union.rootfs, this.timeoutMs) };
-        return this.#mounted;
+        this.mounted = { lease, union, fs: new GuestFs((argv, o) => lease.vm.exec(argv, o), union.rootfs, this.timeoutMs) };
+        return this.mounted;
       } catch (err) {
         // The mount error is the one to report; a release failure beside it is logged.
         await lease.release().catch((e: unknown) => this.log.warn({ err: asError(e), id: this.id }, 'release after failed mount'));

@@ -4,8 +4,7 @@
  *   <root>/<id>/layer.vhd          a read-only layer (ext4 + fixed-VHD footer)
  *   <root>/<id>/sandbox.vhdx       a read-write layer (ext4 in a dynamic VHDX)
  *   <root>/<id>/layerchain.json    parent layer dirs, nearest first
- *   <root>/cache/                  template sandboxes, one per default size
- *   <root>/scratch/                per-service-VM scratch (stale files removed at open)
+ *   <root>/cache/                  the template sandbox and the empty layer
  *
  * Crash leftovers carry a marker in their name so that open/cleanup can find
  * them and no reader ever mistakes them for a layer:
@@ -22,10 +21,9 @@ export const LAYER_FILE = 'layer.vhd';
 export const SANDBOX_FILE = 'sandbox.vhdx';
 export const CHAIN_FILE = 'layerchain.json';
 export const CACHE_DIR = 'cache';
-export const SCRATCH_DIR = 'scratch';
 export const REMOVING_SUFFIX = '-removing';
 const WORK_MARKERS = ['-creating-', '-applying-'] as const;
-const RESERVED = new Set([CACHE_DIR, SCRATCH_DIR, '.', '..']);
+const RESERVED = new Set([CACHE_DIR, '.', '..']);
 
 export type WorkKind = 'creating' | 'applying';
 
@@ -72,16 +70,10 @@ export class Layout {
   templateSandbox(sizeGB: number): string {
     return path.join(this.cacheDir, `sandbox-${sizeGB}gb.vhdx`);
   }
-  get scratchDir(): string {
-    return path.join(this.root, SCRATCH_DIR);
-  }
-  scratchFile(vmId: string): string {
-    return path.join(this.scratchDir, `${vmId}.vhdx`);
-  }
 
   /** What a directory entry of the root is. */
   classify(name: string): 'layer' | 'removing' | 'work' | 'reserved' {
-    if (name === CACHE_DIR || name === SCRATCH_DIR) return 'reserved';
+    if (name === CACHE_DIR) return 'reserved';
     if (name.endsWith(REMOVING_SUFFIX)) return 'removing';
     if (WORK_MARKERS.some((m) => name.includes(m))) return 'work';
     return 'layer';

@@ -11,7 +11,7 @@
  */
 import { LcowError } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { BackendChoice } from './backend-choice.js';
+import type { DriverBackend } from './driver-backend.js';
 
 /** The default sandbox size in GB, and the smallest allowed. */
 export const DEFAULT_SANDBOX_SIZE_GB = 20;
@@ -89,7 +89,7 @@ export interface LcowDriverOpenOptions {
   /** Storage options, `key=value` (parsed by parseLcowOptions above). */
   options?: readonly string[];
   /** The hypervisor: a backend object, or a name for selectBackend (default 'auto'). */
-  backend?: BackendChoice;
+  backend?: DriverBackend;
   logger?: Logger;
   /** Service VMs booting at once (default 2). */
   maxParallelStarts?: number;

@@ -4,11 +4,7 @@
  * a dynamic VHDX that allocates only the blocks holding metadata. moby and
  * hcsshim instead attached a blank VHDX to a service VM and ran mkfs.ext4.
  *
- *   createSandbox(path: string, sizeGB: number, options?: { logger?: Logger }): Promise<void>
- *   createSandbox(path: string, options: { sizeGB: number; logger?: Logger }): Promise<void>
- *   copySandboxTemplate(templatePath: string, dest: string): Promise<void>
- *
- * Both are atomic: the file appears complete under its final name or not at
+ * Making one and copying the template are both atomic: the file appears complete under its final name or not at
  * all (the VHDX writer writes to a temporary name and renames; the copy does
  * the same). An existing destination is replaced.
  */
@@ -27,14 +23,11 @@ export interface SandboxOptions {
 
 const GiB = 2 ** 30;
 
-export async function createSandbox(file: string, sizeGB: number, options?: SandboxOptions): Promise<void>;
-export async function createSandbox(file: string, options: SandboxOptions & { sizeGB: number }): Promise<void>;
-export async function createSandbox(file: string, sizeOrOptions: number | (SandboxOptions & { sizeGB: number }), maybeOptions: SandboxOptions = {}): Promise<void> {
-  const { sizeGB, logger } = typeof sizeOrOptions === 'number' ? { ...maybeOptions, sizeGB: sizeOrOptions } : sizeOrOptions;
+export async function createSandbox(file: string, sizeGB: number, options: SandboxOptions = {}): Promise<void> {
   if (!Number.isInteger(sizeGB) || sizeGB < 1) {
     throw new LcowError('EINVAL', `sandbox size must be a whole number of GB ≥ 1, not ${sizeGB}`, { file, sizeGB });
   }
-  const log = componentLogger(logger, 'sandbox', { file });
+  const log = componentLogger(options.logger, 'sandbox', { file });
   const image = formatEmptyExt4(sizeGB * GiB);
   const result = await createVhdx(file, image);
   log.info({ sizeGB, fileSize: result.fileSize, allocatedBlocks: result.allocatedBlocks }, 'sandbox created');

@@ -1,19 +1,16 @@
 /**
  * The driver's service VMs: UtilityVMs started on demand by the svm map.
  *
- * A service VM carries no scratch disk of its own: every tool that moby ran
- * in it (tar2vhd, vhd2tar, exportSandbox) runs on the host here, and file
- * operations stream through guest process stdin/stdout. `discard` still
- * removes `scratch/<vmId>.vhdx` so that leftovers of a crash are collected.
+ * A service VM carries no scratch disk of its own (moby's had one): every
+ * tool that moby ran in it (tar2vhd, vhd2tar, exportSandbox) runs on the
+ * host here, and file operations stream through guest process stdin/stdout.
  */
-import { promises as fs } from 'node:fs';
 import type { BootSpec, HypervisorBackend } from '../backend/index.js';
 import { asError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ServiceVmLifecycle } from '../svm/index.js';
 import { GLOBAL_SVM_ID } from '../svm/index.js';
 import { createUtilityVM, type UtilityVM } from '../uvm/index.js';
-import type { Layout } from './layout.js';
 
 export interface ServiceVmConfig {
   backend(): Promise<HypervisorBackend>;
@@ -29,7 +26,7 @@ export interface ServiceVmConfig {
   onCreate?(vmId: string): void;
 }
 
-export function serviceVmLifecycle(layout: Layout, cfg: ServiceVmConfig): ServiceVmLifecycle<UtilityVM> {
+export function serviceVmLifecycle(cfg: ServiceVmConfig): ServiceVmLifecycle<UtilityVM> {
   let serial = 0;
   return {
     async start(vmId: string): Promise<UtilityVM> {
@@ -58,9 +55,6 @@ export function serviceVmLifecycle(layout: Layout, cfg: ServiceVmConfig): Servic
     },
     async stop(_vmId: string, uvm: UtilityVM): Promise<void> {
       await uvm.terminate();
-    },
-    async discard(vmId: string): Promise<void> {
-      await fs.rm(layout.scratchFile(vmId), { force: true });
     },
   };
 }

@@ -30,8 +30,8 @@ async function exists(file: string): Promise<boolean> {
 }
 
 export class Templates {
-  readonly #sandboxLock = new Mutex();
-  readonly #emptyLock = new Mutex();
+  private readonly sandboxLock = new Mutex();
+  private readonly emptyLock = new Mutex();
 
   constructor(
     private readonly layout: Layout,
@@ -47,7 +47,7 @@ export class Templates {
     const template = this.layout.templateSandbox(sizeGB);
     if (!(await exists(template))) {
       // Both the maker and the copy are atomic (temp + rename): a reader never sees half a template.
-      await this.#sandboxLock.runExclusive(async () => {
+      await this.sandboxLock.runExclusive(async () => {
         if (!(await exists(template))) await this.makeSandbox(template, sizeGB);
       });
     }
@@ -59,7 +59,7 @@ export class Templates {
   async emptyLayer(): Promise<string> {
     const file = path.join(this.layout.cacheDir, 'empty-layer.vhd');
     if (await exists(file)) return file;
-    await this.#emptyLock.runExclusive(async () => {
+    await this.emptyLock.runExclusive(async () => {
       if (await exists(file)) return;
       // An empty tar is its two zero end-of-archive blocks.
       const { sizeBytes } = await convertInWorker(Readable.from([Buffer.alloc(1024)]), file);

@@ -1,7 +1,7 @@
 /**
  * One service VM as the map sees it: its reference count, the VM once it has
- * started, the start and stop signals, the per-VM lock, and the disks and
- * union mounts made in it (ref-counted, so two users of one layer share them).
+ * started, the start and stop signals, the per-VM lock, and the union mounts
+ * made in it (ref-counted, so two users of one layer share them).
  *
  * `refCount === 0` means "terminating": the entry stays in the map until its
  * VM has stopped, so that a concurrent `add` can wait for the stop signal and
@@ -12,17 +12,15 @@ import { LcowError } from '../errors.js';
 import { RefCountedResources } from './ref-counted.js';
 import { OnceSignal } from './signal.js';
 
-export class ServiceVmEntry<VM, Disk = unknown, Union = unknown> {
+export class ServiceVmEntry<VM, Union = unknown> {
   refCount = 1;
-  #vm: VM | undefined;
+  private startedVm: VM | undefined;
   /** Fired by the starter (with the start error, if any). */
   readonly started = new OnceSignal();
   /** Fired once the VM is gone (with the termination error, if any). */
   readonly stopped = new OnceSignal();
   /** Serialises the operations (and guest processes) on this VM only. */
   readonly lock = new Mutex();
-  /** Disks attached to this VM, keyed by host path. */
-  readonly disks = new RefCountedResources<Disk>();
   /** Union mounts made in this VM, keyed by mount name. */
   readonly unionMounts = new RefCountedResources<Union>();
 
@@ -34,12 +32,12 @@ export class ServiceVmEntry<VM, Disk = unknown, Union = unknown> {
 
   /** The VM, or undefined while starting / after a failed start. */
   get vm(): VM | undefined {
-    return this.#vm;
+    return this.startedVm;
   }
 
   /** Record the start outcome; every waiter then sees the same error object. */
   signalStartFinished(vm: VM | undefined, error?: Error): void {
-    if (!error) this.#vm = vm;
+    if (!error) this.startedVm = vm;
     this.started.signal(error);
   }
 
@@ -51,8 +49,8 @@ export class ServiceVmEntry<VM, Disk = unknown, Union = unknown> {
   async waitStarted(): Promise<VM> {
     const err = await this.started.wait();
     if (err) throw err;
-    if (this.#vm === undefined) throw new LcowError('EVMSTART', `service VM ${this.id} started without a VM`, { vmId: this.id });
-    return this.#vm;
+    if (this.startedVm === undefined) throw new LcowError('EVMSTART', `service VM ${this.id} started without a VM`, { vmId: this.id });
+    return this.startedVm;
   }
 
   /** Run `fn` with this VM's lock held. Not re-entrant: never call from inside `fn`. */

@@ -14,21 +14,21 @@
 import { LcowError } from '../errors.js';
 import { ServiceVmEntry } from './entry.js';
 
-export interface AddResult<VM, D, U> {
-  entry: ServiceVmEntry<VM, D, U>;
+export interface AddResult<VM, U> {
+  entry: ServiceVmEntry<VM, U>;
   /** True for the caller that created the entry: it must start the VM and signal. */
   isNew: boolean;
 }
 
-export class ServiceVmMap<VM, D = unknown, U = unknown> {
-  readonly #entries = new Map<string, ServiceVmEntry<VM, D, U>>();
+export class ServiceVmMap<VM, U = unknown> {
+  private readonly byId = new Map<string, ServiceVmEntry<VM, U>>();
 
   /** One step of `add` without waiting: reports a terminating entry instead. */
-  tryAdd(id: string): { kind: 'new' | 'existing' | 'terminating'; entry: ServiceVmEntry<VM, D, U> } {
-    const found = this.#entries.get(id);
+  tryAdd(id: string): { kind: 'new' | 'existing' | 'terminating'; entry: ServiceVmEntry<VM, U> } {
+    const found = this.byId.get(id);
     if (!found) {
-      const entry = new ServiceVmEntry<VM, D, U>(id);
-      this.#entries.set(id, entry);
+      const entry = new ServiceVmEntry<VM, U>(id);
+      this.byId.set(id, entry);
       return { kind: 'new', entry };
     }
     if (found.terminating) return { kind: 'terminating', entry: found };
@@ -36,7 +36,7 @@ export class ServiceVmMap<VM, D = unknown, U = unknown> {
     return { kind: 'existing', entry: found };
   }
 
-  async add(id: string): Promise<AddResult<VM, D, U>> {
+  async add(id: string): Promise<AddResult<VM, U>> {
     for (;;) {
       const r = this.tryAdd(id);
       if (r.kind !== 'terminating') return { entry: r.entry, isNew: r.kind === 'new' };
@@ -47,49 +47,49 @@ export class ServiceVmMap<VM, D = unknown, U = unknown> {
   }
 
   /** The entry, or undefined; never throws. */
-  peek(id: string): ServiceVmEntry<VM, D, U> | undefined {
-    return this.#entries.get(id);
+  peek(id: string): ServiceVmEntry<VM, U> | undefined {
+    return this.byId.get(id);
   }
 
-  get(id: string): ServiceVmEntry<VM, D, U> {
-    return this.#live(id);
+  get(id: string): ServiceVmEntry<VM, U> {
+    return this.live(id);
   }
 
   /** ref - 1; `lastRef` tells the caller it must now terminate the VM. */
-  decrementRefCount(id: string): { entry: ServiceVmEntry<VM, D, U>; lastRef: boolean } {
-    const entry = this.#live(id);
+  decrementRefCount(id: string): { entry: ServiceVmEntry<VM, U>; lastRef: boolean } {
+    const entry = this.live(id);
     entry.refCount--;
     return { entry, lastRef: entry.refCount === 0 };
   }
 
   /** Force ref to 0 (Remove / Cleanup): the caller must now terminate the VM. */
-  setRefCountZero(id: string): ServiceVmEntry<VM, D, U> {
-    const entry = this.#live(id);
+  setRefCountZero(id: string): ServiceVmEntry<VM, U> {
+    const entry = this.live(id);
     entry.refCount = 0;
     return entry;
   }
 
   delete(id: string): void {
-    const entry = this.#entries.get(id);
+    const entry = this.byId.get(id);
     if (!entry) throw new LcowError('ENOTFOUND', `service VM ${id} is unknown`, { vmId: id });
     if (entry.refCount !== 0) throw new LcowError('EBUSY', `service VM ${id} still has ${entry.refCount} reference(s)`, { vmId: id, refCount: entry.refCount });
-    this.#entries.delete(id);
+    this.byId.delete(id);
   }
 
   ids(): string[] {
-    return [...this.#entries.keys()];
+    return [...this.byId.keys()];
   }
 
-  entries(): Array<ServiceVmEntry<VM, D, U>> {
-    return [...this.#entries.values()];
+  entries(): Array<ServiceVmEntry<VM, U>> {
+    return [...this.byId.values()];
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.byId.size;
   }
 
-  #live(id: string): ServiceVmEntry<VM, D, U> {
-    const entry = this.#entries.get(id);
+  private live(id: string): ServiceVmEntry<VM, U> {
+    const entry = this.byId.get(id);
     if (!entry) throw new LcowError('ENOTFOUND', `service VM ${id} is unknown`, { vmId: id });
     if (entry.terminating) throw new LcowError('EVMTERMINATING', `service VM ${id} is shutting down`, { vmId: id });
     return entry;

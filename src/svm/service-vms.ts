@@ -31,14 +31,12 @@ export interface ServiceVmLifecycle<VM> {
   start(vmId: string): Promise<VM>;
   /** Terminate it (and wait until it is gone). */
   stop(vmId: string, vm: VM): Promise<void>;
-  /** After the VM is gone (or never started): delete its scratch file and the like. */
-  discard?(vmId: string): Promise<void>;
 }
 
-export interface ServiceVmLease<VM, D = unknown, U = unknown> {
+export interface ServiceVmLease<VM, U = unknown> {
   readonly vmId: string;
   readonly vm: VM;
-  readonly entry: ServiceVmEntry<VM, D, U>;
+  readonly entry: ServiceVmEntry<VM, U>;
   /** Give the reference back. A second call is EALREADYRELEASED. */
   release(): Promise<void>;
 }
@@ -51,18 +49,18 @@ export interface ServiceVmsOptions<VM> {
   logger?: Logger;
 }
 
-export class ServiceVms<VM, D = unknown, U = unknown> {
+export class ServiceVms<VM, U = unknown> {
   readonly mode: ServiceVmMode;
-  readonly map = new ServiceVmMap<VM, D, U>();
-  readonly #lifecycle: ServiceVmLifecycle<VM>;
-  readonly #starts: PQueue;
-  readonly #log: Logger;
+  readonly map = new ServiceVmMap<VM, U>();
+  private readonly lifecycle: ServiceVmLifecycle<VM>;
+  private readonly starts: PQueue;
+  private readonly log: Logger;
 
   constructor(options: ServiceVmsOptions<VM>) {
     this.mode = options.mode;
-    this.#lifecycle = options.lifecycle;
-    this.#starts = new PQueue({ concurrency: Math.max(1, options.maxParallelStarts ?? 2) });
-    this.#log = componentLogger(options.logger, 'svm', { mode: options.mode });
+    this.lifecycle = options.lifecycle;
+    this.starts = new PQueue({ concurrency: Math.max(1, options.maxParallelStarts ?? 2) });
+    this.log = componentLogger(options.logger, 'svm', { mode: options.mode });
   }
 
   /** The map id that serves a layer. */
@@ -79,18 +77,18 @@ export class ServiceVms<VM, D = unknown, U = unknown> {
    * A running VM for this layer, with one reference held by the lease.
    * Starts the VM when there is none; waits for a terminating one to stop first.
    */
-  async acquire(layerId: string): Promise<ServiceVmLease<VM, D, U>> {
+  async acquire(layerId: string): Promise<ServiceVmLease<VM, U>> {
     const vmId = this.vmIdFor(layerId);
     const { entry, isNew } = await this.map.add(vmId);
     if (isNew) {
       if (this.mode === 'global') entry.refCount++; // the keep-alive reference, dropped by stopAll
-      await this.#start(entry);
+      await this.start(entry);
     }
     let vm: VM;
     try {
       vm = await entry.waitStarted();
     } catch (err) {
-      await this.#releaseEntry(entry, false).catch((e: unknown) => this.#log.warn({ vmId, err: asError(e) }, 'release after failed start'));
+      await this.releaseEntry(entry, false).catch((e: unknown) => this.log.warn({ vmId, err: asError(e) }, 'release after failed start'));
       throw err;
     }
     if (entry.terminating) {
@@ -105,19 +103,19 @@ export class ServiceVms<VM, D = unknown, U = unknown> {
       release: async () => {
         if (released) throw new LcowError('EALREADYRELEASED', `lease on service VM ${vmId} released twice`, { vmId });
         released = true;
-        await this.#releaseEntry(entry, false);
+        await this.releaseEntry(entry, false);
       },
     };
   }
 
   /** acquire → fn → release; fn's error wins over a release error (which is logged). */
-  async use<T>(layerId: string, fn: (lease: ServiceVmLease<VM, D, U>) => Promise<T>): Promise<T> {
+  async use<T>(layerId: string, fn: (lease: ServiceVmLease<VM, U>) => Promise<T>): Promise<T> {
     const lease = await this.acquire(layerId);
     let result: T;
     try {
       result = await fn(lease);
     } catch (err) {
-      await lease.release().catch((e: unknown) => this.#log.warn({ vmId: lease.vmId, err: asError(e) }, 'release after failed operation'));
+      await lease.release().catch((e: unknown) => this.log.warn({ vmId: lease.vmId, err: asError(e) }, 'release after failed operation'));
       throw err;
     }
     await lease.release();
@@ -131,7 +129,7 @@ export class ServiceVms<VM, D = unknown, U = unknown> {
   async forceStop(layerId: string): Promise<void> {
     if (this.mode === 'global') return;
     const entry = this.map.peek(layerId);
-    if (entry) await this.#releaseEntry(entry, true);
+    if (entry) await this.releaseEntry(entry, true);
   }
 
   /**
@@ -139,22 +137,22 @@ export class ServiceVms<VM, D = unknown, U = unknown> {
    * one for its id — for a VM that died under its users (EVMSTOPPED), so the
    * next acquire boots a fresh one instead of finding the dead one.
    */
-  async forceStopEntry(entry: ServiceVmEntry<VM, D, U>): Promise<void> {
-    await this.#releaseEntry(entry, true);
+  async forceStopEntry(entry: ServiceVmEntry<VM, U>): Promise<void> {
+    await this.releaseEntry(entry, true);
   }
 
   /** Terminate every VM (Cleanup). Tries all of them, then throws the first error. */
   async stopAll(): Promise<void> {
-    const results = await Promise.allSettled(this.map.entries().map((e) => this.#releaseEntry(e, true)));
+    const results = await Promise.allSettled(this.map.entries().map((e) => this.releaseEntry(e, true)));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
   /** Boot through the bounded queue and signal the outcome. Never throws. */
-  async #start(entry: ServiceVmEntry<VM, D, U>): Promise<void> {
-    const log = this.#log.child({ vmId: entry.id });
+  private async start(entry: ServiceVmEntry<VM, U>): Promise<void> {
+    const log = this.log.child({ vmId: entry.id });
     try {
-      const vm = await this.#starts.add(() => this.#lifecycle.start(entry.id));
+      const vm = await this.starts.add(() => this.lifecycle.start(entry.id));
       entry.signalStartFinished(vm);
       log.debug('service VM started');
     } catch (err) {
@@ -165,13 +163,13 @@ export class ServiceVms<VM, D = unknown, U = unknown> {
       // Waiters already hold the start error; their releases find the entry gone.
       if (!entry.terminating) {
         entry.refCount = 0;
-        await this.#terminate(entry);
+        await this.terminate(entry);
       }
     }
   }
 
   /** Drop one reference (or all, forced); the last one terminates. Stale entries: no-op. */
-  async #releaseEntry(entry: ServiceVmEntry<VM, D, U>, force: boolean): Promise<void> {
+  private async releaseEntry(entry: ServiceVmEntry<VM, U>, force: boolean): Promise<void> {
     if (this.map.peek(entry.id) !== entry) return; // already gone, maybe replaced
     if (entry.terminating) {
       const err = await entry.stopped.wait();
@@ -186,38 +184,31 @@ export class ServiceVms<VM, D = unknown, U = unknown> {
       lastRef = this.map.decrementRefCount(entry.id).lastRef;
     }
     if (!lastRef) return;
-    const err = await this.#terminate(entry);
+    const err = await this.terminate(entry);
     if (err) throw err;
   }
 
   /**
    * The one termination of an entry at ref 0: wait for its start, stop the VM
-   * if it started, discard its scratch, drop it from the map, fire `stopped`.
-   * Returns (never throws) the first error, which is also the stop signal's.
+   * if it started, drop it from the map, fire `stopped`. Returns (never
+   * throws) the stop error, which is also the stop signal's.
    */
-  async #terminate(entry: ServiceVmEntry<VM, D, U>): Promise<Error | undefined> {
-    const log = this.#log.child({ vmId: entry.id });
-    let first: Error | undefined;
+  private async terminate(entry: ServiceVmEntry<VM, U>): Promise<Error | undefined> {
+    const log = this.log.child({ vmId: entry.id });
+    let stopError: Error | undefined;
     const startError = await entry.started.wait();
     const vm = entry.vm;
     if (!startError && vm !== undefined) {
       try {
-        await this.#lifecycle.stop(entry.id, vm);
+        await this.lifecycle.stop(entry.id, vm);
       } catch (err) {
-        first = asError(err);
-        log.warn({ err: first }, 'service VM did not terminate cleanly');
+        stopError = asError(err);
+        log.warn({ err: stopError }, 'service VM did not terminate cleanly');
       }
     }
-    try {
-      await this.#lifecycle.discard?.(entry.id);
-    } catch (err) {
-      const e = asError(err);
-      log.warn({ err: e }, 'could not discard service VM scratch');
-      first ??= e;
-    }
     if (this.map.peek(entry.id) === entry) this.map.delete(entry.id);
-    entry.signalStopFinished(first);
+    entry.signalStopFinished(stopError);
     log.debug('service VM stopped');
-    return first;
+    return stopError;
   }
 }

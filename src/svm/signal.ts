@@ -7,37 +7,37 @@
  * same Error object.
  */
 export class OnceSignal {
-  #set = false;
-  #error: Error | undefined;
-  #resolve!: (err: Error | undefined) => void;
-  readonly #done: Promise<Error | undefined>;
+  private fired = false;
+  private firedWith: Error | undefined;
+  private resolve!: (err: Error | undefined) => void;
+  private readonly done: Promise<Error | undefined>;
 
   constructor() {
-    this.#done = new Promise((resolve) => {
-      this.#resolve = resolve;
+    this.done = new Promise((resolve) => {
+      this.resolve = resolve;
     });
   }
 
   /** Fire the signal. Only the first call counts; it returns false for later ones. */
   signal(error?: Error): boolean {
-    if (this.#set) return false;
-    this.#set = true;
-    this.#error = error;
-    this.#resolve(error);
+    if (this.fired) return false;
+    this.fired = true;
+    this.firedWith = error;
+    this.resolve(error);
     return true;
   }
 
   get isSet(): boolean {
-    return this.#set;
+    return this.fired;
   }
 
   /** The error it was fired with (undefined when not fired or fired clean). */
   get error(): Error | undefined {
-    return this.#error;
+    return this.firedWith;
   }
 
   /** Resolves with the error (or undefined) once fired. */
   wait(): Promise<Error | undefined> {
-    return this.#done;
+    return this.done;
   }
 }

@@ -60,7 +60,7 @@ describe('crash safety (SIGKILL)', () => {
     expect(entries().some((n) => n.includes('-applying-'))).toBe(true); // the crash left its work dir…
     const d = await open();
     expect(await d.exists('L')).toBe(false); // …but never a visible layer
-    expect(entries()).toEqual(['cache', 'scratch']);
+    expect(entries()).toEqual(['cache']);
     await d.applyDiff('L', '', layerTar([{ name: 'ok', data: 'fine' }]));
     expect((await readTar(await d.diff('L'))).map((e) => e.name)).toEqual(['ok']);
   }, 120_000);
@@ -73,7 +73,7 @@ describe('crash safety (SIGKILL)', () => {
     expect(await d.exists('C')).toBe(true);
     expect(await d.getMetadata('C')).toMatchObject({ kind: 'empty' });
     expect(readdirSync(path.join(root, 'C'))).toEqual(['layerchain.json']);
-    expect(entries()).toEqual(['C', 'cache', 'scratch']);
+    expect(entries()).toEqual(['C', 'cache']);
     await d.applyDiff('C', '', layerTar([{ name: 'ok', data: 'fine' }]));
     expect(await d.getMetadata('C')).toMatchObject({ kind: 'layer' });
   }, 120_000);
@@ -91,7 +91,7 @@ describe('crash safety (SIGKILL)', () => {
     expect(existsSync(path.join(root, 'R-removing'))).toBe(true);
     const d = await open();
     expect(await d.exists('R')).toBe(false);
-    expect(entries()).toEqual(['cache', 'scratch']);
+    expect(entries()).toEqual(['cache']);
     await d.applyDiff('R', '', layerTar([{ name: 'again', data: 'y' }])); // the id is usable again
     expect(await d.exists('R')).toBe(true);
   }, 180_000);

@@ -46,7 +46,7 @@ describe('LcowDriver on the fake backend', () => {
     await expect(d.create('a/b')).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(d.create('x-removing')).rejects.toMatchObject({ code: 'EINVAL' });
     await expect(d.create('cache')).rejects.toMatchObject({ code: 'EINVAL' });
-    expect(readdirSync(root).sort()).toEqual(['base', 'cache', 'mid', 'scratch', 'top']);
+    expect(readdirSync(root).sort()).toEqual(['base', 'cache', 'mid', 'top']);
     expect(await d.getMetadata('mid')).toMatchObject({ dir: path.join(root, 'mid'), kind: 'layer', parents: 'base' });
     expect(await d.getMetadata('top')).toMatchObject({ kind: 'empty', parents: 'mid,base' });
     expect(await d.getLayerPath('mid')).toBe(path.join(root, 'mid'));
@@ -80,6 +80,10 @@ describe('LcowDriver on the fake backend', () => {
       await expect(LcowDriver.open(root, { backend, serviceVm: { vpmem } })).rejects.toMatchObject({ code: 'EBADOPTION' });
     }
     await expect(LcowDriver.open(root, { backend, serviceVm: { memoryMiB: 1 } })).rejects.toMatchObject({ code: 'EBADOPTION' });
+    // checked against the limits of the backend object it is given
+    const narrow = new FakeBackend({ limits: { vpmemDevices: 8 } });
+    await expect(LcowDriver.open(root, { backend: narrow, serviceVm: { vpmem: { count: 9 } } })).rejects.toMatchObject({ code: 'EBADOPTION', context: { option: 'vpmem.count' } });
+    await LcowDriver.open(root, { backend: narrow, serviceVm: { vpmem: { count: 8 } } });
   });
 
   it('safe mode: get is lazy, get/put are ref-counted, the last put stops the VM', async () => {
@@ -119,7 +123,7 @@ describe('LcowDriver on the fake backend', () => {
     await d.remove('child');
     await d.remove('base');
     expect(await d.exists('base')).toBe(false);
-    expect(readdirSync(root).sort()).toEqual(['cache', 'scratch']);
+    expect(readdirSync(root).sort()).toEqual(['cache']);
     await d.remove('base'); // already gone: fine
     await expect(d.get('base')).rejects.toMatchObject({ code: 'ENOTFOUND' });
   });
@@ -155,9 +159,7 @@ describe('LcowDriver on the fake backend', () => {
     expect(d.status().serviceVms).toEqual([]);
   });
 
-  it('open deletes stale scratch files and finishes crash leftovers', async () => {
-    mkdirSync(path.join(root, 'scratch'), { recursive: true });
-    writeFileSync(path.join(root, 'scratch', 'old_svm1.vhdx'), 'x');
+  it('open finishes crash leftovers and half-written templates', async () => {
     for (const leftover of ['gone-removing', 'half-applying-123-abcd', 'new-creating-9-ffff']) {
       mkdirSync(path.join(root, leftover));
       writeFileSync(path.join(root, leftover, 'layer.vhd'), 'partial');
@@ -166,8 +168,7 @@ describe('LcowDriver on the fake backend', () => {
     writeFileSync(path.join(root, 'cache', '.sandbox-20gb.vhdx.tmp-1-abcd'), 'half a template');
     writeFileSync(path.join(root, 'cache', 'sandbox-20gb.vhdx'), 'a finished template');
     const d = await open();
-    expect(readdirSync(root).sort()).toEqual(['cache', 'scratch']);
-    expect(readdirSync(path.join(root, 'scratch'))).toEqual([]);
+    expect(readdirSync(root).sort()).toEqual(['cache']);
     expect(readdirSync(path.join(root, 'cache'))).toEqual(['sandbox-20gb.vhdx']);
     expect(await d.exists('gone')).toBe(false);
   });

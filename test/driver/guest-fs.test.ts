@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecOptions, ExecResult } from '../../src/backend/types.js';
 import { GuestFs } from '../../src/driver/guest-fs.js';
-import { containerPath } from '../../src/driver/guest-path.js';
+import { containerPath } from '../../src/driver/container-path.js';
 
 const BUSYBOX = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 

@@ -78,9 +78,9 @@ describe('createSandbox', () => {
     expect(await changes(vhdx, [])).toEqual([]);
   });
 
-  it('accepts the options form createSandbox(path, { sizeGB }) the driver uses', async () => {
+  it('makes any whole size of GB (1 GB here), not only the default', async () => {
     const small = path.join(work, 'small.vhdx');
-    await createSandbox(small, { sizeGB: 1 });
+    await createSandbox(small, 1);
     const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-f', 'vhdx', small], { encoding: 'utf8' })) as { 'virtual-size': number };
     expect(info['virtual-size']).toBe(GiB);
   });

@@ -28,7 +28,6 @@ export class FakeLifecycle implements ServiceVmLifecycle<FakeVm> {
   serial = 0;
   starts = 0;
   stops = 0;
-  discards = 0;
   booting = 0;
   maxBooting = 0;
   /** id → the VM alive for it (started, not yet stopped). */
@@ -66,9 +65,5 @@ export class FakeLifecycle implements ServiceVmLifecycle<FakeVm> {
     if (this.stopGate) await this.stopGate.promise;
     vm.stopped = true;
     if (this.alive.get(vmId) === vm) this.alive.delete(vmId);
-  }
-
-  async discard(): Promise<void> {
-    this.discards++;
   }
 }

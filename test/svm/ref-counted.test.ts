@@ -33,28 +33,13 @@ describe('RefCountedResources', () => {
     expect(r.size).toBe(0);
   });
 
-  it('acquireAll rolls back under the caller’s lock without deadlocking (moby#36113)', async () => {
+  it('under the entry lock: a failed create leaves nothing behind and frees the lock (no re-entry, moby#36113)', async () => {
     const entry = new ServiceVmEntry<string, string>('vm');
-    const destroyed: string[] = [];
-    // '/shared' is already held once: the rollback must only undo this call's count.
-    await entry.disks.acquire('/shared', async () => 'shared');
-    const rollbackErrors: string[] = [];
-    const attempt = entry.runExclusive(() =>
-      entry.disks.acquireAll(
-        [
-          { key: '/a', create: async () => 'a' },
-          { key: '/shared', create: async () => 'never' },
-          { key: '/b', create: async () => Promise.reject(new Error('no free slot')) },
-        ],
-        async (h) => void destroyed.push(h),
-        (err, key) => rollbackErrors.push(`${key}:${err.message}`),
-      ),
-    );
-    await expect(attempt).rejects.toThrow('no free slot');
-    expect(destroyed).toEqual(['a']);
-    expect(entry.disks.keys()).toEqual(['/shared']);
-    expect(entry.disks.refCount('/shared')).toBe(1);
-    expect(rollbackErrors).toEqual([]);
+    await entry.runExclusive(() => entry.unionMounts.acquire('/shared', async () => 'shared'));
+    const attempt = entry.runExclusive(() => entry.unionMounts.acquire('/b', async () => Promise.reject(new Error('mount failed'))));
+    await expect(attempt).rejects.toThrow('mount failed');
+    expect(entry.unionMounts.keys()).toEqual(['/shared']);
+    expect(entry.unionMounts.refCount('/shared')).toBe(1);
     expect(entry.lock.isLocked()).toBe(false);
   });
 });

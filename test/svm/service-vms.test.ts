@@ -20,7 +20,7 @@ describe('ServiceVms, safe mode', () => {
     expect(svms.ids()).toEqual(['L2']);
     await c.release();
     expect(svms.ids()).toEqual([]);
-    expect(lc.discards).toBe(2);
+    expect(lc.stops).toBe(2);
   });
 
   it('an acquire while the VM is terminating waits for the stop, then starts a fresh VM', async () => {
@@ -63,7 +63,7 @@ describe('ServiceVms, safe mode', () => {
     }
     expect(lc.starts).toBe(1);
     expect(svms.ids()).toEqual([]);
-    expect(lc.discards).toBe(1);
+    expect(lc.stops).toBe(0); // nothing started, nothing to stop
     // the next user gets a fresh try
     lc.startGate = undefined;
     lc.failStart = () => undefined;

@@ -4,11 +4,10 @@
  * Windows, QEMU elsewhere). Resolved on first need — the verbs that work on
  * the host (create, applyDiff, diff …) never load a backend — then kept.
  */
-import { selectBackend } from '../backend/index.js';
-import type { HypervisorBackend } from '../backend/index.js';
+import { selectBackend, type BackendChoice, type HypervisorBackend } from '../backend/index.js';
 
-export type BackendChoice = HypervisorBackend | 'auto' | 'qemu' | 'hcs';
+export type DriverBackend = HypervisorBackend | BackendChoice;
 
-export async function resolveBackend(choice: BackendChoice = 'auto'): Promise<HypervisorBackend> {
+export async function resolveBackend(choice: DriverBackend = 'auto'): Promise<HypervisorBackend> {
   return typeof choice === 'object' ? choice : selectBackend(choice);
 }

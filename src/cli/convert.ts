@@ -11,8 +11,6 @@ import type { ConvertResult } from '../ext4/index.js';
 import { preferSmallHeap } from './lean-heap.js';
 import { ProgressBar, formatBytes } from './progress.js';
 
-export const summary = 'convert a layer tar into an ext4 layer.vhd';
-
 interface Args {
   input: string;
   output: string;

@@ -12,8 +12,6 @@ import { LcowError } from '../errors.js';
 import { LcowDriver } from '../driver/index.js';
 import { parseDriverArgs, readStdin, type ParsedArgs } from './driver-args.js';
 
-export const summary = 'every storage-driver verb';
-
 const USAGE = `usage: lcow driver <verb> --root DIR [--opt lcow.key=value]… args
   create ID [PARENT]
   create-read-write ID [PARENT] [--size GB]

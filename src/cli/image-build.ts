@@ -5,8 +5,6 @@
 import { ensureGuestImage } from '../backend/qemu/index.js';
 import { LcowError } from '../errors.js';
 
-export const summary = 'build the QEMU guest kernel+initrd into the cache';
-
 export async function run(args: string[]): Promise<number> {
   let force = false;
   let json = false;

@@ -10,8 +10,6 @@
 import { LcowError } from '../errors.js';
 import { parseDriverArgs } from './driver-args.js';
 
-export const summary = 'import a docker save / OCI image archive into a driver data root';
-
 const USAGE = 'usage: lcow image import --root DIR [--opt key=value]… [--json] <docker-save.tar | oci-layout-dir | oci-layout.tar>';
 
 export async function run(argv: string[]): Promise<number> {

@@ -13,8 +13,6 @@ import { openExt4Image, type Ext4Image } from '../ext4/index.js';
 import type { Ext4Stat } from '../ext4/index.js';
 import { openBlockSource } from '../vhd/index.js';
 
-export const summary = 'list/stat files in an ext4, VHD or VHDX image';
-
 const USAGE = 'usage: lcow inspect <image> [path] [--json] [--cat FILE]';
 
 interface Args {

@@ -4,7 +4,7 @@
  */
 import { isLcowError } from '../errors.js';
 
-type CommandModule = { run(args: string[]): Promise<number>; summary?: string };
+type CommandModule = { run(args: string[]): Promise<number> };
 
 /** command word(s) → module path (relative to this file) and one-line help. */
 const COMMANDS: Array<{ words: string[]; module: string; help: string }> = [

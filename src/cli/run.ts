@@ -15,8 +15,6 @@ import { LcowError } from '../errors.js';
 import { LcowDriver } from '../driver/index.js';
 import { parseDriverArgs, readStdin } from './driver-args.js';
 
-export const summary = 'run a command in a container rootfs';
-
 const USAGE = 'usage: lcow run --root DIR [--opt lcow.key=value]… [--keep] [--stdin] <layer-id | image.tar | oci-dir> -- argv…';
 
 async function topLayer(d: LcowDriver, ref: string): Promise<string> {

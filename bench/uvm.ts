@@ -200,7 +200,8 @@ const layer = await ext4('layer', { 'f.txt': 'x' }, 4);
         await bareExec(b, ['/bin/sh', '-c', `until [ -b /dev/pmem${i} ]; do sleep 0.01; done; mkdir -p /m/p${i} && mount -t ext4 -o ro,noload,dax /dev/pmem${i} /m/p${i}`]);
       }),
       pmemOurs: () => time(async () => {
-        await vm.addVpmemDevice(i, { hostPath: layer });
+        const added = await vm.addVpmemDevice(i, { hostPath: layer });
+        if (!added.added) throw new Error(`VPMEM refused the bench layer: ${added.detail}`);
         await vm.mountVpmem({ slot: i, guestPath: `/run/m/p${i}` });
       }),
     };

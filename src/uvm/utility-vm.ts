@@ -209,6 +209,8 @@ export class UtilityVM {
       removeScsiDisk: (c, l) => vm.removeScsiDisk(c, l),
       addVpmemDevice: async (s, d) => (check('addVpmemDevice'), vm.addVpmemDevice(s, d)),
       removeVpmemDevice: (s) => vm.removeVpmemDevice(s),
+      addVpmemMapping: async (s, o, d) => (check('addVpmemMapping'), vm.addVpmemMapping(s, o, d)),
+      removeVpmemMapping: (s, o) => vm.removeVpmemMapping(s, o),
       mountScsi: async (r) => (check('mountScsi'), vm.mountScsi(r)),
       mountVpmem: async (r) => (check('mountVpmem'), vm.mountVpmem(r)),
       unmount: (p) => vm.unmount(p),

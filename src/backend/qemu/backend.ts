@@ -37,8 +37,14 @@ export interface QemuBackendOptions {
 export class QemuBackend implements HypervisorBackend {
   readonly name: BackendName = 'qemu';
   readonly limits: BackendLimits = QEMU_LIMITS;
-  /** QEMU 7.2 cannot unplug virtio-pmem (see QemuVm.removeVpmemDevice). */
-  readonly capabilities: BackendCapabilities = { vpmemUnplug: 'same-file-only' };
+  /**
+   * QEMU 7.2 cannot unplug virtio-pmem (see QemuVm.removeVpmemDevice), and a
+   * virtio-pmem device is one memory-backend-file: one file, from its start,
+   * so no device holds several layers at offsets (vpmemMapped false, in gcs
+   * mode too; the GCS's side of MappingInfo is still proven, with one file
+   * that holds two images).
+   */
+  readonly capabilities: BackendCapabilities = { vpmemUnplug: 'same-file-only', vpmemMapped: false };
   private bootPromise: Promise<BootSpec> | undefined;
   private accelPromise: Promise<string> | undefined;
 

@@ -385,6 +385,15 @@ export class QemuVm implements VmHandle {
     });
   }
 
+  /** A virtio-pmem device maps one whole file (capabilities.vpmemMapped is false). */
+  addVpmemMapping(slot: number, offsetBytes: number): Promise<VpmemAddResult> {
+    return Promise.reject(new LcowError('EUNSUPPORTED', 'QEMU maps one file per virtio-pmem device, never several at offsets', { vmId: this.id, slot, offsetBytes }));
+  }
+
+  removeVpmemMapping(slot: number, offsetBytes: number): Promise<void> {
+    return Promise.reject(new LcowError('EUNSUPPORTED', 'QEMU maps one file per virtio-pmem device, never several at offsets', { vmId: this.id, slot, offsetBytes }));
+  }
+
   // ---- guest side ------------------------------------------------------
 
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {

@@ -181,6 +181,8 @@ export interface CreateVmOptions {
 
 export interface HypervisorBackend {
   readonly name: BackendName;
+  /** What serves guest requests, for people reading logs and reports: 'gcs (bridge v4)', 'qemu-guest-agent', 'fake'. */
+  readonly guestAgent: string;
   readonly limits: BackendLimits;
   readonly capabilities: BackendCapabilities;
   /** Build (not boot) a VM. */

@@ -19,6 +19,7 @@ export interface FakeBackendOptions {
 
 export class FakeBackend implements HypervisorBackend {
   readonly name = 'fake' as const;
+  readonly guestAgent = 'fake';
   readonly limits: BackendLimits;
   readonly capabilities: BackendCapabilities;
   /** The fake host's disk files. */

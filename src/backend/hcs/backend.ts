@@ -77,6 +77,8 @@ export class HcsBackend implements HypervisorBackend {
   readonly name = 'hcs' as const;
   readonly limits: BackendLimits = HCS_LIMITS;
   readonly capabilities: BackendCapabilities;
+  /** hcsshim's GCS, through the injected GuestConnection (the hvsock transport is not built yet). */
+  readonly guestAgent = 'gcs (bridge v4)';
   private native: NativeHcs | undefined;
 
   constructor(private readonly options: HcsBackendOptions = {}) {

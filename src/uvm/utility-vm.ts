@@ -92,6 +92,7 @@ export class UtilityVM {
       guard: this.guard,
       orphans: this.orphans,
       unplug: backend.capabilities.vpmemUnplug,
+      mapped: backend.capabilities.vpmemMapped,
       ...resolved.vpmem,
     });
     this.unions = new UnionManager(this.id, guarded, this.mountPoints, this.guard);

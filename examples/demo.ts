@@ -40,7 +40,9 @@ async function writeDockerSave(file: string, layers: Buffer[], tag: string): Pro
   const pack = tar.pack();
   const diffIds = layers.map((l) => `sha256:${crypto.createHash('sha256').update(l).digest('hex')}`);
   const names = diffIds.map((d) => `${d.slice(7)}/layer.tar`);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: diffIds } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: diffIds } }),
+  );
   const configName = `${crypto.createHash('sha256').update(config).digest('hex')}.json`;
   layers.forEach((l, i) => pack.entry({ name: names[i]! }, l));
   pack.entry({ name: configName }, config);
@@ -80,7 +82,9 @@ async function main(): Promise<void> {
   const driver = await step(`open driver (data root ${work}/root)`, () => LcowDriver.open(path.join(work, 'root')));
   try {
     const { topLayerId, layerIds } = await step(`import ${path.basename(archive)} (tar → ext4 → layer.vhd)`, () =>
-      importImage(driver, archive!, { onProgress: (p) => p.state === 'applied' && console.log(`  layer ${p.index + 1}/${p.total} ${p.diffId.slice(0, 19)}… ${p.size} B`) }),
+      importImage(driver, archive!, {
+        onProgress: (p) => p.state === 'applied' && console.log(`  layer ${p.index + 1}/${p.total} ${p.diffId.slice(0, 19)}… ${p.size} B`),
+      }),
     );
     await step('createReadWrite ctr (sandbox.vhdx on the host, no VM)', () => driver.createReadWrite('ctr', topLayerId));
     const h = await step('get ctr', () => driver.get('ctr'));

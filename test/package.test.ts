@@ -24,8 +24,9 @@ describe.skipIf(!existsSync(`${root}dist/index.js`))('the built package', () => 
     }
   });
 
-  it('ships the non-TypeScript runtime files (the guest init script and the gcs variant\'s hook) in dist', () => {
-    for (const f of ['init.sh', 'gcs-init.sh']) expect(readFileSync(`${root}dist/backend/qemu/image/${f}`, 'utf8')).toBe(readFileSync(`${root}src/backend/qemu/image/${f}`, 'utf8'));
+  it("ships the non-TypeScript runtime files (the guest init script and the gcs variant's hook) in dist", () => {
+    for (const f of ['init.sh', 'gcs-init.sh'])
+      expect(readFileSync(`${root}dist/backend/qemu/image/${f}`, 'utf8')).toBe(readFileSync(`${root}src/backend/qemu/image/${f}`, 'utf8'));
   });
 
   it('runs the lcow binary: help, and the guest image it builds from dist is the one the sources build', async () => {

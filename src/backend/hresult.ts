@@ -94,5 +94,5 @@ export function hresultName(hr: number): string | undefined {
 }
 
 export function failed(hr: number): boolean {
-  return hr < 0 || (hr >>> 0) >= 0x80000000;
+  return hr < 0 || hr >>> 0 >= 0x80000000;
 }

@@ -156,7 +156,10 @@ function parseOctal(buf: Buffer, off: number, len: number): number {
     for (let i = off + 1; i < off + len; i++) v = v * 256 + buf[i];
     return v;
   }
-  const s = buf.toString('latin1', off, off + len).replace(/\0.*$/s, '').trim();
+  const s = buf
+    .toString('latin1', off, off + len)
+    .replace(/\0.*$/s, '')
+    .trim();
   return s ? parseInt(s, 8) : 0;
 }
 
@@ -357,14 +360,21 @@ async function openVerified(openRaw: () => Readable, diffId: string, mediaType: 
         if (!out.destroyed && !out.writableEnded && !out.write(chunk)) await drainedOrClosed(out);
       }
     } catch (err) {
-      const e = isLcowError(err, 'EBADIMAGE', 'EUNSUPPORTED', 'EIO') ? err : badImage(`layer ${diffId} could not be read or decompressed: ${asError(err).message}`, ctx, err);
+      const e = isLcowError(err, 'EBADIMAGE', 'EUNSUPPORTED', 'EIO')
+        ? err
+        : badImage(`layer ${diffId} could not be read or decompressed: ${asError(err).message}`, ctx, err);
       failure = e;
       out.destroy(e);
       throw e;
     }
     const actual = hash.digest('hex');
     if (!diffId.startsWith('sha256:') || actual !== expected) {
-      const e = badImage(`layer content does not match its diff id: got sha256:${actual}, expected ${diffId}`, { ...ctx, diffId, actual: `sha256:${actual}`, bytes });
+      const e = badImage(`layer content does not match its diff id: got sha256:${actual}, expected ${diffId}`, {
+        ...ctx,
+        diffId,
+        actual: `sha256:${actual}`,
+        bytes,
+      });
       failure = e;
       out.destroy(e);
       throw e;
@@ -544,7 +554,13 @@ export async function importImage(driver: ImportTarget, archivePath: string, opt
   }
 }
 
-async function applyLayers(driver: ImportTarget, image: ImageArchive, archivePath: string, options: ImportOptions, log: Logger): Promise<{ topLayerId: string; layerIds: string[] }> {
+async function applyLayers(
+  driver: ImportTarget,
+  image: ImageArchive,
+  archivePath: string,
+  options: ImportOptions,
+  log: Logger,
+): Promise<{ topLayerId: string; layerIds: string[] }> {
   if (image.layers.length === 0) throw badImage('the image has no layers', { file: archivePath });
   const ids = chainIds(image.layers.map((l) => l.diffId)).map((c) => c.replace(/^sha256:/, ''));
   let parent = '';

@@ -70,7 +70,8 @@ export function decodeDirectory(data: Buffer): DirectoryEntry[] {
     const recLen = data.readUInt16LE(pos + 4);
     const nameLen = data.readUInt8(pos + 6);
     if (recLen < DIRENT_HEADER) break;
-    if (inode !== 0) out.push({ inode, fileType: data.readUInt8(pos + 7), name: Buffer.from(data.subarray(pos + DIRENT_HEADER, pos + DIRENT_HEADER + nameLen)) });
+    if (inode !== 0)
+      out.push({ inode, fileType: data.readUInt8(pos + 7), name: Buffer.from(data.subarray(pos + DIRENT_HEADER, pos + DIRENT_HEADER + nameLen)) });
     pos += recLen;
   }
   return out;

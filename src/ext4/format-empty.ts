@@ -85,7 +85,11 @@ export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string 
     });
   }
 
-  const uuid = uuidFromHash(createHash('sha256').update(`lcow-uvm empty ext4\0${options.uuidSeed ?? ''}\0${blocks}`).digest());
+  const uuid = uuidFromHash(
+    createHash('sha256')
+      .update(`lcow-uvm empty ext4\0${options.uuidSeed ?? ''}\0${blocks}`)
+      .digest(),
+  );
   const head = Buffer.alloc((1 + gdtBlocks) * BLOCK_SIZE);
   encodeSuperblock({
     inodesCount: groups * ipg,
@@ -111,7 +115,21 @@ export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string 
     let next = first;
     const tree = buildExtentTree([{ logical: 0, physical: first, length: count }], () => next++);
     encodeInode(
-      { mode: S_IFDIR | perm, uid: 0, gid: 0, size: count * BLOCK_SIZE, linksCount: links, blocks512: count * 8, flags: EXT4_EXTENTS_FL, iBlock: tree.root, fileAcl: 0, atime: EPOCH, mtime: EPOCH, ctime: EPOCH, crtime: EPOCH },
+      {
+        mode: S_IFDIR | perm,
+        uid: 0,
+        gid: 0,
+        size: count * BLOCK_SIZE,
+        linksCount: links,
+        blocks512: count * 8,
+        flags: EXT4_EXTENTS_FL,
+        iBlock: tree.root,
+        fileAcl: 0,
+        atime: EPOCH,
+        mtime: EPOCH,
+        ctime: EPOCH,
+        crtime: EPOCH,
+      },
       itable,
       (ino - 1) * INODE_SIZE,
     );

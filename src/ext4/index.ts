@@ -6,7 +6,17 @@ export type { LayerEntry, EntryKind, EntryMeta, Timestamp, SparseRegion } from '
 export type { SparseImage } from './sparse-image.js';
 export { convertTarToExt4, DEFAULT_LAYER_ALIGNMENT, type ConvertOptions, type ConvertResult, type ConvertProgress, type ConvertInput } from './convert.js';
 export { readFileChunks } from './tar/file-source.js';
-export { readLayerEntries, decompressIfNeeded, detectCompression, decompressZstd, findZstdProgram, zstdSupport, zstdUnsupported, type ReadLayerOptions, type Compression } from './tar/index.js';
+export {
+  readLayerEntries,
+  decompressIfNeeded,
+  detectCompression,
+  decompressZstd,
+  findZstdProgram,
+  zstdSupport,
+  zstdUnsupported,
+  type ReadLayerOptions,
+  type Compression,
+} from './tar/index.js';
 export { Ext4Writer, type Ext4WriterOptions, type Ext4WriteResult } from './writer.js';
 export { formatEmptyExt4 } from './format-empty.js';
 export { appendVerityTree, type VerityResult } from './verity.js';

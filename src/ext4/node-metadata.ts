@@ -29,16 +29,33 @@ export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter
   const { dirBlocks, tree, xattrs } = shape(n, first);
   if (n.type === 'dir') {
     const data = encodeDirectory(dirEntries(n));
-    if (data.length !== dirBlocks * BLOCK_SIZE) throw new LcowError('EIO', 'internal layout mismatch: a directory changed size between planning and writing', { ino: n.ino });
+    if (data.length !== dirBlocks * BLOCK_SIZE)
+      throw new LcowError('EIO', 'internal layout mismatch: a directory changed size between planning and writing', { ino: n.ino });
     await out.append(data);
   }
   for (const t of tree?.blocks ?? []) await out.append(t.data);
   if (xattrs.block) await out.append(xattrs.block);
 }
 
-const TYPE_BITS: Record<Node['type'], number> = { file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK, char: S_IFCHR, block: S_IFBLK, fifo: S_IFIFO, socket: S_IFSOCK };
+const TYPE_BITS: Record<Node['type'], number> = {
+  file: S_IFREG,
+  dir: S_IFDIR,
+  symlink: S_IFLNK,
+  char: S_IFCHR,
+  block: S_IFBLK,
+  fifo: S_IFIFO,
+  socket: S_IFSOCK,
+};
 /** The directory-entry file type of each node type. */
-const FILE_TYPE: Record<Node['type'], number> = { file: FT.REG_FILE, dir: FT.DIR, symlink: FT.SYMLINK, char: FT.CHRDEV, block: FT.BLKDEV, fifo: FT.FIFO, socket: FT.SOCK };
+const FILE_TYPE: Record<Node['type'], number> = {
+  file: FT.REG_FILE,
+  dir: FT.DIR,
+  symlink: FT.SYMLINK,
+  char: FT.CHRDEV,
+  block: FT.BLKDEV,
+  fifo: FT.FIFO,
+  socket: FT.SOCK,
+};
 
 /** The inode of `n`, whose metadata blocks start at `first`. */
 export function inodeFieldsOf(n: Node, first: number): InodeFields {

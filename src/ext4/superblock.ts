@@ -3,16 +3,7 @@
  * fields these images use are modelled; everything else is written as zero,
  * which is what mke2fs writes for an unused feature.
  */
-import {
-  BLOCKS_PER_GROUP,
-  EXT4_MAGIC,
-  EXTRA_ISIZE,
-  FIRST_INO,
-  GROUP_DESC_SIZE,
-  INODE_SIZE,
-  LOG_BLOCK_SIZE,
-  SUPERBLOCK_SIZE,
-} from './constants.js';
+import { BLOCKS_PER_GROUP, EXT4_MAGIC, EXTRA_ISIZE, FIRST_INO, GROUP_DESC_SIZE, INODE_SIZE, LOG_BLOCK_SIZE, SUPERBLOCK_SIZE } from './constants.js';
 
 export interface Superblock {
   inodesCount: number;

@@ -21,7 +21,17 @@ describe('real-world tree', () => {
   it('node_modules converts to an e2fsck-clean image identical to the source tree', async () => {
     const tar = join(dir, 'nm.tar');
     // Excluding the vitest/tsx caches that tests write into while this runs.
-    execFileSync('tar', ['--format=pax', '--exclude=node_modules/.cache', '--exclude=node_modules/.vite', '--exclude=node_modules/.vitest', '-C', repo, '-cf', tar, 'node_modules']);
+    execFileSync('tar', [
+      '--format=pax',
+      '--exclude=node_modules/.cache',
+      '--exclude=node_modules/.vite',
+      '--exclude=node_modules/.vitest',
+      '-C',
+      repo,
+      '-cf',
+      tar,
+      'node_modules',
+    ]);
     const out = join(dir, 'nm.vhd');
     // Through the buffer-reusing reader the CLI uses: every byte is then compared below.
     const result = await convertTarToExt4(readFileChunks(tar, { chunkSize: 100_000, ring: 2 }), out);
@@ -34,7 +44,17 @@ describe('real-world tree', () => {
     await withLoopMount(out, (mnt) => {
       const image = describeTree(join(mnt, 'node_modules'), { xattrPrefixes: [] });
       expect(image.size).toBe(source.size);
-      const pick = (n: TreeNode) => ({ path: n.path, type: n.type, mode: n.mode.toString(8), uid: n.uid, gid: n.gid, size: n.size, sha256: n.sha256, target: n.target, mtimeNs: n.mtimeNs });
+      const pick = (n: TreeNode) => ({
+        path: n.path,
+        type: n.type,
+        mode: n.mode.toString(8),
+        uid: n.uid,
+        gid: n.gid,
+        size: n.size,
+        sha256: n.sha256,
+        target: n.target,
+        mtimeNs: n.mtimeNs,
+      });
       let compared = 0;
       for (const [path, s] of source) {
         const i = image.get(path);

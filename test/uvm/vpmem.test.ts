@@ -62,7 +62,7 @@ describe('VPMEM manager: slots', () => {
     expect(vm.violations).toEqual([]);
   });
 
-  it("a slot the backend says another file holds becomes unusable and the next one is tried (a file replaced on disk)", async () => {
+  it('a slot the backend says another file holds becomes unusable and the next one is tried (a file replaced on disk)', async () => {
     const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 2 } }, qemuLike());
     backend.disks.define('/a');
     await device(await uvm.vpmem.tryAdd('/a')).release(); // slot 0 retired, holding /a
@@ -207,7 +207,13 @@ describe('VPMEM manager: mapped devices (hcsshim mapped VPMEM)', () => {
       { slot: 1, guestPath: c.guestPath, mapping: c.mapping },
     ]);
     expect((await vm.exec(['cat', `${b.guestPath}/who`])).stdout.toString()).toBe('b');
-    expect([uvm.vpmem.inUse(), [...uvm.vpmem.mappings()]]).toEqual([[0, 1], [[0, 2], [1, 1]]]);
+    expect([uvm.vpmem.inUse(), [...uvm.vpmem.mappings()]]).toEqual([
+      [0, 1],
+      [
+        [0, 2],
+        [1, 1],
+      ],
+    ]);
 
     // A freed range is reused by the next file that fits; a device with no file left is free again.
     await a.release();

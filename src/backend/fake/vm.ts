@@ -97,10 +97,15 @@ export class FakeVm implements VmHandle {
   // ---- lifecycle -----------------------------------------------------------
 
   start(): Promise<void> {
-    return this.op('start', [], () => {
-      if (this.current !== 'created') throw new LcowError('EVMSTART', `fake VM ${this.id} is ${this.current}`, { vmId: this.id });
-      this.current = 'running';
-    }, { whenCreated: true });
+    return this.op(
+      'start',
+      [],
+      () => {
+        if (this.current !== 'created') throw new LcowError('EVMSTART', `fake VM ${this.id} is ${this.current}`, { vmId: this.id });
+        this.current = 'running';
+      },
+      { whenCreated: true },
+    );
   }
 
   async terminate(): Promise<void> {
@@ -174,7 +179,8 @@ export class FakeVm implements VmHandle {
     return this.op('addVpmemMapping', [slot, offsetBytes, device], async () => {
       if (!this.contract.capabilities.vpmemMapped) throw new LcowError('EUNSUPPORTED', 'this fake backend maps one file per VPMEM device', { vmId: this.id });
       const { count, maxSizeBytes } = this.spec.vpmem;
-      if (!Number.isInteger(slot) || slot < 0 || slot >= count) throw new LcowError('EINVAL', `VPMEM slot ${slot} out of range`, { vmId: this.id, slot, count });
+      if (!Number.isInteger(slot) || slot < 0 || slot >= count)
+        throw new LcowError('EINVAL', `VPMEM slot ${slot} out of range`, { vmId: this.id, slot, count });
       if (this.vpmem.has(slot)) throw new LcowError('EEXIST', `VPMEM ${slot} holds a whole-device file`, { vmId: this.id, slot });
       const disk = this.disks.get(device.hostPath);
       if (disk.pmemUnsuitable) return vpmemRefused('unsuitable', `${device.hostPath} cannot back a VPMEM device`);
@@ -182,11 +188,16 @@ export class FakeVm implements VmHandle {
       if (size > maxSizeBytes) return vpmemRefused('too-large', `${device.hostPath} (${size} bytes) is larger than a VPMEM device`);
       const sizeBytes = Math.ceil(size / 4096) * 4096;
       if (offsetBytes % 4096 !== 0 || offsetBytes + sizeBytes > maxSizeBytes) {
-        throw new LcowError('EINVAL', `mapping ${offsetBytes}+${sizeBytes} does not fit VPMEM ${slot} (${maxSizeBytes} bytes, page-aligned)`, { vmId: this.id, slot, offsetBytes });
+        throw new LcowError('EINVAL', `mapping ${offsetBytes}+${sizeBytes} does not fit VPMEM ${slot} (${maxSizeBytes} bytes, page-aligned)`, {
+          vmId: this.id,
+          slot,
+          offsetBytes,
+        });
       }
       const maps = this.vpmemMappings.get(slot) ?? new Map<number, { disk: FakeDisk; sizeBytes: number }>();
       for (const [o, m] of maps) {
-        if (offsetBytes < o + m.sizeBytes && o < offsetBytes + sizeBytes) this.violations.push(`addVpmemMapping ${slot}@${offsetBytes} overlaps the mapping at ${o}`);
+        if (offsetBytes < o + m.sizeBytes && o < offsetBytes + sizeBytes)
+          this.violations.push(`addVpmemMapping ${slot}@${offsetBytes} overlaps the mapping at ${o}`);
       }
       maps.set(offsetBytes, { disk, sizeBytes });
       this.vpmemMappings.set(slot, maps);
@@ -249,8 +260,10 @@ export class FakeVm implements VmHandle {
   combineLayers(req: CombineLayersRequest): Promise<void> {
     return this.op('combineLayers', [req], () => {
       const data = `lowerdir=${req.lowerDirs.join(':')}${req.upperDir === undefined ? '' : `,upperdir=${req.upperDir},workdir=${req.workDir}`}`;
-      if (Buffer.byteLength(data) > MOUNT_DATA_MAX) throw guestError('EGUEST', 'overlay mount data exceeds one page', { vmId: this.id, errno: 'EINVAL', bytes: Buffer.byteLength(data) });
-      if (req.upperDir === undefined && req.lowerDirs.length < 2) throw guestError('EGUEST', 'overlay: at least 2 lowerdir are needed while upperdir nonexistent', { vmId: this.id, errno: 'EINVAL' });
+      if (Buffer.byteLength(data) > MOUNT_DATA_MAX)
+        throw guestError('EGUEST', 'overlay mount data exceeds one page', { vmId: this.id, errno: 'EINVAL', bytes: Buffer.byteLength(data) });
+      if (req.upperDir === undefined && req.lowerDirs.length < 2)
+        throw guestError('EGUEST', 'overlay: at least 2 lowerdir are needed while upperdir nonexistent', { vmId: this.id, errno: 'EINVAL' });
       const sources: string[] = [];
       const lowers: TreeLoc[] = req.lowerDirs.map((d) => {
         const l = this.guest.locate(d);
@@ -314,7 +327,14 @@ export class FakeVm implements VmHandle {
   }
 
   private checkScsiAddress(controller: number, lun: number): void {
-    if (!Number.isInteger(controller) || controller < 0 || controller >= this.spec.scsiControllers || !Number.isInteger(lun) || lun < 0 || lun >= this.contract.limits.lunsPerController) {
+    if (
+      !Number.isInteger(controller) ||
+      controller < 0 ||
+      controller >= this.spec.scsiControllers ||
+      !Number.isInteger(lun) ||
+      lun < 0 ||
+      lun >= this.contract.limits.lunsPerController
+    ) {
       throw new LcowError('EINVAL', `SCSI ${controller}:${lun} out of range`, { vmId: this.id, controller, lun, controllers: this.spec.scsiControllers });
     }
   }

@@ -27,7 +27,17 @@ import { LcowError, asError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';
 import { hresultHex, hresultName } from '../hresult.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, FrameDecoder, encodeFrame, type Frame } from './framing.js';
-import { CONTAINER_NOTIFICATION, MESSAGE_KIND, RPC, kindOf, responseTypeOf, rpcNameOf, type ContainerNotification, type ResponseBase, type RpcName } from './protocol.js';
+import {
+  CONTAINER_NOTIFICATION,
+  MESSAGE_KIND,
+  RPC,
+  kindOf,
+  responseTypeOf,
+  rpcNameOf,
+  type ContainerNotification,
+  type ResponseBase,
+  type RpcName,
+} from './protocol.js';
 
 export interface BridgeOptions {
   logger?: Logger;
@@ -139,7 +149,13 @@ export class GcsBridge {
     this.pending.delete(id);
     this.abandoned.add(id);
     if (this.abandoned.size > ABANDONED_REMEMBERED) this.abandoned.delete(this.abandoned.values().next().value as bigint);
-    p.reject(new LcowError('ETIMEOUT', `GCS ${p.rpc} got no answer within ${timeoutMs} ms; abandoned (the bridge goes on)`, { ...p.context, id: Number(id), timeoutMs }));
+    p.reject(
+      new LcowError('ETIMEOUT', `GCS ${p.rpc} got no answer within ${timeoutMs} ms; abandoned (the bridge goes on)`, {
+        ...p.context,
+        id: Number(id),
+        timeoutMs,
+      }),
+    );
   }
 
   private onData(chunk: Buffer): void {
@@ -158,7 +174,13 @@ export class GcsBridge {
     const kind = kindOf(frame.type);
     if (kind === MESSAGE_KIND.response) return this.onResponse(frame);
     if (frame.type === CONTAINER_NOTIFICATION) return this.onNotification(frame);
-    this.protocolError(new LcowError('EBRIDGE', `unexpected GCS message type ${hex(frame.type)} (a host receives only responses and notifications)`, { reason: 'unexpected-type', type: frame.type, id: Number(frame.id) }));
+    this.protocolError(
+      new LcowError('EBRIDGE', `unexpected GCS message type ${hex(frame.type)} (a host receives only responses and notifications)`, {
+        reason: 'unexpected-type',
+        type: frame.type,
+        id: Number(frame.id),
+      }),
+    );
   }
 
   private onResponse(frame: Frame): void {
@@ -168,20 +190,31 @@ export class GcsBridge {
         this.log.debug({ id: Number(frame.id), type: hex(frame.type) }, 'late answer to an abandoned request dropped');
         return;
       }
-      this.protocolError(new LcowError('EBRIDGE', `GCS answered request id ${frame.id}, which is not pending`, { reason: 'unknown-id', id: Number(frame.id), type: frame.type }));
+      this.protocolError(
+        new LcowError('EBRIDGE', `GCS answered request id ${frame.id}, which is not pending`, { reason: 'unknown-id', id: Number(frame.id), type: frame.type }),
+      );
       return;
     }
     this.pending.delete(frame.id);
     clearTimeout(p.timer);
     if (frame.type !== responseTypeOf(p.type)) {
-      p.reject(new LcowError('EBRIDGE', `GCS answered ${p.rpc} with message type ${hex(frame.type)}`, { ...p.context, reason: 'type-mismatch', type: frame.type }));
+      p.reject(
+        new LcowError('EBRIDGE', `GCS answered ${p.rpc} with message type ${hex(frame.type)}`, { ...p.context, reason: 'type-mismatch', type: frame.type }),
+      );
       return;
     }
     let response: ResponseBase;
     try {
       response = parseObject(frame.body) as unknown as ResponseBase;
     } catch (err) {
-      p.reject(new LcowError('EBRIDGE', `GCS answered ${p.rpc} with a body that is not a JSON object`, { ...p.context, reason: 'bad-json', body: preview(frame.body) }, { cause: err }));
+      p.reject(
+        new LcowError(
+          'EBRIDGE',
+          `GCS answered ${p.rpc} with a body that is not a JSON object`,
+          { ...p.context, reason: 'bad-json', body: preview(frame.body) },
+          { cause: err },
+        ),
+      );
       return;
     }
     const result = typeof response.Result === 'number' ? response.Result : 0;
@@ -194,7 +227,9 @@ export class GcsBridge {
       const n = parseObject(frame.body) as ContainerNotification;
       this.log.info({ containerId: n.ContainerId, type: n.Type, result: n.Result, resultInfo: n.ResultInfo }, 'GCS container notification (ignored)');
     } catch (err) {
-      this.protocolError(new LcowError('EBRIDGE', 'GCS notification body is not a JSON object', { reason: 'bad-json', body: preview(frame.body) }, { cause: err }));
+      this.protocolError(
+        new LcowError('EBRIDGE', 'GCS notification body is not a JSON object', { reason: 'bad-json', body: preview(frame.body) }, { cause: err }),
+      );
     }
   }
 
@@ -203,7 +238,10 @@ export class GcsBridge {
     const midMessage = this.decoder.pending;
     this.fail(
       midMessage > 0
-        ? new LcowError('EBRIDGE', `GCS bridge peer hung up in the middle of a message (${midMessage} bytes of it received)`, { reason: 'truncated', bytes: midMessage })
+        ? new LcowError('EBRIDGE', `GCS bridge peer hung up in the middle of a message (${midMessage} bytes of it received)`, {
+            reason: 'truncated',
+            bytes: midMessage,
+          })
         : new LcowError('EBRIDGE', 'GCS bridge peer hung up', { reason: 'closed' }),
     );
   }

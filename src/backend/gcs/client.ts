@@ -11,7 +11,14 @@ import type { ExecOptions, ExecResult } from '../types.js';
 import { GcsBridge, type BridgeOptions } from './bridge.js';
 import type { GuestModifyRequest } from './guest-requests.js';
 import { runProcess } from './process.js';
-import { FIRST_STDIO_PORT, NULL_CONTAINER_ID, PROTOCOL_VERSION, type DumpStacksResponse, type GcsCapabilities, type NegotiateProtocolResponse } from './protocol.js';
+import {
+  FIRST_STDIO_PORT,
+  NULL_CONTAINER_ID,
+  PROTOCOL_VERSION,
+  type DumpStacksResponse,
+  type GcsCapabilities,
+  type NegotiateProtocolResponse,
+} from './protocol.js';
 import type { StdioTransport } from './stdio.js';
 
 /** Default time limit of one request (WaitForProcess has none). */
@@ -67,7 +74,10 @@ export class GcsClient {
     }
     if (answer.Version !== PROTOCOL_VERSION) {
       bridge.close();
-      throw new LcowError('EBRIDGE', `the GCS negotiated protocol version ${String(answer.Version)}, not ${PROTOCOL_VERSION}`, { reason: 'version', version: answer.Version });
+      throw new LcowError('EBRIDGE', `the GCS negotiated protocol version ${String(answer.Version)}, not ${PROTOCOL_VERSION}`, {
+        reason: 'version',
+        version: answer.Version,
+      });
     }
     return new GcsClient(bridge, options, answer.Version, answer.Capabilities ?? {});
   }
@@ -83,10 +93,14 @@ export class GcsClient {
 
   /** One ModifySettings request for the utility VM (mount, unmount, unite, unplug). */
   async modify(request: GuestModifyRequest, options: { timeoutMs?: number } = {}): Promise<void> {
-    await this.bridge.rpc('ModifySettings', { ContainerId: NULL_CONTAINER_ID, Request: request }, {
-      timeoutMs: options.timeoutMs ?? this.requestTimeoutMs,
-      context: { resourceType: request.ResourceType, requestType: request.RequestType, ...(this.options.vmId ? { vmId: this.options.vmId } : {}) },
-    });
+    await this.bridge.rpc(
+      'ModifySettings',
+      { ContainerId: NULL_CONTAINER_ID, Request: request },
+      {
+        timeoutMs: options.timeoutMs ?? this.requestTimeoutMs,
+        context: { resourceType: request.ResourceType, requestType: request.RequestType, ...(this.options.vmId ? { vmId: this.options.vmId } : {}) },
+      },
+    );
   }
 
   /** Run a process in the VM from argv; resolves with any exit code (see process.ts for stdio and time limits). */

@@ -53,12 +53,16 @@ export class FrameDecoder {
       const head = this.peek(HEADER_SIZE);
       const size = head.readUInt32LE(4);
       if (size < HEADER_SIZE || size > this.maxMessageBytes) {
-        this.broken = new LcowError('EBRIDGE', `GCS bridge message of ${size} bytes (must be ${HEADER_SIZE}..${this.maxMessageBytes}); the stream cannot be framed any more`, {
-          reason: 'bad-size',
-          size,
-          maxMessageBytes: this.maxMessageBytes,
-          type: head.readUInt32LE(0),
-        });
+        this.broken = new LcowError(
+          'EBRIDGE',
+          `GCS bridge message of ${size} bytes (must be ${HEADER_SIZE}..${this.maxMessageBytes}); the stream cannot be framed any more`,
+          {
+            reason: 'bad-size',
+            size,
+            maxMessageBytes: this.maxMessageBytes,
+            type: head.readUInt32LE(0),
+          },
+        );
         throw this.broken;
       }
       if (this.buffered < size) return frames;

@@ -88,7 +88,11 @@ export async function runProcess(deps: ProcessDeps, argv: readonly string[], opt
     relay.close();
     throw err;
   }
-  const exit = deps.bridge.rpc<WaitForProcessResponse>('WaitForProcess', { ContainerId: NULL_CONTAINER_ID, ProcessId: pid, TimeoutInMs: INFINITE_WAIT_MS }, { context: { pid, argv: [...argv] } });
+  const exit = deps.bridge.rpc<WaitForProcessResponse>(
+    'WaitForProcess',
+    { ContainerId: NULL_CONTAINER_ID, ProcessId: pid, TimeoutInMs: INFINITE_WAIT_MS },
+    { context: { pid, argv: [...argv] } },
+  );
   exit.catch(() => undefined);
 
   let timer: NodeJS.Timeout | undefined;
@@ -104,7 +108,11 @@ export async function runProcess(deps: ProcessDeps, argv: readonly string[], opt
       await killProcess(deps, pid);
       await Promise.race([exit.catch(() => undefined), delay(deps.requestTimeoutMs)]);
       io.cut();
-      throw new LcowError('ETIMEOUT', `guest process ${argv[0]} (pid ${pid}) did not finish within ${options.timeoutMs} ms; killed`, { argv: [...argv], pid, timeoutMs: options.timeoutMs });
+      throw new LcowError('ETIMEOUT', `guest process ${argv[0]} (pid ${pid}) did not finish within ${options.timeoutMs} ms; killed`, {
+        argv: [...argv],
+        pid,
+        timeoutMs: options.timeoutMs,
+      });
     }
     const output = await io.collect();
     return { exitCode: exitCodeOf(first.ExitCode), ...output };

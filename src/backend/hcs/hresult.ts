@@ -5,7 +5,17 @@
 import { LcowError, type LcowErrorCode } from '../../errors.js';
 import { WIN32_NAMES, hresultHex, hresultName, win32FromHresult } from '../hresult.js';
 
-export { HRESULT_NAMES, WIN32_NAMES, HCS_E_OPERATION_TIMEOUT, HCS_E_SYSTEM_ALREADY_STOPPED, HCS_E_SYSTEM_NOT_FOUND, failed, hresultHex, hresultName, win32FromHresult } from '../hresult.js';
+export {
+  HRESULT_NAMES,
+  WIN32_NAMES,
+  HCS_E_OPERATION_TIMEOUT,
+  HCS_E_SYSTEM_ALREADY_STOPPED,
+  HCS_E_SYSTEM_NOT_FOUND,
+  failed,
+  hresultHex,
+  hresultName,
+  win32FromHresult,
+} from '../hresult.js';
 
 /** HCS's failure document (`ResultError`), kept as parsed JSON or raw text. */
 function resultDetail(resultDocument: string | null | undefined): Record<string, unknown> {

@@ -199,7 +199,12 @@ export class QemuVm implements VmHandle {
     } catch (err) {
       const detail = this.stderrTail.trim();
       await this.kill();
-      throw new LcowError('EVMSTART', `VM ${this.id} failed to start: ${asError(err).message}${detail ? ` (qemu: ${detail})` : ''}`, { vmId: this.id, stderr: detail }, { cause: err });
+      throw new LcowError(
+        'EVMSTART',
+        `VM ${this.id} failed to start: ${asError(err).message}${detail ? ` (qemu: ${detail})` : ''}`,
+        { vmId: this.id, stderr: detail },
+        { cause: err },
+      );
     }
   }
 
@@ -286,7 +291,10 @@ export class QemuVm implements VmHandle {
       if (await exitedWithin(grace)) return;
     } else if (this.agent && !this.agent.stopped) {
       const asked = await Promise.race([
-        this.agent.request('guest-exec', { path: 'poweroff', arg: ['-f'] }, grace).then(() => true, () => false),
+        this.agent.request('guest-exec', { path: 'poweroff', arg: ['-f'] }, grace).then(
+          () => true,
+          () => false,
+        ),
         this.exited.then(() => true),
       ]);
       if (asked && (await exitedWithin(grace))) return;
@@ -350,7 +358,14 @@ export class QemuVm implements VmHandle {
   // ---- host side -------------------------------------------------------
 
   private checkScsiSlot(controller: number, lun: number): void {
-    if (!Number.isInteger(controller) || controller < 0 || controller >= this.spec.scsiControllers || !Number.isInteger(lun) || lun < 0 || lun >= QEMU_LIMITS.lunsPerController) {
+    if (
+      !Number.isInteger(controller) ||
+      controller < 0 ||
+      controller >= this.spec.scsiControllers ||
+      !Number.isInteger(lun) ||
+      lun < 0 ||
+      lun >= QEMU_LIMITS.lunsPerController
+    ) {
       throw new LcowError('EINVAL', `no SCSI location ${controller}:${lun} on VM ${this.id}`, { vmId: this.id, controller, lun });
     }
   }
@@ -403,7 +418,10 @@ export class QemuVm implements VmHandle {
       const held = this.retiredVpmemSlots.get(slot);
       if (held) {
         if (held.path !== device.hostPath || !sameFile(held, await heldFile(device.hostPath))) {
-          return vpmemRefused('slot-held', `VPMEM slot ${slot} of VM ${this.id} still maps ${held.path} (QEMU cannot unplug it); only that file can use it again`);
+          return vpmemRefused(
+            'slot-held',
+            `VPMEM slot ${slot} of VM ${this.id} still maps ${held.path} (QEMU cannot unplug it); only that file can use it again`,
+          );
         }
         await this.guest.reviveVpmem(slot);
         this.retiredVpmemSlots.delete(slot);
@@ -418,7 +436,15 @@ export class QemuVm implements VmHandle {
       // readonly=on: QEMU opens the file O_RDONLY and maps it read-only; share=off
       // so nothing could ever reach the layer file even if a write got through.
       // align: place the region on a 2 MiB boundary of guest memory, as Linux requires.
-      await qmp.execute('object-add', { 'qom-type': 'memory-backend-file', id: mem, 'mem-path': device.hostPath, size, share: false, readonly: true, align: VPMEM_ALIGNMENT });
+      await qmp.execute('object-add', {
+        'qom-type': 'memory-backend-file',
+        id: mem,
+        'mem-path': device.hostPath,
+        size,
+        share: false,
+        readonly: true,
+        align: VPMEM_ALIGNMENT,
+      });
       try {
         await qmp.execute('device_add', { driver: 'virtio-pmem-pci', id: `pmem${slot}`, memdev: mem, bus: `pmem-rp${slot}` });
       } catch (err) {
@@ -457,11 +483,15 @@ export class QemuVm implements VmHandle {
 
   /** A virtio-pmem device maps one whole file (capabilities.vpmemMapped is false). */
   addVpmemMapping(slot: number, offsetBytes: number): Promise<VpmemAddResult> {
-    return Promise.reject(new LcowError('EUNSUPPORTED', 'QEMU maps one file per virtio-pmem device, never several at offsets', { vmId: this.id, slot, offsetBytes }));
+    return Promise.reject(
+      new LcowError('EUNSUPPORTED', 'QEMU maps one file per virtio-pmem device, never several at offsets', { vmId: this.id, slot, offsetBytes }),
+    );
   }
 
   removeVpmemMapping(slot: number, offsetBytes: number): Promise<void> {
-    return Promise.reject(new LcowError('EUNSUPPORTED', 'QEMU maps one file per virtio-pmem device, never several at offsets', { vmId: this.id, slot, offsetBytes }));
+    return Promise.reject(
+      new LcowError('EUNSUPPORTED', 'QEMU maps one file per virtio-pmem device, never several at offsets', { vmId: this.id, slot, offsetBytes }),
+    );
   }
 
   // ---- guest side ------------------------------------------------------
@@ -505,7 +535,11 @@ export class QemuVm implements VmHandle {
   async mountVpmem(req: VpmemMountRequest): Promise<void> {
     this.checkVpmemSlot(req.slot);
     if (!this.gcsOps) {
-      if (req.mapping) throw new LcowError('EUNSUPPORTED', 'mounting part of a VPMEM device needs the GCS (dm-linear); qemu-guest-agent mounts whole devices', { vmId: this.id, slot: req.slot });
+      if (req.mapping)
+        throw new LcowError('EUNSUPPORTED', 'mounting part of a VPMEM device needs the GCS (dm-linear); qemu-guest-agent mounts whole devices', {
+          vmId: this.id,
+          slot: req.slot,
+        });
       return this.guest.mountVpmem(req);
     }
     // The GCS mounts /dev/pmem<DeviceNumber>: send the N this slot's device has in the guest.

@@ -60,7 +60,14 @@ function standIn(s: string, max: number): string {
 
 function octal(buf: Buffer, offset: number, width: number, value: number): void {
   // width includes the terminating NUL
-  buf.write(Math.trunc(value).toString(8).padStart(width - 1, '0') + '\0', offset, width, 'ascii');
+  buf.write(
+    Math.trunc(value)
+      .toString(8)
+      .padStart(width - 1, '0') + '\0',
+    offset,
+    width,
+    'ascii',
+  );
 }
 
 interface UstarFields {

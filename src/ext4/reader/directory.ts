@@ -54,7 +54,10 @@ export function parseDirEntries(b: Buffer, hasFileType: boolean, dirIno: number,
  * the rest of i_block and continue in the system.data xattr value.
  */
 export function parseInlineDir(iBlock: Buffer, xattrPart: Buffer | undefined, hasFileType: boolean, dirIno: number): DirEntry[] {
-  const out: DirEntry[] = [{ name: '.', ino: dirIno, kind: 'dir' }, { name: '..', ino: iBlock.readUInt32LE(0), kind: 'dir' }];
+  const out: DirEntry[] = [
+    { name: '.', ino: dirIno, kind: 'dir' },
+    { name: '..', ino: iBlock.readUInt32LE(0), kind: 'dir' },
+  ];
   parseDirEntries(iBlock.subarray(4, 60), hasFileType, dirIno, out);
   if (xattrPart && xattrPart.length) parseDirEntries(xattrPart, hasFileType, dirIno, out);
   return out;

@@ -14,7 +14,6 @@
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '../constants.js';
 import { decodeTime, type Ext4Time } from './timestamps.js';
 
-
 export const INODE_FLAG_INDEX = 0x1000; // hashed directory
 export const INODE_FLAG_HUGE_FILE = 0x40000;
 export const INODE_FLAG_EXTENTS = 0x80000;

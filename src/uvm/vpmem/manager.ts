@@ -218,7 +218,11 @@ export class VpmemManager {
     const { guard, host, paths } = this.deps;
     for (;;) {
       const place = this.placeMapping(size);
-      if (!place) throw new Refused('vpmem-full', `no VPMEM device has ${size} bytes free for ${hostPath} (${this.deps.count} devices of ${this.deps.maxSizeBytes} bytes)`);
+      if (!place)
+        throw new Refused(
+          'vpmem-full',
+          `no VPMEM device has ${size} bytes free for ${hostPath} (${this.deps.count} devices of ${this.deps.maxSizeBytes} bytes)`,
+        );
       const { slot, regions, mapping } = place;
       const dev: Device = { hostPath, slot, guestPath: paths.allocate(`vpmem ${slot}@${mapping.offsetBytes}`), mapping, mounted: false };
       const giveBack = (): void => {
@@ -320,4 +324,3 @@ class VpmemHandle implements VpmemDevice {
     return this.once.release();
   }
 }
-

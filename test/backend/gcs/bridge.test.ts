@@ -23,7 +23,11 @@ async function connected(options: GcsConnectOptions = {}): Promise<{ client: Gcs
   return { client: await connecting, peer, protocolErrors };
 }
 
-const mount = (n: number) => ({ ResourceType: 'MappedVirtualDisk' as const, RequestType: 'Add' as const, Settings: { MountPath: `/run/m/${n}`, Controller: 0, Lun: n, ReadOnly: true } });
+const mount = (n: number) => ({
+  ResourceType: 'MappedVirtualDisk' as const,
+  RequestType: 'Add' as const,
+  Settings: { MountPath: `/run/m/${n}`, Controller: 0, Lun: n, ReadOnly: true },
+});
 
 async function rejection(p: Promise<unknown>): Promise<LcowError> {
   const err = await p.then(
@@ -104,11 +108,28 @@ describe('GCS bridge: requests', () => {
   it("a guest failure is EGCS with the HRESULT, its name, the message and the guest's ErrorRecords", async () => {
     const { client, peer } = await connected();
     const p = client.modify(mount(5));
-    const records = [{ Result: 0x80004005 | 0, Message: 'open /sys/bus/vmbus/devices/x: no such file or directory', StackTrace: 'goroutine 1', ModuleName: 'gcs', FileName: 'scsi.go', Line: 90, FunctionName: 'ActualControllerNumber' }];
+    const records = [
+      {
+        Result: 0x80004005 | 0,
+        Message: 'open /sys/bus/vmbus/devices/x: no such file or directory',
+        StackTrace: 'goroutine 1',
+        ModuleName: 'gcs',
+        FileName: 'scsi.go',
+        Line: 90,
+        FunctionName: 'ActualControllerNumber',
+      },
+    ];
     peer.respond(await peer.next(), { Result: 0x80004005 | 0, ErrorMessage: records[0]!.Message, ErrorRecords: records });
     const err = await rejection(p);
     expect(err.code).toBe('EGCS');
-    expect(err.context).toMatchObject({ hresult: '0x80004005', name: 'E_FAIL', errorMessage: records[0]!.Message, errorRecords: records, resourceType: 'MappedVirtualDisk', requestType: 'Add' });
+    expect(err.context).toMatchObject({
+      hresult: '0x80004005',
+      name: 'E_FAIL',
+      errorMessage: records[0]!.Message,
+      errorRecords: records,
+      resourceType: 'MappedVirtualDisk',
+      requestType: 'Add',
+    });
     expect(err.message).toContain('E_FAIL (0x80004005)');
     expect(err.message).toContain('no such file or directory');
 

@@ -130,7 +130,12 @@ describe('GCS processes without a stdio transport', () => {
     const { client, peer } = await connected();
     const run = client.exec(['false']);
     const exec = await peer.next();
-    expect(params(exec)).toMatchObject({ CreateStdInPipe: false, CreateStdOutPipe: false, CreateStdErrPipe: false, Environment: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    expect(params(exec)).toMatchObject({
+      CreateStdInPipe: false,
+      CreateStdOutPipe: false,
+      CreateStdErrPipe: false,
+      Environment: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
     expect(relay(exec)).toEqual({});
     peer.respond(exec, { ProcessId: 1 });
     peer.respond(await peer.next(), { ExitCode: 0xffffffff });
@@ -143,7 +148,10 @@ describe('GCS processes without a stdio transport', () => {
   it('a program the GCS cannot start is EGCS with its message; argv is checked before anything is sent', async () => {
     const { client, peer } = await connected();
     const run = client.exec(['/nonexistent']);
-    peer.respond(await peer.next(), { Result: 0x80004005 | 0, ErrorMessage: 'failed to call Start for external process: fork/exec /nonexistent: no such file or directory' });
+    peer.respond(await peer.next(), {
+      Result: 0x80004005 | 0,
+      ErrorMessage: 'failed to call Start for external process: fork/exec /nonexistent: no such file or directory',
+    });
     expect(await run.catch((e: unknown) => e)).toMatchObject({ code: 'EGCS', context: { name: 'E_FAIL', argv: ['/nonexistent'] } });
     expect(await client.exec([]).catch((e: unknown) => e)).toMatchObject({ code: 'EINVAL' });
     expect(await client.exec(['x'], { env: { 'A=B': '1' } }).catch((e: unknown) => e)).toMatchObject({ code: 'EINVAL' });

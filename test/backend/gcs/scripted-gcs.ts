@@ -92,7 +92,11 @@ export class ScriptedGcs {
     const req = await this.next();
     this.respond(req, {
       Version: 4,
-      Capabilities: { SupportedSchemaVersions: [{ Major: 2, Minor: 1 }], RuntimeOsType: 'Linux', GuestDefinedCapabilities: { SignalProcessSupported: true, DumpStacksSupported: true } },
+      Capabilities: {
+        SupportedSchemaVersions: [{ Major: 2, Minor: 1 }],
+        RuntimeOsType: 'Linux',
+        GuestDefinedCapabilities: { SignalProcessSupported: true, DumpStacksSupported: true },
+      },
     });
     return req;
   }

@@ -62,7 +62,10 @@ describe.skipIf(!GCS_BINARY)('hcsshim GCS in a real VM (skipped: set LCOW_GCS_BI
   it('runs processes through the bridge: exit code, cwd and the whole environment, a program that cannot start', async () => {
     expect((await vm.execViaGcs(['sh', '-c', 'exit 7'])).exitCode).toBe(7);
     // PATH is sent (the GCS passes none of its own); cwd and variables arrive as given.
-    const env = await vm.execViaGcs(['sh', '-c', '[ "$PWD" = /tmp ] && [ "$GREETING" = "hi there" ] && [ -n "$PATH" ] && exit 5'], { cwd: '/tmp', env: { GREETING: 'hi there' } });
+    const env = await vm.execViaGcs(['sh', '-c', '[ "$PWD" = /tmp ] && [ "$GREETING" = "hi there" ] && [ -n "$PATH" ] && exit 5'], {
+      cwd: '/tmp',
+      env: { GREETING: 'hi there' },
+    });
     expect(env.exitCode).toBe(5);
     const missing = await vm.execViaGcs(['/nonexistent']).catch((e: unknown) => e);
     expect(missing).toMatchObject({ code: 'EGCS', context: { name: 'E_FAIL', errorMessage: expect.stringContaining('no such file') } });

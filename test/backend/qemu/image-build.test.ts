@@ -18,7 +18,9 @@ describe('guest image', () => {
 
   it('holds init, busybox, qemu-ga with its loader, and the modules with a modules.dep', async () => {
     const img = await ensureGuestImage();
-    const cpio = execFileSync('sh', ['-c', 'zstd -dc "$1" | cpio -t --quiet', 'sh', img.initrdPath], { maxBuffer: 64 << 20 }).toString().split('\n');
+    const cpio = execFileSync('sh', ['-c', 'zstd -dc "$1" | cpio -t --quiet', 'sh', img.initrdPath], { maxBuffer: 64 << 20 })
+      .toString()
+      .split('\n');
     const rel = `lib/modules/${img.manifest.kernelRelease}`;
     for (const want of ['init', 'bin/busybox', 'bin/sh', 'usr/sbin/qemu-ga', 'lib64/ld-linux-x86-64.so.2', 'etc/lcow-modules', `${rel}/modules.dep`]) {
       expect(cpio).toContain(want);
@@ -48,7 +50,7 @@ describe('guest image inputs', () => {
   const base: ImageInputs = { kernelPackage: 'k', kernelPackageVersion: '1', busyboxVersion: 'b', qemuGaVersion: 'q', modules: ['m'], initScript: '#!/bin/sh' };
   const gcs = { binaryPath: '/opt/a/gcs', binarySha256: 'ab'.repeat(32), initHook: 'hook', scsiControllers: 'g 0000:00:04.0\n' };
 
-  it('the gcs variant has its own hash, keyed by the binary\'s bytes, not its path; the default hash ignores the variant', () => {
+  it("the gcs variant has its own hash, keyed by the binary's bytes, not its path; the default hash ignores the variant", () => {
     expect(hashInputs({ ...base, gcs })).not.toBe(hashInputs(base));
     expect(hashInputs({ ...base, gcs: { ...gcs, binaryPath: '/elsewhere/gcs' } })).toBe(hashInputs({ ...base, gcs }));
     expect(hashInputs({ ...base, gcs: { ...gcs, binarySha256: 'cd'.repeat(32) } })).not.toBe(hashInputs({ ...base, gcs }));
@@ -62,7 +64,9 @@ describe.skipIf(!process.env.LCOW_GCS_BINARY)('the gcs variant of the guest imag
     expect(img.dir).toMatch(new RegExp(`guest-gcs-${img.manifest.hash}$`));
     expect(img.manifest.gcsSha256).toMatch(/^[0-9a-f]{64}$/);
     expect(img.manifest.modules).toEqual(expect.arrayContaining(['dm_mod', 'overlay']));
-    const cpio = execFileSync('sh', ['-c', 'zstd -dc "$1" | cpio -t --quiet', 'sh', img.initrdPath], { maxBuffer: 64 << 20 }).toString().split('\n');
+    const cpio = execFileSync('sh', ['-c', 'zstd -dc "$1" | cpio -t --quiet', 'sh', img.initrdPath], { maxBuffer: 64 << 20 })
+      .toString()
+      .split('\n');
     for (const want of ['bin/gcs', 'etc/lcow-init.d/gcs.sh', 'etc/lcow-gcs/scsi-controllers', 'usr/sbin/qemu-ga']) expect(cpio).toContain(want);
     expect(cpio.some((f) => f.endsWith('/dm-mod.ko'))).toBe(true);
     expect((await ensureGuestImage()).dir).not.toBe(img.dir);

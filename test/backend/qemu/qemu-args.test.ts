@@ -13,7 +13,8 @@ const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
   ...over,
 });
 
-const build = (s: VmSpec) => buildQemuArgs({ spec: s, kernelPath: '/k', initrdPath: '/i', qmpSocket: '/r/qmp.sock', agentSocket: '/r/agent.sock', accel: 'tcg' });
+const build = (s: VmSpec) =>
+  buildQemuArgs({ spec: s, kernelPath: '/k', initrdPath: '/i', qmpSocket: '/r/qmp.sock', agentSocket: '/r/agent.sock', accel: 'tcg' });
 
 function values(args: string[], flag: string): string[] {
   return args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
@@ -65,9 +66,20 @@ describe('qemu argv', () => {
   it('gcs mode: the bridge port waits for its client (wait=on); vsock only when asked; the vmbus shim table', () => {
     const plain = build(spec());
     expect(plain.join(' ')).not.toMatch(/gcs|vsock/);
-    const gcs = buildQemuArgs({ spec: spec(), kernelPath: '/k', initrdPath: '/i', qmpSocket: '/r/qmp.sock', agentSocket: '/r/agent.sock', accel: 'tcg', gcsSocket: '/r/gcs.sock', vsockCid: 1234 });
+    const gcs = buildQemuArgs({
+      spec: spec(),
+      kernelPath: '/k',
+      initrdPath: '/i',
+      qmpSocket: '/r/qmp.sock',
+      agentSocket: '/r/agent.sock',
+      accel: 'tcg',
+      gcsSocket: '/r/gcs.sock',
+      vsockCid: 1234,
+    });
     expect(values(gcs, '-chardev')).toContain('socket,id=gcs,path=/r/gcs.sock,server=on,wait=on');
-    expect(values(gcs, '-device')).toEqual(expect.arrayContaining(['virtserialport,bus=vser0.0,chardev=gcs,name=gcs.bridge', 'vhost-vsock-pci,id=vsock0,guest-cid=1234,bus=pcie.0,addr=0x3']));
+    expect(values(gcs, '-device')).toEqual(
+      expect.arrayContaining(['virtserialport,bus=vser0.0,chardev=gcs,name=gcs.bridge', 'vhost-vsock-pci,id=vsock0,guest-cid=1234,bus=pcie.0,addr=0x3']),
+    );
     expect(scsiControllerAddresses()).toEqual([
       { guid: 'df6d0690-79e5-55b6-a5ec-c1e2f77f580a', pci: '0000:00:04.0' },
       { guid: '0110f83b-de10-5172-a266-78bca56bf50a', pci: '0000:00:05.0' },

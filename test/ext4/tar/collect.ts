@@ -6,7 +6,11 @@ import { readLayerEntries, type ReadLayerOptions } from '../../../src/ext4/tar/i
 export type Collected = Exclude<LayerEntry, { kind: 'file' }> | (Omit<Extract<LayerEntry, { kind: 'file' }>, 'body'> & { sha256: string; stored: number });
 
 /** sha256 of the file as a reader would see it: holes read back as zeros. */
-export async function logicalHash(size: number, sparse: Array<{ offset: number; length: number }> | undefined, body: AsyncIterable<Buffer>): Promise<{ sha256: string; stored: number }> {
+export async function logicalHash(
+  size: number,
+  sparse: Array<{ offset: number; length: number }> | undefined,
+  body: AsyncIterable<Buffer>,
+): Promise<{ sha256: string; stored: number }> {
   const h = createHash('sha256');
   let stored = 0;
   const zeros = Buffer.alloc(1 << 16);

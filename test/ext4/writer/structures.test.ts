@@ -35,12 +35,7 @@ import {
 } from '../../../src/ext4/extents.js';
 import type { Timestamp } from '../../../src/ext4/entry.js';
 import { computeGeometry, reservedGdtBlocks } from '../../../src/ext4/geometry.js';
-import {
-  decodeGroupDescriptor,
-  encodeGroupDescriptor,
-  encodeGroupDescriptorTable,
-  type GroupDescriptor,
-} from '../../../src/ext4/group-descriptor.js';
+import { decodeGroupDescriptor, encodeGroupDescriptor, encodeGroupDescriptorTable, type GroupDescriptor } from '../../../src/ext4/group-descriptor.js';
 import { decodeDeviceIBlock, decodeInode, encodeDeviceIBlock, encodeInode, type InodeFields } from '../../../src/ext4/inode.js';
 import { PackedCursor, regionsToBlockRanges } from '../../../src/ext4/sparse-ranges.js';
 import { decodeSuperblock, encodeSuperblock, formatUuid, uuidFromHash, type Superblock } from '../../../src/ext4/superblock.js';
@@ -482,7 +477,11 @@ describe('extent trees (buildExtentTree / decodeExtentNode / extentTreeBlockCoun
   const arbExtents = (minLength: number, maxLength: number) =>
     fc
       .array(
-        fc.record({ gap: fc.integer({ min: 0, max: 1000 }), length: fc.integer({ min: 1, max: MAX_EXTENT_LEN }), physical: fc.integer({ min: 0, max: 2 ** 48 - 1 - MAX_EXTENT_LEN }) }),
+        fc.record({
+          gap: fc.integer({ min: 0, max: 1000 }),
+          length: fc.integer({ min: 1, max: MAX_EXTENT_LEN }),
+          physical: fc.integer({ min: 0, max: 2 ** 48 - 1 - MAX_EXTENT_LEN }),
+        }),
         { minLength, maxLength },
       )
       .map((raw) => {
@@ -567,7 +566,12 @@ describe('extent trees (buildExtentTree / decodeExtentNode / extentTreeBlockCoun
       { logical: 5, physical: 10, length: 32768 },
       { logical: 5 + 32768, physical: 10 + 32768, length: 1 },
     ]);
-    expect(splitLongExtents([{ logical: 0, physical: 2 ** 32, length: 100_000 }, { logical: 200_000, physical: 7, length: 3 }])).toEqual([
+    expect(
+      splitLongExtents([
+        { logical: 0, physical: 2 ** 32, length: 100_000 },
+        { logical: 200_000, physical: 7, length: 3 },
+      ]),
+    ).toEqual([
       { logical: 0, physical: 2 ** 32, length: 32768 },
       { logical: 32768, physical: 2 ** 32 + 32768, length: 32768 },
       { logical: 65536, physical: 2 ** 32 + 65536, length: 32768 },
@@ -580,7 +584,14 @@ describe('extent trees (buildExtentTree / decodeExtentNode / extentTreeBlockCoun
   it('splitLongExtents keeps coverage and order (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ logical: fc.integer({ min: 0, max: 2 ** 31 }), physical: fc.integer({ min: 0, max: 2 ** 40 }), length: fc.integer({ min: 1, max: 300_000 }) }), { maxLength: 20 }),
+        fc.array(
+          fc.record({
+            logical: fc.integer({ min: 0, max: 2 ** 31 }),
+            physical: fc.integer({ min: 0, max: 2 ** 40 }),
+            length: fc.integer({ min: 1, max: 300_000 }),
+          }),
+          { maxLength: 20 },
+        ),
         (input) => {
           const out = splitLongExtents(input);
           let k = 0;
@@ -910,7 +921,11 @@ describe('group descriptors (encodeGroupDescriptor / decodeGroupDescriptor / enc
 
   it('writes ext4_group_desc fields at their offsets, the rest zero', () => {
     const b = Buffer.alloc(GROUP_DESC_SIZE);
-    encodeGroupDescriptor({ blockBitmap: 0x11111111, inodeBitmap: 0x22222222, inodeTable: 0x33333333, freeBlocksCount: 0x4444, freeInodesCount: 0x5555, usedDirsCount: 0x6666 }, b, 0);
+    encodeGroupDescriptor(
+      { blockBitmap: 0x11111111, inodeBitmap: 0x22222222, inodeTable: 0x33333333, freeBlocksCount: 0x4444, freeInodesCount: 0x5555, usedDirsCount: 0x6666 },
+      b,
+      0,
+    );
     expect(b.toString('hex')).toBe('111111112222222233333333444455556666' + '00'.repeat(GROUP_DESC_SIZE - 18));
   });
 
@@ -1077,8 +1092,20 @@ describe('sparse ranges (regionsToBlockRanges / PackedCursor)', () => {
   });
 
   it.each([
-    { name: 'overlapping', regions: [{ offset: 0, length: 10 }, { offset: 5, length: 1 }] },
-    { name: 'descending', regions: [{ offset: 100, length: 1 }, { offset: 0, length: 1 }] },
+    {
+      name: 'overlapping',
+      regions: [
+        { offset: 0, length: 10 },
+        { offset: 5, length: 1 },
+      ],
+    },
+    {
+      name: 'descending',
+      regions: [
+        { offset: 100, length: 1 },
+        { offset: 0, length: 1 },
+      ],
+    },
     { name: 'past the end', regions: [{ offset: 90, length: 11 }] },
     { name: 'negative length', regions: [{ offset: 10, length: -1 }] },
     { name: 'fractional', regions: [{ offset: 0.5, length: 1 }] },

@@ -87,7 +87,13 @@ export function removeVpmemDevice(slot: number): ModifySettingRequest<never> {
  * device (with that file as its HostPath), every further one is a Mapping
  * at its offset; removing the last one removes the device.
  */
-export function addVpmemMapping(slot: number, offsetBytes: number, hostPath: string, format: DiskFormat | undefined, firstOfDevice: boolean): ModifySettingRequest<VirtualPMemDevice | VirtualPMemMapping> {
+export function addVpmemMapping(
+  slot: number,
+  offsetBytes: number,
+  hostPath: string,
+  format: DiskFormat | undefined,
+  firstOfDevice: boolean,
+): ModifySettingRequest<VirtualPMemDevice | VirtualPMemMapping> {
   if (firstOfDevice) return addVpmemDevice(slot, hostPath, format);
   const { HostPath, ImageFormat } = vpmemDevice(hostPath, format);
   return { ResourcePath: vpmemMappingResourcePath(slot, offsetBytes), RequestType: 'Add', Settings: { HostPath, ImageFormat } };

@@ -28,15 +28,7 @@ export const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
  * ext4 is built into the cloud kernel; everything the backend's virtual
  * hardware needs is a module there.
  */
-export const GUEST_MODULES: readonly string[] = [
-  'virtio_pci',
-  'virtio_console',
-  'virtio_scsi',
-  'sd_mod',
-  'virtio_pmem',
-  'nd_pmem',
-  'overlay',
-];
+export const GUEST_MODULES: readonly string[] = ['virtio_pci', 'virtio_console', 'virtio_scsi', 'sd_mod', 'virtio_pmem', 'nd_pmem', 'overlay'];
 
 export const INIT_SCRIPT_PATH = fileURLToPath(new URL('./init.sh', import.meta.url));
 
@@ -164,6 +156,12 @@ export function hashInputs(inputs: ImageInputs): string {
   const { gcs, ...rest } = inputs;
   const h = createHash('sha256');
   // The default image's hash is unchanged by the variant's existence: `gcs` only joins when present.
-  h.update(JSON.stringify({ format: BUILDER_FORMAT, ...rest, ...(gcs ? { gcs: { sha256: gcs.binarySha256, initHook: gcs.initHook, scsiControllers: gcs.scsiControllers } } : {}) }));
+  h.update(
+    JSON.stringify({
+      format: BUILDER_FORMAT,
+      ...rest,
+      ...(gcs ? { gcs: { sha256: gcs.binarySha256, initHook: gcs.initHook, scsiControllers: gcs.scsiControllers } } : {}),
+    }),
+  );
   return h.digest('hex').slice(0, 16);
 }

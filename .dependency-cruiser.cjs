@@ -26,19 +26,28 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const SRC = path.join(__dirname, 'src');
+/** @param {string} s */
 const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 // `src/x` as a folder (src/x/…) or a root file (src/x.ts).
+/** @param {string} name */
 const place = (name) => (name.endsWith('.ts') ? `^src/${esc(name)}$` : `^src/${esc(name)}/`);
+/** @param {string[]} names */
 const anyOf = (names) => names.map(place);
 
 const units = fs
   .readdirSync(SRC, { recursive: true, withFileTypes: true })
   .filter((e) => e.isFile() && e.name === 'index.ts' && (e.parentPath ?? e.path) !== SRC)
-  .map((e) => path.relative(SRC, e.parentPath ?? e.path).split(path.sep).join('/'))
+  .map((e) =>
+    path
+      .relative(SRC, e.parentPath ?? e.path)
+      .split(path.sep)
+      .join('/'),
+  )
   .sort();
 
 const upward = LAYERS.flatMap((layer, i) => {
   const above = LAYERS.slice(i + 1).flat();
+  /** @type {import('dependency-cruiser').IForbiddenRuleType[]} */
   const rules = [];
   if (above.length > 0)
     rules.push({
@@ -72,6 +81,7 @@ const throughIndex = units.map((unit) => {
   };
 });
 
+/** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
     {
@@ -104,6 +114,13 @@ module.exports = {
       severity: 'error',
       from: {},
       to: { path: '^src/', pathNot: ['^src/index\\.ts$', ...anyOf(LAYERS.flat())] },
+    },
+    {
+      name: 'src-stands-alone',
+      comment: 'the build compiles src/ alone (rootDir src): src imports only src/, native-defs/ and packages',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^(test|examples|bench|scripts|bin)/' },
     },
     {
       name: 'native-defs-is-a-leaf',

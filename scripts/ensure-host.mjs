@@ -29,9 +29,13 @@ if (process.getuid?.() !== 0) {
 }
 console.error(`lcow-uvm: installing ${missing.join(' ')} …`);
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+/** @param {string[]} args */
 const run = (args) => {
   const r = spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env });
-  if (r.status !== 0) { console.error(`apt-get ${args.join(' ')} failed (exit ${r.status})`); process.exit(1); }
+  if (r.status !== 0) {
+    console.error(`apt-get ${args.join(' ')} failed (exit ${r.status})`);
+    process.exit(1);
+  }
 };
 run(['update', '-q']);
 run(['install', '-y', '-q', '--no-install-recommends', ...missing]);

@@ -58,7 +58,7 @@ const upward = LAYERS.flatMap((layer, i) => {
       to: { path: anyOf(above) },
     });
   // Files within the root-helper layer may use each other; folders sharing a layer may not.
-  if (layer.length > 1 && !layer[0].endsWith('.ts'))
+  if (layer.length > 1 && !layer.some((n) => n.endsWith('.ts')))
     for (const name of layer)
       rules.push({
         name: `sibling:${name}`,

@@ -5,14 +5,14 @@
 import { spawnSync } from 'node:child_process';
 
 const STEPS = [
-  ['typecheck', 'types of src, test, examples, bench, scripts and configs'],
-  ['lint', 'eslint with type-aware rules'],
-  ['format:check', 'prettier'],
-  ['deps', 'dependency-cruiser: layer order, index.ts boundaries, cycles'],
+  { step: 'typecheck', what: 'types of src, test, examples, bench, scripts and configs' },
+  { step: 'lint', what: 'eslint with type-aware rules' },
+  { step: 'format:check', what: 'prettier' },
+  { step: 'deps', what: 'dependency-cruiser: layer order, index.ts boundaries, cycles' },
 ];
 
 const npm = process.env.npm_execpath;
-for (const [step, what] of STEPS) {
+for (const { step, what } of STEPS) {
   console.log(`\n> check: ${step} (${what})`);
   const t0 = performance.now();
   // Through npm so that each step is also runnable alone, exactly as here.

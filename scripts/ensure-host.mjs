@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-/** program that proves the package is there → Debian package */
+/** @type {Array<[string, string]>} program that proves the package is there → Debian package */
 const NEEDED = [
   ['/usr/bin/qemu-system-x86_64', 'qemu-system-x86'],
   ['/usr/bin/qemu-img', 'qemu-utils'],

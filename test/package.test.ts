@@ -34,7 +34,9 @@ describe('the built package', () => {
 
   it('ships every non-TypeScript runtime file under src (the guest init script …) in dist, byte for byte', () => {
     const src = path.join(checkout, 'src');
-    const assets = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => !f.endsWith('.ts') && !f.endsWith('.md') && statSync(path.join(src, f)).isFile());
+    const assets = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter(
+      (f) => !f.endsWith('.ts') && !f.endsWith('.md') && statSync(path.join(src, f)).isFile(),
+    );
     expect(assets).toContain(path.join('backend', 'qemu', 'image', 'init.sh'));
     for (const f of assets) expect(readFileSync(path.join(built.dir, 'dist', f)), f).toEqual(readFileSync(path.join(src, f)));
   });
@@ -49,12 +51,19 @@ describe('the built package', () => {
     execFileSync('tar', ['-C', path.join(work, 'layer'), '-cf', path.join(work, 'layer.tar'), 'etc']);
 
     const vhd = path.join(work, 'layer.vhd');
-    const converted = JSON.parse(built.runBin('lcow', ['convert', path.join(work, 'layer.tar'), vhd, '--json'])) as { outPath: string; sizeBytes: number; entries: number };
+    const converted = JSON.parse(built.runBin('lcow', ['convert', path.join(work, 'layer.tar'), vhd, '--json'])) as {
+      outPath: string;
+      sizeBytes: number;
+      entries: number;
+    };
     expect(converted).toMatchObject({ outPath: vhd, sizeBytes: statSync(vhd).size, entries: 2 });
 
     const root = path.join(work, 'root');
     built.runBin('lcow', ['driver', 'create', '--root', root, 'base']);
-    const applied = JSON.parse(built.runBin('lcow', ['driver', 'apply-diff', '--root', root, 'base', '', path.join(work, 'layer.tar')])) as { id: string; size: number };
+    const applied = JSON.parse(built.runBin('lcow', ['driver', 'apply-diff', '--root', root, 'base', '', path.join(work, 'layer.tar')])) as {
+      id: string;
+      size: number;
+    };
     expect(applied).toMatchObject({ id: 'base' });
     expect(applied.size).toBe(statSync(path.join(root, 'base', 'layer.vhd')).size);
   });

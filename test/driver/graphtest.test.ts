@@ -90,7 +90,18 @@ describe('graphtest scenarios', () => {
     const size = await d.applyDiff('base', '', layerTar(BASE));
     expect(size).toBe(statSync(path.join(root, 'base', 'layer.vhd')).size);
     const seen = await readTar(await d.diff('base', ''));
-    expect(seen.map((e) => e.name)).toEqual(['bin', 'bin/ash', 'bin/sh', 'etc', 'etc/hostname', 'etc/passwd', 'var', 'var/cache', 'var/cache/a', 'var/cache/b']);
+    expect(seen.map((e) => e.name)).toEqual([
+      'bin',
+      'bin/ash',
+      'bin/sh',
+      'etc',
+      'etc/hostname',
+      'etc/passwd',
+      'var',
+      'var/cache',
+      'var/cache/a',
+      'var/cache/b',
+    ]);
     expect(seen.find((e) => e.name === 'bin/sh')).toMatchObject({ mode: 0o755, size: 10_000 });
     expect(seen.find((e) => e.name === 'bin/ash')).toMatchObject({ type: 'symlink', linkname: 'sh' });
     expect(Buffer.from(seen.find((e) => e.name === 'etc/hostname')!.data!, 'base64').toString()).toBe('base\n');
@@ -157,7 +168,15 @@ describe('graphtest scenarios', () => {
     })();
     await expect(d.applyDiff('broken', 'base', garbage)).rejects.toMatchObject({ code: 'EBADTAR' });
     expect(await d.getMetadata('broken')).toMatchObject({ kind: 'empty' });
-    await expect(d.applyDiff(track('fresh'), 'base', (async function* () { yield Buffer.alloc(512, 0x41); })())).rejects.toMatchObject({ code: 'EBADTAR' });
+    await expect(
+      d.applyDiff(
+        track('fresh'),
+        'base',
+        (async function* () {
+          yield Buffer.alloc(512, 0x41);
+        })(),
+      ),
+    ).rejects.toMatchObject({ code: 'EBADTAR' });
     expect(await d.exists('fresh')).toBe(false);
     expect(readdirSync(root).filter((n) => n.includes('-applying-') || n.includes('-creating-'))).toEqual([]);
     await d.remove('broken');

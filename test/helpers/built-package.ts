@@ -47,7 +47,8 @@ export function buildPackage(): BuiltPackage {
   return {
     dir,
     pkg,
-    runBin: (name, args, options = {}) => execFileSync(process.execPath, [path.join(dir, pkg.bin[name]!), ...args], { cwd: options.cwd ?? dir, encoding: 'utf8' }),
+    runBin: (name, args, options = {}) =>
+      execFileSync(process.execPath, [path.join(dir, pkg.bin[name]!), ...args], { cwd: options.cwd ?? dir, encoding: 'utf8' }),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

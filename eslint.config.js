@@ -32,7 +32,10 @@ export default tseslint.config(
       // The one privacy style is the `private` keyword (see DESIGN.md).
       'no-restricted-syntax': [
         'error',
-        { selector: 'PrivateIdentifier', message: 'Use the `private` keyword, not a #private member: the project has one privacy style.' },
+        {
+          selector: ':matches(PropertyDefinition, MethodDefinition, AccessorProperty) > PrivateIdentifier.key',
+          message: 'Use the `private` keyword, not a #private member: the project has one privacy style.',
+        },
       ],
       // Off on purpose:
       // - With noUncheckedIndexedAccess still off, every `arr[i]!` counts as "unnecessary" and the fix would

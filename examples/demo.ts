@@ -100,7 +100,7 @@ async function main(): Promise<void> {
     });
   } finally {
     await step('cleanup (no VM left running)', () => driver.cleanup());
-    const st = await driver.status();
+    const st = driver.status();
     console.log(`  running service VMs: ${st.serviceVms.length}`);
     await rm(work, { recursive: true, force: true });
   }

@@ -183,7 +183,7 @@ export function tempFile(dir: string, name: string, data: Buffer): string {
 export function richMembers(): MemberSpec[] {
   const long255 = 'é'.repeat(127) + 'x'; // 255 bytes of UTF-8 in one component
   return [
-    { name: 'etc', type: 'dir', mode: 0o755, mtime: 1600000000.123456789 },
+    { name: 'etc', type: 'dir', mode: 0o755, mtime: 1600000000.1234567 } /* the double nearest 1600000000.123456789 */,
     { name: 'etc/hostname', data: 'layer\n', mode: 0o644, uid: 1000, gid: 1000 },
     { name: 'etc/passwd', data: 'root:x:0:0::/root:/bin/sh\n', mode: 0o600 },
     { name: 'bin', type: 'dir' },

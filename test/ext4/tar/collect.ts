@@ -14,7 +14,6 @@ export async function logicalHash(size: number, sparse: Array<{ offset: number; 
     for (; n > 0; n -= zeros.length) h.update(n >= zeros.length ? zeros : zeros.subarray(0, n));
   };
   const regions = sparse ?? [{ offset: 0, length: size }];
-  let pos = 0;
   let ri = 0;
   let leftInRegion = regions[0]?.length ?? 0;
   if (regions[0]) hole(regions[0].offset);
@@ -22,7 +21,7 @@ export async function logicalHash(size: number, sparse: Array<{ offset: number; 
     stored += chunk.length;
     while (chunk.length) {
       while (leftInRegion === 0) {
-        pos = regions[ri]!.offset + regions[ri]!.length;
+        const pos = regions[ri]!.offset + regions[ri]!.length;
         ri++;
         hole(regions[ri]!.offset - pos);
         leftInRegion = regions[ri]!.length;

@@ -1,5 +1,6 @@
-// The guest image the global setup built: cached by input hash, complete,
-// and reported by `lcow image build --json`.
+// The guest image the vm project's global setup built: cached by input hash,
+// complete, and reported by `lcow image build --json`. A vm-project file though
+// it boots nothing: only that project builds the image first.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';

@@ -120,7 +120,7 @@ async function placeLayers(uvm: UtilityVM, layerPaths: readonly string[], concur
   }
   // Layers are released top-most first, like every other teardown of them.
   undo.push(...placed);
-  if (firstError !== undefined) throw firstError;
+  if (firstError !== undefined) throw asError(firstError);
   return placed;
 }
 
@@ -165,7 +165,7 @@ class ContainerLayersHandle implements ContainerLayers {
       await step(union);
       const queue = new PQueue({ concurrency });
       await Promise.all([...(scratch ? [scratch] : []), ...layers].map((s) => queue.add(() => step(s))));
-      if (first !== undefined) throw first;
+      if (first !== undefined) throw asError(first);
     });
   }
 

@@ -1,3 +1,5 @@
+import { asError } from '../../../errors.js';
+
 /**
  * Promise form of koffi's `.async` (the call runs on a libuv pool thread, so
  * the JS main thread stays free to run HCS callbacks koffi relays to it).
@@ -7,6 +9,6 @@ export function callAsync<A extends unknown[], R>(
   ...args: A
 ): Promise<R> {
   return new Promise<R>((resolve, reject) => {
-    fn.async(...args, (err: unknown, result: R) => (err ? reject(err) : resolve(result)));
+    fn.async(...args, (err: unknown, result: R) => (err ? reject(asError(err)) : resolve(result)));
   });
 }

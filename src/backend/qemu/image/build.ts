@@ -163,8 +163,8 @@ async function installBusybox(staging: string): Promise<void> {
   for (const rel of stdout.toString().split('\n').map((l) => l.trim()).filter(Boolean)) {
     const link = path.join(staging, rel);
     await mkdir(path.dirname(link), { recursive: true });
-    await symlink('/bin/busybox', link).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
+    await symlink('/bin/busybox', link).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     });
   }
 }

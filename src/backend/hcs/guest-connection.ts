@@ -8,7 +8,7 @@
  * an engine that has a GCS client injects it through HcsBackendOptions.
  */
 import { LcowError } from '../../errors.js';
-import type { GuestModifyRequest } from './documents/guest-request.js';
+import type { GuestModifyRequest } from './documents/index.js';
 
 export interface GuestConnection {
   /** Carry out one guest modification (mount, unmount, combine layers, unplug). */

@@ -28,9 +28,7 @@ import type {
   VpmemAttachment,
   VpmemMountRequest,
 } from '../types.js';
-import type { ComputeSystemDocument } from './documents/compute-system.js';
-import * as guestReq from './documents/guest-request.js';
-import * as modify from './documents/modify.js';
+import * as documents from './documents/index.js';
 import { runExec } from './exec.js';
 import type { GuestConnection } from './guest-connection.js';
 import { hresultError, failed } from './hresult.js';
@@ -76,7 +74,7 @@ export class HcsVm implements VmHandle {
 
   constructor(
     readonly spec: VmSpec,
-    readonly document: ComputeSystemDocument,
+    readonly document: documents.ComputeSystemDocument,
     private readonly deps: HcsVmDeps,
   ) {
     this.id = spec.id;
@@ -176,22 +174,22 @@ export class HcsVm implements VmHandle {
   // ---- host side ----
 
   async addScsiDisk(controller: number, lun: number, disk: DiskAttachment): Promise<void> {
-    const request = modify.addScsiAttachment(controller, lun, disk.hostPath, disk.readOnly);
+    const request = documents.addScsiAttachment(controller, lun, disk.hostPath, disk.readOnly);
     await this.grantAccess(disk.hostPath);
     await this.modify(request);
   }
 
   removeScsiDisk(controller: number, lun: number): Promise<void> {
-    return this.modify(modify.removeScsiAttachment(controller, lun));
+    return this.modify(documents.removeScsiAttachment(controller, lun));
   }
 
   async addVpmemDevice(slot: number, device: VpmemAttachment): Promise<VpmemAddResult> {
     const { count, maxSizeBytes } = this.spec.vpmem;
     if (slot >= count) throw new LcowError('EINVAL', `VPMEM slot ${slot} is past the ${count} devices of this VM`, { vmId: this.id, slot });
-    if (modify.vpmemImageFormat(device.hostPath, device.format) === undefined) {
+    if (documents.vpmemImageFormat(device.hostPath, device.format) === undefined) {
       return vpmemRefused('unsuitable', `${device.hostPath}: HCS VPMEM devices take VHD or VHDX images only`);
     }
-    const request = modify.addVpmemDevice(slot, device.hostPath, device.format);
+    const request = documents.addVpmemDevice(slot, device.hostPath, device.format);
     const size = (await fs.stat(device.hostPath).catch(() => undefined))?.size;
     if (size !== undefined && size > maxSizeBytes) {
       return vpmemRefused('too-large', `${device.hostPath} (${size} bytes) is larger than the VPMEM device maximum ${maxSizeBytes}`);
@@ -202,18 +200,18 @@ export class HcsVm implements VmHandle {
   }
 
   removeVpmemDevice(slot: number): Promise<void> {
-    return this.modify(modify.removeVpmemDevice(slot));
+    return this.modify(documents.removeVpmemDevice(slot));
   }
 
   // ---- guest side ----
 
   async mountScsi(req: ScsiMountRequest): Promise<void> {
-    await this.guest(guestReq.mountScsiRequest(req));
+    await this.guest(documents.mountScsiRequest(req));
     this.mounts.set(req.guestPath, { kind: 'scsi', req });
   }
 
   async mountVpmem(req: VpmemMountRequest): Promise<void> {
-    await this.guest(guestReq.mountVpmemRequest(req));
+    await this.guest(documents.mountVpmemRequest(req));
     this.mounts.set(req.guestPath, { kind: 'vpmem', req });
   }
 
@@ -221,20 +219,20 @@ export class HcsVm implements VmHandle {
   async unmount(guestPath: string): Promise<void> {
     const m = this.mounts.get(guestPath);
     if (!m) throw new LcowError('ENOTFOUND', `nothing mounted at ${guestPath} by this VM`, { vmId: this.id, guestPath });
-    await this.guest(m.kind === 'scsi' ? guestReq.unmountScsiRequest(m.req) : guestReq.unmountVpmemRequest(m.req));
+    await this.guest(m.kind === 'scsi' ? documents.unmountScsiRequest(m.req) : documents.unmountVpmemRequest(m.req));
     this.mounts.delete(guestPath);
   }
 
   unplugScsi(controller: number, lun: number): Promise<void> {
-    return this.guest(guestReq.unplugScsiRequest(controller, lun));
+    return this.guest(documents.unplugScsiRequest(controller, lun));
   }
 
   combineLayers(req: CombineLayersRequest): Promise<void> {
-    return this.guest(guestReq.combineLayersRequest(req));
+    return this.guest(documents.combineLayersRequest(req));
   }
 
   removeCombinedLayers(target: string): Promise<void> {
-    return this.guest(guestReq.removeCombinedLayersRequest(target));
+    return this.guest(documents.removeCombinedLayersRequest(target));
   }
 
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -250,7 +248,7 @@ export class HcsVm implements VmHandle {
     if (failed(hr)) throw hresultError(hr, 'HcsGrantVmAccess', { vmId: this.id, hostPath });
   }
 
-  private async modify(request: modify.ModifySettingRequest): Promise<void> {
+  private async modify(request: documents.ModifySettingRequest): Promise<void> {
     const system = this.requireRunningHandle();
     const config = JSON.stringify(request);
     await this.op(
@@ -260,7 +258,7 @@ export class HcsVm implements VmHandle {
     );
   }
 
-  private guest(request: guestReq.GuestModifyRequest): Promise<void> {
+  private guest(request: documents.GuestModifyRequest): Promise<void> {
     this.requireRunningHandle();
     return this.whileRunning(this.deps.guest.modify(request));
   }

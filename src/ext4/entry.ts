@@ -1,8 +1,9 @@
 /**
- * The normalised layer entry: what the tar front-end (tar-source.ts and
- * friends) hands to the ext4 writer. Everything tar-specific (PAX, GNU long
- * names, sparse maps, whiteout names, path cleaning) is resolved before an
- * entry reaches this shape, so the writer never sees a tar header.
+ * The normalised layer entry the ext4 writer takes. Everything tar-specific
+ * (PAX, GNU long names, sparse maps, whiteout names, path cleaning) is
+ * resolved before an entry reaches this shape, so the writer never sees a
+ * tar header; src/tar's entries fit it as they are, and src/layer adds the
+ * whiteouts and opaque markers.
  */
 
 /** Seconds since the epoch (may be negative, may exceed 2^31) plus nanoseconds. */
@@ -21,8 +22,8 @@ export interface EntryMeta {
   atime: Timestamp;
   mtime: Timestamp;
   ctime: Timestamp;
-  /** Creation time; converters set it to mtime when the tar has none. */
-  crtime: Timestamp;
+  /** Creation time; the writer uses mtime when there is none (tar has none). */
+  crtime?: Timestamp;
   /** Extended attributes (from PAX SCHILY.xattr.*), name → raw bytes. Order preserved. */
   xattrs: Map<string, Buffer>;
 }

@@ -1,12 +1,10 @@
 /**
- * ext4/: tar → ext4 (the streaming converter and its writer), the empty
+ * ext4/: the streaming writer of compact read-only images, the empty
  * writable ext4 for sandboxes, dm-verity, and the host-side reader.
  */
 export type { LayerEntry, EntryKind, EntryMeta, Timestamp, SparseRegion } from './entry.js';
 export type { SparseImage } from './sparse-image.js';
-export { convertTarToExt4, DEFAULT_LAYER_ALIGNMENT, type ConvertOptions, type ConvertResult, type ConvertProgress, type ConvertInput } from './convert.js';
-export { readFileChunks } from './tar/file-source.js';
-export { readLayerEntries, decompressIfNeeded, detectCompression, decompressZstd, findZstdProgram, zstdSupport, zstdUnsupported, type ReadLayerOptions, type Compression } from './tar/index.js';
+export { BLOCK_SIZE as EXT4_BLOCK_SIZE } from './constants.js';
 export { Ext4Writer, type Ext4WriterOptions, type Ext4WriteResult } from './writer.js';
 export { formatEmptyExt4 } from './format-empty.js';
 export { appendVerityTree, type VerityResult } from './verity.js';

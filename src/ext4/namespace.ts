@@ -11,7 +11,7 @@ import type { Extent } from './extents.js';
 import { LOST_FOUND_INO, MAX_LINKS, MAX_NAME_LEN, ROOT_INO } from './constants.js';
 
 /** An entry's metadata minus xattrs (kept on the node, merged for directories); `mode` is permission bits only. */
-export type NodeMeta = Omit<EntryMeta, 'xattrs'>;
+export type NodeMeta = Required<Omit<EntryMeta, 'xattrs'>>;
 
 interface NodeBase {
   /** Creation order: decides inode numbers, so output is deterministic. */
@@ -71,7 +71,7 @@ export function defaultMeta(perm: number): NodeMeta {
 }
 
 export function metaFromEntry(m: EntryMeta): NodeMeta {
-  return { mode: m.mode & 0o7777, uid: m.uid >>> 0, gid: m.gid >>> 0, atime: m.atime, mtime: m.mtime, ctime: m.ctime, crtime: m.crtime };
+  return { mode: m.mode & 0o7777, uid: m.uid >>> 0, gid: m.gid >>> 0, atime: m.atime, mtime: m.mtime, ctime: m.ctime, crtime: m.crtime ?? m.mtime };
 }
 
 export class Namespace {

@@ -1,7 +1,7 @@
 /**
  * A writable, empty ext4 of a given size for read-write sandboxes — what
  * `mkfs.ext4 -O ^has_journal,sparse_super2,^resize_inode` would make, built
- * without running mkfs. It is returned as a SparseImage: only the non-zero
+ * without running mkfs. It is returned as its non-zero runs: only the
  * metadata (superblock, descriptors, bitmaps, the first inode-table block,
  * root and lost+found) is described, so a 20 GB image costs about a
  * megabyte; the rest of the disk, including the zeroed inode tables, is
@@ -10,7 +10,6 @@
  */
 import { createHash } from 'node:crypto';
 import { LcowError } from '../errors.js';
-import type { SparseImage } from './sparse-image.js';
 import { GroupBitmaps } from './bitmaps.js';
 import {
   BLOCKS_PER_GROUP,
@@ -42,7 +41,16 @@ const LOST_FOUND_BLOCKS = 4; // as mke2fs: room for e2fsck to reconnect files wi
 const MIN_BLOCKS = 64;
 const EPOCH = { sec: 0, nsec: 0 };
 
-export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string } = {}): SparseImage {
+/**
+ * `size` bytes, zero everywhere except the runs (ascending, disjoint). The
+ * shape of vhd's SparseImage, so a VHDX can be written from it as it is.
+ */
+export interface EmptyExt4Image {
+  size: number;
+  runs: Array<{ offset: number; data: Buffer }>;
+}
+
+export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string } = {}): EmptyExt4Image {
   const blocks = Math.floor(sizeBytes / BLOCK_SIZE);
   if (!Number.isSafeInteger(sizeBytes) || blocks < MIN_BLOCKS || blocks > 2 ** 32 - 1) {
     throw new LcowError('EINVAL', `empty ext4 size must be between ${MIN_BLOCKS * BLOCK_SIZE} bytes and 16 TiB`, { sizeBytes });
@@ -145,8 +153,8 @@ function isZero(b: Buffer): boolean {
 }
 
 /** Join pieces that touch (ascending offsets) into single runs. */
-function mergeRuns(pieces: Array<{ offset: number; data: Buffer }>): SparseImage['runs'] {
-  const out: SparseImage['runs'] = [];
+function mergeRuns(pieces: Array<{ offset: number; data: Buffer }>): EmptyExt4Image['runs'] {
+  const out: EmptyExt4Image['runs'] = [];
   let group: Array<{ offset: number; data: Buffer }> = [];
   const close = () => {
     if (group.length > 0) out.push({ offset: group[0].offset, data: group.length === 1 ? group[0].data : Buffer.concat(group.map((p) => p.data)) });

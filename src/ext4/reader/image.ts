@@ -13,8 +13,8 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { LcowError, isLcowError } from '../../errors.js';
-import { CachedBlockSource, openBlockSource, type BlockSource } from '../../vhd/index.js';
 import { ext4AclToXattr } from './acl.js';
+import type { Ext4BlockSource } from './block-source.js';
 import { readBlockMap } from './block-map.js';
 import { parseDirEntries, parseInlineDir, type DirEntry } from './directory.js';
 import { readExtentTree } from './extents.js';
@@ -81,7 +81,7 @@ export class Ext4Image {
   private readonly hasFileType: boolean;
 
   private constructor(
-    private readonly source: BlockSource,
+    private readonly source: Ext4BlockSource,
     /** The volume's geometry, features, label and uuid. */
     readonly superblock: Ext4Superblock,
     private readonly ownsSource: boolean,
@@ -89,15 +89,18 @@ export class Ext4Image {
     this.hasFileType = hasIncompat(superblock, INCOMPAT.filetype);
   }
 
-  static async open(source: BlockSource, ownsSource: boolean): Promise<Ext4Image> {
-    const sbBuf = await source.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE).catch((err: unknown) => {
-      throw isLcowError(err) ? err : new LcowError('EBADIMAGE', 'cannot read the ext4 superblock', {}, { cause: err });
-    });
-    const sb = decodeSuperblock(sbBuf, source.size);
-    const img = new Ext4Image(source, sb, ownsSource);
-    const root = await img.inode(ROOT_INO);
-    if (kindOfMode(root.mode) !== 'dir') throw new LcowError('EBADIMAGE', 'ext4: the root inode is not a directory', {});
-    return img;
+  /** Read the volume `source` holds; `ownsSource`: close() closes it too. Not a readable ext4 volume → EBADIMAGE (or EUNSUPPORTED). */
+  static async open(source: Ext4BlockSource, ownsSource = false): Promise<Ext4Image> {
+    try {
+      const sb = decodeSuperblock(await source.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE), source.size);
+      const img = new Ext4Image(source, sb, ownsSource);
+      const root = await img.inode(ROOT_INO);
+      if (kindOfMode(root.mode) !== 'dir') throw new LcowError('EBADIMAGE', 'ext4: the root inode is not a directory', {});
+      return img;
+    } catch (err) {
+      if (isLcowError(err)) throw err;
+      throw new LcowError('EBADIMAGE', 'not a readable ext4 image', {}, { cause: err });
+    }
   }
 
   // ---- public API -------------------------------------------------------
@@ -415,24 +418,4 @@ function normalisePath(path: string): string {
     else parts.push(p);
   }
   return '/' + parts.join('/');
-}
-
-/** Open an ext4 image: a path (raw, fixed VHD or VHDX, detected) or a BlockSource you keep owning. */
-export async function openExt4Image(pathOrSource: string | BlockSource): Promise<Ext4Image> {
-  if (typeof pathOrSource === 'string') {
-    const src = await openBlockSource(pathOrSource);
-    try {
-      return await Ext4Image.open(src, true);
-    } catch (err) {
-      await src.close().catch(() => undefined);
-      if (isLcowError(err)) throw new LcowError(err.code, err.message, { ...err.context, file: pathOrSource }, { cause: err.cause });
-      throw new LcowError('EBADIMAGE', `${pathOrSource}: not a readable ext4 image`, { file: pathOrSource }, { cause: err });
-    }
-  }
-  try {
-    return await Ext4Image.open(new CachedBlockSource(pathOrSource), false);
-  } catch (err) {
-    if (isLcowError(err)) throw err;
-    throw new LcowError('EBADIMAGE', 'not a readable ext4 image', {}, { cause: err });
-  }
 }

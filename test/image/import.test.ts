@@ -1,8 +1,10 @@
 /**
- * Image import from archives built here (tar-stream + crypto): docker save
- * (legacy `<id>/layer.tar`, Docker 25 `blobs/sha256` with symlinked legacy
- * names), OCI layout as a directory (incl. a multi-platform index) and as a
- * tarball; gzip layers decompressed; diff ids verified while streaming;
+ * Image import from archives built here (tar-stream + crypto, and
+ * writeDockerSave): docker save (legacy `<id>/layer.tar`, Docker 25
+ * `blobs/sha256` with symlinked legacy names), OCI layout as a directory
+ * (incl. a multi-platform index) and as a tarball; archives and layers in
+ * which a PAX size record precedes a GNU long-name header; gzip layers
+ * decompressed; diff ids verified while streaming;
  * chain ids as layer ids; existing layers skipped; a tampered layer →
  * EBADIMAGE whether the driver reads to EOF or stops at the tar end marker
  * (then the layer is removed). `lcow image import` into a real driver data
@@ -21,7 +23,9 @@ import { run as cliImageImport } from '../../src/cli/image-import.js';
 import { LcowDriver } from '../../src/driver/index.js';
 import { layerToTar } from '../../src/driver/host-diff/to-tar.js';
 import { isLcowError, LcowError } from '../../src/errors.js';
-import { chainIds, importImage, readImageArchive, writeDockerSave, type ImportTarget } from '../../src/image/index.js';
+import { importImage, readImageArchive, writeDockerSave, type ImportTarget } from '../../src/image/index.js';
+import { openExt4Image } from '../../src/layer/index.js';
+import { paxSizeThenLongName } from '../helpers/tar-fixtures.js';
 import { zstdSupport } from '../../src/tar/index.js';
 
 const sha = (b: Buffer | string) => crypto.createHash('sha256').update(b).digest('hex');
@@ -184,13 +188,6 @@ async function expectImported(archive: string): Promise<void> {
   expect(progress).toEqual(['0:applying', '0:applied', '1:applying', '1:applied', '2:applying', '2:applied']);
 }
 
-describe('chainIds', () => {
-  it('follows the OCI definition', () => {
-    const d = ['sha256:' + 'a'.repeat(64), 'sha256:' + 'b'.repeat(64)];
-    expect(chainIds(d)).toEqual([d[0], 'sha256:' + sha(`${d[0]} ${d[1]}`)]);
-  });
-});
-
 describe('readImageArchive + importImage', () => {
   it('imports a legacy docker save tarball in manifest order with chain ids', async () => {
     const file = await writeTarball(path.join(work, 'legacy.tar'), legacyDockerSave());
@@ -254,6 +251,30 @@ describe('readImageArchive + importImage', () => {
       await expectImported(file);
     }
     await expectImported(await writeTarball(path.join(work, 'long-ts.tar'), files));
+  });
+
+  it('imports a docker save whose members each follow a PAX size record and a GNU long-name header', async () => {
+    // The old header walker gave the PAX size to the 'L' header and lost its place ("no ustar header at 1536").
+    const members = [...legacyDockerSave()].map(([name, body]) => ({ name, body }));
+    const file = path.join(work, 'pax-size-long-name.tar');
+    fs.writeFileSync(file, paxSizeThenLongName(members));
+    expect(execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).trim().split('\n').sort()).toEqual(members.map((m) => m.name).sort());
+    await expectImported(file);
+  });
+
+  it('writes docker save archives (writeDockerSave) that import as they were given', async () => {
+    const file = path.join(work, 'written.tar');
+    const res = await writeDockerSave(file, { layers: layers.map((l) => l.tar), config: { config: { Cmd: ['/bin/sh'] } }, repoTags: ['written:1'] });
+    expect(res.diffIds).toEqual(layers.map((l) => l.diffId));
+    const img = await readImageArchive(file);
+    try {
+      expect(img.repoTags).toEqual(['written:1']);
+      expect(img.config).toMatchObject({ os: 'linux', architecture: 'amd64', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: res.diffIds } });
+    } finally {
+      await img.close();
+    }
+    expect(execFileSync('tar', ['-tf', file], { encoding: 'utf8' })).toContain(`${res.configDigest.slice(7)}.json`);
+    await expectImported(file);
   });
 
   it('skips layers the driver already has and parents the rest on them', async () => {
@@ -362,6 +383,29 @@ describe('lcow image import (real driver)', () => {
       };
       expect(await names(ids[0])).toEqual(['etc', 'etc/os-release']);
       expect(await names(ids[2])).toEqual(['etc', 'etc/.wh.os-release', 'etc/motd']);
+    } finally {
+      await driver.cleanup();
+    }
+  });
+
+  it('converts a layer tar in which a PAX size record precedes a GNU long-name header', async () => {
+    const long = 'opt/' + 'x'.repeat(140) + '/data.bin';
+    const body = crypto.randomBytes(3000);
+    const layer = paxSizeThenLongName([{ name: long, body }, { name: 'etc/after', body: Buffer.from('in step\n') }]);
+    const archive = path.join(work, 'pax-size-layer.tar');
+    await writeDockerSave(archive, { layers: [layer], repoTags: ['pax-size:1'] });
+    const root = path.join(work, 'root-pax-size');
+    const driver = await LcowDriver.open(root);
+    try {
+      const { topLayerId } = await importImage(driver, archive);
+      expect(topLayerId).toBe(sha(layer));
+      const img = await openExt4Image(path.join(root, topLayerId, 'layer.vhd'));
+      try {
+        expect(await img.readFile(`/${long}`)).toEqual(body);
+        expect((await img.readFile('/etc/after')).toString()).toBe('in step\n');
+      } finally {
+        await img.close();
+      }
     } finally {
       await driver.cleanup();
     }

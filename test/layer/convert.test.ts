@@ -5,12 +5,12 @@
  * device numbers, user xattrs, link counts, mtime to the nanosecond).
  */
 import { execFileSync } from 'node:child_process';
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LcowError } from '../../src/errors.js';
-import { convertTarToExt4, type ConvertOptions } from '../../src/layer/index.js';
+import { convertTarToExt4, openExt4Image, type ConvertOptions } from '../../src/layer/index.js';
 import { parseVhdFooter } from '../../src/vhd/index.js';
 import {
   describeTar,
@@ -19,6 +19,7 @@ import {
   extractReference,
   fixChecksum,
   gnuSparseTar,
+  paxSizeThenLongName,
   pyTar,
   richMembers,
   sparseFilesEqual,
@@ -204,6 +205,26 @@ describe('convertTarToExt4 end to end', () => {
     await convertFile(tar, a);
     await convertFile(tar, b);
     expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+  });
+
+  it('gives a PAX size record to the member after a GNU long-name header, as GNU tar does', async () => {
+    const long = 'pax-size-then-long-name/' + 'n'.repeat(150);
+    const body = Buffer.alloc(3000, 7);
+    const tar = join(fresh('tar'), 'pl.tar');
+    writeFileSync(tar, paxSizeThenLongName([{ name: long, body }, { name: 'after', body: Buffer.from('in step') }]));
+    const listing = execFileSync('tar', ['-tvf', tar], { encoding: 'utf8' });
+    expect(listing).toMatch(new RegExp(`\\b3000 .* ${long}\\n`));
+    expect(listing).toMatch(/\b7 .* after\n/);
+    const out = join(fresh('out'), 'pl.vhd');
+    expect((await convertFile(tar, out)).entries).toBe(2);
+    expect(e2fsck(out).status).toBe(0);
+    const img = await openExt4Image(out);
+    try {
+      expect(await img.readFile(`/${long}`)).toEqual(body);
+      expect((await img.readFile('/after')).toString()).toBe('in step');
+    } finally {
+      await img.close();
+    }
   });
 
   it('accepts gzip input and --no-vhd output', async () => {

@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { open, type FileHandle } from 'node:fs/promises';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,9 +9,9 @@ import * as zlib from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LcowError } from '../../src/errors.js';
 import { readFileChunks } from '../../src/layer/index.js';
-import { decompress, readTarEntries, zstdSupport } from '../../src/tar/index.js';
+import { FileBytes, decompress, readTarEntries, zstdSupport } from '../../src/tar/index.js';
 import { describeTar, fixChecksum, gnuSparseTar, pyTar, richMembers, type MemberSpec, type PyFormat, type SparseFormat } from '../helpers/tar-fixtures.js';
-import { chunked, collect, type Collected } from './collect.js';
+import { chunked, collect, logicalHash, type Collected } from './collect.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lcow-tar-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -309,3 +311,47 @@ describe('streaming', () => {
     expect(await collect(chunked(Buffer.alloc(0), 512))).toEqual([]);
   });
 });
+
+describe('reading a file at positions (FileBytes)', () => {
+  it('gives the entries the stream gives, with each body where dataOffset says, and seeks over bodies', async () => {
+    const p = tarPath();
+    const tar = pyTar(p, 'gnu', [...richMembers().filter((m) => !m.pax), { name: 'huge', data: { size: 4 << 20, seed: 3 } }]);
+    const streamed = await collect(chunked(tar, 4096));
+    const fh = await open(p, 'r');
+    let bytesRead = 0;
+    const counting = new Proxy(fh, {
+      get(target, prop, receiver) {
+        if (prop !== 'read') return Reflect.get(target, prop, receiver) as unknown;
+        return async (...args: Parameters<FileHandle['read']>) => {
+          const r = await (target.read as (...a: unknown[]) => Promise<{ bytesRead: number }>)(...args);
+          bytesRead += r.bytesRead;
+          return r;
+        };
+      },
+    });
+    try {
+      const offsets: number[] = [];
+      for await (const e of readTarEntries(new FileBytes(counting, tar.length))) if (e.kind === 'file') offsets.push(e.dataOffset);
+      expect(bytesRead).toBeLessThan(256 * 1024); // headers only: the bodies (4 MiB and more) were seeked over
+      const files = streamed.filter((e) => e.kind === 'file');
+      expect(files.map((e) => e.dataOffset)).toEqual(offsets);
+      for (const e of files) expect(createHash('sha256').update(tar.subarray(e.dataOffset, e.dataOffset + e.size)).digest('hex')).toBe(e.sha256);
+      const fromFile = await collect2(new FileBytes(fh, tar.length));
+      expect(fromFile).toEqual(streamed);
+    } finally {
+      await fh.close();
+    }
+  });
+});
+
+/** collect() over a ByteReader (no decompression: a file reader is plain tar). */
+async function collect2(reader: FileBytes): Promise<Collected[]> {
+  const out: Collected[] = [];
+  for await (const e of readTarEntries(reader)) {
+    if (e.kind === 'file') {
+      const { body, ...rest } = e;
+      out.push({ ...rest, ...(await logicalHash(e.size, e.sparse, body)) });
+    } else out.push(e);
+  }
+  return out;
+}

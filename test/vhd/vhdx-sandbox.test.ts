@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { SparseImage } from '../../src/vhd/index.js';
 import { openExt4Image } from '../../src/layer/index.js';
-import { formatEmptyExt4 } from '../../src/ext4/format-empty.js';
+import { formatEmptyExt4 } from '../../src/ext4/index.js';
 import { createVhdx } from '../../src/vhd/vhdx/writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vhdx-sandbox-'));

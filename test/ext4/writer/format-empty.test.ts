@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatEmptyExt4 } from '../../../src/ext4/format-empty.js';
+import { formatEmptyExt4 } from '../../../src/ext4/index.js';
 import type { EmptyExt4Image } from '../../../src/ext4/index.js';
 import { isLcowError } from '../../../src/errors.js';
 import { TempDir, debugfs, expectFsckClean, stat, withMount } from './helpers.js';

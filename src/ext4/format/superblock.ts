@@ -1,36 +1,90 @@
 /**
- * Decoding the ext4 superblock (1024 bytes at byte 1024 of the volume), for
- * the reader. Only the fields the reader needs, plus the ones `lcow inspect`
- * shows. Layout: the kernel's `struct ext4_super_block` (fs/ext4/ext4.h).
+ * The superblock (`struct ext4_super_block`, 1024 bytes at byte 1024 of the
+ * volume). The encoder writes the fields this library's images use and
+ * leaves the rest zero, which is what mke2fs writes for an unused feature;
+ * the decoder reads what the reader and `lcow inspect` need from any
+ * ext2/3/4 volume, and refuses what it cannot read.
  */
 import { LcowError } from '../../errors.js';
+import { BLOCKS_PER_GROUP, EXT4_MAGIC, EXTRA_ISIZE, FIRST_INO, GROUP_DESC_SIZE, INODE_SIZE, LOG_BLOCK_SIZE, SUPERBLOCK_SIZE } from './constants.js';
+import { INCOMPAT, RO_COMPAT, featureNames } from './features.js';
+import { formatUuid } from './uuid.js';
 
-export const SUPERBLOCK_OFFSET = 1024;
-export const SUPERBLOCK_SIZE = 1024;
-const EXT4_MAGIC = 0xef53;
+/** What the writer chooses; the encoder derives the rest from constants.ts. */
+export interface SuperblockFields {
+  inodesCount: number;
+  blocksCount: number;
+  reservedBlocksCount: number;
+  freeBlocksCount: number;
+  freeInodesCount: number;
+  inodesPerGroup: number;
+  featureCompat: number;
+  featureIncompat: number;
+  featureRoCompat: number;
+  uuid: Buffer; // 16 bytes
+  label: string;
+  /** log2 of groups per flex group. */
+  logGroupsPerFlex: number;
+  /** Seed for htree hashes (dir_index); 16 bytes. */
+  hashSeed: Buffer;
+  /** Seconds since the epoch stamped as mkfs/write time (0 keeps output deterministic). */
+  timestamp: number;
+}
 
-/** Feature bits by name, for display and for the checks below. */
-export const COMPAT = {
-  dir_prealloc: 0x1, imagic_inodes: 0x2, has_journal: 0x4, ext_attr: 0x8, resize_inode: 0x10, dir_index: 0x20,
-  lazy_bg: 0x40, exclude_bitmap: 0x100, sparse_super2: 0x200, fast_commit: 0x400, stable_inodes: 0x800, orphan_file: 0x1000,
-} as const;
-export const INCOMPAT = {
-  compression: 0x1, filetype: 0x2, needs_recovery: 0x4, journal_dev: 0x8, meta_bg: 0x10, extent: 0x40, '64bit': 0x80,
-  mmp: 0x100, flex_bg: 0x200, ea_inode: 0x400, dirdata: 0x1000, metadata_csum_seed: 0x2000, large_dir: 0x4000,
-  inline_data: 0x8000, encrypt: 0x10000, casefold: 0x20000,
-} as const;
-export const RO_COMPAT = {
-  sparse_super: 0x1, large_file: 0x2, btree_dir: 0x4, huge_file: 0x8, uninit_bg: 0x10, dir_nlink: 0x20, extra_isize: 0x40,
-  snapshot: 0x80, quota: 0x100, bigalloc: 0x200, metadata_csum: 0x400, replica: 0x800, read_only: 0x1000, project: 0x2000,
-  shared_blocks: 0x4000, verity: 0x8000, orphan_present: 0x10000,
-} as const;
+const S_STATE_CLEAN = 1;
+const S_ERRORS_CONTINUE = 1;
+const REV_DYNAMIC = 1;
+const HASH_HALF_MD4 = 1;
+const FLAG_UNSIGNED_HASH = 0x2;
 
-/** Incompatible features whose on-disk meaning this reader does not implement. */
+export function encodeSuperblock(sb: SuperblockFields): Buffer {
+  const b = Buffer.alloc(SUPERBLOCK_SIZE);
+  b.writeUInt32LE(sb.inodesCount, 0x0);
+  b.writeUInt32LE(sb.blocksCount, 0x4);
+  b.writeUInt32LE(sb.reservedBlocksCount, 0x8);
+  b.writeUInt32LE(sb.freeBlocksCount, 0xc);
+  b.writeUInt32LE(sb.freeInodesCount, 0x10);
+  b.writeUInt32LE(0, 0x14); // s_first_data_block: 0 with 4 KiB blocks
+  b.writeUInt32LE(LOG_BLOCK_SIZE, 0x18);
+  b.writeUInt32LE(LOG_BLOCK_SIZE, 0x1c); // cluster size == block size
+  b.writeUInt32LE(BLOCKS_PER_GROUP, 0x20);
+  b.writeUInt32LE(BLOCKS_PER_GROUP, 0x24);
+  b.writeUInt32LE(sb.inodesPerGroup, 0x28);
+  b.writeUInt32LE(sb.timestamp, 0x2c); // s_mtime
+  b.writeUInt32LE(sb.timestamp, 0x30); // s_wtime
+  b.writeUInt16LE(0xffff, 0x36); // s_max_mnt_count = -1: no forced checks
+  b.writeUInt16LE(EXT4_MAGIC, 0x38);
+  b.writeUInt16LE(S_STATE_CLEAN, 0x3a);
+  b.writeUInt16LE(S_ERRORS_CONTINUE, 0x3c);
+  b.writeUInt32LE(sb.timestamp, 0x40); // s_lastcheck
+  b.writeUInt32LE(REV_DYNAMIC, 0x4c);
+  b.writeUInt32LE(FIRST_INO, 0x54);
+  b.writeUInt16LE(INODE_SIZE, 0x58);
+  b.writeUInt32LE(sb.featureCompat, 0x5c);
+  b.writeUInt32LE(sb.featureIncompat, 0x60);
+  b.writeUInt32LE(sb.featureRoCompat, 0x64);
+  sb.uuid.copy(b, 0x68, 0, 16);
+  b.write(sb.label.slice(0, 16), 0x78, 16, 'utf8');
+  sb.hashSeed.copy(b, 0xec, 0, 16);
+  b.writeUInt8(HASH_HALF_MD4, 0xfc);
+  b.writeUInt16LE(GROUP_DESC_SIZE, 0xfe);
+  b.writeUInt32LE(sb.timestamp, 0x108); // s_mkfs_time
+  b.writeUInt16LE(EXTRA_ISIZE, 0x15c); // s_min_extra_isize
+  b.writeUInt16LE(EXTRA_ISIZE, 0x15e); // s_want_extra_isize
+  b.writeUInt32LE(FLAG_UNSIGNED_HASH, 0x160);
+  b.writeUInt8(sb.logGroupsPerFlex, 0x174);
+  // s_backup_bgs (0x24c, 0x250) stay 0: with sparse_super2 that means no
+  // backup superblocks, so groups past 0 hold only data.
+  return b;
+}
+
+/** Incompatible features whose on-disk meaning the reader does not implement. */
 const UNSUPPORTED_INCOMPAT = INCOMPAT.compression | INCOMPAT.journal_dev | INCOMPAT.dirdata | INCOMPAT.encrypt;
 
 export interface Ext4Superblock {
   inodesCount: number;
   blocksCount: number;
+  reservedBlocksCount: number;
   freeBlocksCount: number;
   freeInodesCount: number;
   firstDataBlock: number;
@@ -45,6 +99,7 @@ export interface Ext4Superblock {
   firstMetaBg: number;
   /** With sparse_super2: the (at most two) groups holding superblock backups. */
   backupBgs: [number, number];
+  logGroupsPerFlex: number;
   featureCompat: number;
   featureIncompat: number;
   featureRoCompat: number;
@@ -70,30 +125,12 @@ export interface Ext4Superblock {
   writeTime: number;
 }
 
-export function hasIncompat(sb: Ext4Superblock, bit: number): boolean {
-  return (sb.featureIncompat & bit) !== 0;
-}
-export function hasRoCompat(sb: Ext4Superblock, bit: number): boolean {
-  return (sb.featureRoCompat & bit) !== 0;
-}
-
-function featureNames(bits: number, table: Record<string, number>): string[] {
-  return Object.entries(table)
-    .filter(([, v]) => (bits & v) !== 0)
-    .map(([k]) => k);
-}
-
-function uuidText(b: Buffer): string {
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
-}
-
 function cString(b: Buffer): string {
   const nul = b.indexOf(0);
   return b.subarray(0, nul < 0 ? b.length : nul).toString('utf8');
 }
 
-/** Decode and sanity-check the superblock (`b` = the 1024 bytes). Throws EBADIMAGE / EUNSUPPORTED. */
+/** Decode and sanity-check the superblock (`b` = the 1024 bytes) of a `volumeSize`-byte disk. Throws EBADIMAGE / EUNSUPPORTED. */
 export function decodeSuperblock(b: Buffer, volumeSize: number): Ext4Superblock {
   const bad = (why: string): LcowError => new LcowError('EBADIMAGE', `ext4 superblock: ${why}`, {});
   if (b.length < SUPERBLOCK_SIZE || b.readUInt16LE(0x38) !== EXT4_MAGIC) throw bad('no ext2/3/4 magic');
@@ -120,14 +157,16 @@ export function decodeSuperblock(b: Buffer, volumeSize: number): Ext4Superblock 
   // An image that claims many more blocks than the disk holds is truncated or corrupt; reads past the end fail later anyway.
   if (blocksCount * blockSize > volumeSize * 2 + blockSize * blocksPerGroup) throw bad(`${blocksCount} blocks do not fit a ${volumeSize}-byte disk`);
   if (featureIncompat & UNSUPPORTED_INCOMPAT) {
-    throw new LcowError('EUNSUPPORTED', `ext4 features not supported: ${featureNames(featureIncompat & UNSUPPORTED_INCOMPAT, INCOMPAT).join(', ')}`, {});
+    const names = featureNames({ featureCompat: 0, featureIncompat: featureIncompat & UNSUPPORTED_INCOMPAT, featureRoCompat: 0 });
+    throw new LcowError('EUNSUPPORTED', `ext4 features not supported: ${names.join(', ')}`, {});
   }
   if (featureRoCompat & RO_COMPAT.bigalloc) throw new LcowError('EUNSUPPORTED', 'ext4 bigalloc is not supported', {});
   const groupCount = Math.ceil((blocksCount - firstDataBlock) / blocksPerGroup);
-  const inodesCount = b.readUInt32LE(0x00);
+  const words = { featureCompat, featureIncompat, featureRoCompat };
   return {
-    inodesCount,
+    inodesCount: b.readUInt32LE(0x00),
     blocksCount,
+    reservedBlocksCount: b.readUInt32LE(0x08) + (is64 ? b.readUInt32LE(0x154) * 2 ** 32 : 0),
     freeBlocksCount: b.readUInt32LE(0x0c) + (is64 ? b.readUInt32LE(0x158) * 2 ** 32 : 0),
     freeInodesCount: b.readUInt32LE(0x10),
     firstDataBlock,
@@ -139,15 +178,14 @@ export function decodeSuperblock(b: Buffer, volumeSize: number): Ext4Superblock 
     descSize,
     firstMetaBg: b.readUInt32LE(0x104),
     backupBgs: [b.readUInt32LE(0x24c), b.readUInt32LE(0x250)],
-    featureCompat,
-    featureIncompat,
-    featureRoCompat,
-    features: [...featureNames(featureCompat, COMPAT), ...featureNames(featureIncompat, INCOMPAT), ...featureNames(featureRoCompat, RO_COMPAT)],
-    uuid: uuidText(b.subarray(0x68, 0x78)),
+    logGroupsPerFlex: b.readUInt8(0x174),
+    ...words,
+    features: featureNames(words),
+    uuid: formatUuid(b.subarray(0x68, 0x78)),
     label: cString(b.subarray(0x78, 0x88)),
     lastMounted: cString(b.subarray(0x88, 0xc8)),
     readOnly: (featureRoCompat & RO_COMPAT.read_only) !== 0,
-    defaultHashVersion: b[0xfc],
+    defaultHashVersion: b[0xfc]!,
     hashSeed: Buffer.from(b.subarray(0xec, 0xfc)),
     clean: (b.readUInt16LE(0x3a) & 1) !== 0,
     needsRecovery: (featureIncompat & INCOMPAT.needs_recovery) !== 0,

@@ -5,10 +5,10 @@
  * hard links by path) so that the writer only has to lay out bytes. Inode
  * numbers are handed out at the end, so replaced nodes simply vanish.
  */
-import { LcowError } from '../errors.js';
+import { LcowError } from '../../errors.js';
 import type { EntryMeta, Timestamp } from './entry.js';
-import type { Extent } from './extents.js';
-import { LOST_FOUND_INO, MAX_LINKS, MAX_NAME_LEN, ROOT_INO } from './constants.js';
+import type { Extent } from '../format/extents.js';
+import { LOST_FOUND_INO, MAX_LINKS, MAX_NAME_LEN, ROOT_INO } from '../format/constants.js';
 
 /** An entry's metadata minus xattrs (kept on the node, merged for directories); `mode` is permission bits only. */
 export type NodeMeta = Required<Omit<EntryMeta, 'xattrs'>>;

@@ -3,9 +3,9 @@
  * that hold data (regions sharing or touching a block are merged), packed
  * back to back on disk. Holes get no blocks at all.
  */
-import { LcowError } from '../errors.js';
+import { LcowError } from '../../errors.js';
 import type { SparseRegion } from './entry.js';
-import { BLOCK_SIZE } from './constants.js';
+import { BLOCK_SIZE } from '../format/constants.js';
 
 export interface BlockRange {
   /** First logical block. */

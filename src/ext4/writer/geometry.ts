@@ -4,8 +4,8 @@
  * metadata may live anywhere, so the writer puts all of it in one run after
  * the data: [inode tables of all groups][block bitmaps][inode bitmaps].
  */
-import { LcowError } from '../errors.js';
-import { BLOCKS_PER_GROUP, BLOCK_SIZE, GROUP_DESC_SIZE, INODES_PER_BLOCK, MAX_INODES_PER_GROUP, ceilDiv } from './constants.js';
+import { LcowError } from '../../errors.js';
+import { BLOCKS_PER_GROUP, BLOCK_SIZE, GROUP_DESC_SIZE, INODES_PER_BLOCK, MAX_INODES_PER_GROUP, ceilDiv } from '../format/constants.js';
 
 export interface Geometry {
   groups: number;

@@ -1,12 +1,18 @@
 /**
- * ext4 inode timestamps: a 32-bit seconds field plus an `_extra` word whose
- * low 2 bits extend the seconds (the "epoch") and whose upper 30 bits are
- * nanoseconds. The kernel decodes seconds as `(s32)lo + (epoch << 32)`, so
- * the epoch is the difference between the real seconds and the signed low
- * word, divided by 2^32. That gives 1901-12-13 .. 2446-05-10 exactly; a
- * naïve `sec >> 32` epoch (the reference's bug) turns 1969 into 2378.
+ * Inode timestamps: a 32-bit seconds field plus, in large inodes, an
+ * `_extra` word whose low 2 bits extend the seconds (the "epoch") and whose
+ * upper 30 bits are nanoseconds. The kernel decodes seconds as
+ * `(s32)lo + (epoch << 32)` (ext4_decode_extra_time), so the epoch is the
+ * difference between the real seconds and the signed low word, divided by
+ * 2^32. That gives 1901-12-13 .. 2446-05-10 exactly; a naïve `sec >> 32`
+ * epoch (the reference's bug) turns 1969 into 2378.
  */
-import type { Timestamp } from './entry.js';
+
+/** Seconds since the epoch (may be negative, may exceed 2^31) plus nanoseconds. */
+export interface Timestamp {
+  sec: number;
+  nsec: number;
+}
 
 const TWO_32 = 2 ** 32;
 /** Smallest and largest seconds representable: [-2^31, 2^34 - 2^31). */
@@ -38,8 +44,9 @@ export function encodeTime(t: Timestamp): EncodedTime {
   return { lo, extra: ((nsec * 4) >>> 0) + epoch };
 }
 
-export function decodeTime(lo: number, extra: number): Timestamp {
+/** `extra` is undefined for a small (128-byte) inode, which has only the seconds word. */
+export function decodeTime(lo: number, extra: number | undefined): Timestamp {
   const signedLo = lo | 0;
-  const epoch = extra & 3;
-  return { sec: signedLo + epoch * TWO_32, nsec: extra >>> 2 };
+  if (extra === undefined) return { sec: signedLo, nsec: 0 };
+  return { sec: signedLo + (extra & 3) * TWO_32, nsec: extra >>> 2 };
 }

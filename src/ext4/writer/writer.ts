@@ -14,34 +14,33 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { LcowError } from '../errors.js';
-import { componentLogger, type Logger } from '../log.js';
+import { LcowError } from '../../errors.js';
+import { componentLogger, type Logger } from '../../log.js';
 import type { FileEntry, LayerEntry, SymlinkEntry } from './entry.js';
 import { BatchWriter, writeAll } from './batch-writer.js';
-import { GroupBitmaps } from './bitmaps.js';
+import { GroupBitmaps } from '../format/bitmaps.js';
 import {
   BLOCKS_PER_GROUP,
   BLOCK_SIZE,
-  COMPAT,
   DEFAULT_MAX_DISK_SIZE,
   FAST_SYMLINK_MAX,
-  INCOMPAT,
   INODE_SIZE,
   MAX_INODES_PER_GROUP,
   MAX_SYMLINK_LEN,
-  RO_COMPAT,
   SUPERBLOCK_OFFSET,
   ceilDiv,
-} from './constants.js';
-import { direntSize } from './directory.js';
-import { extentTreeBlockCount, splitLongExtents } from './extents.js';
+} from '../format/constants.js';
+import { direntSize } from '../format/directory.js';
+import { extentTreeBlockCount, splitLongExtents } from '../format/extents.js';
 import { computeGeometry, reservedGdtBlocks, type Geometry } from './geometry.js';
-import { encodeGroupDescriptorTable, type GroupDescriptor } from './group-descriptor.js';
-import { encodeInode } from './inode.js';
+import { COMPAT, INCOMPAT, RO_COMPAT } from '../format/features.js';
+import { encodeGroupDescriptorTable, type GroupDescriptor } from '../format/group-descriptor.js';
+import { encodeInode } from '../format/inode.js';
 import { Namespace, metaFromEntry, ownXattrs, setXattr, type FileNode, type Node, type NodeMeta } from './namespace.js';
 import { inodeFieldsOf, metadataBlockCount, writeNodeMetadata } from './node-metadata.js';
 import { PackedCursor, regionsToBlockRanges, type BlockRange } from './sparse-ranges.js';
-import { encodeSuperblock, formatUuid, uuidFromHash } from './superblock.js';
+import { encodeSuperblock } from '../format/superblock.js';
+import { formatUuid, uuidFromHash } from '../format/uuid.js';
 
 export interface Ext4WriterOptions {
   /** Largest image allowed, in bytes (default 128 GiB); past it → LcowError('ETOOBIG', …, {entry}). */
@@ -368,7 +367,8 @@ export class Ext4Writer {
         inodeTable: geo.inodeTableStart + g * geo.inodeTableBlocksPerGroup,
         freeBlocksCount: free,
         freeInodesCount: geo.inodesPerGroup - inodeMaps.countUsed(g, geo.inodesPerGroup),
-        usedDirsCount: dirsPerGroup[g],
+        usedDirsCount: dirsPerGroup[g]!,
+        flags: 0,
       });
     }
     const head = Buffer.alloc(this.firstDataBlock * BLOCK_SIZE);
@@ -379,11 +379,11 @@ export class Ext4Writer {
       freeBlocksCount: freeBlocks,
       freeInodesCount: geo.groups * geo.inodesPerGroup - inodes,
       inodesPerGroup: geo.inodesPerGroup,
-      featureCompat: COMPAT.EXT_ATTR | COMPAT.SPARSE_SUPER2,
-      featureIncompat: INCOMPAT.FILETYPE | INCOMPAT.EXTENTS | INCOMPAT.FLEX_BG,
-      featureRoCompat: RO_COMPAT.SPARSE_SUPER | RO_COMPAT.LARGE_FILE | RO_COMPAT.HUGE_FILE | RO_COMPAT.DIR_NLINK | RO_COMPAT.EXTRA_ISIZE | RO_COMPAT.READONLY,
+      featureCompat: COMPAT.ext_attr | COMPAT.sparse_super2,
+      featureIncompat: INCOMPAT.filetype | INCOMPAT.extent | INCOMPAT.flex_bg,
+      featureRoCompat: RO_COMPAT.sparse_super | RO_COMPAT.large_file | RO_COMPAT.huge_file | RO_COMPAT.dir_nlink | RO_COMPAT.extra_isize | RO_COMPAT.read_only,
       uuid,
-      volumeName: '',
+      label: '',
       // One flex group spans the whole image: all group metadata is packed together.
       logGroupsPerFlex: 31,
       hashSeed: uuidFromHash(createHash('sha256').update(uuid).update('hash seed').digest()),

@@ -6,11 +6,9 @@
  * whiteouts and opaque markers.
  */
 
-/** Seconds since the epoch (may be negative, may exceed 2^31) plus nanoseconds. */
-export interface Timestamp {
-  sec: number;
-  nsec: number;
-}
+import type { Timestamp } from '../format/timestamps.js';
+
+export type { Timestamp };
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'socket' | 'whiteout';
 

@@ -5,8 +5,8 @@
  * ownership of their buffers: bytes are copied.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { LcowError } from '../errors.js';
-import { BLOCK_SIZE } from './constants.js';
+import { LcowError } from '../../errors.js';
+import { BLOCK_SIZE } from '../format/constants.js';
 
 export class BatchWriter {
   private buf: Buffer;

@@ -1,11 +1,17 @@
 /**
- * Extent trees. The root lives in the inode's 60-byte i_block (header + 4
- * entries); when a file has more extents, the root holds index entries that
- * point at 4 KiB tree blocks (header + 340 entries each), as deep as needed.
- * Every node starts with a 12-byte header: magic 0xF30A, entries, max,
- * depth (0 = leaf), generation.
+ * Extent trees (`ext4_extent_header`, `ext4_extent_idx`, `ext4_extent`). The
+ * root lives in the inode's 60-byte i_block (header + 4 entries); when a
+ * file has more extents, the root holds index entries that point at tree
+ * blocks (the writer's: 4 KiB, header + 340 entries), as deep as needed.
+ *
+ *   header (12 bytes): magic 0xF30A u16, entries u16, max u16, depth u16 (0 = leaf), generation u32
+ *   index  (12 bytes): logical block u32, child block lo u32, child block hi u16, unused u16
+ *   leaf   (12 bytes): logical block u32, length u16 (> 32768: uninitialised,
+ *                      length − 32768), start hi u16, start lo u32
+ *
+ * A node block may end with a 4-byte checksum tail (metadata_csum); `max`
+ * already excludes it.
  */
-import { LcowError } from '../errors.js';
 import { BLOCK_SIZE, MAX_EXTENT_LEN, ceilDiv } from './constants.js';
 
 export const EXTENT_MAGIC = 0xf30a;
@@ -95,7 +101,7 @@ export function buildExtentTree(extents: Extent[], allocate: () => number): Exte
     chunk.forEach((e, j) => writeLeafEntry(data, HEADER_SIZE + j * ENTRY_SIZE, e));
     const block = allocate();
     blocks.push({ block, data });
-    level.push({ logical: chunk[0].logical, block });
+    level.push({ logical: chunk[0]!.logical, block });
   }
   let depth = 1;
   while (level.length > ROOT_CAPACITY) {
@@ -107,7 +113,7 @@ export function buildExtentTree(extents: Extent[], allocate: () => number): Exte
       chunk.forEach((n, j) => writeIndexEntry(data, HEADER_SIZE + j * ENTRY_SIZE, n.logical, n.block));
       const block = allocate();
       blocks.push({ block, data });
-      next.push({ logical: chunk[0].logical, block });
+      next.push({ logical: chunk[0]!.logical, block });
     }
     level = next;
     depth++;
@@ -117,21 +123,42 @@ export function buildExtentTree(extents: Extent[], allocate: () => number): Exte
   return { root, blocks };
 }
 
-/** Decode one node (i_block or a tree block): header plus its leaf or index entries. */
-export function decodeExtentNode(b: Buffer): { depth: number; max: number; leaves: Extent[]; children: Array<{ logical: number; block: number }> } {
-  if (b.readUInt16LE(0) !== EXTENT_MAGIC) throw new LcowError('EBADIMAGE', 'extent node has a bad magic number', { magic: b.readUInt16LE(0) });
-  const entries = b.readUInt16LE(2);
-  const max = b.readUInt16LE(4);
-  const depth = b.readUInt16LE(6);
-  const leaves: Extent[] = [];
+export interface ExtentHeader {
+  entries: number;
+  max: number;
+  depth: number;
+}
+
+/** The header of a node (i_block or a tree block), or undefined when it is not one: bad magic, or entries that do not fit. */
+export function decodeExtentHeader(node: Buffer): ExtentHeader | undefined {
+  if (node.length < HEADER_SIZE || node.readUInt16LE(0) !== EXTENT_MAGIC) return undefined;
+  const h = { entries: node.readUInt16LE(2), max: node.readUInt16LE(4), depth: node.readUInt16LE(6) };
+  if (h.entries > h.max || HEADER_SIZE + h.max * ENTRY_SIZE > node.length) return undefined;
+  return h;
+}
+
+/** A leaf entry: an extent, possibly uninitialised (allocated, never written: reads as zeros). */
+export interface LeafExtent extends Extent {
+  uninit: boolean;
+}
+
+export type ExtentNode = ExtentHeader & { leaves: LeafExtent[]; children: Array<{ logical: number; block: number }> };
+
+/** One node with its leaf (depth 0) or index entries; undefined when the header is not valid. */
+export function decodeExtentNode(node: Buffer): ExtentNode | undefined {
+  const h = decodeExtentHeader(node);
+  if (!h) return undefined;
+  const leaves: LeafExtent[] = [];
   const children: Array<{ logical: number; block: number }> = [];
-  for (let i = 0; i < entries; i++) {
+  for (let i = 0; i < h.entries; i++) {
     const o = HEADER_SIZE + i * ENTRY_SIZE;
-    if (depth === 0) {
-      leaves.push({ logical: b.readUInt32LE(o), length: b.readUInt16LE(o + 4), physical: b.readUInt16LE(o + 6) * 2 ** 32 + b.readUInt32LE(o + 8) });
+    if (h.depth === 0) {
+      const raw = node.readUInt16LE(o + 4);
+      const uninit = raw > MAX_EXTENT_LEN;
+      leaves.push({ logical: node.readUInt32LE(o), length: uninit ? raw - MAX_EXTENT_LEN : raw, physical: node.readUInt16LE(o + 6) * 2 ** 32 + node.readUInt32LE(o + 8), uninit });
     } else {
-      children.push({ logical: b.readUInt32LE(o), block: b.readUInt16LE(o + 8) * 2 ** 32 + b.readUInt32LE(o + 4) });
+      children.push({ logical: node.readUInt32LE(o), block: node.readUInt16LE(o + 8) * 2 ** 32 + node.readUInt32LE(o + 4) });
     }
   }
-  return { depth, max, leaves, children };
+  return { ...h, leaves, children };
 }

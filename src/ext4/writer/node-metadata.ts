@@ -9,14 +9,14 @@
  * rare file with more than four extents, and keeps the writer's memory at
  * the namespace itself — no per-inode layout objects for the whole image.
  */
-import { LcowError } from '../errors.js';
+import { LcowError } from '../../errors.js';
 import type { BatchWriter } from './batch-writer.js';
-import { BLOCK_SIZE, EXT4_EXTENTS_FL, FT, MAX_LINKS, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK } from './constants.js';
-import { directoryBlockCount, encodeDirectory, type DirectoryEntry } from './directory.js';
-import { buildExtentTree, extentTreeBlockCount, splitLongExtents, type Extent, type ExtentTree } from './extents.js';
-import { encodeDeviceIBlock, type InodeFields } from './inode.js';
+import { BLOCK_SIZE, MAX_LINKS } from '../format/constants.js';
+import { directoryBlockCount, encodeDirectory, type DirectoryEntry } from '../format/directory.js';
+import { buildExtentTree, extentTreeBlockCount, splitLongExtents, type Extent, type ExtentTree } from '../format/extents.js';
+import { INODE_FLAGS, MODE_TYPE, encodeDevice, type InodeFields } from '../format/inode.js';
 import type { DirNode, Node } from './namespace.js';
-import { layoutXattrs, type XattrLayout } from './xattrs.js';
+import { layoutXattrs, type XattrLayout } from '../format/xattrs.js';
 
 /** How many metadata blocks `n` needs: directory blocks + extent-tree blocks + xattr block. */
 export function metadataBlockCount(n: Node): number {
@@ -35,10 +35,6 @@ export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter
   for (const t of tree?.blocks ?? []) await out.append(t.data);
   if (xattrs.block) await out.append(xattrs.block);
 }
-
-const TYPE_BITS: Record<Node['type'], number> = { file: S_IFREG, dir: S_IFDIR, symlink: S_IFLNK, char: S_IFCHR, block: S_IFBLK, fifo: S_IFIFO, socket: S_IFSOCK };
-/** The directory-entry file type of each node type. */
-const FILE_TYPE: Record<Node['type'], number> = { file: FT.REG_FILE, dir: FT.DIR, symlink: FT.SYMLINK, char: FT.CHRDEV, block: FT.BLKDEV, fifo: FT.FIFO, socket: FT.SOCK };
 
 /** The inode of `n`, whose metadata blocks start at `first`. */
 export function inodeFieldsOf(n: Node, first: number): InodeFields {
@@ -67,26 +63,26 @@ export function inodeFieldsOf(n: Node, first: number): InodeFields {
       break;
     case 'char':
     case 'block':
-      iBlock = encodeDeviceIBlock(n.major, n.minor);
+      iBlock = encodeDevice(n.major, n.minor);
       break;
     default:
       break;
   }
   return {
-    mode: TYPE_BITS[n.type] | n.meta.mode,
+    mode: MODE_TYPE[n.type] | n.meta.mode,
     uid: n.meta.uid,
     gid: n.meta.gid,
     size,
     linksCount: links,
-    blocks512: blocks * (BLOCK_SIZE / 512),
-    flags: tree ? EXT4_EXTENTS_FL : 0,
+    blocks: blocks * (BLOCK_SIZE / 512),
+    flags: tree ? INODE_FLAGS.extents : 0,
     iBlock: tree?.root ?? iBlock ?? Buffer.alloc(60),
     fileAcl: xattrBlock,
     atime: n.meta.atime,
     mtime: n.meta.mtime,
     ctime: n.meta.ctime,
     crtime: n.meta.crtime,
-    inlineXattrs: xattrs.inline,
+    xattrArea: xattrs.inline,
   };
 }
 
@@ -144,9 +140,9 @@ function* nameLengths(d: DirNode): Generator<number> {
 
 function dirEntries(d: DirNode): DirectoryEntry[] {
   const out: DirectoryEntry[] = [
-    { name: Buffer.from('.'), inode: d.ino, fileType: FT.DIR },
-    { name: Buffer.from('..'), inode: d.parent.ino, fileType: FT.DIR },
+    { name: Buffer.from('.'), ino: d.ino, kind: 'dir' },
+    { name: Buffer.from('..'), ino: d.parent.ino, kind: 'dir' },
   ];
-  for (const [name, child] of d.children) out.push({ name: Buffer.from(name, 'utf8'), inode: child.ino, fileType: FILE_TYPE[child.type] });
+  for (const [name, child] of d.children) out.push({ name: Buffer.from(name, 'utf8'), ino: child.ino, kind: child.type });
   return out;
 }

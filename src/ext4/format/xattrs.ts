@@ -1,12 +1,19 @@
 /**
- * Extended attributes: first packed into the inode's spare bytes (after the
- * extra fields), the rest into one external 4 KiB block. Entry layout
- * (ext4_xattr_entry): name_len, name_index, value_offs, value_inum,
- * value_size, hash, name (padded to 4). Values sit at the end of their area,
- * each padded to 4 bytes. The hashes are the kernel's (ext4_xattr_hash_entry
- * and ext4_xattr_rehash); e2fsck checks each entry's hash against its value.
+ * Extended attributes, in the inode (after the extra fields: magic
+ * 0xEA020000, then entries, values addressed from the first entry) and in
+ * one external block (32-byte header with the same magic, entries from byte
+ * 32, values addressed from the block start). The writer packs them into the
+ * inode while they fit, the rest into one 4 KiB block.
+ *
+ *   entry (ext4_xattr_entry): name_len u8, name_index u8, value_offs u16,
+ *          value_inum u32 (ea_inode: the value is that inode's data),
+ *          value_size u32, hash u32, name (padded to 4 bytes). A zero u32
+ *          ends the list. Values sit at the end of their area, each padded to 4.
+ *
+ * The hashes are the kernel's (ext4_xattr_hash_entry and ext4_xattr_rehash);
+ * e2fsck checks each entry's hash against its value.
  */
-import { LcowError } from '../errors.js';
+import { LcowError } from '../../errors.js';
 import { BLOCK_SIZE, INLINE_XATTR_SPACE } from './constants.js';
 
 export const XATTR_MAGIC = 0xea020000;
@@ -40,10 +47,9 @@ export function splitXattrName(full: string): { index: number; name: Buffer } {
   throw new LcowError('EUNSUPPORTED', `extended attribute namespace not supported by ext4: ${full}`, { xattr: full });
 }
 
-export function joinXattrName(index: number, name: Buffer): string {
-  const p = PREFIXES.find((x) => x.index === index);
-  if (!p) return `unknown${index}.${name.toString('utf8')}`;
-  return p.whole ? p.prefix : p.prefix + name.toString('utf8');
+/** The full name of an entry: its index's prefix and the stored suffix (empty for the whole-name ACLs). */
+export function joinXattrName(index: number, suffix: string): string {
+  return (PREFIXES.find((x) => x.index === index)?.prefix ?? `unknown${index}.`) + suffix;
 }
 
 const pad4 = (n: number) => (n + 3) & ~3;
@@ -155,24 +161,54 @@ export function layoutXattrs(xattrs: Map<string, Buffer>, context: Record<string
   return out;
 }
 
-/** Read the attributes of an inline area (starting at its magic) or of a block. */
-export function decodeXattrs(area: Buffer, kind: 'inline' | 'block'): XattrRecord[] {
-  if (area.length < 4 || area.readUInt32LE(0) !== XATTR_MAGIC) return [];
-  const start = kind === 'inline' ? 4 : BLOCK_HEADER;
-  const base = kind === 'inline' ? 4 : 0;
-  const out: XattrRecord[] = [];
-  let pos = start;
-  while (pos + 4 <= area.length && area.readUInt32LE(pos) !== 0) {
-    const nameLen = area.readUInt8(pos);
-    const index = area.readUInt8(pos + 1);
-    const offs = area.readUInt16LE(pos + 2);
-    const size = area.readUInt32LE(pos + 8);
-    out.push({
-      index,
-      name: Buffer.from(area.subarray(pos + ENTRY_HEADER, pos + ENTRY_HEADER + nameLen)),
-      value: Buffer.from(area.subarray(base + offs, base + offs + size)),
-    });
-    pos += ENTRY_HEADER + pad4(nameLen);
+export interface RawXattr {
+  name: string;
+  nameIndex: number;
+  /** The value, unless it lives in an EA inode (then `valueInode` and `valueSize`). */
+  value: Buffer | undefined;
+  valueInode: number;
+  valueSize: number;
+}
+
+/**
+ * Parse an entry list. `entries` starts at the first entry; `values` is the
+ * buffer value offsets are relative to. Out-of-range entries are EBADIMAGE.
+ */
+function decodeEntries(entries: Buffer, values: Buffer, ino: number, where: string): RawXattr[] {
+  const bad = (why: string): LcowError => new LcowError('EBADIMAGE', `inode ${ino}: ${where} xattr ${why}`, { inode: ino });
+  const out: RawXattr[] = [];
+  let at = 0;
+  while (at + 4 <= entries.length && entries.readUInt32LE(at) !== 0) {
+    if (at + ENTRY_HEADER > entries.length) throw bad('entry runs past the end');
+    const nameLen = entries[at]!;
+    const nameIndex = entries[at + 1]!;
+    const valueOffs = entries.readUInt16LE(at + 2);
+    const valueInode = entries.readUInt32LE(at + 4);
+    const valueSize = entries.readUInt32LE(at + 8);
+    if (at + ENTRY_HEADER + nameLen > entries.length) throw bad('name runs past the end');
+    const name = joinXattrName(nameIndex, entries.toString('utf8', at + ENTRY_HEADER, at + ENTRY_HEADER + nameLen));
+    let value: Buffer | undefined;
+    if (valueInode === 0) {
+      if (valueOffs + valueSize > values.length) throw bad(`value of ${name} runs past the end`);
+      value = Buffer.from(values.subarray(valueOffs, valueOffs + valueSize));
+    }
+    out.push({ name, nameIndex, value, valueInode, valueSize });
+    at += pad4(ENTRY_HEADER + nameLen);
   }
   return out;
+}
+
+/** The in-inode area (bytes after i_extra_isize); empty when it lacks the magic. */
+export function decodeInodeXattrs(area: Buffer, ino: number): RawXattr[] {
+  if (area.length < 4 || area.readUInt32LE(0) !== XATTR_MAGIC) return [];
+  const entries = area.subarray(4);
+  return decodeEntries(entries, entries, ino, 'in-inode');
+}
+
+/** An external xattr block (i_file_acl). */
+export function decodeXattrBlock(block: Buffer, ino: number): RawXattr[] {
+  if (block.length < BLOCK_HEADER || block.readUInt32LE(0) !== XATTR_MAGIC) {
+    throw new LcowError('EBADIMAGE', `inode ${ino}: xattr block has a bad magic`, { inode: ino });
+  }
+  return decodeEntries(block.subarray(BLOCK_HEADER), block, ino, 'block');
 }

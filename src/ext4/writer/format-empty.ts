@@ -9,32 +9,28 @@
  * and mke2fs's inode density (one inode per 16 KiB).
  */
 import { createHash } from 'node:crypto';
-import { LcowError } from '../errors.js';
-import { GroupBitmaps } from './bitmaps.js';
+import { LcowError } from '../../errors.js';
+import { GroupBitmaps } from '../format/bitmaps.js';
 import {
   BLOCKS_PER_GROUP,
   BLOCK_SIZE,
-  COMPAT,
-  EXT4_EXTENTS_FL,
   FIRST_INO,
-  FT,
   GROUP_DESC_SIZE,
-  INCOMPAT,
   INODES_PER_BLOCK,
   INODE_SIZE,
   LOST_FOUND_INO,
   MAX_INODES_PER_GROUP,
   ROOT_INO,
-  RO_COMPAT,
   SUPERBLOCK_OFFSET,
-  S_IFDIR,
   ceilDiv,
-} from './constants.js';
-import { encodeDirectory } from './directory.js';
-import { buildExtentTree } from './extents.js';
-import { encodeGroupDescriptorTable, type GroupDescriptor } from './group-descriptor.js';
-import { encodeInode } from './inode.js';
-import { encodeSuperblock, uuidFromHash } from './superblock.js';
+} from '../format/constants.js';
+import { encodeDirectory } from '../format/directory.js';
+import { buildExtentTree } from '../format/extents.js';
+import { COMPAT, INCOMPAT, RO_COMPAT } from '../format/features.js';
+import { encodeGroupDescriptorTable, type GroupDescriptor } from '../format/group-descriptor.js';
+import { INODE_FLAGS, MODE_TYPE, encodeInode } from '../format/inode.js';
+import { encodeSuperblock } from '../format/superblock.js';
+import { uuidFromHash } from '../format/uuid.js';
 
 const BYTES_PER_INODE = 16384;
 const LOST_FOUND_BLOCKS = 4; // as mke2fs: room for e2fsck to reconnect files without allocating
@@ -90,6 +86,7 @@ export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string 
       freeBlocksCount: free,
       freeInodesCount: ipg - inodeMaps.countUsed(g, ipg),
       usedDirsCount: g === 0 ? 2 : 0,
+      flags: 0,
     });
   }
 
@@ -102,11 +99,11 @@ export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string 
     freeBlocksCount: freeBlocks,
     freeInodesCount: groups * ipg - LOST_FOUND_INO,
     inodesPerGroup: ipg,
-    featureCompat: COMPAT.EXT_ATTR | COMPAT.DIR_INDEX | COMPAT.SPARSE_SUPER2,
-    featureIncompat: INCOMPAT.FILETYPE | INCOMPAT.EXTENTS | INCOMPAT.FLEX_BG,
-    featureRoCompat: RO_COMPAT.SPARSE_SUPER | RO_COMPAT.LARGE_FILE | RO_COMPAT.HUGE_FILE | RO_COMPAT.DIR_NLINK | RO_COMPAT.EXTRA_ISIZE,
+    featureCompat: COMPAT.ext_attr | COMPAT.dir_index | COMPAT.sparse_super2,
+    featureIncompat: INCOMPAT.filetype | INCOMPAT.extent | INCOMPAT.flex_bg,
+    featureRoCompat: RO_COMPAT.sparse_super | RO_COMPAT.large_file | RO_COMPAT.huge_file | RO_COMPAT.dir_nlink | RO_COMPAT.extra_isize,
     uuid,
-    volumeName: '',
+    label: '',
     logGroupsPerFlex: 4,
     hashSeed: uuidFromHash(createHash('sha256').update(uuid).update('hash seed').digest()),
     timestamp: 0,
@@ -119,7 +116,7 @@ export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string 
     let next = first;
     const tree = buildExtentTree([{ logical: 0, physical: first, length: count }], () => next++);
     encodeInode(
-      { mode: S_IFDIR | perm, uid: 0, gid: 0, size: count * BLOCK_SIZE, linksCount: links, blocks512: count * 8, flags: EXT4_EXTENTS_FL, iBlock: tree.root, fileAcl: 0, atime: EPOCH, mtime: EPOCH, ctime: EPOCH, crtime: EPOCH },
+      { mode: MODE_TYPE.dir | perm, uid: 0, gid: 0, size: count * BLOCK_SIZE, linksCount: links, blocks: count * 8, flags: INODE_FLAGS.extents, iBlock: tree.root, fileAcl: 0, atime: EPOCH, mtime: EPOCH, ctime: EPOCH, crtime: EPOCH },
       itable,
       (ino - 1) * INODE_SIZE,
     );
@@ -127,14 +124,14 @@ export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string 
   dirInode(ROOT_INO, 0o755, 3, rootBlock, 1);
   dirInode(LOST_FOUND_INO, 0o700, 2, lostFoundBlock, LOST_FOUND_BLOCKS);
   const rootDir = encodeDirectory([
-    { name: Buffer.from('.'), inode: ROOT_INO, fileType: FT.DIR },
-    { name: Buffer.from('..'), inode: ROOT_INO, fileType: FT.DIR },
-    { name: Buffer.from('lost+found'), inode: LOST_FOUND_INO, fileType: FT.DIR },
+    { name: Buffer.from('.'), ino: ROOT_INO, kind: 'dir' },
+    { name: Buffer.from('..'), ino: ROOT_INO, kind: 'dir' },
+    { name: Buffer.from('lost+found'), ino: LOST_FOUND_INO, kind: 'dir' },
   ]);
   const lostFound = Buffer.alloc(LOST_FOUND_BLOCKS * BLOCK_SIZE);
   encodeDirectory([
-    { name: Buffer.from('.'), inode: LOST_FOUND_INO, fileType: FT.DIR },
-    { name: Buffer.from('..'), inode: ROOT_INO, fileType: FT.DIR },
+    { name: Buffer.from('.'), ino: LOST_FOUND_INO, kind: 'dir' },
+    { name: Buffer.from('..'), ino: ROOT_INO, kind: 'dir' },
   ]).copy(lostFound);
   // The other blocks each hold one empty entry spanning the block.
   for (let b = 1; b < LOST_FOUND_BLOCKS; b++) lostFound.writeUInt16LE(BLOCK_SIZE, b * BLOCK_SIZE + 4);

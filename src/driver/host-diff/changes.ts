@@ -18,7 +18,7 @@
  */
 import { compareNames, joinPath, type LayerStat } from './layer-fs.js';
 import { LowerView } from './lower-view.js';
-import { isFormatArtefact, isOpaqueXattrs, isWhiteout, refuseIndirect } from './overlay.js';
+import { isFormatArtefact, isOpaqueXattrs, isWhiteout, refuseIndirect } from './overlay-encoding.js';
 import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
 
 export type ChangeKind = 'add' | 'modify' | 'delete';

@@ -19,7 +19,7 @@ import { Readable } from 'node:stream';
 import { LcowError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';
 import { compareNames, joinPath, type LayerStat } from './layer-fs.js';
-import { isFormatArtefact, isOpaqueXattrs, isWhiteout, OPAQUE_MARKER, portableXattrs, refuseIndirect, WHITEOUT_PREFIX } from './overlay.js';
+import { isFormatArtefact, isOpaqueXattrs, isWhiteout, OPAQUE_MARKER, portableXattrs, refuseIndirect, WHITEOUT_PREFIX } from './overlay-encoding.js';
 import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
 import { encodeTarItem, END_OF_ARCHIVE, padding, type TarEntryKind, type TarItem } from '../../tar/index.js';
 

@@ -2,8 +2,6 @@
  * The adapter from the project's ext4 reader (src/ext4/reader/) to LayerFs.
  * openExt4Image (src/layer) opens raw ext4, fixed VHD (footer) and VHDX
  * files alike, so a layer.vhd and a sandbox.vhdx open the same way.
- *
- *   openExt4LayerFs(imageFile: string): Promise<LayerFs>
  */
 import { openExt4Image } from '../../layer/index.js';
 import type { LayerFs } from './layer-fs.js';

@@ -3,9 +3,6 @@
  * layer tar an engine pushes, without a VM. moby's LCOW driver instead ran
  * `vhd2tar` / `exportSandbox` inside a service VM.
  *
- *   layerToTar(layerPath: string, options?: TarOptions): Readable
- *   sandboxToTar(sandboxPath: string, options?: TarOptions): Readable
- *
  * Output: entries in sorted pre-order (a directory before its children),
  * names relative without './' (as docker writes layer tars), no root entry.
  * Overlay whiteouts → `.wh.NAME`; opaque dirs → `DIR/.wh..wh..opq` right after

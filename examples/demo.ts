@@ -15,36 +15,18 @@
  * 6. put, then the container's changes and its diff are read on the host;
  * 7. everything is removed and the VM is gone.
  */
-import crypto from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import type { Readable } from 'node:stream';
 import { LcowDriver } from '../src/driver/index.js';
-import { importImage } from '../src/driver/image-import.js';
+import { importImage, writeDockerSave } from '../src/image/index.js';
 import { appLayer, baseLayer } from './pull-and-run.js';
 
 async function collect(r: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of r) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
-}
-
-/** Write a `docker save`-format archive holding the given layer tars (base first). */
-async function writeDockerSave(file: string, layers: Buffer[], tag: string): Promise<void> {
-  const pack = tar.pack();
-  const diffIds = layers.map((l) => `sha256:${crypto.createHash('sha256').update(l).digest('hex')}`);
-  const names = diffIds.map((d) => `${d.slice(7)}/layer.tar`);
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: diffIds } }));
-  const configName = `${crypto.createHash('sha256').update(config).digest('hex')}.json`;
-  layers.forEach((l, i) => pack.entry({ name: names[i]! }, l));
-  pack.entry({ name: configName }, config);
-  pack.entry({ name: 'manifest.json' }, Buffer.from(JSON.stringify([{ Config: configName, RepoTags: [tag], Layers: names }])));
-  pack.finalize();
-  await pipeline(pack as unknown as Readable, createWriteStream(file));
 }
 
 async function main(): Promise<void> {
@@ -65,7 +47,7 @@ async function main(): Promise<void> {
   if (!archive) {
     archive = path.join(work, 'demo-image.tar');
     await step('build image (busybox-static base + app layer, docker save)', async () =>
-      writeDockerSave(archive!, [await collect(baseLayer()), await collect(appLayer())], 'lcow-demo:latest'),
+      writeDockerSave(archive!, { layers: [await collect(baseLayer()), await collect(appLayer())], config: { config: { Cmd: ['/bin/sh'] } }, repoTags: ['lcow-demo:latest'] }),
     );
   }
   const argv =

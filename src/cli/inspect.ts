@@ -9,8 +9,8 @@
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LcowError } from '../errors.js';
-import { openExt4Image, type Ext4Image } from '../ext4/index.js';
-import type { Ext4Stat } from '../ext4/index.js';
+import type { Ext4Image, Ext4Stat } from '../ext4/index.js';
+import { openExt4Image } from '../layer/index.js';
 import { openBlockSource } from '../vhd/index.js';
 
 const USAGE = 'usage: lcow inspect <image> [path] [--json] [--cat FILE]';

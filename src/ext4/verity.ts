@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { LcowError } from '../errors.js';
-import { writeAll } from './batch-writer.js';
+import { uuidFromHash } from './format/uuid.js';
+import { writeAll } from './writer/batch-writer.js';
 
 const BLOCK = 4096;
 const DIGEST = 32;
@@ -70,9 +71,7 @@ export async function appendVerityTree(fh: FileHandle, dataSizeBytes: number): P
   const first = Buffer.alloc(BLOCK);
   await readExactly(fh, first, BLOCK, 0);
   const salt = createHash('sha256').update('lcow-uvm dm-verity salt').update(first).digest();
-  const uuid = createHash('sha256').update(salt).update('uuid').digest().subarray(0, 16);
-  uuid[6] = (uuid[6] & 0x0f) | 0x50;
-  uuid[8] = (uuid[8] & 0x3f) | 0x80;
+  const uuid = uuidFromHash(createHash('sha256').update(salt).update('uuid').digest());
   const salted = createHash('sha256').update(salt);
   const hashBlock = (block: Buffer) => salted.copy().update(block).digest();
 

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LayerEntry } from '../../src/ext4/entry.js';
+import type { LayerEntry } from '../../src/ext4/index.js';
 import { appendVerityTree, verityLevelBlocks } from '../../src/ext4/verity.js';
 import { TempDir, file, writeImage } from './writer/helpers.js';
 

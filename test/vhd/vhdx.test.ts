@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isLcowError } from '../../src/errors.js';
-import type { SparseImage } from '../../src/ext4/sparse-image.js';
+import type { SparseImage } from '../../src/vhd/index.js';
 import { openBlockSource } from '../../src/vhd/block-source.js';
 import { crc32c, sealChecksum } from '../../src/vhd/vhdx/crc32c.js';
 import { guidToBytes, guidFromBytes, randomGuid } from '../../src/vhd/vhdx/guid.js';

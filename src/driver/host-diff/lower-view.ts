@@ -11,7 +11,7 @@
  * beats materialising the whole merged tree.
  */
 import { compareNames, joinPath, type LayerStat } from './layer-fs.js';
-import { isFormatArtefact, isOpaqueDir, isWhiteout } from './overlay.js';
+import { isFormatArtefact, isOpaqueDir, isWhiteout } from './overlay-encoding.js';
 import type { DiffSource } from './source.js';
 
 type LayerLookup = { state: 'found'; stat: LayerStat } | { state: 'hidden' } | { state: 'absent'; opaqueAbove: boolean };

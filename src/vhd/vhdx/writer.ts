@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { LcowError } from '../../errors.js';
-import type { SparseImage } from '../../ext4/sparse-image.js';
+import type { SparseImage } from '../sparse-image.js';
 import { encodeBatEntry } from './bat.js';
 import {
   BAT_REGION_GUID,

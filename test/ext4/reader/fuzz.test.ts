@@ -8,11 +8,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLcowError } from '../../../src/errors.js';
-import { openExt4Image } from '../../../src/ext4/reader/image.js';
-import type { BlockSource } from '../../../src/vhd/block-source.js';
+import { Ext4Image, type Ext4BlockSource } from '../../../src/ext4/index.js';
 import { run, tempDir } from './helpers.js';
 
-class MemorySource implements BlockSource {
+class MemorySource implements Ext4BlockSource {
   constructor(private readonly buf: Buffer) {}
   get size(): number {
     return this.buf.length;
@@ -49,7 +48,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Read everything an image offers; returns normally or throws whatever the reader threw. */
 async function readAll(buf: Buffer): Promise<void> {
-  const img = await openExt4Image(new MemorySource(buf));
+  const img = await Ext4Image.open(new MemorySource(buf));
   try {
     let n = 0;
     for await (const { path, stat } of img.walk()) {

@@ -2,7 +2,7 @@ import { closeSync, copyFileSync, mkdirSync, openSync, readFileSync, rmSync, wri
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLcowError } from '../../../src/errors.js';
-import { openExt4Image } from '../../../src/ext4/reader/image.js';
+import { openExt4Image } from '../../../src/layer/index.js';
 import {
   canLoopMount,
   compareWithManifest,

@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatEmptyExt4 } from '../../../src/ext4/format-empty.js';
-import type { SparseImage } from '../../../src/ext4/sparse-image.js';
+import { formatEmptyExt4 } from '../../../src/ext4/index.js';
+import type { EmptyExt4Image } from '../../../src/ext4/index.js';
 import { isLcowError } from '../../../src/errors.js';
 import { TempDir, debugfs, expectFsckClean, stat, withMount } from './helpers.js';
 
@@ -15,7 +15,7 @@ const tmp = new TempDir();
 afterAll(() => tmp.remove());
 const GB = 1000 ** 3;
 
-function materialise(img: SparseImage, path: string): void {
+function materialise(img: EmptyExt4Image, path: string): void {
   const fd = openSync(path, 'w');
   try {
     ftruncateSync(fd, img.size);

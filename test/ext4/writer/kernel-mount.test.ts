@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LayerEntry, Timestamp } from '../../../src/ext4/entry.js';
+import type { LayerEntry, Timestamp } from '../../../src/ext4/index.js';
 import { TempDir, dir, expectFsckClean, file, hardlink, hasRoot, meta, symlink, withMount, writeImage } from './helpers.js';
 
 const tmp = new TempDir();

@@ -4,7 +4,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { isLcowError } from '../../../src/errors.js';
-import type { LayerEntry } from '../../../src/ext4/entry.js';
+import type { LayerEntry } from '../../../src/ext4/index.js';
 import { TempDir, debugfs, dir, dump, eaList, expectFsckClean, file, hardlink, kernelTime, meta, stat, symlink, writeImage } from './helpers.js';
 
 const tmp = new TempDir();

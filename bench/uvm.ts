@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QemuBackend, ensureGuestImage, type QemuVm } from '../src/backend/qemu/index.js';
-import type { VmSpec } from '../src/backend/types.js';
+import type { VmSpec } from '../src/backend/index.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LAYERS = 127;

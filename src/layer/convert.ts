@@ -104,7 +104,7 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
     await handle.sync();
     await handle.close();
     fh = undefined;
-    await rename(tmp, target).catch((err) => {
+    await rename(tmp, target).catch((err: unknown) => {
       throw fsError(err, 'rename the finished image into place', target);
     });
     await syncDir(dirname(target));

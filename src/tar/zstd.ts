@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { drainedOrClosed } from '../drained.js';
 import { findProgram } from '../find-program.js';
 import * as zlib from 'node:zlib';
-import { LcowError } from '../errors.js';
+import { LcowError, asError } from '../errors.js';
 import { throughZlib } from './zlib-pipe.js';
 
 type ZlibZstd = () => NodeJS.ReadWriteStream;
@@ -99,7 +99,7 @@ async function* throughProgram(input: AsyncIterable<Buffer>, program: string): A
     for await (const chunk of child.stdout as AsyncIterable<Buffer>) yield chunk;
     const { code, signal } = await Promise.race([exited, failedToStart]);
     await feeding;
-    if (inputError !== undefined) throw inputError;
+    if (inputError !== undefined) throw asError(inputError);
     if (code !== 0) throw corrupt(stderr.trim() || `zstd exited with ${code ?? signal}`);
     finished = true;
   } finally {

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CachedBlockSource, openBlockSource, type BlockSource } from '../../src/vhd/block-source.js';
+import { CachedBlockSource, type BlockSource } from '../../src/vhd/block-source.js';
+import { openBlockSource } from '../../src/vhd/open-block-source.js';
 import { encodeVhdFooter } from '../../src/vhd/footer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'block-source-'));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isLcowError } from '../../src/errors.js';
 import type { SparseImage } from '../../src/vhd/index.js';
-import { openBlockSource } from '../../src/vhd/block-source.js';
+import { openBlockSource } from '../../src/vhd/open-block-source.js';
 import { crc32c, sealChecksum } from '../../src/vhd/vhdx/crc32c.js';
 import { guidToBytes, guidFromBytes, randomGuid } from '../../src/vhd/vhdx/guid.js';
 import { openVhdx } from '../../src/vhd/vhdx/reader.js';

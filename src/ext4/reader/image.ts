@@ -152,21 +152,20 @@ export class Ext4Image {
    * `end` (inclusive, as in fs.createReadStream) select a byte range.
    */
   createReadStream(path: string, range: { start?: number; end?: number } = {}): Readable {
-    const self = this;
-    async function* chunks(): AsyncGenerator<Buffer> {
+    const chunks = async function* (this: Ext4Image): AsyncGenerator<Buffer> {
       const inode = await guarded('read', path, async () => {
-        const i = await self.inode(await self.lookup(path));
-        self.expectKind(i, 'file', path);
+        const i = await this.inode(await this.lookup(path));
+        this.expectKind(i, 'file', path);
         return i;
       });
       const from = Math.max(0, range.start ?? 0);
       const to = Math.min(inode.size, range.end === undefined ? inode.size : range.end + 1);
       for (let off = from; off < to; off += STREAM_CHUNK) {
         const n = Math.min(STREAM_CHUNK, to - off);
-        yield await guarded('read', path, () => self.readData(inode, off, n, path));
+        yield await guarded('read', path, () => this.readData(inode, off, n, path));
       }
-    }
-    return Readable.from(chunks(), { objectMode: false });
+    };
+    return Readable.from(chunks.call(this), { objectMode: false });
   }
 
   /** A symlink's target (fast symlinks in i_block, inline-data, or in a data block). */

@@ -12,7 +12,7 @@
  * no backups keeps groups past 0 free of superblock copies, so the data
  * can stream through group boundaries untouched.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { LcowError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';

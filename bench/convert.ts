@@ -73,7 +73,10 @@ open(sys.argv[3], 'w').write('\n'.join(out) + '\n')
 }
 
 function countEntries(tar: string): number {
-  return execFileSync('tar', ['-tf', tar], { maxBuffer: 1 << 28 }).toString().split('\n').filter(Boolean).length;
+  return execFileSync('tar', ['-tf', tar], { maxBuffer: 1 << 28 })
+    .toString()
+    .split('\n')
+    .filter(Boolean).length;
 }
 
 function mib(bytes: number): string {
@@ -118,7 +121,15 @@ async function main(): Promise<void> {
     for (const tool of ['cat', 'tar+mkfs', 'lcow', DEFAULTS]) {
       const s = samples[tool]!;
       const wall = median(s.map((x) => x.wall));
-      rows.push([name, `${mib(size)} MiB / ${entries}`, tool, wall.toFixed(2), (wall / base).toFixed(2) + '×', (median(s.map((x) => x.rssKiB)) / 1024).toFixed(1), (size / 1024 / 1024 / wall).toFixed(0)]);
+      rows.push([
+        name,
+        `${mib(size)} MiB / ${entries}`,
+        tool,
+        wall.toFixed(2),
+        (wall / base).toFixed(2) + '×',
+        (median(s.map((x) => x.rssKiB)) / 1024).toFixed(1),
+        (size / 1024 / 1024 / wall).toFixed(0),
+      ]);
     }
   }
   const header = ['input', 'size / entries', 'tool', 'wall s (median)', 'vs tar+mkfs', 'peak RSS MiB', 'MiB/s'];
@@ -132,7 +143,9 @@ async function main(): Promise<void> {
   const tiny = join(work, 'one-file.tar');
   execFileSync('tar', ['-C', repo, '-cf', tiny, 'package.json']);
   const floor = measure([process.execPath, converter, 'convert', tiny, join(work, 'tiny.vhd')]);
-  console.log(`\nfloors: \`node -e ''\` peaks at ${(empty.rssKiB / 1024).toFixed(1)} MiB; \`lcow convert\` of a one-file tar at ${(floor.rssKiB / 1024).toFixed(1)} MiB`);
+  console.log(
+    `\nfloors: \`node -e ''\` peaks at ${(empty.rssKiB / 1024).toFixed(1)} MiB; \`lcow convert\` of a one-file tar at ${(floor.rssKiB / 1024).toFixed(1)} MiB`,
+  );
   console.log('targets: lcow ≤ 0.30× tar+mkfs on the rootfs tar; lcow peak RSS ≤ 64 MiB');
 }
 

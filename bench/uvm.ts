@@ -88,11 +88,39 @@ async function connectRetry(p: string): Promise<net.Socket> {
 async function bareBoot(vpmemSlots: number): Promise<Bare> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bare-'));
   const mem = vpmemSlots ? `512M,slots=${vpmemSlots},maxmem=${512 + vpmemSlots * 64}M` : '512M';
-  const args = ['-accel', accel, '-M', 'q35', '-nodefaults', '-nographic', '-display', 'none', '-serial', 'none', '-m', mem, '-smp', '1',
-    '-kernel', image.kernelPath, '-initrd', image.initrdPath, '-append', 'panic=-1 quiet', '-no-reboot',
-    '-qmp', `unix:${dir}/qmp,server=on,wait=off`,
-    '-device', 'virtio-serial-pci', '-chardev', `socket,id=ga,path=${dir}/ga,server=on,wait=off`, '-device', 'virtserialport,chardev=ga,name=org.qemu.guest_agent.0',
-    '-device', 'virtio-scsi-pci,id=scsi0'];
+  const args = [
+    '-accel',
+    accel,
+    '-M',
+    'q35',
+    '-nodefaults',
+    '-nographic',
+    '-display',
+    'none',
+    '-serial',
+    'none',
+    '-m',
+    mem,
+    '-smp',
+    '1',
+    '-kernel',
+    image.kernelPath,
+    '-initrd',
+    image.initrdPath,
+    '-append',
+    'panic=-1 quiet',
+    '-no-reboot',
+    '-qmp',
+    `unix:${dir}/qmp,server=on,wait=off`,
+    '-device',
+    'virtio-serial-pci',
+    '-chardev',
+    `socket,id=ga,path=${dir}/ga,server=on,wait=off`,
+    '-device',
+    'virtserialport,chardev=ga,name=org.qemu.guest_agent.0',
+    '-device',
+    'virtio-scsi-pci,id=scsi0',
+  ];
   for (let s = 0; s < vpmemSlots; s++) args.push('-device', `pcie-root-port,id=rp${s},chassis=${s + 1}`);
   const child = spawn('qemu-system-x86_64', args, { stdio: 'ignore' });
   const qsock = await connectRetry(`${dir}/qmp`);
@@ -116,7 +144,15 @@ async function bareBoot(vpmemSlots: number): Promise<Bare> {
   // agent-ready: a sync answered (retried until the guest listens)
   for (let id = 1; ; id++) {
     gsock.write(Buffer.concat([Buffer.from([0xff]), Buffer.from(JSON.stringify({ execute: 'guest-sync-delimited', arguments: { id } }) + '\n')]));
-    const got = await Promise.race([(async () => { for (;;) { const m = await gnext(); if (m.return === id) return true; } })(), sleep(1000).then(() => false)]);
+    const got = await Promise.race([
+      (async () => {
+        for (;;) {
+          const m = await gnext();
+          if (m.return === id) return true;
+        }
+      })(),
+      sleep(1000).then(() => false),
+    ]);
     if (got) break;
   }
   const ga = async (cmd: string, a?: object): Promise<unknown> => {
@@ -151,8 +187,13 @@ async function bareStop(b: Bare): Promise<void> {
 let vmCount = 0;
 async function backendBoot(over: Partial<VmSpec> = {}): Promise<QemuVm> {
   const vm = await backend.createVm({
-    id: `bench-${++vmCount}`, memoryMiB: 512, cpus: 1, boot: { kind: 'kernel-initrd', kernelPath: image.kernelPath, initrdPath: image.initrdPath },
-    scsiControllers: 1, vpmem: { count: 0, maxSizeBytes: 0 }, ...over,
+    id: `bench-${++vmCount}`,
+    memoryMiB: 512,
+    cpus: 1,
+    boot: { kind: 'kernel-initrd', kernelPath: image.kernelPath, initrdPath: image.initrdPath },
+    scsiControllers: 1,
+    vpmem: { count: 0, maxSizeBytes: 0 },
+    ...over,
   });
   await vm.start();
   return vm;
@@ -162,21 +203,31 @@ async function backendBoot(over: Partial<VmSpec> = {}): Promise<QemuVm> {
 const rows: Array<{ what: string; bare?: number; ours: number }> = [];
 const layer = await ext4('layer', { 'f.txt': 'x' }, 4);
 
-{ // cold start to agent-ready
+{
+  // cold start to agent-ready
   const bare: number[] = [];
   const ours: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     let b: Bare | undefined;
-    bare.push(await time(async () => { b = await bareBoot(0); }));
+    bare.push(
+      await time(async () => {
+        b = await bareBoot(0);
+      }),
+    );
     await bareStop(b as Bare);
     let vm: QemuVm | undefined;
-    ours.push(await time(async () => { vm = await backendBoot(); }));
+    ours.push(
+      await time(async () => {
+        vm = await backendBoot();
+      }),
+    );
     await vm?.terminate();
   }
   rows.push({ what: 'cold start → agent ready', bare: median(bare), ours: median(ours) });
 }
 
-{ // SCSI hot-add + mount, and VPMEM hot-add + mount (fresh LUN / slot each run)
+{
+  // SCSI hot-add + mount, and VPMEM hot-add + mount (fresh LUN / slot each run)
   const b = await bareBoot(RUNS);
   const vm = await backendBoot({ vpmem: { count: RUNS, maxSizeBytes: 64 << 20 } });
   const scsiBare: number[] = [];
@@ -185,25 +236,37 @@ const layer = await ext4('layer', { 'f.txt': 'x' }, 4);
   const pmemOurs: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const steps = {
-      scsiBare: () => time(async () => {
-        await b.qmp('blockdev-add', { driver: 'raw', 'node-name': `d${i}`, 'read-only': true, file: { driver: 'file', filename: layer, 'read-only': true } });
-        await b.qmp('device_add', { driver: 'scsi-hd', id: `s${i}`, drive: `d${i}`, bus: 'scsi0.0', 'scsi-id': 0, lun: i });
-        await bareExec(b, ['/bin/sh', '-c', `until d=$(ls /sys/bus/scsi/devices/0:0:0:${i}/block/ 2>/dev/null) && [ -n "$d" ]; do sleep 0.01; done; mkdir -p /m/s${i} && mount -t ext4 -o ro,noload /dev/$d /m/s${i}`]);
-      }),
-      scsiOurs: () => time(async () => {
-        await vm.addScsiDisk(0, i, { hostPath: layer, readOnly: true });
-        await vm.mountScsi({ controller: 0, lun: i, guestPath: `/run/m/s${i}`, readOnly: true });
-      }),
-      pmemBare: () => time(async () => {
-        await b.qmp('object-add', { 'qom-type': 'memory-backend-file', id: `m${i}`, 'mem-path': layer, size: 4 << 20, share: false, readonly: true });
-        await b.qmp('device_add', { driver: 'virtio-pmem-pci', id: `p${i}`, memdev: `m${i}`, bus: `rp${i}` });
-        await bareExec(b, ['/bin/sh', '-c', `until [ -b /dev/pmem${i} ]; do sleep 0.01; done; mkdir -p /m/p${i} && mount -t ext4 -o ro,noload,dax /dev/pmem${i} /m/p${i}`]);
-      }),
-      pmemOurs: () => time(async () => {
-        const added = await vm.addVpmemDevice(i, { hostPath: layer });
-        if (!added.added) throw new Error(`VPMEM refused the bench layer: ${added.detail}`);
-        await vm.mountVpmem({ slot: i, guestPath: `/run/m/p${i}` });
-      }),
+      scsiBare: () =>
+        time(async () => {
+          await b.qmp('blockdev-add', { driver: 'raw', 'node-name': `d${i}`, 'read-only': true, file: { driver: 'file', filename: layer, 'read-only': true } });
+          await b.qmp('device_add', { driver: 'scsi-hd', id: `s${i}`, drive: `d${i}`, bus: 'scsi0.0', 'scsi-id': 0, lun: i });
+          await bareExec(b, [
+            '/bin/sh',
+            '-c',
+            `until d=$(ls /sys/bus/scsi/devices/0:0:0:${i}/block/ 2>/dev/null) && [ -n "$d" ]; do sleep 0.01; done; mkdir -p /m/s${i} && mount -t ext4 -o ro,noload /dev/$d /m/s${i}`,
+          ]);
+        }),
+      scsiOurs: () =>
+        time(async () => {
+          await vm.addScsiDisk(0, i, { hostPath: layer, readOnly: true });
+          await vm.mountScsi({ controller: 0, lun: i, guestPath: `/run/m/s${i}`, readOnly: true });
+        }),
+      pmemBare: () =>
+        time(async () => {
+          await b.qmp('object-add', { 'qom-type': 'memory-backend-file', id: `m${i}`, 'mem-path': layer, size: 4 << 20, share: false, readonly: true });
+          await b.qmp('device_add', { driver: 'virtio-pmem-pci', id: `p${i}`, memdev: `m${i}`, bus: `rp${i}` });
+          await bareExec(b, [
+            '/bin/sh',
+            '-c',
+            `until [ -b /dev/pmem${i} ]; do sleep 0.01; done; mkdir -p /m/p${i} && mount -t ext4 -o ro,noload,dax /dev/pmem${i} /m/p${i}`,
+          ]);
+        }),
+      pmemOurs: () =>
+        time(async () => {
+          const added = await vm.addVpmemDevice(i, { hostPath: layer });
+          if (!added.added) throw new Error(`VPMEM refused the bench layer: ${added.detail}`);
+          await vm.mountVpmem({ slot: i, guestPath: `/run/m/p${i}` });
+        }),
     };
     // alternate which side goes first, so neither always runs right after the other's hot-plug
     const bareFirst = i % 2 === 0;
@@ -221,7 +284,8 @@ const layer = await ext4('layer', { 'f.txt': 'x' }, 4);
   await vm.terminate();
 }
 
-{ // 127 layers: attach over SCSI (2 controllers), mount each, one overlay; then tear down
+{
+  // 127 layers: attach over SCSI (2 controllers), mount each, one overlay; then tear down
   const layers: string[] = [];
   for (let i = 0; i < LAYERS; i++) layers.push(await ext4(`l${i}`, { [`file${i}`]: String(i) }, 1));
   const vm = await backendBoot({ scsiControllers: 2 });
@@ -229,25 +293,29 @@ const layer = await ext4('layer', { 'f.txt': 'x' }, 4);
   const teardown: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     const loc = (i: number): { controller: number; lun: number } => ({ controller: i % 2, lun: Math.floor(i / 2) });
-    attach.push(await time(async () => {
-      for (let i = 0; i < LAYERS; i++) {
-        const { controller, lun } = loc(i);
-        await vm.addScsiDisk(controller, lun, { hostPath: layers[i], readOnly: true });
-        await vm.mountScsi({ controller, lun, guestPath: `/run/m/${i}`, readOnly: true });
-      }
-      await vm.combineLayers({ lowerDirs: layers.map((_, i) => `/run/m/${LAYERS - 1 - i}`), target: '/run/c/rootfs' });
-    }));
+    attach.push(
+      await time(async () => {
+        for (let i = 0; i < LAYERS; i++) {
+          const { controller, lun } = loc(i);
+          await vm.addScsiDisk(controller, lun, { hostPath: layers[i], readOnly: true });
+          await vm.mountScsi({ controller, lun, guestPath: `/run/m/${i}`, readOnly: true });
+        }
+        await vm.combineLayers({ lowerDirs: layers.map((_, i) => `/run/m/${LAYERS - 1 - i}`), target: '/run/c/rootfs' });
+      }),
+    );
     const seen = await vm.exec(['/bin/sh', '-c', 'ls /run/c/rootfs | wc -l']);
     if (seen.stdout.toString().trim() !== String(LAYERS + 1 /* lost+found */)) throw new Error(`overlay shows ${seen.stdout.toString().trim()} entries`);
-    teardown.push(await time(async () => {
-      await vm.removeCombinedLayers('/run/c/rootfs');
-      for (let i = 0; i < LAYERS; i++) {
-        const { controller, lun } = loc(i);
-        await vm.unmount(`/run/m/${i}`);
-        await vm.unplugScsi(controller, lun);
-        await vm.removeScsiDisk(controller, lun);
-      }
-    }));
+    teardown.push(
+      await time(async () => {
+        await vm.removeCombinedLayers('/run/c/rootfs');
+        for (let i = 0; i < LAYERS; i++) {
+          const { controller, lun } = loc(i);
+          await vm.unmount(`/run/m/${i}`);
+          await vm.unplugScsi(controller, lun);
+          await vm.removeScsiDisk(controller, lun);
+        }
+      }),
+    );
   }
   rows.push({ what: `${LAYERS} layers: SCSI attach + mount + overlay`, ours: median(attach) });
   rows.push({ what: `${LAYERS} layers: teardown`, ours: median(teardown) });
@@ -262,6 +330,8 @@ const lines = [
   '',
   '| measurement | bare QEMU | lcow-uvm backend | ratio |',
   '|---|---:|---:|---:|',
-  ...rows.map((r) => `| ${r.what} | ${r.bare === undefined ? '—' : ms(r.bare)} | ${ms(r.ours)} | ${r.bare === undefined ? '—' : `${(r.ours / r.bare).toFixed(2)}×`} |`),
+  ...rows.map(
+    (r) => `| ${r.what} | ${r.bare === undefined ? '—' : ms(r.bare)} | ${ms(r.ours)} | ${r.bare === undefined ? '—' : `${(r.ours / r.bare).toFixed(2)}×`} |`,
+  ),
 ];
 process.stdout.write(lines.join('\n') + '\n');

@@ -47,7 +47,11 @@ async function main(): Promise<void> {
   if (!archive) {
     archive = path.join(work, 'demo-image.tar');
     await step('build image (busybox-static base + app layer, docker save)', async () =>
-      writeDockerSave(archive!, { layers: [await collect(baseLayer()), await collect(appLayer())], config: { config: { Cmd: ['/bin/sh'] } }, repoTags: ['lcow-demo:latest'] }),
+      writeDockerSave(archive!, {
+        layers: [await collect(baseLayer()), await collect(appLayer())],
+        config: { config: { Cmd: ['/bin/sh'] } },
+        repoTags: ['lcow-demo:latest'],
+      }),
     );
   }
   const argv =
@@ -60,7 +64,9 @@ async function main(): Promise<void> {
   const driver = await step(`open driver (data root ${work}/root)`, () => LcowDriver.open(path.join(work, 'root')));
   try {
     const { topLayerId, layerIds } = await step(`import ${path.basename(archive)} (tar → ext4 → layer.vhd)`, () =>
-      importImage(driver, archive!, { onProgress: (p) => p.state === 'applied' && console.log(`  layer ${p.index + 1}/${p.total} ${p.diffId.slice(0, 19)}… ${p.size} B`) }),
+      importImage(driver, archive!, {
+        onProgress: (p) => p.state === 'applied' && console.log(`  layer ${p.index + 1}/${p.total} ${p.diffId.slice(0, 19)}… ${p.size} B`),
+      }),
     );
     await step('createReadWrite ctr (sandbox.vhdx on the host, no VM)', () => driver.createReadWrite('ctr', topLayerId));
     const h = await step('get ctr', () => driver.get('ctr'));

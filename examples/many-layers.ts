@@ -71,15 +71,25 @@ try {
     t = performance.now();
     await c.release();
     timings.teardown = since(t);
-    const mounts = (await uvm.exec(['cat', '/proc/mounts'])).stdout.toString().split('\n').filter((l) => / \/run\/(m|c)\//.test(l));
-    const devices = (await uvm.exec(['ls', '/sys/bus/scsi/devices'])).stdout.toString().split('\n').filter((e) => /^\d+:\d+:\d+:\d+$/.test(e));
+    const mounts = (await uvm.exec(['cat', '/proc/mounts'])).stdout
+      .toString()
+      .split('\n')
+      .filter((l) => / \/run\/(m|c)\//.test(l));
+    const devices = (await uvm.exec(['ls', '/sys/bus/scsi/devices'])).stdout
+      .toString()
+      .split('\n')
+      .filter((e) => /^\d+:\d+:\d+:\d+$/.test(e));
     console.log(`mounts left: ${mounts.length}, scsi devices left: ${devices.length}`);
   } finally {
     t = performance.now();
     await uvm.terminate();
     timings.terminate = since(t);
   }
-  console.log(`timings (ms): ${Object.entries(timings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  console.log(
+    `timings (ms): ${Object.entries(timings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -88,7 +88,9 @@ export async function pullAndRun(options: { root?: string; global?: boolean; log
     return r;
   };
 
-  const d = await step(`open ${root}${options.global ? ' (global mode)' : ''}`, () => LcowDriver.open(root, { options: options.global ? ['lcow.globalmode=true'] : [] }));
+  const d = await step(`open ${root}${options.global ? ' (global mode)' : ''}`, () =>
+    LcowDriver.open(root, { options: options.global ? ['lcow.globalmode=true'] : [] }),
+  );
   try {
     const baseSize = await step('applyDiff base (busybox)', () => d.applyDiff('base', '', baseLayer()));
     const appSize = await step('applyDiff app (file, whiteout, opaque dir)', () => d.applyDiff('app', 'base', appLayer()));

@@ -56,7 +56,11 @@ const dir = await mkdtemp(path.join(os.tmpdir(), 'lcow-example-'));
 const timings: Record<string, number> = {};
 try {
   // Top-most first, as an engine passes them: top shadows /etc/motd and whites out /gone.
-  const base = await layer(dir, 'base', { 'etc/os-release': 'NAME=example-base\n', 'etc/motd': 'motd from the base layer\n', 'gone/file': 'hidden by the top layer\n' });
+  const base = await layer(dir, 'base', {
+    'etc/os-release': 'NAME=example-base\n',
+    'etc/motd': 'motd from the base layer\n',
+    'gone/file': 'hidden by the top layer\n',
+  });
   const top = await layer(dir, 'top', { 'etc/motd': 'motd from the top layer\n', 'app/hello.txt': 'hello from the app layer\n', '.wh.gone': '' });
   const scratch = path.join(dir, 'sandbox.img');
   await run('mkfs.ext4', ['-q', '-F', scratch, '64M']);
@@ -65,7 +69,8 @@ try {
   await timed(timings, 'boot', () => uvm.start());
   try {
     const c = await timed(timings, 'mount', () => mountContainerLayers(uvm, [top, base], scratch, '/run/c/example'));
-    for (const l of c.layers) console.log(`layer ${path.basename(path.dirname(l.hostPath))}: ${l.placement}${l.fallbackReason ? ` (${l.fallbackReason})` : ''} at ${l.guestPath}`);
+    for (const l of c.layers)
+      console.log(`layer ${path.basename(path.dirname(l.hostPath))}: ${l.placement}${l.fallbackReason ? ` (${l.fallbackReason})` : ''} at ${l.guestPath}`);
     console.log(`scratch: scsi ${c.scratch?.controller}:${c.scratch?.lun} at ${c.scratch?.guestPath}`);
     console.log(`rootfs: ${c.rootfs}`);
     await timed(timings, 'exec', async () => {
@@ -83,7 +88,11 @@ try {
   }
   const { stdout } = await run('debugfs', ['-R', 'cat /upper/written.txt', scratch]);
   console.log(`on the host, sandbox upper/written.txt: ${stdout.trim()}`);
-  console.log(`timings (ms): ${Object.entries(timings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  console.log(
+    `timings (ms): ${Object.entries(timings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}`,
+  );
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -6,7 +6,12 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 
 export function findProgram(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const candidates = name.includes('/') ? [name] : (env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, name));
+  const candidates = name.includes('/')
+    ? [name]
+    : (env.PATH ?? '')
+        .split(path.delimiter)
+        .filter(Boolean)
+        .map((d) => path.join(d, name));
   return candidates.find((c) => {
     try {
       accessSync(c, constants.X_OK);

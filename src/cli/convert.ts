@@ -51,10 +51,17 @@ export function parseArgs(argv: string[]): Args {
       if (v === undefined) throw new LcowError('EINVAL', '--align needs a value', { option: '--align' });
       args.alignBytes = parseSize(v, '--align');
     } else if (a === '-' || !a.startsWith('-')) positional.push(a);
-    else throw new LcowError('EINVAL', `unknown option '${a}' (usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json])`, { option: a });
+    else
+      throw new LcowError(
+        'EINVAL',
+        `unknown option '${a}' (usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json])`,
+        { option: a },
+      );
   }
   if (positional.length !== 2) {
-    throw new LcowError('EINVAL', 'usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json]', { args: argv });
+    throw new LcowError('EINVAL', 'usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json]', {
+      args: argv,
+    });
   }
   return { ...args, input: positional[0]!, output: positional[1]! };
 }

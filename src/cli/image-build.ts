@@ -14,7 +14,14 @@ export async function run(args: string[]): Promise<number> {
     else throw new LcowError('EINVAL', `lcow image build: unknown argument '${a}' (usage: lcow image build [--force] [--json])`, { argument: a });
   }
   const image = await ensureGuestImage({ force });
-  const info = { dir: image.dir, kernel: image.kernelPath, initrd: image.initrdPath, manifest: image.manifestPath, built: image.built, kernelRelease: image.manifest.kernelRelease };
+  const info = {
+    dir: image.dir,
+    kernel: image.kernelPath,
+    initrd: image.initrdPath,
+    manifest: image.manifestPath,
+    built: image.built,
+    kernelRelease: image.manifest.kernelRelease,
+  };
   if (json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
   else {
     process.stdout.write(`${image.built ? 'built' : 'cached'}: ${image.dir}\n`);

@@ -8,7 +8,11 @@ type CommandModule = { run(args: string[]): Promise<number> };
 
 /** command word(s) → module path (relative to this file) and one-line help. */
 const COMMANDS: Array<{ words: string[]; module: string; help: string }> = [
-  { words: ['convert'], module: './convert.js', help: 'convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json]' },
+  {
+    words: ['convert'],
+    module: './convert.js',
+    help: 'convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json]',
+  },
   { words: ['inspect'], module: './inspect.js', help: 'inspect <image> [path] — list/stat files in an ext4, VHD or VHDX image' },
   { words: ['image', 'build'], module: './image-build.js', help: 'image build [--force] — build the QEMU guest kernel+initrd into the cache' },
   { words: ['image', 'import'], module: './image-import.js', help: 'image import --root DIR <docker-save.tar | oci-layout-dir>' },

@@ -13,8 +13,7 @@ import { LcowError } from '../errors.js';
 import { selectBackend, type BackendChoice } from '../backend/index.js';
 import { createUtilityVM, mountContainerLayers } from '../uvm/index.js';
 
-const USAGE =
-  'usage: lcow vm run [--layer FILE]… [--scratch FILE] [--backend auto|qemu|hcs] [--memory MiB] [--cpus N] [--timeout S] [--stdin] -- argv…';
+const USAGE = 'usage: lcow vm run [--layer FILE]… [--scratch FILE] [--backend auto|qemu|hcs] [--memory MiB] [--cpus N] [--timeout S] [--stdin] -- argv…';
 
 interface VmRunArgs {
   layers: string[];
@@ -49,7 +48,8 @@ export function parseVmRunArgs(args: string[]): VmRunArgs {
     else if (a === '--scratch') out.scratch = value();
     else if (a === '--backend') {
       const b = value();
-      if (b !== 'auto' && b !== 'qemu' && b !== 'hcs') throw new LcowError('EINVAL', `--backend must be auto, qemu or hcs, got '${b}'`, { option: a, value: b });
+      if (b !== 'auto' && b !== 'qemu' && b !== 'hcs')
+        throw new LcowError('EINVAL', `--backend must be auto, qemu or hcs, got '${b}'`, { option: a, value: b });
       out.backend = b;
     } else if (a === '--memory') out.memoryMiB = positiveInt(a, value());
     else if (a === '--cpus') out.cpus = positiveInt(a, value());

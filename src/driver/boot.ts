@@ -60,11 +60,15 @@ export async function bootFromOptions(o: LcowOptions, defaultBoot: () => Promise
   const base = await defaultBoot();
   const baseInitrd = base.kind === 'kernel-initrd' ? base.initrdPath : undefined;
   const initrdPath = initrd?.file ?? baseInitrd;
-  if (initrdPath === undefined) throw new LcowError('EBADOPTION', "option 'lcow.kernel' needs an initrd: set lcow.initrd", { option: 'lcow.kernel', value: o.kernel });
+  if (initrdPath === undefined)
+    throw new LcowError('EBADOPTION', "option 'lcow.kernel' needs an initrd: set lcow.initrd", { option: 'lcow.kernel', value: o.kernel });
   return { kind: 'kernel-initrd', kernelPath: kernel?.file ?? base.kernelPath, initrdPath };
 }
 
 /** Check the named boot files at open, without asking a backend for its defaults. */
 export async function checkBootOptions(o: LcowOptions): Promise<void> {
-  await check([named(o, 'lcow.kernel', o.kernel, DEFAULT_KERNEL), o.vhdx !== undefined ? named(o, 'lcow.vhdx', o.vhdx, undefined) : named(o, 'lcow.initrd', o.initrd, DEFAULT_INITRD)]);
+  await check([
+    named(o, 'lcow.kernel', o.kernel, DEFAULT_KERNEL),
+    o.vhdx !== undefined ? named(o, 'lcow.vhdx', o.vhdx, undefined) : named(o, 'lcow.initrd', o.initrd, DEFAULT_INITRD),
+  ]);
 }

@@ -164,7 +164,10 @@ export class LcowDriver {
     await this.ids.run(id, async () => {
       const user = await this.gotLayerUsing(id);
       if (user !== undefined) {
-        throw new LcowError('EBUSY', user === id ? `layer ${id} is in use (get without put)` : `layer ${id} is a parent of ${user}, which is in use`, { id, usedBy: user });
+        throw new LcowError('EBUSY', user === id ? `layer ${id} is in use (get without put)` : `layer ${id} is a parent of ${user}, which is in use`, {
+          id,
+          usedBy: user,
+        });
       }
       const removing = this.layout.removingDir(id);
       try {
@@ -204,7 +207,14 @@ export class LcowDriver {
         return known.handle;
       }
       await findLayerImage(this.layout, id); // ENOTFOUND now rather than at first use
-      const handle = new LayerHandle(id, this.svms, () => this.rootfsSpec(id), `/run/lcow/r${++this.guestSerial}`, this.options.timeoutSeconds * 1000, this.log);
+      const handle = new LayerHandle(
+        id,
+        this.svms,
+        () => this.rootfsSpec(id),
+        `/run/lcow/r${++this.guestSerial}`,
+        this.options.timeoutSeconds * 1000,
+        this.log,
+      );
       this.mounts.set(id, { count: 1, handle });
       return handle;
     });
@@ -355,7 +365,10 @@ export class LcowDriver {
     if (fromStorageOpt) return parseLcowOptions([`lcow.sandboxsize=${fromStorageOpt[1]}`]).sandboxSizeGB;
     const size = opts.sizeGB ?? this.options.sandboxSizeGB;
     if (!Number.isSafeInteger(size) || size < DEFAULT_SANDBOX_SIZE_GB || size > MAX_SANDBOX_SIZE_GB) {
-      throw new LcowError('EBADOPTION', `sandbox size ${size} GB must be a whole number from ${DEFAULT_SANDBOX_SIZE_GB} to ${MAX_SANDBOX_SIZE_GB}`, { option: 'sizeGB', value: size });
+      throw new LcowError('EBADOPTION', `sandbox size ${size} GB must be a whole number from ${DEFAULT_SANDBOX_SIZE_GB} to ${MAX_SANDBOX_SIZE_GB}`, {
+        option: 'sizeGB',
+        value: size,
+      });
     }
     return size;
   }

@@ -1,11 +1,5 @@
 /** The LCOW storage driver: the graph-driver verbs over a data root, service VMs where a VM is needed. */
-export {
-  LcowDriver,
-  type CreateOptions,
-  type CreateReadWriteOptions,
-  type ApplyDiffOptions,
-  type DriverStatus,
-} from './driver.js';
+export { LcowDriver, type CreateOptions, type CreateReadWriteOptions, type ApplyDiffOptions, type DriverStatus } from './driver.js';
 export type { LayerHandle, RootfsSpec } from './layer-handle.js';
 export type { GuestStat, MkdirOptions, RemoveOptions } from './guest-fs.js';
 export {

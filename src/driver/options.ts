@@ -39,7 +39,16 @@ export interface LcowOptions {
   timeoutSeconds: number;
 }
 
-const KNOWN = ['lcow.globalmode', 'lcow.sandboxsize', 'lcow.kirdpath', 'lcow.kernel', 'lcow.initrd', 'lcow.bootparameters', 'lcow.vhdx', 'lcow.timeout'] as const;
+const KNOWN = [
+  'lcow.globalmode',
+  'lcow.sandboxsize',
+  'lcow.kirdpath',
+  'lcow.kernel',
+  'lcow.initrd',
+  'lcow.bootparameters',
+  'lcow.vhdx',
+  'lcow.timeout',
+] as const;
 type Key = (typeof KNOWN)[number];
 
 const bad = (option: string, value: string | undefined, why: string): LcowError =>

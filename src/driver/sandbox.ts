@@ -55,6 +55,11 @@ export async function copySandboxTemplate(templatePath: string, dest: string): P
     await fs.rm(tmp, { force: true });
     if (isLcowError(err)) throw err;
     const code = (err as NodeJS.ErrnoException).code;
-    throw new LcowError(code === 'ENOENT' ? 'ENOTFOUND' : 'EIO', `cannot copy the sandbox template ${templatePath} to ${dest}: ${(err as Error).message}`, { templatePath, dest }, { cause: err });
+    throw new LcowError(
+      code === 'ENOENT' ? 'ENOTFOUND' : 'EIO',
+      `cannot copy the sandbox template ${templatePath} to ${dest}: ${(err as Error).message}`,
+      { templatePath, dest },
+      { cause: err },
+    );
   }
 }

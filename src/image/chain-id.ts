@@ -8,6 +8,13 @@ import { createHash } from 'node:crypto';
 /** OCI chain ids ('sha256:<hex>') for diff ids in order, base layer first. */
 export function chainIds(diffIds: string[]): string[] {
   const out: string[] = [];
-  for (const [i, d] of diffIds.entries()) out.push(i === 0 ? d : `sha256:${createHash('sha256').update(`${out[i - 1]} ${d}`).digest('hex')}`);
+  for (const [i, d] of diffIds.entries())
+    out.push(
+      i === 0
+        ? d
+        : `sha256:${createHash('sha256')
+            .update(`${out[i - 1]} ${d}`)
+            .digest('hex')}`,
+    );
   return out;
 }

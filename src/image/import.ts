@@ -135,7 +135,13 @@ export async function importImage(driver: ImportTarget, archivePath: string, opt
   }
 }
 
-async function applyLayers(driver: ImportTarget, image: ImageArchive, archivePath: string, options: ImportOptions, log: Logger): Promise<{ topLayerId: string; layerIds: string[] }> {
+async function applyLayers(
+  driver: ImportTarget,
+  image: ImageArchive,
+  archivePath: string,
+  options: ImportOptions,
+  log: Logger,
+): Promise<{ topLayerId: string; layerIds: string[] }> {
   if (image.layers.length === 0) throw badImage('the image has no layers', { file: archivePath });
   const ids = chainIds(image.layers.map((l) => l.diffId)).map((c) => c.replace(/^sha256:/, ''));
   let parent = '';

@@ -82,7 +82,9 @@ export async function openVerified(raw: Readable, diffId: string, mediaType: str
     }
     const actual = hash.digest('hex');
     if (!diffId.startsWith('sha256:') || actual !== expected) {
-      fail(badImage(`layer content does not match its diff id: got sha256:${actual}, expected ${diffId}`, { ...ctx, diffId, actual: `sha256:${actual}`, bytes }));
+      fail(
+        badImage(`layer content does not match its diff id: got sha256:${actual}, expected ${diffId}`, { ...ctx, diffId, actual: `sha256:${actual}`, bytes }),
+      );
     }
     out.end();
   })();

@@ -16,11 +16,7 @@ const META_PREFIX = '.wh..wh.';
 const OPAQUE = '.wh..wh..opq';
 
 export type WhiteoutKind =
-  | { kind: 'none' }
-  | { kind: 'whiteout'; path: string }
-  | { kind: 'opaque'; path: string }
-  | { kind: 'aufs-meta' }
-  | { kind: 'invalid' };
+  { kind: 'none' } | { kind: 'whiteout'; path: string } | { kind: 'opaque'; path: string } | { kind: 'aufs-meta' } | { kind: 'invalid' };
 
 export function classifyWhiteout(cleanPath: string): WhiteoutKind {
   const slash = cleanPath.lastIndexOf('/');

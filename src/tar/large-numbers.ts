@@ -70,5 +70,12 @@ export function octalMax(width: number): number {
 
 /** Write `value` as zero-padded octal digits and a NUL into `width` bytes at `offset` (the caller checks octalMax). */
 export function encodeOctal(buf: Buffer, offset: number, width: number, value: number): void {
-  buf.write(Math.trunc(value).toString(8).padStart(width - 1, '0') + '\0', offset, width, 'latin1');
+  buf.write(
+    Math.trunc(value)
+      .toString(8)
+      .padStart(width - 1, '0') + '\0',
+    offset,
+    width,
+    'latin1',
+  );
 }

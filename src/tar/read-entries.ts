@@ -85,7 +85,12 @@ export async function* readTarEntries(
       } catch (err) {
         if (!(err instanceof HeaderError)) throw err;
         const guess = cString(block.subarray(0, 100)).toString('latin1');
-        throw new LcowError('EBADTAR', `bad tar header for '${guess}': ${err.message}`, { entry: guess, offset: headerOffset, field: err.field }, { cause: err });
+        throw new LcowError(
+          'EBADTAR',
+          `bad tar header for '${guess}': ${err.message}`,
+          { entry: guess, offset: headerOffset, field: err.field },
+          { cause: err },
+        );
       }
 
       // Metadata headers: they carry data for the following entry.
@@ -157,7 +162,8 @@ async function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, off
     throw new LcowError('EBADTAR', `${err.message} for '${rawName}'`, { entry: rawName, offset, key: err.key });
   }
   const sparseFail = (err: unknown, name: string): never => {
-    if (err instanceof SparseError || err instanceof HeaderError) throw new LcowError('EBADTAR', `bad sparse map for '${name}': ${err.message}`, { entry: name, offset }, { cause: err });
+    if (err instanceof SparseError || err instanceof HeaderError)
+      throw new LcowError('EBADTAR', `bad sparse map for '${name}': ${err.message}`, { entry: name, offset }, { cause: err });
     throw err;
   };
   let sparseInfo: ReturnType<typeof sparseFromPax>;
@@ -289,7 +295,8 @@ function checkSize(size: number, max: number | undefined, ctx: { entry: string; 
 
 async function readMetaBody(src: ByteReader, raw: RawHeader, max: number, offset: number): Promise<Buffer> {
   const what = raw.typeflag === META_TYPEFLAG.gnuLongName ? 'GNU long name' : raw.typeflag === META_TYPEFLAG.gnuLongLink ? 'GNU long link' : 'PAX header';
-  if (raw.size > max) throw new LcowError('ETOOBIG', `${what} of ${raw.size} bytes is larger than ${max}`, { entry: raw.name.toString('latin1'), offset, size: raw.size, max });
+  if (raw.size > max)
+    throw new LcowError('ETOOBIG', `${what} of ${raw.size} bytes is larger than ${max}`, { entry: raw.name.toString('latin1'), offset, size: raw.size, max });
   const data = await src.read(raw.size);
   if (data.length < raw.size) throw truncated(`${what} at offset ${offset}`, src.position);
   await skipExact(src, blockPadding(raw.size), what);

@@ -70,7 +70,9 @@ export async function* decompressZstd(input: AsyncIterable<Buffer>): AsyncGenera
  */
 async function* throughProgram(input: AsyncIterable<Buffer>, program: string): AsyncGenerator<Buffer> {
   const child = spawn(program, ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
   const failedToStart = new Promise<never>((_, reject) => child.once('error', reject));
   failedToStart.catch(() => undefined);
   let stderr = '';

@@ -124,7 +124,13 @@ async function placeLayers(uvm: UtilityVM, layerPaths: readonly string[], concur
   return placed;
 }
 
-function validate(uvm: UtilityVM, layerPaths: readonly string[], scratchPath: string | undefined, guestRoot: string, options: MountContainerLayersOptions): void {
+function validate(
+  uvm: UtilityVM,
+  layerPaths: readonly string[],
+  scratchPath: string | undefined,
+  guestRoot: string,
+  options: MountContainerLayersOptions,
+): void {
   const ctx = { vmId: uvm.id, guestRoot };
   if (!Array.isArray(layerPaths) || layerPaths.length === 0) throw new LcowError('EINVAL', 'a container needs at least one read-only layer', ctx);
   if (scratchPath === undefined && layerPaths.length < 2) {
@@ -136,7 +142,8 @@ function validate(uvm: UtilityVM, layerPaths: readonly string[], scratchPath: st
     throw new LcowError('EINVAL', `containerId ${options.containerId} must be a plain name`, { ...ctx, containerId: options.containerId });
   }
   const c = options.concurrency;
-  if (c !== undefined && (!Number.isSafeInteger(c) || c < 1)) throw new LcowError('EINVAL', 'concurrency must be a positive integer', { ...ctx, concurrency: c });
+  if (c !== undefined && (!Number.isSafeInteger(c) || c < 1))
+    throw new LcowError('EINVAL', 'concurrency must be a positive integer', { ...ctx, concurrency: c });
 }
 
 class ContainerLayersHandle implements ContainerLayers {

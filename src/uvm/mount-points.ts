@@ -31,7 +31,12 @@ export class MountPoints {
   claim(path: string, owner: string): void {
     const holder = this.claimed.get(path);
     if (holder !== undefined) {
-      throw new LcowError('EMOUNTCONFLICT', `guest path ${path} is already used by ${holder}`, { vmId: this.vmId, guestPath: path, holder, requestedBy: owner });
+      throw new LcowError('EMOUNTCONFLICT', `guest path ${path} is already used by ${holder}`, {
+        vmId: this.vmId,
+        guestPath: path,
+        holder,
+        requestedBy: owner,
+      });
     }
     this.claimed.set(path, owner);
   }

@@ -39,11 +39,15 @@ export function validateCombineRequest(req: CombineLayersRequest, vmId: string):
   }
   const data = overlayMountData(req);
   if (Buffer.byteLength(data) > OVERLAY_MOUNT_DATA_MAX) {
-    throw new LcowError('ETOOBIG', `overlay mount data for ${req.lowerDirs.length} layers is ${Buffer.byteLength(data)} bytes; the kernel takes ${OVERLAY_MOUNT_DATA_MAX}`, {
-      ...ctx,
-      layers: req.lowerDirs.length,
-      bytes: Buffer.byteLength(data),
-      maxBytes: OVERLAY_MOUNT_DATA_MAX,
-    });
+    throw new LcowError(
+      'ETOOBIG',
+      `overlay mount data for ${req.lowerDirs.length} layers is ${Buffer.byteLength(data)} bytes; the kernel takes ${OVERLAY_MOUNT_DATA_MAX}`,
+      {
+        ...ctx,
+        layers: req.lowerDirs.length,
+        bytes: Buffer.byteLength(data),
+        maxBytes: OVERLAY_MOUNT_DATA_MAX,
+      },
+    );
   }
 }

@@ -8,7 +8,16 @@
  * with EVMSTOPPED, while releases succeed without touching the (gone) VM.
  */
 import { LcowError } from '../errors.js';
-import { selectBackend, type ExecOptions, type ExecResult, type HypervisorBackend, type VmExitInfo, type VmHandle, type VmSpec, type VmState } from '../backend/index.js';
+import {
+  selectBackend,
+  type ExecOptions,
+  type ExecResult,
+  type HypervisorBackend,
+  type VmExitInfo,
+  type VmHandle,
+  type VmSpec,
+  type VmState,
+} from '../backend/index.js';
 import { componentLogger, type Logger } from '../log.js';
 import { nodeHostFiles } from './host-files.js';
 import { addReadOnlyLayer, type LayerMount } from './layers.js';

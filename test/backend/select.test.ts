@@ -14,7 +14,9 @@ describe('selectBackend', () => {
 
   it("returns an HcsBackend for 'hcs' (and 'auto' on win32) without loading a library", async () => {
     expect(await selectBackend('hcs')).toBeInstanceOf(HcsBackend);
-    expect(await selectBackend('auto', { platform: 'win32', hcs: { libraries: { computecore: '/nonexistent.so', kernel32: '/x', virtdisk: '/x' } } })).toBeInstanceOf(HcsBackend);
+    expect(
+      await selectBackend('auto', { platform: 'win32', hcs: { libraries: { computecore: '/nonexistent.so', kernel32: '/x', virtdisk: '/x' } } }),
+    ).toBeInstanceOf(HcsBackend);
   });
 
   it("returns the QEMU backend for 'qemu' (imported lazily)", async () => {

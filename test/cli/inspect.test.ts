@@ -55,7 +55,11 @@ describe('lcow inspect', () => {
   it('lists a subdirectory of a VHDX and emits JSON', async () => {
     const { code, out } = await capture([vhdx, '/etc', '--json']);
     expect(code).toBe(0);
-    const doc = JSON.parse(out.toString()) as { image: { container: string }; superblock: { label: string; blockSize: number }; entries: Array<{ name: string; size: number; kind: string }> };
+    const doc = JSON.parse(out.toString()) as {
+      image: { container: string };
+      superblock: { label: string; blockSize: number };
+      entries: Array<{ name: string; size: number; kind: string }>;
+    };
     expect(doc.image.container).toBe('vhdx');
     expect(doc.superblock).toMatchObject({ label: 'insp', blockSize: 4096 });
     expect(doc.entries).toEqual([expect.objectContaining({ name: 'passwd', kind: 'file', size: 26 })]);

@@ -14,7 +14,11 @@ function run(env: Record<string, string | undefined>): { out: string; err: strin
 const { preferSmallHeap } = await import(${JSON.stringify(resolve(repo, 'src/cli/lean-heap.ts'))});
 process.stdout.write(String(preferSmallHeap()));
 `;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repo, encoding: 'utf8', env: { ...process.env, LCOW_V8_DEFAULTS: undefined, ...env } });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: repo,
+    encoding: 'utf8',
+    env: { ...process.env, LCOW_V8_DEFAULTS: undefined, ...env },
+  });
   expect(r.status, r.stderr).toBe(0);
   return { out: r.stdout, err: r.stderr };
 }

@@ -53,7 +53,21 @@ describe('lcow vm run', () => {
       'base-only': [0o644, 'b\n'],
       gone: [0o644, 'whited out\n'],
     });
-    const r = await lcow(['vm', 'run', '--layer', top, '--layer', base, '--', '/bin/busybox', 'sh', '-c', '/bin/busybox cat /etc/motd /base-only; test -e /gone || echo no-gone; echo "$0 $1"; exit 7', 'a b', '$(x)']);
+    const r = await lcow([
+      'vm',
+      'run',
+      '--layer',
+      top,
+      '--layer',
+      base,
+      '--',
+      '/bin/busybox',
+      'sh',
+      '-c',
+      '/bin/busybox cat /etc/motd /base-only; test -e /gone || echo no-gone; echo "$0 $1"; exit 7',
+      'a b',
+      '$(x)',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('from the top\nb\nno-gone\na b $(x)\n');
     expect(r.code).toBe(7);

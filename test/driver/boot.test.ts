@@ -17,19 +17,40 @@ describe('boot files from lcow.* options', () => {
     expect(await boot([])).toBeUndefined();
   });
   it('kirdpath: kernel and initrd.img in it, names overridable', async () => {
-    expect(await boot([`lcow.kirdpath=${kird}`])).toEqual({ kind: 'kernel-initrd', kernelPath: path.join(kird, 'kernel'), initrdPath: path.join(kird, 'initrd.img') });
+    expect(await boot([`lcow.kirdpath=${kird}`])).toEqual({
+      kind: 'kernel-initrd',
+      kernelPath: path.join(kird, 'kernel'),
+      initrdPath: path.join(kird, 'initrd.img'),
+    });
     expect(await boot([`lcow.kirdpath=${kird}`, 'lcow.kernel=vmlinuz'])).toMatchObject({ kernelPath: path.join(kird, 'vmlinuz') });
   });
   it('an absolute kernel alone keeps the default initrd', async () => {
-    expect(await boot([`lcow.kernel=${path.join(kird, 'vmlinuz')}`])).toEqual({ kind: 'kernel-initrd', kernelPath: path.join(kird, 'vmlinuz'), initrdPath: '/default/initrd' });
+    expect(await boot([`lcow.kernel=${path.join(kird, 'vmlinuz')}`])).toEqual({
+      kind: 'kernel-initrd',
+      kernelPath: path.join(kird, 'vmlinuz'),
+      initrdPath: '/default/initrd',
+    });
   });
   it('vhdx: boots a root-file-system image', async () => {
-    expect(await boot([`lcow.kirdpath=${kird}`, 'lcow.vhdx=uvm.vhdx'])).toEqual({ kind: 'rootfs-image', kernelPath: path.join(kird, 'kernel'), imagePath: path.join(kird, 'uvm.vhdx') });
+    expect(await boot([`lcow.kirdpath=${kird}`, 'lcow.vhdx=uvm.vhdx'])).toEqual({
+      kind: 'rootfs-image',
+      kernelPath: path.join(kird, 'kernel'),
+      imagePath: path.join(kird, 'uvm.vhdx'),
+    });
   });
   it('missing files and relative names without kirdpath are EBADOPTION naming the option', async () => {
-    await expect(checkBootOptions(parseLcowOptions([`lcow.kirdpath=${kird}`, 'lcow.initrd=nope.img']))).rejects.toMatchObject({ code: 'EBADOPTION', context: { option: 'lcow.initrd', value: 'nope.img' } });
+    await expect(checkBootOptions(parseLcowOptions([`lcow.kirdpath=${kird}`, 'lcow.initrd=nope.img']))).rejects.toMatchObject({
+      code: 'EBADOPTION',
+      context: { option: 'lcow.initrd', value: 'nope.img' },
+    });
     await expect(checkBootOptions(parseLcowOptions(['lcow.kernel=vmlinuz']))).rejects.toMatchObject({ code: 'EBADOPTION', context: { option: 'lcow.kernel' } });
-    await expect(checkBootOptions(parseLcowOptions([`lcow.kirdpath=${kird}`, 'lcow.vhdx=/no/such.vhdx']))).rejects.toMatchObject({ code: 'EBADOPTION', context: { option: 'lcow.vhdx' } });
-    await expect(checkBootOptions(parseLcowOptions(['lcow.kirdpath=/no/such/dir']))).rejects.toMatchObject({ code: 'EBADOPTION', context: { option: 'lcow.kirdpath' } });
+    await expect(checkBootOptions(parseLcowOptions([`lcow.kirdpath=${kird}`, 'lcow.vhdx=/no/such.vhdx']))).rejects.toMatchObject({
+      code: 'EBADOPTION',
+      context: { option: 'lcow.vhdx' },
+    });
+    await expect(checkBootOptions(parseLcowOptions(['lcow.kirdpath=/no/such/dir']))).rejects.toMatchObject({
+      code: 'EBADOPTION',
+      context: { option: 'lcow.kirdpath' },
+    });
   });
 });

@@ -20,8 +20,26 @@ async function tarBytes(s: AsyncIterable<Uint8Array>): Promise<Buffer> {
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'lcow-cli-'));
   root = path.join(dir, 'root');
-  writeFileSync(path.join(dir, 'base.tar'), await tarBytes(layerTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/a', data: 'A' }, { name: 'etc/b', data: 'BB' }])));
-  writeFileSync(path.join(dir, 'top.tar'), await tarBytes(layerTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/.wh.a', data: '' }, { name: 'etc/c', data: 'CCC' }])));
+  writeFileSync(
+    path.join(dir, 'base.tar'),
+    await tarBytes(
+      layerTar([
+        { name: 'etc/', type: 'directory' },
+        { name: 'etc/a', data: 'A' },
+        { name: 'etc/b', data: 'BB' },
+      ]),
+    ),
+  );
+  writeFileSync(
+    path.join(dir, 'top.tar'),
+    await tarBytes(
+      layerTar([
+        { name: 'etc/', type: 'directory' },
+        { name: 'etc/.wh.a', data: '' },
+        { name: 'etc/c', data: 'CCC' },
+      ]),
+    ),
+  );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -43,7 +61,13 @@ describe('lcow driver (CLI)', () => {
   it('diff -o / changes / diff-size / diff-getter / status', async () => {
     const out = path.join(dir, 'top-diff.tar');
     expect((await drv('diff', 'top', 'base', '-o', out)).code).toBe(0);
-    const names = (await readTar((async function* () { yield readFileSync(out); })())).map((e) => e.name);
+    const names = (
+      await readTar(
+        (async function* () {
+          yield readFileSync(out);
+        })(),
+      )
+    ).map((e) => e.name);
     expect(names).toEqual(expect.arrayContaining(['etc/.wh.a', 'etc/c']));
     const stdoutTar = await drv('diff', 'top');
     expect(stdoutTar.stdout.equals(readFileSync(out))).toBe(true);

@@ -82,7 +82,10 @@ describe('LcowDriver on the fake backend', () => {
     await expect(LcowDriver.open(root, { backend, serviceVm: { memoryMiB: 1 } })).rejects.toMatchObject({ code: 'EBADOPTION' });
     // checked against the limits of the backend object it is given
     const narrow = new FakeBackend({ limits: { vpmemDevices: 8 } });
-    await expect(LcowDriver.open(root, { backend: narrow, serviceVm: { vpmem: { count: 9 } } })).rejects.toMatchObject({ code: 'EBADOPTION', context: { option: 'vpmem.count' } });
+    await expect(LcowDriver.open(root, { backend: narrow, serviceVm: { vpmem: { count: 9 } } })).rejects.toMatchObject({
+      code: 'EBADOPTION',
+      context: { option: 'vpmem.count' },
+    });
     await LcowDriver.open(root, { backend: narrow, serviceVm: { vpmem: { count: 8 } } });
   });
 
@@ -203,20 +206,23 @@ describe('LcowDriver on the fake backend', () => {
     await d.put('child');
   });
 
-  it.each([[[]], [['lcow.globalmode=true']]])('a service VM that dies under a got layer (%j): the op fails EVMSTOPPED, the next one remounts in a fresh VM', async (options) => {
-    const d = await open(options);
-    await layer(d, 'base');
-    const h = await d.get('base');
-    const first = await h.rootfs();
-    backend.vms[0]!.kill();
-    await expect(h.run(['true'])).rejects.toMatchObject({ code: 'EVMSTOPPED' });
-    expect(await h.rootfs()).not.toBe(undefined);
-    expect(first).toMatch(/rootfs$/);
-    expect(backend.vms).toHaveLength(2);
-    expect(backend.vms[1]!.state).toBe('running');
-    await d.put('base');
-    await d.cleanup();
-    expect(backend.vms.every((v) => v.state === 'stopped')).toBe(true);
-    expect(d.status().serviceVms).toEqual([]);
-  });
+  it.each([[[]], [['lcow.globalmode=true']]])(
+    'a service VM that dies under a got layer (%j): the op fails EVMSTOPPED, the next one remounts in a fresh VM',
+    async (options) => {
+      const d = await open(options);
+      await layer(d, 'base');
+      const h = await d.get('base');
+      const first = await h.rootfs();
+      backend.vms[0]!.kill();
+      await expect(h.run(['true'])).rejects.toMatchObject({ code: 'EVMSTOPPED' });
+      expect(await h.rootfs()).not.toBe(undefined);
+      expect(first).toMatch(/rootfs$/);
+      expect(backend.vms).toHaveLength(2);
+      expect(backend.vms[1]!.state).toBe('running');
+      await d.put('base');
+      await d.cleanup();
+      expect(backend.vms.every((v) => v.state === 'stopped')).toBe(true);
+      expect(d.status().serviceVms).toEqual([]);
+    },
+  );
 });

@@ -62,10 +62,10 @@ describe.skipIf(!BUSYBOX)('GuestFs (argv-safe file operations, run by busybox)',
   });
 
   it('writes and reads files whose names hold spaces, quotes, $() and newlines', async () => {
-    const name = "/etc/it's a $(touch pwned) `x` \"file\"\nline2";
+    const name = '/etc/it\'s a $(touch pwned) `x` "file"\nline2';
     await fs.writeFile(name, Buffer.from([0, 1, 2, 255]));
     expect(await fs.readFile(name)).toEqual(Buffer.from([0, 1, 2, 255]));
-    expect(existsSync(path.join(rootfs, 'etc', "it's a $(touch pwned) `x` \"file\"\nline2"))).toBe(true);
+    expect(existsSync(path.join(rootfs, 'etc', 'it\'s a $(touch pwned) `x` "file"\nline2'))).toBe(true);
     expect(existsSync(path.join(base, 'pwned'))).toBe(false);
     expect(existsSync('pwned')).toBe(false);
     // every argv element is the caller's path verbatim, never spliced into the script

@@ -37,7 +37,11 @@ describe('appendVerityTree', () => {
     expect(verity.salt).toMatch(/^[0-9a-f]{64}$/);
     const ok = verify(path, verity.rootHash, verity.hashOffsetBytes);
     expect(ok.status, ok.output).toBe(0);
-    const wrongRoot = verify(path, verity.rootHash.replace(/^./, (c) => (c === '0' ? '1' : '0')), verity.hashOffsetBytes);
+    const wrongRoot = verify(
+      path,
+      verity.rootHash.replace(/^./, (c) => (c === '0' ? '1' : '0')),
+      verity.hashOffsetBytes,
+    );
     expect(wrongRoot.status).not.toBe(0);
 
     // Flip one byte in the middle of the file data: verification must fail.

@@ -251,7 +251,12 @@ export function richMembers(): MemberSpec[] {
     { name: 'implicit', type: 'dir', mode: 0o700 },
     { name: 'repeat', data: 'first version, longer than the second one' },
     { name: 'repeat', data: 'second' },
-    { name: 'xattrs', data: 'x', pax: { 'SCHILY.xattr.user.comment': 'hello' }, paxBinary: { 'SCHILY.xattr.user.bin': Buffer.from([0, 1, 2, 255, 0]).toString('base64') } },
+    {
+      name: 'xattrs',
+      data: 'x',
+      pax: { 'SCHILY.xattr.user.comment': 'hello' },
+      paxBinary: { 'SCHILY.xattr.user.bin': Buffer.from([0, 1, 2, 255, 0]).toString('base64') },
+    },
     { name: 'unicode-ü-目录', type: 'dir' },
   ];
 }
@@ -370,7 +375,16 @@ run(process.argv.slice(2)).then((c) => { process.exitCode = c; }, (e) => {
   );
   const out = join(dir, `convert-${process.pid}.mjs`);
   try {
-    await build({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', outfile: out, logLevel: 'error' });
+    await build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      packages: 'external',
+      outfile: out,
+      logLevel: 'error',
+    });
   } finally {
     rmSync(entry, { force: true });
   }

@@ -78,7 +78,10 @@ export async function makeExt4Disk(files: Record<string, string | Buffer>, optio
 
 /** Convert a raw image with qemu-img (fixed VHD: format 'vpc' + subformat=fixed). */
 export async function convertDisk(raw: string, format: 'vhd' | 'vhdx', out: string): Promise<string> {
-  const args = format === 'vhd' ? ['convert', '-f', 'raw', '-O', 'vpc', '-o', 'subformat=fixed,force_size=on', raw, out] : ['convert', '-f', 'raw', '-O', 'vhdx', raw, out];
+  const args =
+    format === 'vhd'
+      ? ['convert', '-f', 'raw', '-O', 'vpc', '-o', 'subformat=fixed,force_size=on', raw, out]
+      : ['convert', '-f', 'raw', '-O', 'vhdx', raw, out];
   await run('qemu-img', args);
   return out;
 }

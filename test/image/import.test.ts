@@ -63,7 +63,10 @@ let configDigest: string;
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'lcow-import-'));
   const tars = [
-    await packTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/os-release', body: 'ID=test\n' }]),
+    await packTar([
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/os-release', body: 'ID=test\n' },
+    ]),
     await packTar([{ name: 'usr/bin/tool', body: crypto.randomBytes(200_000) }]),
     await packTar([{ name: 'etc/.wh.os-release' }, { name: 'etc/motd', body: 'hi\n' }]),
   ];
@@ -99,19 +102,35 @@ function ociFiles(opts: { multiPlatform?: boolean; layerBlobs?: Buffer[] } = {})
       layers: layers.map((l, i) => ({ mediaType: l.mediaType, digest: addBlob(blobs[i]), size: blobs[i].length })),
     }),
   );
-  let top = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: addBlob(manifest), size: manifest.length, platform: { os: 'linux', architecture: 'amd64' } };
+  let top = {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: addBlob(manifest),
+    size: manifest.length,
+    platform: { os: 'linux', architecture: 'amd64' },
+  };
   if (opts.multiPlatform) {
     const other = Buffer.from('{"schemaVersion":2,"layers":[]}');
     const idx = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,
-        manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: addBlob(other), size: other.length, platform: { os: 'linux', architecture: 'arm64' } }, top],
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: addBlob(other),
+            size: other.length,
+            platform: { os: 'linux', architecture: 'arm64' },
+          },
+          top,
+        ],
       }),
     );
     top = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: addBlob(idx), size: idx.length, platform: { os: 'linux', architecture: 'amd64' } };
   }
   files.set('oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}'));
-  files.set('index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [{ ...top, annotations: { 'io.containerd.image.name': 'docker.io/library/test:1' } }] })));
+  files.set(
+    'index.json',
+    Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: [{ ...top, annotations: { 'io.containerd.image.name': 'docker.io/library/test:1' } }] })),
+  );
   return files;
 }
 
@@ -127,7 +146,10 @@ function legacyDockerSave(): Map<string, Buffer> {
   const ids = layers.map((l, i) => sha(`layer${i}`));
   layers.forEach((l, i) => files.set(`${ids[i]}/layer.tar`, l.tar));
   files.set(`${configDigest.slice(7)}.json`, config);
-  files.set('manifest.json', Buffer.from(JSON.stringify([{ Config: `${configDigest.slice(7)}.json`, RepoTags: ['test:legacy'], Layers: ids.map((id) => `${id}/layer.tar`) }])));
+  files.set(
+    'manifest.json',
+    Buffer.from(JSON.stringify([{ Config: `${configDigest.slice(7)}.json`, RepoTags: ['test:legacy'], Layers: ids.map((id) => `${id}/layer.tar`) }])),
+  );
   files.set('repositories', Buffer.from('{}'));
   return files;
 }
@@ -182,9 +204,7 @@ async function expectImported(archive: string): Promise<void> {
   const res = await importImage(d, archive, { onProgress: (p) => progress.push(`${p.index}:${p.state}`) });
   const ids = expectedIds();
   expect(res).toEqual({ topLayerId: ids[2], layerIds: ids });
-  expect(d.applied).toEqual(
-    layers.map((l, i) => ({ id: ids[i], parent: i === 0 ? '' : ids[i - 1], sha256: l.diffId.slice(7), bytes: l.tar.length })),
-  );
+  expect(d.applied).toEqual(layers.map((l, i) => ({ id: ids[i], parent: i === 0 ? '' : ids[i - 1], sha256: l.diffId.slice(7), bytes: l.tar.length })));
   expect(progress).toEqual(['0:applying', '0:applied', '1:applying', '1:applied', '2:applying', '2:applied']);
 }
 
@@ -200,7 +220,10 @@ describe('readImageArchive + importImage', () => {
   it('imports a Docker 25 save (blobs/sha256, legacy names as symlinks, one gzip layer)', async () => {
     const files = ociFiles();
     const ids = layers.map((l, i) => sha(`legacy${i}`));
-    files.set('manifest.json', Buffer.from(JSON.stringify([{ Config: `blobs/sha256/${configDigest.slice(7)}`, RepoTags: ['test:25'], Layers: ids.map((id) => `${id}/layer.tar`) }])));
+    files.set(
+      'manifest.json',
+      Buffer.from(JSON.stringify([{ Config: `blobs/sha256/${configDigest.slice(7)}`, RepoTags: ['test:25'], Layers: ids.map((id) => `${id}/layer.tar`) }])),
+    );
     const links = layers.map((l, i): [string, string] => [`${ids[i]}/layer.tar`, `../blobs/sha256/${sha(l.blob)}`]);
     const file = await writeTarball(path.join(work, 'docker25.tar'), files, links);
     expect((await readImageArchive(file)).repoTags).toEqual(['test:25']);
@@ -391,7 +414,10 @@ describe('lcow image import (real driver)', () => {
   it('converts a layer tar in which a PAX size record precedes a GNU long-name header', async () => {
     const long = 'opt/' + 'x'.repeat(140) + '/data.bin';
     const body = crypto.randomBytes(3000);
-    const layer = paxSizeThenLongName([{ name: long, body }, { name: 'etc/after', body: Buffer.from('in step\n') }]);
+    const layer = paxSizeThenLongName([
+      { name: long, body },
+      { name: 'etc/after', body: Buffer.from('in step\n') },
+    ]);
     const archive = path.join(work, 'pax-size-layer.tar');
     await writeDockerSave(archive, { layers: [layer], repoTags: ['pax-size:1'] });
     const root = path.join(work, 'root-pax-size');
@@ -426,7 +452,9 @@ describe('lcow image import (real driver)', () => {
   });
 
   it('exits through a typed error for a bad archive', async () => {
-    await expect(cliImageImport(['--root', path.join(work, 'root2'), path.join(work, 'nope.tar')])).rejects.toSatisfy((e: unknown) => isLcowError(e, 'ENOTFOUND'));
+    await expect(cliImageImport(['--root', path.join(work, 'root2'), path.join(work, 'nope.tar')])).rejects.toSatisfy((e: unknown) =>
+      isLcowError(e, 'ENOTFOUND'),
+    );
     await expect(cliImageImport(['--root', path.join(work, 'root2')])).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EINVAL'));
   });
 });

@@ -20,18 +20,40 @@ function seeds(): Buffer[] {
   const rich = richMembers().filter((m) => m.name.length < 200);
   const out = [
     pyTar(join(root, 'pax.tar'), 'pax', rich),
-    pyTar(join(root, 'gnu.tar'), 'gnu', rich.filter((m) => !m.pax)),
-    pyTar(join(root, 'wh.tar'), 'pax', [{ name: 'a/.wh..wh..opq', data: '' }, { name: 'a/.wh.b', data: '' }, { name: 'a', type: 'dir' }, { name: 'a/c', data: 'c' }]),
+    pyTar(
+      join(root, 'gnu.tar'),
+      'gnu',
+      rich.filter((m) => !m.pax),
+    ),
+    pyTar(join(root, 'wh.tar'), 'pax', [
+      { name: 'a/.wh..wh..opq', data: '' },
+      { name: 'a/.wh.b', data: '' },
+      { name: 'a', type: 'dir' },
+      { name: 'a/c', data: 'c' },
+    ]),
   ];
   const p = join(root, 'sparse.tar');
-  gnuSparseTar(p, '1.0', [{ name: 's', size: 1 << 20, chunks: [{ offset: 0, length: 100 }, { offset: 600_000, length: 5000 }] }]);
+  gnuSparseTar(p, '1.0', [
+    {
+      name: 's',
+      size: 1 << 20,
+      chunks: [
+        { offset: 0, length: 100 },
+        { offset: 600_000, length: 5000 },
+      ],
+    },
+  ]);
   out.push(readFileSync(p));
   return out;
 }
 
 const mutation = fc.oneof(
   fc.record({ op: fc.constant('byte' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ op: fc.constant('text' as const), at: fc.nat(), value: fc.constantFrom('../', '/', '0000000', '77777777777', '\0', '1', '2', '5', 'S', 'x', 'L') }),
+  fc.record({
+    op: fc.constant('text' as const),
+    at: fc.nat(),
+    value: fc.constantFrom('../', '/', '0000000', '77777777777', '\0', '1', '2', '5', 'S', 'x', 'L'),
+  }),
   fc.record({ op: fc.constant('truncate' as const), at: fc.nat(), value: fc.constant(0) }),
   fc.record({ op: fc.constant('dupBlock' as const), at: fc.nat(), value: fc.constant(0) }),
 );
@@ -56,24 +78,30 @@ describe('converter fuzzing', () => {
   it('mutated tars give an e2fsck-clean image or an LcowError, and nothing else on disk', async () => {
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: inputs.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 4 }), fc.boolean(), fc.boolean(), async (i, muts, fix, whiteouts) => {
-        const parent = join(root, `run-${run++}`);
-        const outDir = join(parent, 'out');
-        mkdirSync(outDir, { recursive: true });
-        const data = mutate(inputs[i]!, muts, fix);
-        const chunks = Array.from({ length: Math.ceil(data.length / 1000) }, (_, k) => data.subarray(k * 1000, k * 1000 + 1000));
-        const result = await convertTarToExt4(chunks, join(outDir, 'layer.vhd'), { whiteouts, maxDiskSizeBytes: 64 << 20 }).catch((e: unknown) => {
-          if (!(e instanceof LcowError)) throw e;
-          return undefined;
-        });
-        expect(readdirSync(parent)).toEqual(['out']);
-        if (result) {
-          expect(readdirSync(outDir)).toEqual(['layer.vhd']);
-          const fsck = e2fsck(result.outPath);
-          expect(fsck.output).toBe(fsck.status === 0 ? fsck.output : 'e2fsck clean');
-        } else expect(readdirSync(outDir)).toEqual([]);
-        rmSync(parent, { recursive: true, force: true });
-      }),
+      fc.asyncProperty(
+        fc.nat({ max: inputs.length - 1 }),
+        fc.array(mutation, { minLength: 1, maxLength: 4 }),
+        fc.boolean(),
+        fc.boolean(),
+        async (i, muts, fix, whiteouts) => {
+          const parent = join(root, `run-${run++}`);
+          const outDir = join(parent, 'out');
+          mkdirSync(outDir, { recursive: true });
+          const data = mutate(inputs[i]!, muts, fix);
+          const chunks = Array.from({ length: Math.ceil(data.length / 1000) }, (_, k) => data.subarray(k * 1000, k * 1000 + 1000));
+          const result = await convertTarToExt4(chunks, join(outDir, 'layer.vhd'), { whiteouts, maxDiskSizeBytes: 64 << 20 }).catch((e: unknown) => {
+            if (!(e instanceof LcowError)) throw e;
+            return undefined;
+          });
+          expect(readdirSync(parent)).toEqual(['out']);
+          if (result) {
+            expect(readdirSync(outDir)).toEqual(['layer.vhd']);
+            const fsck = e2fsck(result.outPath);
+            expect(fsck.output).toBe(fsck.status === 0 ? fsck.output : 'e2fsck clean');
+          } else expect(readdirSync(outDir)).toEqual([]);
+          rmSync(parent, { recursive: true, force: true });
+        },
+      ),
       { numRuns: 120 },
     );
   });

@@ -11,7 +11,6 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bundleConverterCli, e2fsck, sparseFilesEqual, withLoopMount } from '../helpers/tar-fixtures.js';
 
-
 const repo = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'lcow-convert-mem-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,13 +20,16 @@ describe('converter memory', () => {
     const src = join(dir, 'src');
     execFileSync('mkdir', ['-p', src]);
     // 3 GiB sparse file with data at the start, the middle and the end.
-    execFileSync('python3', ['-c', `
+    execFileSync('python3', [
+      '-c',
+      `
 import os
 with open(os.path.join('${src}', 'sparse.img'), 'wb') as f:
     f.truncate(3 << 30)
     for off in (0, 1536 << 20, (3 << 30) - 65536):
         f.seek(off); f.write(os.urandom(65536))
-`]);
+`,
+    ]);
     execFileSync('sh', ['-c', `head -c ${200 << 20} /dev/urandom > "${join(src, 'big.bin')}"`]);
     const tar = join(dir, 'layer.tar');
     execFileSync('tar', ['--format=pax', '--sparse', '-C', src, '-cf', tar, 'sparse.img', 'big.bin']);

@@ -23,7 +23,17 @@ describe('real-world tree', () => {
     const tar = join(dir, 'nm.tar');
     // Excluding the vitest/tsx caches that tests write into while this runs.
     const name = basename(modules);
-    execFileSync('tar', ['--format=pax', `--exclude=${name}/.cache`, `--exclude=${name}/.vite`, `--exclude=${name}/.vitest`, '-C', dirname(modules), '-cf', tar, name]);
+    execFileSync('tar', [
+      '--format=pax',
+      `--exclude=${name}/.cache`,
+      `--exclude=${name}/.vite`,
+      `--exclude=${name}/.vitest`,
+      '-C',
+      dirname(modules),
+      '-cf',
+      tar,
+      name,
+    ]);
     const out = join(dir, 'nm.vhd');
     // Through the buffer-reusing reader the CLI uses: every byte is then compared below.
     const result = await convertTarToExt4(readFileChunks(tar, { chunkSize: 100_000, ring: 2 }), out);
@@ -36,7 +46,17 @@ describe('real-world tree', () => {
     await withLoopMount(out, (mnt) => {
       const image = describeTree(join(mnt, name), { xattrPrefixes: [] });
       expect(image.size).toBe(source.size);
-      const pick = (n: TreeNode) => ({ path: n.path, type: n.type, mode: n.mode.toString(8), uid: n.uid, gid: n.gid, size: n.size, sha256: n.sha256, target: n.target, mtimeNs: n.mtimeNs });
+      const pick = (n: TreeNode) => ({
+        path: n.path,
+        type: n.type,
+        mode: n.mode.toString(8),
+        uid: n.uid,
+        gid: n.gid,
+        size: n.size,
+        sha256: n.sha256,
+        target: n.target,
+        mtimeNs: n.mtimeNs,
+      });
       let compared = 0;
       for (const [path, s] of source) {
         const i = image.get(path);

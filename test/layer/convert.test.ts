@@ -58,7 +58,19 @@ function expectSameTree(image: Map<string, TreeNode>, reference: Map<string, Tre
     const got = image.get(path)!;
     expect({ path, type: got.type }).toEqual({ path, type: ref.type });
     if (ref.type === 'dir' && !explicit.has(path)) continue;
-    const pick = (n: TreeNode) => ({ path, mode: n.mode.toString(8), uid: n.uid, gid: n.gid, size: n.size, sha256: n.sha256, target: n.target, rdev: n.rdev, xattrs: n.xattrs, mtimeNs: n.type === 'dir' ? undefined : n.mtimeNs, nlink: n.type === 'dir' ? undefined : n.nlink });
+    const pick = (n: TreeNode) => ({
+      path,
+      mode: n.mode.toString(8),
+      uid: n.uid,
+      gid: n.gid,
+      size: n.size,
+      sha256: n.sha256,
+      target: n.target,
+      rdev: n.rdev,
+      xattrs: n.xattrs,
+      mtimeNs: n.type === 'dir' ? undefined : n.mtimeNs,
+      nlink: n.type === 'dir' ? undefined : n.nlink,
+    });
     expect(pick(got)).toEqual(pick(ref));
     if (ref.type === 'dir') expect({ path, sec: Number(BigInt(got.mtimeNs) / 1_000_000_000n) }).toEqual({ path, sec: Math.floor(explicit.get(path)!) });
   }
@@ -84,7 +96,11 @@ describe('convertTarToExt4 end to end', () => {
   for (const format of ['pax', 'gnu'] as PyFormat[]) {
     it(`converts every entry type and metadata corner (${format}) to an e2fsck-clean, content-identical image`, async () => {
       const tar = join(fresh('tar'), 'rich.tar');
-      pyTar(tar, format, richMembers().filter((m) => format === 'pax' || !m.pax));
+      pyTar(
+        tar,
+        format,
+        richMembers().filter((m) => format === 'pax' || !m.pax),
+      );
       const { out } = await convertAndCompare(tar);
       // A fixed VHD footer closes the file, and qemu-img reads it.
       const buf = readFileSync(out);
@@ -99,7 +115,15 @@ describe('convertTarToExt4 end to end', () => {
     it(`writes GNU ${format} sparse files sparse (holes stay holes)`, async () => {
       const tar = join(fresh('tar'), 'sparse.tar');
       gnuSparseTar(tar, format, [
-        { name: 'disk.img', size: 256 * 1024 ** 2, chunks: [{ offset: 0, length: 5000 }, { offset: 100 * 1024 ** 2, length: 70_000 }, { offset: 256 * 1024 ** 2 - 10, length: 10 }] },
+        {
+          name: 'disk.img',
+          size: 256 * 1024 ** 2,
+          chunks: [
+            { offset: 0, length: 5000 },
+            { offset: 100 * 1024 ** 2, length: 70_000 },
+            { offset: 256 * 1024 ** 2 - 10, length: 10 },
+          ],
+        },
         { name: 'dir/many', size: 8 << 20, chunks: Array.from({ length: 50 }, (_, i) => ({ offset: i * 150_000 + 1, length: 3000 })) },
       ]);
       const { out } = await convertAndCompare(tar);
@@ -111,7 +135,15 @@ describe('convertTarToExt4 end to end', () => {
   for (const format of ['gnu', '1.0'] as const) {
     it(`keeps a 16 GiB sparse file (base-256 / PAX real size, ${format}) sparse and identical`, async () => {
       const src = fresh('src');
-      const spec = { name: 'huge.img', size: 16 * 2 ** 30, chunks: [{ offset: 4096, length: 8192 }, { offset: 9 * 2 ** 30, length: 12_345 }, { offset: 16 * 2 ** 30 - 1, length: 1 }] };
+      const spec = {
+        name: 'huge.img',
+        size: 16 * 2 ** 30,
+        chunks: [
+          { offset: 4096, length: 8192 },
+          { offset: 9 * 2 ** 30, length: 12_345 },
+          { offset: 16 * 2 ** 30 - 1, length: 1 },
+        ],
+      };
       const tar = join(src, 'huge.tar');
       gnuSparseTar(tar, format, [spec]);
       const out = join(fresh('out'), 'huge.vhd');
@@ -211,7 +243,13 @@ describe('convertTarToExt4 end to end', () => {
     const long = 'pax-size-then-long-name/' + 'n'.repeat(150);
     const body = Buffer.alloc(3000, 7);
     const tar = join(fresh('tar'), 'pl.tar');
-    writeFileSync(tar, paxSizeThenLongName([{ name: long, body }, { name: 'after', body: Buffer.from('in step') }]));
+    writeFileSync(
+      tar,
+      paxSizeThenLongName([
+        { name: long, body },
+        { name: 'after', body: Buffer.from('in step') },
+      ]),
+    );
     const listing = execFileSync('tar', ['-tvf', tar], { encoding: 'utf8' });
     expect(listing).toMatch(new RegExp(`\\b3000 .* ${long}\\n`));
     expect(listing).toMatch(/\b7 .* after\n/);
@@ -244,7 +282,10 @@ describe('bad input: a typed error naming the entry, and nothing left behind', (
     { name: 'truncated archive', members: [{ name: 'f', data: { size: 100_000 } }], patch: (t) => t.subarray(0, 50_000), code: 'EBADTAR', entry: 'f' },
     {
       name: 'bad header checksum',
-      members: [{ name: 'ok', data: 'x' }, { name: 'bad', data: 'y' }],
+      members: [
+        { name: 'ok', data: 'x' },
+        { name: 'bad', data: 'y' },
+      ],
       patch: (t) => {
         const c = Buffer.from(t);
         c[1024 + 100] ^= 1; // mode field of the second header
@@ -256,9 +297,30 @@ describe('bad input: a typed error naming the entry, and nothing left behind', (
     { name: "'..' in a name", members: [{ name: 'a/../../escape', data: 'x' }], code: 'EBADTAR', entry: 'a/../../escape' },
     { name: 'absolute name', members: [{ name: '/etc/passwd', data: 'x' }], code: 'EBADTAR', entry: '/etc/passwd' },
     { name: 'hard link to a missing target', members: [{ name: 'link', type: 'hardlink', linkname: 'nowhere' }], code: 'EBADTAR', entry: 'link' },
-    { name: 'directory replaced by a file', members: [{ name: 'd', type: 'dir' }, { name: 'd/x', data: 'x' }, { name: 'd', data: 'now a file' }], code: 'EBADTAR', entry: 'd' },
-    { name: 'file larger than maxFileSizeBytes', members: [{ name: 'big', data: { size: 5000 } }], options: { maxFileSizeBytes: 4096 }, code: 'ETOOBIG', entry: 'big' },
-    { name: 'image larger than maxDiskSizeBytes', members: [{ name: 'big', data: { size: 3 << 20 } }], options: { maxDiskSizeBytes: 2 << 20 }, code: 'ETOOBIG', entry: 'big' },
+    {
+      name: 'directory replaced by a file',
+      members: [
+        { name: 'd', type: 'dir' },
+        { name: 'd/x', data: 'x' },
+        { name: 'd', data: 'now a file' },
+      ],
+      code: 'EBADTAR',
+      entry: 'd',
+    },
+    {
+      name: 'file larger than maxFileSizeBytes',
+      members: [{ name: 'big', data: { size: 5000 } }],
+      options: { maxFileSizeBytes: 4096 },
+      code: 'ETOOBIG',
+      entry: 'big',
+    },
+    {
+      name: 'image larger than maxDiskSizeBytes',
+      members: [{ name: 'big', data: { size: 3 << 20 } }],
+      options: { maxDiskSizeBytes: 2 << 20 },
+      code: 'ETOOBIG',
+      entry: 'big',
+    },
     {
       name: 'unknown entry type',
       members: [{ name: 'odd', data: 'x' }],

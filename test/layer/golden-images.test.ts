@@ -194,20 +194,31 @@ class Tar {
     const data = Buffer.concat(regions.map((r, i) => bytes(r.length, seed + i)));
     const numblocks = String(regions.length);
     if (version === '0.0') {
-      const records: Array<[string, string]> = [['GNU.sparse.size', String(realSize)], ['GNU.sparse.numblocks', numblocks]];
+      const records: Array<[string, string]> = [
+        ['GNU.sparse.size', String(realSize)],
+        ['GNU.sparse.numblocks', numblocks],
+      ];
       for (const r of regions) records.push(['GNU.sparse.offset', String(r.offset)], ['GNU.sparse.numbytes', String(r.length)]);
       return this.pax(records).entry({ name, type: '0', size: data.length }, data);
     }
     if (version === '0.1') {
       const map = regions.flatMap((r) => [r.offset, r.length]).join(',');
-      return this.pax([['GNU.sparse.size', String(realSize)], ['GNU.sparse.numblocks', numblocks], ['GNU.sparse.name', name], ['GNU.sparse.map', map]])
-        .entry({ name: `GNUSparseFile.0/${name.split('/').pop()}`, type: '0', size: data.length }, data);
+      return this.pax([
+        ['GNU.sparse.size', String(realSize)],
+        ['GNU.sparse.numblocks', numblocks],
+        ['GNU.sparse.name', name],
+        ['GNU.sparse.map', map],
+      ]).entry({ name: `GNUSparseFile.0/${name.split('/').pop()}`, type: '0', size: data.length }, data);
     }
     const mapText = [String(regions.length), ...regions.flatMap((r) => [String(r.offset), String(r.length)])].join('\n') + '\n';
     const map = Buffer.concat([Buffer.from(mapText), pad(mapText.length)]);
     const body = Buffer.concat([map, data]);
-    return this.pax([['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.name', name], ['GNU.sparse.realsize', String(realSize)]])
-      .entry({ name: `GNUSparseFile.0/${name.split('/').pop()}`, type: '0', size: body.length }, body);
+    return this.pax([
+      ['GNU.sparse.major', '1'],
+      ['GNU.sparse.minor', '0'],
+      ['GNU.sparse.name', name],
+      ['GNU.sparse.realsize', String(realSize)],
+    ]).entry({ name: `GNUSparseFile.0/${name.split('/').pop()}`, type: '0', size: body.length }, body);
   }
 
   end(): Buffer {
@@ -262,25 +273,27 @@ function ustarTar(): Buffer {
 function gnuTar(): Buffer {
   const deep = 'deep/' + 'd'.repeat(100) + '/' + 'e'.repeat(100) + '/file';
   const longTarget = 'a/'.repeat(80) + 'target';
-  return new Tar()
-    .entry({ name: 'volume label', type: 'V', format: 'gnu' })
-    .gnuLong('L', deep)
-    .entry({ name: deep.slice(0, 99), type: '0', format: 'gnu' }, Buffer.from('deep long path'))
-    .gnuLong('K', longTarget)
-    .entry({ name: 'long-link', type: '2', format: 'gnu', linkname: longTarget.slice(0, 99) })
-    .gnuLong('L', 'names/' + 'é'.repeat(127) + 'x')
-    .entry({ name: 'names/short', type: '0', format: 'gnu' }, Buffer.from('255-byte component'))
-    .entry({ name: 'big-ids', type: '0', format: 'gnu', uid: 4_294_967_294, gid: 3_000_000 }, Buffer.from('uid'))
-    .entry({ name: 'pre-1970', type: '0', format: 'gnu', mtime: -86_400 * 365, atime: -5, ctime: 1 }, Buffer.from('old'))
-    .entry({ name: 'pre-1901', type: '0', format: 'gnu', mtime: -(2 ** 31) - 100 }, Buffer.from('clamped'))
-    .entry({ name: 'times', type: '0', format: 'gnu', mtime: 1_700_000_000, atime: 1_700_000_001, ctime: 1_700_000_002 }, Buffer.from('t'))
-    // A PAX size record, then a GNU long name, then the file: the size belongs to the file.
-    .pax([['size', '3000']])
-    .gnuLong('L', 'after-pax-size/' + 'n'.repeat(120))
-    .entry({ name: 'after-pax-size/short', type: '0', format: 'gnu', size: 0 }, undefined)
-    .raw(Buffer.concat([bytes(3000, 99), pad(3000)]))
-    .entry({ name: 'last', type: '0', format: 'gnu' }, Buffer.from('after the smuggling check'))
-    .end();
+  return (
+    new Tar()
+      .entry({ name: 'volume label', type: 'V', format: 'gnu' })
+      .gnuLong('L', deep)
+      .entry({ name: deep.slice(0, 99), type: '0', format: 'gnu' }, Buffer.from('deep long path'))
+      .gnuLong('K', longTarget)
+      .entry({ name: 'long-link', type: '2', format: 'gnu', linkname: longTarget.slice(0, 99) })
+      .gnuLong('L', 'names/' + 'é'.repeat(127) + 'x')
+      .entry({ name: 'names/short', type: '0', format: 'gnu' }, Buffer.from('255-byte component'))
+      .entry({ name: 'big-ids', type: '0', format: 'gnu', uid: 4_294_967_294, gid: 3_000_000 }, Buffer.from('uid'))
+      .entry({ name: 'pre-1970', type: '0', format: 'gnu', mtime: -86_400 * 365, atime: -5, ctime: 1 }, Buffer.from('old'))
+      .entry({ name: 'pre-1901', type: '0', format: 'gnu', mtime: -(2 ** 31) - 100 }, Buffer.from('clamped'))
+      .entry({ name: 'times', type: '0', format: 'gnu', mtime: 1_700_000_000, atime: 1_700_000_001, ctime: 1_700_000_002 }, Buffer.from('t'))
+      // A PAX size record, then a GNU long name, then the file: the size belongs to the file.
+      .pax([['size', '3000']])
+      .gnuLong('L', 'after-pax-size/' + 'n'.repeat(120))
+      .entry({ name: 'after-pax-size/short', type: '0', format: 'gnu', size: 0 }, undefined)
+      .raw(Buffer.concat([bytes(3000, 99), pad(3000)]))
+      .entry({ name: 'last', type: '0', format: 'gnu' }, Buffer.from('after the smuggling check'))
+      .end()
+  );
 }
 
 /** PAX: times with nanoseconds, big ids, binary xattrs in and out of the inode, a global header, linkpath. */
@@ -288,9 +301,20 @@ function paxTar(): Buffer {
   const binary = Buffer.from([0, 1, 2, 0xff, 0x0a, 0x3d, 0, 0x20]);
   const manyXattrs: Array<[string, string | Buffer]> = Array.from({ length: 12 }, (_, i) => [`SCHILY.xattr.user.attr${i}`, bytes(40 + i * 13, 300 + i)]);
   return new Tar()
-    .pax([['comment', 'global defaults are ignored'], ['mtime', '1']], 'g', 'pax_global_header')
+    .pax(
+      [
+        ['comment', 'global defaults are ignored'],
+        ['mtime', '1'],
+      ],
+      'g',
+      'pax_global_header',
+    )
     .dir('etc', { mode: 0o755 })
-    .pax([['mtime', '1600000000.123456789'], ['atime', '1600000001.5'], ['ctime', '1600000002.000000001']])
+    .pax([
+      ['mtime', '1600000000.123456789'],
+      ['atime', '1600000001.5'],
+      ['ctime', '1600000002.000000001'],
+    ])
     .file('etc/ns-times', 'ns')
     .pax([['mtime', '-31536000.25']])
     .file('old-fraction', 'pre-1970 with a fraction')
@@ -298,9 +322,16 @@ function paxTar(): Buffer {
     .file('post-2038', '2100')
     .pax([['mtime', '17179869184']])
     .file('post-2446', 'clamped high')
-    .pax([['uid', '4294967294'], ['gid', '4000000000']])
+    .pax([
+      ['uid', '4294967294'],
+      ['gid', '4000000000'],
+    ])
     .file('nobody', 'uid')
-    .pax([['SCHILY.xattr.user.comment', 'hello'], ['SCHILY.xattr.user.bin', binary], ['SCHILY.xattr.security.capability', Buffer.from('0100000200200000000000000000000000000000', 'hex')]])
+    .pax([
+      ['SCHILY.xattr.user.comment', 'hello'],
+      ['SCHILY.xattr.user.bin', binary],
+      ['SCHILY.xattr.security.capability', Buffer.from('0100000200200000000000000000000000000000', 'hex')],
+    ])
     .file('xattrs', 'x')
     .pax(manyXattrs)
     .file('xattr-block', 'spills into an xattr block')
@@ -312,7 +343,10 @@ function paxTar(): Buffer {
     .file('unicode-stand-in', 'unicode path')
     .pax([['linkpath', 'l/'.repeat(900) + 'end']])
     .entry({ name: 'very-long-symlink', type: '2', linkname: 'stand-in' })
-    .pax([['path', 'hard-by-pax'], ['linkpath', 'xattrs']])
+    .pax([
+      ['path', 'hard-by-pax'],
+      ['linkpath', 'xattrs'],
+    ])
     .entry({ name: 'hard-stand-in', type: '1', linkname: 'stand-in' })
     .pax([['size', '3000']])
     .entry({ name: 'size-by-pax', type: '0', size: 0 })
@@ -323,12 +357,35 @@ function paxTar(): Buffer {
 }
 
 const sparseSpecs: Array<{ name: string; size: number; regions: Region[] }> = [
-  { name: 'sparse/head-and-tail', size: 64 * MiB, regions: [{ offset: 0, length: 5000 }, { offset: 40 * MiB + 3, length: 70_000 }, { offset: 64 * MiB - 10, length: 10 }] },
+  {
+    name: 'sparse/head-and-tail',
+    size: 64 * MiB,
+    regions: [
+      { offset: 0, length: 5000 },
+      { offset: 40 * MiB + 3, length: 70_000 },
+      { offset: 64 * MiB - 10, length: 10 },
+    ],
+  },
   { name: 'sparse/all-hole', size: 10 * MiB, regions: [{ offset: 10 * MiB, length: 0 }] },
-  { name: 'sparse/unaligned', size: 1 * MiB, regions: [{ offset: 100, length: 200 }, { offset: 5000, length: 3000 }, { offset: 8192, length: 1 }] },
+  {
+    name: 'sparse/unaligned',
+    size: 1 * MiB,
+    regions: [
+      { offset: 100, length: 200 },
+      { offset: 5000, length: 3000 },
+      { offset: 8192, length: 1 },
+    ],
+  },
   { name: 'sparse/many', size: 8 * MiB, regions: Array.from({ length: 30 }, (_, i) => ({ offset: i * 150_000 + 1, length: 3000 })) },
   { name: 'sparse/tree', size: 40 * MiB, regions: Array.from({ length: 400 }, (_, i) => ({ offset: i * 100_000, length: 4096 })) },
-  { name: 'sparse/huge', size: 5 * 2 ** 30, regions: [{ offset: 4096, length: 8192 }, { offset: 4 * 2 ** 30 + 1, length: 12_345 }] },
+  {
+    name: 'sparse/huge',
+    size: 5 * 2 ** 30,
+    regions: [
+      { offset: 4096, length: 8192 },
+      { offset: 4 * 2 ** 30 + 1, length: 12_345 },
+    ],
+  },
 ];
 
 function sparseTar(version: 'gnu' | '0.0' | '0.1' | '1.0'): Buffer {
@@ -387,11 +444,11 @@ const cases: Case[] = [
 
 /** sha256 of each image; change only with a deliberate change of the converter's output. */
 const GOLDEN: Record<string, string> = {
-  'ustar': 'fb31153ff891218d986b64ac923dc53ef0e7f482d332b3d58ceb0d28a1deb5b9',
+  ustar: 'fb31153ff891218d986b64ac923dc53ef0e7f482d332b3d58ceb0d28a1deb5b9',
   'ustar raw': '232b6488864d4f0b1e7a50c2f1042fc0a412dde45eaf7194efec13a4bb58a03a',
   'ustar gzip': 'fb31153ff891218d986b64ac923dc53ef0e7f482d332b3d58ceb0d28a1deb5b9',
-  'gnu': 'bbf4eb2c3f8af656e648b4be6cabe604ed80fb7069880decf30575a51583bb33',
-  'pax': '0d3314b2b8222e3e20baf0b7247372b7561d21f26025a8b343f414fcf0408af6',
+  gnu: 'bbf4eb2c3f8af656e648b4be6cabe604ed80fb7069880decf30575a51583bb33',
+  pax: '0d3314b2b8222e3e20baf0b7247372b7561d21f26025a8b343f414fcf0408af6',
   'pax raw': '28669e0a1975fb49c161089e94d10f2cd5247819a63f30ee2e32bdfcde13ae32',
   'pax verity': 'cb572946c88f8fcf84070e743aa3a003ce4be3a4a53221e25c0091e776123299',
   'pax verity raw': '53d0d309ecb6b7e98db426db44f25431c1cf6e33162efadd2716c90e20161416',
@@ -417,7 +474,12 @@ function sha256File(path: string): string {
 
 describe('golden images', () => {
   it('the fixture tars read as intended by GNU tar and Python', () => {
-    for (const [name, make] of [['ustar', ustarTar], ['gnu', gnuTar], ['pax', paxTar], ['whiteouts', whiteoutTar]] as const) {
+    for (const [name, make] of [
+      ['ustar', ustarTar],
+      ['gnu', gnuTar],
+      ['pax', paxTar],
+      ['whiteouts', whiteoutTar],
+    ] as const) {
       const path = join(root, `${name}-check.tar`);
       writeFileSync(path, make());
       execFileSync('tar', ['-tvf', path], { stdio: ['ignore', 'pipe', 'pipe'] });

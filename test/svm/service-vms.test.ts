@@ -143,10 +143,12 @@ describe('ServiceVms, safe mode', () => {
           const held: Array<ServiceVmLease<FakeVm>> = [];
           const running: Array<Promise<unknown>> = [];
           const unexpected: unknown[] = [];
-          const expectOnly = (...codes: string[]) => (e: unknown) => {
-            const c = (e as { code?: string }).code;
-            if (!(e instanceof Error && (e.message === 'flaky boot' || (c && codes.includes(c))))) unexpected.push(e);
-          };
+          const expectOnly =
+            (...codes: string[]) =>
+            (e: unknown) => {
+              const c = (e as { code?: string }).code;
+              if (!(e instanceof Error && (e.message === 'flaky boot' || (c && codes.includes(c))))) unexpected.push(e);
+            };
           for (const o of ops) {
             const layer = `L${o.layer}`;
             if (o.op === 'acquire') {

@@ -5,7 +5,11 @@ import { decompress, readTarEntries, type ReadTarOptions, type TarEntry } from '
 export type Collected = Exclude<TarEntry, { kind: 'file' }> | (Omit<Extract<TarEntry, { kind: 'file' }>, 'body'> & { sha256: string; stored: number });
 
 /** sha256 of the file as a reader would see it: holes read back as zeros. */
-export async function logicalHash(size: number, sparse: Array<{ offset: number; length: number }> | undefined, body: AsyncIterable<Buffer>): Promise<{ sha256: string; stored: number }> {
+export async function logicalHash(
+  size: number,
+  sparse: Array<{ offset: number; length: number }> | undefined,
+  body: AsyncIterable<Buffer>,
+): Promise<{ sha256: string; stored: number }> {
   const h = createHash('sha256');
   let stored = 0;
   const zeros = Buffer.alloc(1 << 16);

@@ -18,7 +18,14 @@ const dir = mkdtempSync(join(tmpdir(), 'lcow-tar-fuzz-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function seeds(): Buffer[] {
-  const out = [pyTar(join(dir, 'pax.tar'), 'pax', richMembers()), pyTar(join(dir, 'gnu.tar'), 'gnu', richMembers().filter((m) => !m.pax))];
+  const out = [
+    pyTar(join(dir, 'pax.tar'), 'pax', richMembers()),
+    pyTar(
+      join(dir, 'gnu.tar'),
+      'gnu',
+      richMembers().filter((m) => !m.pax),
+    ),
+  ];
   for (const f of ['gnu', '0.0', '0.1', '1.0'] as const) {
     const p = join(dir, `sparse-${f}.tar`);
     gnuSparseTar(p, f, [{ name: 's', size: 1 << 20, chunks: Array.from({ length: 30 }, (_, i) => ({ offset: i * 30000, length: 700 })) }]);
@@ -29,7 +36,11 @@ function seeds(): Buffer[] {
 
 const mutation = fc.oneof(
   fc.record({ op: fc.constant('byte' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ op: fc.constant('text' as const), at: fc.nat(), value: fc.constantFrom('7777777777777', '\x80\xff\xff\xff', '../', '/', '-1', '99999999999', '\0', 'S', 'L', 'K', 'x', 'g', '1', '2', '5') }),
+  fc.record({
+    op: fc.constant('text' as const),
+    at: fc.nat(),
+    value: fc.constantFrom('7777777777777', '\x80\xff\xff\xff', '../', '/', '-1', '99999999999', '\0', 'S', 'L', 'K', 'x', 'g', '1', '2', '5'),
+  }),
   fc.record({ op: fc.constant('truncate' as const), at: fc.nat(), value: fc.constant(0) }),
   fc.record({ op: fc.constant('dropBlock' as const), at: fc.nat(), value: fc.constant(0) }),
 );
@@ -56,15 +67,21 @@ describe('tar parser fuzzing', () => {
   const inputs = seeds();
   it('mutated archives only ever yield entries or LcowError', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.nat({ max: inputs.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 6 }), fc.boolean(), fc.integer({ min: 1, max: 5000 }), async (i, muts, fix, chunk) => {
-        const data = apply(inputs[i]!, muts, fix);
-        try {
-          await collect(chunked(data, chunk), { maxFileSizeBytes: 1 << 30 });
-        } catch (e) {
-          if (!(e instanceof LcowError)) throw e;
-          expect(typeof e.code).toBe('string');
-        }
-      }),
+      fc.asyncProperty(
+        fc.nat({ max: inputs.length - 1 }),
+        fc.array(mutation, { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 5000 }),
+        async (i, muts, fix, chunk) => {
+          const data = apply(inputs[i]!, muts, fix);
+          try {
+            await collect(chunked(data, chunk), { maxFileSizeBytes: 1 << 30 });
+          } catch (e) {
+            if (!(e instanceof LcowError)) throw e;
+            expect(typeof e.code).toBe('string');
+          }
+        },
+      ),
       { numRuns: 400 },
     );
   });

@@ -68,7 +68,12 @@ describe('PAX encoding', () => {
 
   it('round-trips raw bytes through the decoder', () => {
     const v = Buffer.from([0, 0x0a, 0xff, 0x3d, 0x20]);
-    const decoded = decodePaxRecords(encodePaxRecords([['SCHILY.xattr.user.x', v], ['path', 'ü/ä']]))!;
+    const decoded = decodePaxRecords(
+      encodePaxRecords([
+        ['SCHILY.xattr.user.x', v],
+        ['path', 'ü/ä'],
+      ]),
+    )!;
     expect(decoded.map((r) => r.key)).toEqual(['SCHILY.xattr.user.x', 'path']);
     expect(decoded[0]!.value).toEqual(v);
     expect(decoded[1]!.value.toString()).toBe('ü/ä');
@@ -82,7 +87,13 @@ describe('PAX encoding', () => {
     expect(encodePaxTime({ sec: -1, nsec: 0 })).toBe('-1');
   });
   it('times round-trip through the decoder', () => {
-    for (const t of [{ sec: 0, nsec: 0 }, { sec: -1, nsec: 1 }, { sec: -2, nsec: 750_000_000 }, { sec: 2 ** 40, nsec: 999_999_999 }, { sec: -(2 ** 33), nsec: 5 }]) {
+    for (const t of [
+      { sec: 0, nsec: 0 },
+      { sec: -1, nsec: 1 },
+      { sec: -2, nsec: 750_000_000 },
+      { sec: 2 ** 40, nsec: 999_999_999 },
+      { sec: -(2 ** 33), nsec: 5 },
+    ]) {
       expect(decodePaxTime(Buffer.from(encodePaxTime(t)))).toEqual(t);
     }
   });

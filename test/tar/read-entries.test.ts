@@ -77,7 +77,12 @@ describe('readLayerEntries against Python tarfile', () => {
     const bin = Buffer.from([0, 0xff, 10, 61]);
     pyTar(p, 'pax', [
       { name: 'a', data: 'a', pax: { mtime: '-1234567.000000001', atime: '4102444800.999999999', ctime: '253402300799.5' } },
-      { name: 'b', data: 'b', paxBinary: { 'SCHILY.xattr.trusted.bin': bin.toString('base64') }, pax: { 'LIBARCHIVE.xattr.user.la': Buffer.from('libarchive').toString('base64') } },
+      {
+        name: 'b',
+        data: 'b',
+        paxBinary: { 'SCHILY.xattr.trusted.bin': bin.toString('base64') },
+        pax: { 'LIBARCHIVE.xattr.user.la': Buffer.from('libarchive').toString('base64') },
+      },
     ]);
     const [a, b] = await collect(chunked(readFileSync(p), 4096));
     expect(a!.meta.mtime).toEqual({ sec: -1234568, nsec: 999999999 });
@@ -99,7 +104,15 @@ describe('readLayerEntries against Python tarfile', () => {
 
 describe('sparse files', () => {
   const files = [
-    { name: 'disk.img', size: 64 * 1024 * 1024, chunks: [{ offset: 0, length: 10_000 }, { offset: 20 * 1024 * 1024, length: 4096 }, { offset: 64 * 1024 * 1024 - 100, length: 100 }] },
+    {
+      name: 'disk.img',
+      size: 64 * 1024 * 1024,
+      chunks: [
+        { offset: 0, length: 10_000 },
+        { offset: 20 * 1024 * 1024, length: 4096 },
+        { offset: 64 * 1024 * 1024 - 100, length: 100 },
+      ],
+    },
     // More regions than the 4 an old-GNU header holds: exercises the extension blocks.
     { name: 'many', size: 4 * 1024 * 1024, chunks: Array.from({ length: 40 }, (_, i) => ({ offset: i * 100_000, length: 4096 })) },
     { name: 'allhole', size: 1024 * 1024, chunks: [] },
@@ -161,7 +174,10 @@ describe('compression', () => {
   });
   it('zstd: a corrupt or truncated stream is EBADTAR', async () => {
     const p = tarPath();
-    pyTar(p, 'pax', [{ name: 'f', data: { size: 300_000 } }, { name: 'g', data: 'after' }]);
+    pyTar(p, 'pax', [
+      { name: 'f', data: { size: 300_000 } },
+      { name: 'g', data: 'after' },
+    ]);
     const zst = execFileSync('zstd', ['-q', '-c', p]);
     const truncated = await rejection(collect(chunked(zst.subarray(0, zst.length - 100), 1000)));
     expect(truncated.code).toBe('EBADTAR');
@@ -172,7 +188,11 @@ describe('compression', () => {
   });
   it('zstd: stopping after the first entry ends the decoder (no hang, no stray process)', async () => {
     const p = tarPath();
-    pyTar(p, 'pax', Array.from({ length: 50 }, (_, i) => ({ name: `f${i}`, data: { size: 200_000 } })));
+    pyTar(
+      p,
+      'pax',
+      Array.from({ length: 50 }, (_, i) => ({ name: `f${i}`, data: { size: 200_000 } })),
+    );
     const zst = execFileSync('zstd', ['-q', '-c', p]);
     for await (const entry of readTarEntries(decompress(chunked(zst, 4096)))) {
       expect(entry.path).toBe('f0');
@@ -197,7 +217,11 @@ describe('compression', () => {
 });
 
 describe('bad input is a typed error naming the entry', () => {
-  const valid = (): Buffer => pyTar(tarPath(), 'ustar', [{ name: 'first', data: 'x'.repeat(1000) }, { name: 'second', data: 'y'.repeat(1000) }]);
+  const valid = (): Buffer =>
+    pyTar(tarPath(), 'ustar', [
+      { name: 'first', data: 'x'.repeat(1000) },
+      { name: 'second', data: 'y'.repeat(1000) },
+    ]);
 
   it('truncated inside a body', async () => {
     const tar = valid();
@@ -283,7 +307,10 @@ describe('bad input is a typed error naming the entry', () => {
 describe('streaming', () => {
   it('reads upstream only as the consumer pulls (bodies are never buffered)', async () => {
     const p = tarPath();
-    pyTar(p, 'pax', [{ name: 'big', data: { size: 8 << 20 } }, { name: 'after', data: 'x' }]);
+    pyTar(p, 'pax', [
+      { name: 'big', data: { size: 8 << 20 } },
+      { name: 'after', data: 'x' },
+    ]);
     const tar = readFileSync(p);
     let pulled = 0;
     async function* counting(): AsyncGenerator<Buffer> {
@@ -335,7 +362,12 @@ describe('reading a file at positions (FileBytes)', () => {
       expect(bytesRead).toBeLessThan(256 * 1024); // headers only: the bodies (4 MiB and more) were seeked over
       const files = streamed.filter((e) => e.kind === 'file');
       expect(files.map((e) => e.dataOffset)).toEqual(offsets);
-      for (const e of files) expect(createHash('sha256').update(tar.subarray(e.dataOffset, e.dataOffset + e.size)).digest('hex')).toBe(e.sha256);
+      for (const e of files)
+        expect(
+          createHash('sha256')
+            .update(tar.subarray(e.dataOffset, e.dataOffset + e.size))
+            .digest('hex'),
+        ).toBe(e.sha256);
       const fromFile = await collect2(new FileBytes(fh, tar.length));
       expect(fromFile).toEqual(streamed);
     } finally {

@@ -1,9 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { FakeBackend, FakeVm } from '../../src/backend/fake/index.js';
 import { isLcowError } from '../../src/errors.js';
-import { mountContainerLayers, overlayMountData, OVERLAY_MOUNT_DATA_MAX, scratchDirs, unmountContainerLayers, validateCombineRequest } from '../../src/uvm/index.js';
+import {
+  mountContainerLayers,
+  overlayMountData,
+  OVERLAY_MOUNT_DATA_MAX,
+  scratchDirs,
+  unmountContainerLayers,
+  validateCombineRequest,
+} from '../../src/uvm/index.js';
 import { fakeUvm, errorCode as code } from './fake-uvm.js';
-
 
 /** Three layers, top-most first: top shadows a file and whites one out. */
 function defineImage(backend: FakeBackend): string[] {

@@ -3,14 +3,21 @@ import { isLcowError, LcowError } from '../../src/errors.js';
 import type { ScsiDisk } from '../../src/uvm/index.js';
 import { fakeUvm, errorCode as code } from './fake-uvm.js';
 
-
 describe('SCSI manager', () => {
   it('takes the first free slot scanning controller-major, and the 257th disk is ENOSLOT with context', async () => {
     const { uvm, vm } = await fakeUvm();
     const disks: ScsiDisk[] = [];
     for (let i = 0; i < 256; i++) disks.push(await uvm.scsi.add(`/d/${i}.vhd`, { readOnly: true }));
-    expect(disks.slice(0, 3).map((d) => [d.controller, d.lun])).toEqual([[0, 0], [0, 1], [0, 2]]);
-    expect([disks[63], disks[64], disks[255]].map((d) => [d.controller, d.lun])).toEqual([[0, 63], [1, 0], [3, 63]]);
+    expect(disks.slice(0, 3).map((d) => [d.controller, d.lun])).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 2],
+    ]);
+    expect([disks[63], disks[64], disks[255]].map((d) => [d.controller, d.lun])).toEqual([
+      [0, 63],
+      [1, 0],
+      [3, 63],
+    ]);
     const err = await uvm.scsi.add('/d/256.vhd', { readOnly: true }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LcowError);
     expect((err as LcowError).code).toBe('ENOSLOT');
@@ -39,7 +46,10 @@ describe('SCSI manager', () => {
     expect(vm.callsOf('removeScsiDisk')).toHaveLength(0); // b still holds it
     await b.release();
     await c.release();
-    expect(vm.callsOf('removeScsiDisk')).toEqual([[0, 0], [0, 1]]);
+    expect(vm.callsOf('removeScsiDisk')).toEqual([
+      [0, 0],
+      [0, 1],
+    ]);
     expect(uvm.scsi.inUse()).toEqual([]);
   });
 

@@ -3,7 +3,6 @@ import { FakeBackend } from '../../src/backend/fake/index.js';
 import { createUtilityVM, mountContainerLayers } from '../../src/uvm/index.js';
 import { fakeUvm, errorCode as code } from './fake-uvm.js';
 
-
 describe('UtilityVM lifecycle', () => {
   it('created → running → stopped; start once; terminate is idempotent; waitExit reports why', async () => {
     const backend = new FakeBackend();

@@ -48,7 +48,7 @@ export async function ourMounts(uvm: UtilityVM): Promise<string[]> {
   return mounts
     .split('\n')
     .map((l) => l.split(' ')[1])
-    .filter((m): m is string => m !== undefined && (m.startsWith('/run/') && m !== '/run'));
+    .filter((m): m is string => m !== undefined && m.startsWith('/run/') && m !== '/run');
 }
 
 /** SCSI disks the guest still sees (`H:C:T:L` entries of /sys/bus/scsi/devices). */

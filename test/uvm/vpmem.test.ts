@@ -62,7 +62,7 @@ describe('VPMEM manager: slots', () => {
     expect(vm.violations).toEqual([]);
   });
 
-  it("a slot the backend says another file holds becomes unusable and the next one is tried (a file replaced on disk)", async () => {
+  it('a slot the backend says another file holds becomes unusable and the next one is tried (a file replaced on disk)', async () => {
     const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 2 } }, qemuLike());
     backend.disks.define('/a');
     await device(await uvm.vpmem.tryAdd('/a')).release(); // slot 0 retired, holding /a

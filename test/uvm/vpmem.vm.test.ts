@@ -18,7 +18,12 @@ describe('VPMEM and the SCSI fallback in a real VM', () => {
     const mounts = await guestOut(vm.uvm, ['cat', '/proc/mounts']);
     expect(mounts).toMatch(new RegExp(`^/dev/pmem\\d+ ${a.guestPath} ext4 ro`, 'm'));
     expect(mounts).toMatch(new RegExp(`^/dev/sd[a-z]+ ${b.guestPath} ext4 ro`, 'm'));
-    for (const [l, who] of [[a, 'a'], [b, 'b'], [big, 'big']] as const) expect(await guestOut(vm.uvm, ['cat', `${l.guestPath}/who`])).toBe(`${who}\n`);
+    for (const [l, who] of [
+      [a, 'a'],
+      [b, 'b'],
+      [big, 'big'],
+    ] as const)
+      expect(await guestOut(vm.uvm, ['cat', `${l.guestPath}/who`])).toBe(`${who}\n`);
 
     await Promise.all([a.release(), b.release(), big.release()]);
     expect(await ourMounts(vm.uvm)).toEqual([]);

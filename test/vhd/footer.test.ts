@@ -35,7 +35,14 @@ describe('encodeVhdFooter', () => {
     expect(f.length).toBe(512);
     expect(f.toString('latin1', 0, 8)).toBe('conectix');
     const p = parseVhdFooter(f);
-    expect(p).toMatchObject({ cookie: 'conectix', features: 2, dataOffset: 0xffffffffffffffffn, currentSize: 128 * 1024 * 1024, originalSize: 128 * 1024 * 1024, diskType: 2 });
+    expect(p).toMatchObject({
+      cookie: 'conectix',
+      features: 2,
+      dataOffset: 0xffffffffffffffffn,
+      currentSize: 128 * 1024 * 1024,
+      originalSize: 128 * 1024 * 1024,
+      diskType: 2,
+    });
     expect(p.uniqueId.equals(id)).toBe(true);
     expect(p.geometry).toEqual(vhdGeometry(128 * 1024 * 1024));
   });

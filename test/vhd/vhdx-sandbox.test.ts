@@ -72,7 +72,7 @@ describe('20 GB sandbox VHDX', () => {
     execFileSync('e2fsck', ['-fn', back]);
   });
 
-  it('holds the project formatter\'s empty ext4 (formatEmptyExt4 → createVhdx)', async () => {
+  it("holds the project formatter's empty ext4 (formatEmptyExt4 → createVhdx)", async () => {
     const size = 20 * 1024 ** 3;
     const vhdx = join(dir, 'formatted.vhdx');
     const res = await createVhdx(vhdx, formatEmptyExt4(size));

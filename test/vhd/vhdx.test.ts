@@ -79,7 +79,13 @@ describe('createVhdx', () => {
   it('keeps a 20 GB empty disk to a few MiB', async () => {
     const path = join(dir, 'big.vhdx');
     const size = 20 * 1024 ** 3;
-    const img: SparseImage = { size, runs: [{ offset: 1024, data: randomBytes(1024) }, { offset: size - 4096, data: randomBytes(4096) }] };
+    const img: SparseImage = {
+      size,
+      runs: [
+        { offset: 1024, data: randomBytes(1024) },
+        { offset: size - 4096, data: randomBytes(4096) },
+      ],
+    };
     const res = await createVhdx(path, img);
     expect(res.allocatedBlocks).toBe(2);
     expect(statSync(path).size).toBeLessThan(8 * MiB);
@@ -100,7 +106,15 @@ describe('createVhdx', () => {
   it('rejects bad arguments with EINVAL and leaves no file', async () => {
     const path = join(dir, 'bad.vhdx');
     await expect(createVhdx(path, { size: 1000 })).rejects.toMatchObject({ code: 'EINVAL' });
-    await expect(createVhdx(path, { size: MiB, runs: [{ offset: 4096, data: Buffer.alloc(10) }, { offset: 0, data: Buffer.alloc(10) }] })).rejects.toMatchObject({
+    await expect(
+      createVhdx(path, {
+        size: MiB,
+        runs: [
+          { offset: 4096, data: Buffer.alloc(10) },
+          { offset: 0, data: Buffer.alloc(10) },
+        ],
+      }),
+    ).rejects.toMatchObject({
       code: 'EINVAL',
     });
     expect(readdirSync(dir).filter((n) => n.startsWith('bad.vhdx'))).toEqual([]);

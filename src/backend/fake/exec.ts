@@ -27,13 +27,29 @@ const programs: Record<string, Program> = {
   ls: (args, fs) => {
     const paths = args.filter((a) => !a.startsWith('-'));
     try {
-      return { code: 0, out: fs.list(paths[0] ?? '/').map((n) => `${n}\n`).join('') };
+      return {
+        code: 0,
+        out: fs
+          .list(paths[0] ?? '/')
+          .map((n) => `${n}\n`)
+          .join(''),
+      };
     } catch {
       return { code: 1, err: `ls: ${paths[0]}: No such file or directory\n` };
     }
   },
-  mkdir: (args, fs) => tryAll(args.filter((a) => a !== '-p'), (p) => fs.mkdirp(p), 'mkdir'),
-  rm: (args, fs) => tryAll(args.filter((a) => !a.startsWith('-')), (p) => fs.remove(p), 'rm'),
+  mkdir: (args, fs) =>
+    tryAll(
+      args.filter((a) => a !== '-p'),
+      (p) => fs.mkdirp(p),
+      'mkdir',
+    ),
+  rm: (args, fs) =>
+    tryAll(
+      args.filter((a) => !a.startsWith('-')),
+      (p) => fs.remove(p),
+      'rm',
+    ),
   tee: (args, fs, stdin) => {
     const r = tryAll(args, (p) => fs.writeFile(p, stdin), 'tee');
     return { ...r, out: stdin };

@@ -3,11 +3,7 @@
  * enough of a file system for union semantics — directories (optionally
  * opaque), files, symlinks and whiteouts (the char device 0:0 overlayfs uses).
  */
-export type FakeNode =
-  | { kind: 'dir'; opaque?: boolean }
-  | { kind: 'file'; data: Buffer }
-  | { kind: 'symlink'; target: string }
-  | { kind: 'whiteout' };
+export type FakeNode = { kind: 'dir'; opaque?: boolean } | { kind: 'file'; data: Buffer } | { kind: 'symlink'; target: string } | { kind: 'whiteout' };
 
 /** How a test describes a file: text, bytes, or one of the node shapes. */
 export type FakeFileSpec = string | Buffer | { dir: true; opaque?: boolean } | { whiteout: true } | { symlink: string };
@@ -20,7 +16,10 @@ export function ancestors(rel: string): string[] {
 
 /** Normalise to a relative path without leading/trailing slashes ('' is the root). */
 export function relPath(p: string): string {
-  return p.split('/').filter((s) => s !== '' && s !== '.').join('/');
+  return p
+    .split('/')
+    .filter((s) => s !== '' && s !== '.')
+    .join('/');
 }
 
 export class FsTree {

@@ -75,7 +75,10 @@ export class GuestFs {
       const parent = ancestors(mr).at(-1) ?? '';
       if (mr !== '' && parent === relPath(guestPath) && !seen.has(mr.split('/').at(-1)!)) seen.set(mr.split('/').at(-1)!, { kind: 'dir' });
     }
-    return [...seen].filter(([, n]) => n.kind !== 'whiteout').map(([name]) => name).sort();
+    return [...seen]
+      .filter(([, n]) => n.kind !== 'whiteout')
+      .map(([name]) => name)
+      .sort();
   }
 
   readFile(guestPath: string): Buffer {
@@ -88,7 +91,8 @@ export class GuestFs {
   private writable(guestPath: string): { tree: FsTree; rel: string } {
     const r = this.resolve(guestPath);
     if (!r.rec) return { tree: this.root, rel: r.rel };
-    if (r.rec.readOnly || (r.rec.kind === 'overlay' && !r.rec.upper)) throw guestError('EGUEST', `${guestPath}: read-only file system`, { guestPath, errno: 'EROFS' });
+    if (r.rec.readOnly || (r.rec.kind === 'overlay' && !r.rec.upper))
+      throw guestError('EGUEST', `${guestPath}: read-only file system`, { guestPath, errno: 'EROFS' });
     if (r.rec.kind === 'disk') return { tree: r.rec.tree, rel: r.rel };
     const upper = r.rec.upper!;
     return { tree: upper.tree, rel: join(upper.prefix, r.rel) };

@@ -95,10 +95,15 @@ export class FakeVm implements VmHandle {
   // ---- lifecycle -----------------------------------------------------------
 
   start(): Promise<void> {
-    return this.op('start', [], () => {
-      if (this.current !== 'created') throw new LcowError('EVMSTART', `fake VM ${this.id} is ${this.current}`, { vmId: this.id });
-      this.current = 'running';
-    }, { whenCreated: true });
+    return this.op(
+      'start',
+      [],
+      () => {
+        if (this.current !== 'created') throw new LcowError('EVMSTART', `fake VM ${this.id} is ${this.current}`, { vmId: this.id });
+        this.current = 'running';
+      },
+      { whenCreated: true },
+    );
   }
 
   async terminate(): Promise<void> {
@@ -205,8 +210,10 @@ export class FakeVm implements VmHandle {
   combineLayers(req: CombineLayersRequest): Promise<void> {
     return this.op('combineLayers', [req], () => {
       const data = `lowerdir=${req.lowerDirs.join(':')}${req.upperDir === undefined ? '' : `,upperdir=${req.upperDir},workdir=${req.workDir}`}`;
-      if (Buffer.byteLength(data) > MOUNT_DATA_MAX) throw guestError('EGUEST', 'overlay mount data exceeds one page', { vmId: this.id, errno: 'EINVAL', bytes: Buffer.byteLength(data) });
-      if (req.upperDir === undefined && req.lowerDirs.length < 2) throw guestError('EGUEST', 'overlay: at least 2 lowerdir are needed while upperdir nonexistent', { vmId: this.id, errno: 'EINVAL' });
+      if (Buffer.byteLength(data) > MOUNT_DATA_MAX)
+        throw guestError('EGUEST', 'overlay mount data exceeds one page', { vmId: this.id, errno: 'EINVAL', bytes: Buffer.byteLength(data) });
+      if (req.upperDir === undefined && req.lowerDirs.length < 2)
+        throw guestError('EGUEST', 'overlay: at least 2 lowerdir are needed while upperdir nonexistent', { vmId: this.id, errno: 'EINVAL' });
       const sources: string[] = [];
       const lowers: TreeLoc[] = req.lowerDirs.map((d) => {
         const l = this.guest.locate(d);
@@ -269,7 +276,14 @@ export class FakeVm implements VmHandle {
   }
 
   private checkScsiAddress(controller: number, lun: number): void {
-    if (!Number.isInteger(controller) || controller < 0 || controller >= this.spec.scsiControllers || !Number.isInteger(lun) || lun < 0 || lun >= this.contract.limits.lunsPerController) {
+    if (
+      !Number.isInteger(controller) ||
+      controller < 0 ||
+      controller >= this.spec.scsiControllers ||
+      !Number.isInteger(lun) ||
+      lun < 0 ||
+      lun >= this.contract.limits.lunsPerController
+    ) {
       throw new LcowError('EINVAL', `SCSI ${controller}:${lun} out of range`, { vmId: this.id, controller, lun, controllers: this.spec.scsiControllers });
     }
   }

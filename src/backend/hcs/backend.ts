@@ -55,7 +55,9 @@ export function lcowDocumentFor(spec: VmSpec, owner: string, uefi = false): Comp
 }
 
 function kernelDirectBoot(b: BootSpec): LcowBootDoc {
-  return b.kind === 'kernel-initrd' ? { kind: 'kernel-direct', kernelPath: b.kernelPath, initrdPath: b.initrdPath } : { kind: 'kernel-direct', kernelPath: b.kernelPath };
+  return b.kind === 'kernel-initrd'
+    ? { kind: 'kernel-direct', kernelPath: b.kernelPath, initrdPath: b.initrdPath }
+    : { kind: 'kernel-direct', kernelPath: b.kernelPath };
 }
 
 /** UEFI loads the kernel by file name from its folder over VmbFs. */

@@ -87,7 +87,7 @@ export function hresultName(hr: number): string | undefined {
 }
 
 export function failed(hr: number): boolean {
-  return hr < 0 || (hr >>> 0) >= 0x80000000;
+  return hr < 0 || hr >>> 0 >= 0x80000000;
 }
 
 /** HCS's failure document (`ResultError`), kept as parsed JSON or raw text. */

@@ -126,13 +126,7 @@ export class OperationRunner {
     return { document };
   }
 
-  private closeWhenDone(
-    name: string,
-    op: Handle,
-    completed: Promise<void>,
-    end: { finish: () => void; forget: () => void },
-    o: RunOptions,
-  ): void {
+  private closeWhenDone(name: string, op: Handle, completed: Promise<void>, end: { finish: () => void; forget: () => void }, o: RunOptions): void {
     const log = this.opts.logger;
     const { finish, forget } = end;
     let abandoned = false;

@@ -251,11 +251,10 @@ export class HcsVm implements VmHandle {
   private async modify(request: documents.ModifySettingRequest): Promise<void> {
     const system = this.requireRunningHandle();
     const config = JSON.stringify(request);
-    await this.op(
-      'HcsModifyComputeSystem',
-      (op) => callAsync(this.deps.native.cc.HcsModifyComputeSystem, system, op, config, null),
-      { resourcePath: request.ResourcePath, requestType: request.RequestType },
-    );
+    await this.op('HcsModifyComputeSystem', (op) => callAsync(this.deps.native.cc.HcsModifyComputeSystem, system, op, config, null), {
+      resourcePath: request.ResourcePath,
+      requestType: request.RequestType,
+    });
   }
 
   private guest(request: documents.GuestModifyRequest): Promise<void> {

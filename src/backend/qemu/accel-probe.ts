@@ -65,7 +65,9 @@ export async function chooseAccel(deps: AccelProbeDeps): Promise<AccelVerdict> {
     if (memo?.key === key && (memo.verdict?.accel === 'kvm' || memo.verdict?.accel === 'tcg')) return memo.verdict;
   }
   const ok = await deps.tryKvm().catch(() => false);
-  const verdict: AccelVerdict = ok ? { accel: 'kvm', reason: 'a probe VM booted with KVM' } : { accel: 'tcg', reason: 'a probe VM did not boot with KVM in time' };
+  const verdict: AccelVerdict = ok
+    ? { accel: 'kvm', reason: 'a probe VM booted with KVM' }
+    : { accel: 'tcg', reason: 'a probe VM did not boot with KVM in time' };
   if (bootId) await writeMemo(deps.memoFile, { key, verdict });
   return verdict;
 }

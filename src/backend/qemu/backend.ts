@@ -113,7 +113,15 @@ export class QemuBackend implements HypervisorBackend {
       scsiControllers: 1,
       vpmem: { count: 0, maxSizeBytes: 4096 },
     };
-    const vm = new QemuVm(spec, { qemuBinary: this.qemuBinary(), accel: 'kvm', kernelPath, initrdPath, startTimeoutMs: KVM_PROBE_TIMEOUT_MS, stopGraceMs: 1_000, logger: this.options.logger });
+    const vm = new QemuVm(spec, {
+      qemuBinary: this.qemuBinary(),
+      accel: 'kvm',
+      kernelPath,
+      initrdPath,
+      startTimeoutMs: KVM_PROBE_TIMEOUT_MS,
+      stopGraceMs: 1_000,
+      logger: this.options.logger,
+    });
     try {
       await vm.start();
       return true;

@@ -85,7 +85,11 @@ export async function guestExec(agent: GuestAgentClient, argv: readonly string[]
     }
     if (Date.now() >= deadline) {
       await killGuestProcess(agent, pid, rt);
-      throw new LcowError('ETIMEOUT', `guest process ${argv[0]} (pid ${pid}) did not finish within ${limit} ms; killed`, { argv: [...argv], pid, timeoutMs: limit });
+      throw new LcowError('ETIMEOUT', `guest process ${argv[0]} (pid ${pid}) did not finish within ${limit} ms; killed`, {
+        argv: [...argv],
+        pid,
+        timeoutMs: limit,
+      });
     }
     await sleep(Math.min(delay, Math.max(1, deadline - Date.now())));
     // gentle growth: a short command is caught soon after it ends, a long

@@ -148,7 +148,10 @@ export function overlayOptions(req: CombineLayersRequest): string {
   const data = opts.join(',');
   // The kernel copies at most one page of mount data.
   if (Buffer.byteLength(data) >= 4096) {
-    throw new LcowError('ETOOBIG', `overlay mount data is ${Buffer.byteLength(data)} bytes; the kernel takes < 4096`, { bytes: Buffer.byteLength(data), layers: req.lowerDirs.length });
+    throw new LcowError('ETOOBIG', `overlay mount data is ${Buffer.byteLength(data)} bytes; the kernel takes < 4096`, {
+      bytes: Buffer.byteLength(data),
+      layers: req.lowerDirs.length,
+    });
   }
   return data;
 }
@@ -169,7 +172,10 @@ export class GuestOpsImpl {
   async mountScsi(req: ScsiMountRequest): Promise<void> {
     checkGuestPath(req.guestPath, 'guestPath');
     // noload: a read-only ext4 must not replay (write) its journal.
-    const opts = mountOptions([...(req.readOnly ? ['ro', 'noload'] : ['rw']), ...(req.options ?? []).filter((o) => !(req.readOnly && (o === 'ro' || o === 'noload')))]);
+    const opts = mountOptions([
+      ...(req.readOnly ? ['ro', 'noload'] : ['rw']),
+      ...(req.options ?? []).filter((o) => !(req.readOnly && (o === 'ro' || o === 'noload'))),
+    ]);
     const pci = pciAddress(scsiControllerPciDevice(req.controller));
     await this.must('mountScsi', ['/bin/sh', '-c', MOUNT_SCSI_SCRIPT, 'sh', pci, String(req.lun), req.guestPath, req.fsType ?? 'ext4', opts], {
       controller: req.controller,
@@ -188,7 +194,10 @@ export class GuestOpsImpl {
     const dax = await this.run(argv('ro,noload,dax'), { maxOutputBytes: 64 * 1024 });
     if (dax.exitCode === 0) return;
     if (dax.exitCode !== 5) {
-      throw new LcowError('EEXEC', `mountVpmem failed in the guest (exit ${dax.exitCode}): ${dax.stderr.toString().trim()}`, { ...ctx, exitCode: dax.exitCode });
+      throw new LcowError('EEXEC', `mountVpmem failed in the guest (exit ${dax.exitCode}): ${dax.stderr.toString().trim()}`, {
+        ...ctx,
+        exitCode: dax.exitCode,
+      });
     }
     await this.must('mountVpmem', argv('ro,noload'), ctx);
   }

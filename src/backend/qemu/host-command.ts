@@ -29,7 +29,12 @@ export function runHostCommand(file: string, args: readonly string[], options: H
       if (e.code === 'ENOENT') {
         const pkg = options.packageName;
         reject(
-          new LcowError('EHOSTDEPS', `host program ${file} not found${pkg ? `; run as root: apt-get install -y ${pkg}` : ''}`, { program: file, package: pkg }, { cause: e }),
+          new LcowError(
+            'EHOSTDEPS',
+            `host program ${file} not found${pkg ? `; run as root: apt-get install -y ${pkg}` : ''}`,
+            { program: file, package: pkg },
+            { cause: e },
+          ),
         );
       } else {
         reject(new LcowError('EIO', `cannot run ${file}: ${e.message}`, { program: file }, { cause: e }));
@@ -38,7 +43,15 @@ export function runHostCommand(file: string, args: readonly string[], options: H
     child.on('close', (code, signal) => {
       const stderr = Buffer.concat(err).toString('utf8');
       if (code === 0) resolve({ stdout: Buffer.concat(out), stderr });
-      else reject(new LcowError('EIO', `${file} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-2000)}`, { program: file, args: [...args], exitCode: code, signal }));
+      else
+        reject(
+          new LcowError('EIO', `${file} ${args.join(' ')} failed (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-2000)}`, {
+            program: file,
+            args: [...args],
+            exitCode: code,
+            signal,
+          }),
+        );
     });
   });
 }

@@ -72,7 +72,8 @@ export function validateSpec(spec: VmSpec): void {
   if (!Number.isInteger(spec.scsiControllers) || spec.scsiControllers < 1 || spec.scsiControllers > limits.scsiControllers) {
     bad('scsiControllers', `must be 1..${limits.scsiControllers}`);
   }
-  if (!Number.isInteger(spec.vpmem.count) || spec.vpmem.count < 0 || spec.vpmem.count > limits.vpmemDevices) bad('vpmem.count', `must be 0..${limits.vpmemDevices}`);
+  if (!Number.isInteger(spec.vpmem.count) || spec.vpmem.count < 0 || spec.vpmem.count > limits.vpmemDevices)
+    bad('vpmem.count', `must be 0..${limits.vpmemDevices}`);
   const { maxSizeBytes } = spec.vpmem;
   if (spec.vpmem.count > 0 && (maxSizeBytes <= 0 || maxSizeBytes % VPMEM_SIZE_ALIGNMENT !== 0 || maxSizeBytes > limits.vpmemMaxSizeBytes)) {
     bad('vpmem.maxSizeBytes', `must be a positive multiple of ${VPMEM_SIZE_ALIGNMENT}, at most ${limits.vpmemMaxSizeBytes}`);
@@ -100,25 +101,40 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
   const { spec } = input;
   validateSpec(spec);
   const args = [
-    '-name', `lcow-${spec.id}`,
-    '-accel', input.accel,
-    '-M', 'q35',
+    '-name',
+    `lcow-${spec.id}`,
+    '-accel',
+    input.accel,
+    '-M',
+    'q35',
     '-nodefaults',
     '-no-user-config',
     '-nographic',
-    '-display', 'none',
-    '-serial', input.consoleLogPath ? `file:${qemuOptValue(input.consoleLogPath)}` : 'none',
-    '-m', memoryArg(spec),
-    '-smp', String(spec.cpus),
-    '-kernel', input.kernelPath,
-    '-initrd', input.initrdPath,
-    '-append', kernelCommandLine(spec, input.consoleLogPath !== undefined),
+    '-display',
+    'none',
+    '-serial',
+    input.consoleLogPath ? `file:${qemuOptValue(input.consoleLogPath)}` : 'none',
+    '-m',
+    memoryArg(spec),
+    '-smp',
+    String(spec.cpus),
+    '-kernel',
+    input.kernelPath,
+    '-initrd',
+    input.initrdPath,
+    '-append',
+    kernelCommandLine(spec, input.consoleLogPath !== undefined),
     '-no-reboot',
-    '-chardev', `socket,id=qmp,path=${qemuOptValue(input.qmpSocket)},server=on,wait=off`,
-    '-mon', 'chardev=qmp,mode=control',
-    '-device', 'virtio-serial-pci,id=vser0,bus=pcie.0,addr=0x2',
-    '-chardev', `socket,id=qga,path=${qemuOptValue(input.agentSocket)},server=on,wait=off`,
-    '-device', `virtserialport,bus=vser0.0,chardev=qga,name=${AGENT_PORT_NAME}`,
+    '-chardev',
+    `socket,id=qmp,path=${qemuOptValue(input.qmpSocket)},server=on,wait=off`,
+    '-mon',
+    'chardev=qmp,mode=control',
+    '-device',
+    'virtio-serial-pci,id=vser0,bus=pcie.0,addr=0x2',
+    '-chardev',
+    `socket,id=qga,path=${qemuOptValue(input.agentSocket)},server=on,wait=off`,
+    '-device',
+    `virtserialport,bus=vser0.0,chardev=qga,name=${AGENT_PORT_NAME}`,
   ];
   for (let c = 0; c < spec.scsiControllers; c++) {
     args.push('-device', `virtio-scsi-pci,id=scsi${c},bus=pcie.0,addr=${hex(scsiControllerPciDevice(c))}`);

@@ -162,7 +162,12 @@ export class QemuVm implements VmHandle {
     } catch (err) {
       const detail = this.stderrTail.trim();
       await this.kill();
-      throw new LcowError('EVMSTART', `VM ${this.id} failed to start: ${asError(err).message}${detail ? ` (qemu: ${detail})` : ''}`, { vmId: this.id, stderr: detail }, { cause: err });
+      throw new LcowError(
+        'EVMSTART',
+        `VM ${this.id} failed to start: ${asError(err).message}${detail ? ` (qemu: ${detail})` : ''}`,
+        { vmId: this.id, stderr: detail },
+        { cause: err },
+      );
     }
   }
 
@@ -229,7 +234,10 @@ export class QemuVm implements VmHandle {
     // 1. the guest syncs its file systems and powers off (-no-reboot makes that an exit)
     if (this.agent && !this.agent.stopped) {
       const asked = await Promise.race([
-        this.agent.request('guest-exec', { path: 'poweroff', arg: ['-f'] }, grace).then(() => true, () => false),
+        this.agent.request('guest-exec', { path: 'poweroff', arg: ['-f'] }, grace).then(
+          () => true,
+          () => false,
+        ),
         this.exited.then(() => true),
       ]);
       if (asked && (await exitedWithin(grace))) return;
@@ -281,7 +289,14 @@ export class QemuVm implements VmHandle {
   // ---- host side -------------------------------------------------------
 
   private checkScsiSlot(controller: number, lun: number): void {
-    if (!Number.isInteger(controller) || controller < 0 || controller >= this.spec.scsiControllers || !Number.isInteger(lun) || lun < 0 || lun >= QEMU_LIMITS.lunsPerController) {
+    if (
+      !Number.isInteger(controller) ||
+      controller < 0 ||
+      controller >= this.spec.scsiControllers ||
+      !Number.isInteger(lun) ||
+      lun < 0 ||
+      lun >= QEMU_LIMITS.lunsPerController
+    ) {
       throw new LcowError('EINVAL', `no SCSI location ${controller}:${lun} on VM ${this.id}`, { vmId: this.id, controller, lun });
     }
   }
@@ -334,7 +349,10 @@ export class QemuVm implements VmHandle {
       const held = this.retiredVpmemSlots.get(slot);
       if (held) {
         if (held.path !== device.hostPath || !sameFile(held, await heldFile(device.hostPath))) {
-          return vpmemRefused('slot-held', `VPMEM slot ${slot} of VM ${this.id} still maps ${held.path} (QEMU cannot unplug it); only that file can use it again`);
+          return vpmemRefused(
+            'slot-held',
+            `VPMEM slot ${slot} of VM ${this.id} still maps ${held.path} (QEMU cannot unplug it); only that file can use it again`,
+          );
         }
         await this.guest.reviveVpmem(slot);
         this.retiredVpmemSlots.delete(slot);
@@ -349,7 +367,15 @@ export class QemuVm implements VmHandle {
       // readonly=on: QEMU opens the file O_RDONLY and maps it read-only; share=off
       // so nothing could ever reach the layer file even if a write got through.
       // align: place the region on a 2 MiB boundary of guest memory, as Linux requires.
-      await qmp.execute('object-add', { 'qom-type': 'memory-backend-file', id: mem, 'mem-path': device.hostPath, size, share: false, readonly: true, align: VPMEM_ALIGNMENT });
+      await qmp.execute('object-add', {
+        'qom-type': 'memory-backend-file',
+        id: mem,
+        'mem-path': device.hostPath,
+        size,
+        share: false,
+        readonly: true,
+        align: VPMEM_ALIGNMENT,
+      });
       try {
         await qmp.execute('device_add', { driver: 'virtio-pmem-pci', id: `pmem${slot}`, memdev: mem, bus: `pmem-rp${slot}` });
       } catch (err) {

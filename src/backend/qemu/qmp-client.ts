@@ -115,7 +115,10 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
           reject(err);
         },
       };
-      waiter.timer = setTimeout(() => waiter.reject(new LcowError('ETIMEOUT', `no ${name} event within ${timeoutMs} ms`, { event: name, timeoutMs })), timeoutMs);
+      waiter.timer = setTimeout(
+        () => waiter.reject(new LcowError('ETIMEOUT', `no ${name} event within ${timeoutMs} ms`, { event: name, timeoutMs })),
+        timeoutMs,
+      );
       this.waiters.add(waiter);
     });
   }

@@ -51,12 +51,7 @@ export async function diffSize(layerOrSandboxPath: string, parentLayerPaths: str
   return total;
 }
 
-async function withSources(
-  top: string,
-  parents: string[],
-  options: SourceOptions,
-  fn: (top: DiffSource, lower: LowerView) => Promise<void>,
-): Promise<void> {
+async function withSources(top: string, parents: string[], options: SourceOptions, fn: (top: DiffSource, lower: LowerView) => Promise<void>): Promise<void> {
   const opened: DiffSource[] = [];
   try {
     const topSource = await openDiffSource(top, options);

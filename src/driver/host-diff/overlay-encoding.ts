@@ -45,11 +45,15 @@ const INDIRECT_XATTRS = ['trusted.overlay.redirect', 'trusted.overlay.metacopy']
 export function refuseIndirect(xattrs: Map<string, Buffer>, file: string, path: string): void {
   for (const name of INDIRECT_XATTRS) {
     if (xattrs.has(name)) {
-      throw new LcowError('EUNSUPPORTED', `${path} in ${file} carries ${name}: an overlay mounted with redirect_dir/metacopy cannot be diffed from its upper dir alone`, {
-        file,
-        path,
-        xattr: name,
-      });
+      throw new LcowError(
+        'EUNSUPPORTED',
+        `${path} in ${file} carries ${name}: an overlay mounted with redirect_dir/metacopy cannot be diffed from its upper dir alone`,
+        {
+          file,
+          path,
+          xattr: name,
+        },
+      );
     }
   }
 }

@@ -25,11 +25,17 @@ export interface TarOptions extends Omit<SourceOptions, 'kind'> {
 }
 
 export function layerToTar(layerPath: string, options: TarOptions = {}): Readable {
-  return Readable.from(sourceTar(() => openDiffSource(layerPath, { ...options, kind: 'layer' }), options), { objectMode: false });
+  return Readable.from(
+    sourceTar(() => openDiffSource(layerPath, { ...options, kind: 'layer' }), options),
+    { objectMode: false },
+  );
 }
 
 export function sandboxToTar(sandboxPath: string, options: TarOptions = {}): Readable {
-  return Readable.from(sourceTar(() => openDiffSource(sandboxPath, { ...options, kind: 'sandbox' }), options), { objectMode: false });
+  return Readable.from(
+    sourceTar(() => openDiffSource(sandboxPath, { ...options, kind: 'sandbox' }), options),
+    { objectMode: false },
+  );
 }
 
 async function* sourceTar(open: () => Promise<DiffSource>, options: TarOptions): AsyncGenerator<Buffer> {
@@ -111,7 +117,15 @@ async function* walkDir(src: DiffSource, dir: string, firstNameOfInode: Map<numb
         yield encodeTarItem(item);
         if (isOpaqueXattrs(allXattrs)) {
           // moby's converter: a regular file inheriting the dir's owner, permissions and time.
-          yield encodeTarItem({ name: `${rel}/${OPAQUE_MARKER}`, type: 'file', mode: stat.mode & 0o777, uid: stat.uid, gid: stat.gid, size: 0, mtime: stat.mtime });
+          yield encodeTarItem({
+            name: `${rel}/${OPAQUE_MARKER}`,
+            type: 'file',
+            mode: stat.mode & 0o777,
+            uid: stat.uid,
+            gid: stat.gid,
+            size: 0,
+            mtime: stat.mtime,
+          });
         }
         yield* walkDir(src, path, firstNameOfInode, log);
         break;

@@ -116,7 +116,10 @@ export function decodeDirectoryBlock(b: Buffer, hasFileType: boolean, dirIno: nu
  * the rest of i_block and continue in the system.data xattr value.
  */
 export function decodeInlineDirectory(iBlock: Buffer, xattrPart: Buffer | undefined, hasFileType: boolean, dirIno: number): DecodedDirEntry[] {
-  const out: DecodedDirEntry[] = [{ name: '.', ino: dirIno, kind: 'dir' }, { name: '..', ino: iBlock.readUInt32LE(0), kind: 'dir' }];
+  const out: DecodedDirEntry[] = [
+    { name: '.', ino: dirIno, kind: 'dir' },
+    { name: '..', ino: iBlock.readUInt32LE(0), kind: 'dir' },
+  ];
   decodeDirectoryBlock(iBlock.subarray(4, 60), hasFileType, dirIno, out);
   if (xattrPart && xattrPart.length) decodeDirectoryBlock(xattrPart, hasFileType, dirIno, out);
   return out;

@@ -155,7 +155,12 @@ export function decodeExtentNode(node: Buffer): ExtentNode | undefined {
     if (h.depth === 0) {
       const raw = node.readUInt16LE(o + 4);
       const uninit = raw > MAX_EXTENT_LEN;
-      leaves.push({ logical: node.readUInt32LE(o), length: uninit ? raw - MAX_EXTENT_LEN : raw, physical: node.readUInt16LE(o + 6) * 2 ** 32 + node.readUInt32LE(o + 8), uninit });
+      leaves.push({
+        logical: node.readUInt32LE(o),
+        length: uninit ? raw - MAX_EXTENT_LEN : raw,
+        physical: node.readUInt16LE(o + 6) * 2 ** 32 + node.readUInt32LE(o + 8),
+        uninit,
+      });
     } else {
       children.push({ logical: node.readUInt32LE(o), block: node.readUInt16LE(o + 8) * 2 ** 32 + node.readUInt32LE(o + 4) });
     }

@@ -7,7 +7,14 @@
 import { LcowError } from '../../errors.js';
 import { normaliseRuns, type MappedRun, type ReadBlock } from './file-map.js';
 
-export async function readBlockMap(iBlock: Buffer, readBlock: ReadBlock, blockSize: number, blocksCount: number, fileBlocks: number, ino: number): Promise<MappedRun[]> {
+export async function readBlockMap(
+  iBlock: Buffer,
+  readBlock: ReadBlock,
+  blockSize: number,
+  blocksCount: number,
+  fileBlocks: number,
+  ino: number,
+): Promise<MappedRun[]> {
   const perBlock = blockSize / 4;
   const runs: MappedRun[] = [];
   const seen = new Set<number>();

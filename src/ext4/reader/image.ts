@@ -237,7 +237,9 @@ export class Ext4Image {
 
   /** Resolve a path to an inode number, following no symlinks. */
   async lookup(path: string): Promise<number> {
-    const parts = normalisePath(path).split('/').filter((p) => p !== '');
+    const parts = normalisePath(path)
+      .split('/')
+      .filter((p) => p !== '');
     if (parts.length > MAX_DEPTH) throw new LcowError('ENOTFOUND', `${path}: path too deep`, { path });
     const stack = [ROOT_INO];
     let walked = '';

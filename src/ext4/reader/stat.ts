@@ -48,4 +48,3 @@ export function statFromInode(inode: Inode, kind: FileKind, blockSize: number): 
     flags: inode.flags,
   };
 }
-

@@ -93,12 +93,4 @@ export interface OpaqueMarker {
   tarName: string;
 }
 
-export type LayerEntry =
-  | FileEntry
-  | DirEntry
-  | SymlinkEntry
-  | HardlinkEntry
-  | DeviceEntry
-  | FifoEntry
-  | WhiteoutEntry
-  | OpaqueMarker;
+export type LayerEntry = FileEntry | DirEntry | SymlinkEntry | HardlinkEntry | DeviceEntry | FifoEntry | WhiteoutEntry | OpaqueMarker;

@@ -90,7 +90,11 @@ export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string 
     });
   }
 
-  const uuid = uuidFromHash(createHash('sha256').update(`lcow-uvm empty ext4\0${options.uuidSeed ?? ''}\0${blocks}`).digest());
+  const uuid = uuidFromHash(
+    createHash('sha256')
+      .update(`lcow-uvm empty ext4\0${options.uuidSeed ?? ''}\0${blocks}`)
+      .digest(),
+  );
   const head = Buffer.alloc((1 + gdtBlocks) * BLOCK_SIZE);
   encodeSuperblock({
     inodesCount: groups * ipg,
@@ -116,7 +120,21 @@ export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string 
     let next = first;
     const tree = buildExtentTree([{ logical: 0, physical: first, length: count }], () => next++);
     encodeInode(
-      { mode: MODE_TYPE.dir | perm, uid: 0, gid: 0, size: count * BLOCK_SIZE, linksCount: links, blocks: count * 8, flags: INODE_FLAGS.extents, iBlock: tree.root, fileAcl: 0, atime: EPOCH, mtime: EPOCH, ctime: EPOCH, crtime: EPOCH },
+      {
+        mode: MODE_TYPE.dir | perm,
+        uid: 0,
+        gid: 0,
+        size: count * BLOCK_SIZE,
+        linksCount: links,
+        blocks: count * 8,
+        flags: INODE_FLAGS.extents,
+        iBlock: tree.root,
+        fileAcl: 0,
+        atime: EPOCH,
+        mtime: EPOCH,
+        ctime: EPOCH,
+        crtime: EPOCH,
+      },
       itable,
       (ino - 1) * INODE_SIZE,
     );

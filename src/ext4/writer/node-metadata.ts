@@ -29,7 +29,8 @@ export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter
   const { dirBlocks, tree, xattrs } = shape(n, first);
   if (n.type === 'dir') {
     const data = encodeDirectory(dirEntries(n));
-    if (data.length !== dirBlocks * BLOCK_SIZE) throw new LcowError('EIO', 'internal layout mismatch: a directory changed size between planning and writing', { ino: n.ino });
+    if (data.length !== dirBlocks * BLOCK_SIZE)
+      throw new LcowError('EIO', 'internal layout mismatch: a directory changed size between planning and writing', { ino: n.ino });
     await out.append(data);
   }
   for (const t of tree?.blocks ?? []) await out.append(t.data);

@@ -54,9 +54,7 @@ export class MountManager {
         guestPath = this.paths.allocate(owner);
       }
       try {
-        await this.guard.do('mountScsi', () =>
-          this.mounter.mountScsi({ controller, lun, guestPath, readOnly: config.readOnly, options, fsType }),
-        );
+        await this.guard.do('mountScsi', () => this.mounter.mountScsi({ controller, lun, guestPath, readOnly: config.readOnly, options, fsType }));
       } catch (err) {
         this.paths.free(guestPath);
         throw err;

@@ -238,4 +238,3 @@ class VpmemHandle implements VpmemDevice {
     return this.once.release();
   }
 }
-

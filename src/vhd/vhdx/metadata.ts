@@ -11,14 +11,7 @@
  * page 83 data (a GUID), logical and physical sector size u32.
  */
 import { LcowError } from '../../errors.js';
-import {
-  KiB,
-  META_FILE_PARAMETERS,
-  META_LOGICAL_SECTOR_SIZE,
-  META_PAGE83_DATA,
-  META_PHYSICAL_SECTOR_SIZE,
-  META_VIRTUAL_DISK_SIZE,
-} from './constants.js';
+import { KiB, META_FILE_PARAMETERS, META_LOGICAL_SECTOR_SIZE, META_PAGE83_DATA, META_PHYSICAL_SECTOR_SIZE, META_VIRTUAL_DISK_SIZE } from './constants.js';
 import { guidFromBytes, guidToBytes } from './guid.js';
 
 export interface VhdxMetadata {

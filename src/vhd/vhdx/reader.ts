@@ -215,7 +215,7 @@ async function parse(fh: FileHandle, file: string): Promise<VhdxSource> {
   const entries = batEntryCount(metadata.virtualDiskSize, metadata.blockSize, metadata.logicalSectorSize);
   // QEMU sizes the BAT with a sector-bitmap entry for the last chunk too; accept either as long as the payload entries fit.
   if (batRegion.length < entries * 8) throw bad(`BAT region holds ${batRegion.length / 8} entries, need ${entries}`);
-  const bat = await readMeta(batRegion.fileOffset, Math.min(batRegion.length, Math.ceil((entries + 1) * 8 / 4096) * 4096, batRegion.length));
+  const bat = await readMeta(batRegion.fileOffset, Math.min(batRegion.length, Math.ceil(((entries + 1) * 8) / 4096) * 4096, batRegion.length));
 
   return new VhdxReader(fh, file, fileSize, { header, metadata, regions, replayedLogEntries: replayed }, bat, overlay);
 }

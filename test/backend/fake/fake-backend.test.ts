@@ -21,7 +21,6 @@ async function started(spec: Partial<{ scsiControllers: number; count: number; m
   return { backend, vm };
 }
 
-
 describe('fake backend', () => {
   it('checks SCSI addresses and occupancy, and device presence for mounts', async () => {
     const { vm } = await started();
@@ -63,7 +62,14 @@ describe('fake backend', () => {
 
   it("VPMEM with 'same-file-only' unplug: a removed slot takes back only the disk it maps ('slot-held' otherwise)", async () => {
     const backend = new FakeBackend({ capabilities: { vpmemUnplug: 'same-file-only' } });
-    const vm = await backend.createVm({ id: 'q', memoryMiB: 256, cpus: 1, boot: await backend.defaultBoot(), scsiControllers: 1, vpmem: { count: 1, maxSizeBytes: 1 << 20 } });
+    const vm = await backend.createVm({
+      id: 'q',
+      memoryMiB: 256,
+      cpus: 1,
+      boot: await backend.defaultBoot(),
+      scsiControllers: 1,
+      vpmem: { count: 1, maxSizeBytes: 1 << 20 },
+    });
     await vm.start();
     for (const p of ['/a', '/b']) backend.disks.define(p);
     await vm.addVpmemDevice(0, { hostPath: '/a' });

@@ -48,12 +48,31 @@ describe('native-defs prototypes', () => {
   it('covers the computecore exports the backend needs', () => {
     const names = COMPUTECORE.functions.map((f) => f.decl.match(/(\w+)\s*\(/)![1]);
     for (const n of [
-      'HcsCreateOperation', 'HcsCloseOperation', 'HcsWaitForOperationResult', 'HcsWaitForOperationResultAndProcessInfo',
-      'HcsSetOperationCallback', 'HcsCancelOperation', 'HcsCreateComputeSystem', 'HcsOpenComputeSystem', 'HcsCloseComputeSystem',
-      'HcsStartComputeSystem', 'HcsShutDownComputeSystem', 'HcsTerminateComputeSystem', 'HcsModifyComputeSystem',
-      'HcsGetComputeSystemProperties', 'HcsSetComputeSystemCallback', 'HcsWaitForComputeSystemExit', 'HcsCreateProcess',
-      'HcsWaitForProcessExit', 'HcsSignalProcess', 'HcsTerminateProcess', 'HcsCloseProcess', 'HcsGrantVmAccess', 'HcsEnumerateComputeSystems',
-    ]) expect(names).toContain(n);
+      'HcsCreateOperation',
+      'HcsCloseOperation',
+      'HcsWaitForOperationResult',
+      'HcsWaitForOperationResultAndProcessInfo',
+      'HcsSetOperationCallback',
+      'HcsCancelOperation',
+      'HcsCreateComputeSystem',
+      'HcsOpenComputeSystem',
+      'HcsCloseComputeSystem',
+      'HcsStartComputeSystem',
+      'HcsShutDownComputeSystem',
+      'HcsTerminateComputeSystem',
+      'HcsModifyComputeSystem',
+      'HcsGetComputeSystemProperties',
+      'HcsSetComputeSystemCallback',
+      'HcsWaitForComputeSystemExit',
+      'HcsCreateProcess',
+      'HcsWaitForProcessExit',
+      'HcsSignalProcess',
+      'HcsTerminateProcess',
+      'HcsCloseProcess',
+      'HcsGrantVmAccess',
+      'HcsEnumerateComputeSystems',
+    ])
+      expect(names).toContain(n);
   });
 });
 
@@ -78,17 +97,33 @@ describe('struct layouts (Win64)', () => {
   it('CREATE_VIRTUAL_DISK_PARAMETERS v2 is 128 bytes with the SDK offsets', () => {
     expect(koffi.sizeof('CREATE_VIRTUAL_DISK_PARAMETERS')).toBe(128);
     const expected: Record<string, number> = {
-      UniqueId: 8, MaximumSize: 24, BlockSizeInBytes: 32, SectorSizeInBytes: 36, PhysicalSectorSizeInBytes: 40,
-      ParentPath: 48, SourcePath: 56, OpenFlags: 64, ParentVirtualStorageType: 68, SourceVirtualStorageType: 88, ResiliencyGuid: 108,
+      UniqueId: 8,
+      MaximumSize: 24,
+      BlockSizeInBytes: 32,
+      SectorSizeInBytes: 36,
+      PhysicalSectorSizeInBytes: 40,
+      ParentPath: 48,
+      SourcePath: 56,
+      OpenFlags: 64,
+      ParentVirtualStorageType: 68,
+      SourceVirtualStorageType: 88,
+      ResiliencyGuid: 108,
     };
     for (const [field, offset] of Object.entries(expected)) expect([field, abs('CREATE_VIRTUAL_DISK_PARAMETERS', 'Version2', field)]).toEqual([field, offset]);
   });
 
   it('OPEN_VIRTUAL_DISK_PARAMETERS v2 is 28 bytes; ATTACH v2 is 24', () => {
     expect(koffi.sizeof('OPEN_VIRTUAL_DISK_PARAMETERS')).toBe(28);
-    expect([abs('OPEN_VIRTUAL_DISK_PARAMETERS', 'Version2', 'GetInfoOnly'), abs('OPEN_VIRTUAL_DISK_PARAMETERS', 'Version2', 'ReadOnly'), abs('OPEN_VIRTUAL_DISK_PARAMETERS', 'Version2', 'ResiliencyGuid')]).toEqual([4, 8, 12]);
+    expect([
+      abs('OPEN_VIRTUAL_DISK_PARAMETERS', 'Version2', 'GetInfoOnly'),
+      abs('OPEN_VIRTUAL_DISK_PARAMETERS', 'Version2', 'ReadOnly'),
+      abs('OPEN_VIRTUAL_DISK_PARAMETERS', 'Version2', 'ResiliencyGuid'),
+    ]).toEqual([4, 8, 12]);
     expect(koffi.sizeof('ATTACH_VIRTUAL_DISK_PARAMETERS')).toBe(24);
-    expect([abs('ATTACH_VIRTUAL_DISK_PARAMETERS', 'Version2', 'RestrictedOffset'), abs('ATTACH_VIRTUAL_DISK_PARAMETERS', 'Version2', 'RestrictedLength')]).toEqual([8, 16]);
+    expect([
+      abs('ATTACH_VIRTUAL_DISK_PARAMETERS', 'Version2', 'RestrictedOffset'),
+      abs('ATTACH_VIRTUAL_DISK_PARAMETERS', 'Version2', 'RestrictedLength'),
+    ]).toEqual([8, 16]);
   });
 
   it('HRESULT, DWORD and BOOL are 4 bytes (never long, which is 8 on Linux)', () => {

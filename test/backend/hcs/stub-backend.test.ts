@@ -166,7 +166,12 @@ describe('HcsVm against the stand-in computecore', () => {
     const before = stub.calls().length;
     const e3 = await rejection(vm.addScsiDisk(0, 2, { hostPath: LAYER, readOnly: true }));
     expect(e3.context).toMatchObject({ name: 'HCS_E_ACCESS_DENIED', hostPath: LAYER });
-    expect(stub.calls().slice(before).map((c) => c.fn)).toEqual(['HcsGrantVmAccess']);
+    expect(
+      stub
+        .calls()
+        .slice(before)
+        .map((c) => c.fn),
+    ).toEqual(['HcsGrantVmAccess']);
     stub.clearFaults();
     await vm.terminate();
     await expectBalanced();

@@ -59,7 +59,10 @@ describe('boot files (lcow.kirdpath)', () => {
 
   it('takes explicit names (lcow.kernel / lcow.initrd) and reports a missing file as ENOTFOUND', async () => {
     const d = folder(['bzImage', 'rd.gz']);
-    expect(await discoverBootFiles(d, { kernel: 'bzImage', initrd: 'rd.gz' })).toMatchObject({ kernelPath: path.join(d, 'bzImage'), initrdPath: path.join(d, 'rd.gz') });
+    expect(await discoverBootFiles(d, { kernel: 'bzImage', initrd: 'rd.gz' })).toMatchObject({
+      kernelPath: path.join(d, 'bzImage'),
+      initrdPath: path.join(d, 'rd.gz'),
+    });
     await expect(discoverBootFiles(d)).rejects.toMatchObject({ code: 'ENOTFOUND', context: { kirdpath: d } });
   });
 

@@ -21,7 +21,9 @@ afterAll(() => {
 
 function probeVmsRunning(): string[] {
   try {
-    return execFileSync('pgrep', ['-af', `accel-probe-${process.pid}`], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('qemu'));
+    return execFileSync('pgrep', ['-af', `accel-probe-${process.pid}`], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('qemu'));
   } catch {
     return []; // pgrep: no match
   }

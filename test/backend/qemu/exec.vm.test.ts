@@ -25,7 +25,18 @@ describe('qemu backend exec', () => {
   });
 
   it('passes argv through exactly, with no shell in between', async () => {
-    const tricky = ['a b', `"quoted" 'single'`, '$(touch /tmp/pwned)', '`touch /tmp/pwned2`', 'line1\nline2', 'x; touch /tmp/pwned3', '*', '$HOME', '\\', 'ünïcødé'];
+    const tricky = [
+      'a b',
+      `"quoted" 'single'`,
+      '$(touch /tmp/pwned)',
+      '`touch /tmp/pwned2`',
+      'line1\nline2',
+      'x; touch /tmp/pwned3',
+      '*',
+      '$HOME',
+      '\\',
+      'ünïcødé',
+    ];
     const r = await vm.exec(['printf', '%s\\0', ...tricky]);
     expect(r.exitCode).toBe(0);
     expect(r.stdout.toString('utf8').split('\0').slice(0, -1)).toEqual(tricky);

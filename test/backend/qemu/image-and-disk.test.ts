@@ -23,13 +23,20 @@ describe('image builder parsing', () => {
     );
     const builtin = parseModulesBuiltin('kernel/fs/ext4/ext4.ko\n');
     expect(moduleClosure(index, ['sd_mod', 'ext4', 'nd-pmem', 'nope'], builtin)).toEqual({
-      files: ['kernel/drivers/nvdimm/libnvdimm.ko', 'kernel/drivers/nvdimm/nd_pmem.ko', 'kernel/drivers/scsi/scsi_common.ko', 'kernel/drivers/scsi/scsi_mod.ko', 'kernel/drivers/scsi/sd_mod.ko'],
+      files: [
+        'kernel/drivers/nvdimm/libnvdimm.ko',
+        'kernel/drivers/nvdimm/nd_pmem.ko',
+        'kernel/drivers/scsi/scsi_common.ko',
+        'kernel/drivers/scsi/scsi_mod.ko',
+        'kernel/drivers/scsi/sd_mod.ko',
+      ],
       missing: ['nope'],
     });
   });
 
   it('reads library paths and the loader from ldd', () => {
-    const out = '\tlinux-vdso.so.1 (0x00007ffd)\n\tlibglib-2.0.so.0 => /lib/x86_64-linux-gnu/libglib-2.0.so.0 (0x00007f)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n';
+    const out =
+      '\tlinux-vdso.so.1 (0x00007ffd)\n\tlibglib-2.0.so.0 => /lib/x86_64-linux-gnu/libglib-2.0.so.0 (0x00007f)\n\t/lib64/ld-linux-x86-64.so.2 (0x00007f)\n';
     expect(parseLdd(out)).toEqual(['/lib/x86_64-linux-gnu/libglib-2.0.so.0', '/lib64/ld-linux-x86-64.so.2']);
   });
 
@@ -39,9 +46,22 @@ describe('image builder parsing', () => {
   });
 
   it('hashes every input', () => {
-    const base: ImageInputs = { kernelPackage: 'k', kernelPackageVersion: '1', busyboxVersion: 'b', qemuGaVersion: 'q', modules: ['a'], initScript: '#!/bin/sh\n' };
+    const base: ImageInputs = {
+      kernelPackage: 'k',
+      kernelPackageVersion: '1',
+      busyboxVersion: 'b',
+      qemuGaVersion: 'q',
+      modules: ['a'],
+      initScript: '#!/bin/sh\n',
+    };
     const h = hashInputs(base);
-    for (const change of [{ kernelPackageVersion: '2' }, { busyboxVersion: 'c' }, { qemuGaVersion: 'r' }, { modules: ['a', 'b'] }, { initScript: '#!/bin/sh\n:\n' }]) {
+    for (const change of [
+      { kernelPackageVersion: '2' },
+      { busyboxVersion: 'c' },
+      { qemuGaVersion: 'r' },
+      { modules: ['a', 'b'] },
+      { initScript: '#!/bin/sh\n:\n' },
+    ]) {
       expect(hashInputs({ ...base, ...change })).not.toBe(h);
     }
     expect(hashInputs({ ...base })).toBe(h);

@@ -18,7 +18,9 @@ describe('guest image', () => {
 
   it('holds init, busybox, qemu-ga with its loader, and the modules with a modules.dep', async () => {
     const img = await ensureGuestImage();
-    const cpio = execFileSync('sh', ['-c', 'zstd -dc "$1" | cpio -t --quiet', 'sh', img.initrdPath], { maxBuffer: 64 << 20 }).toString().split('\n');
+    const cpio = execFileSync('sh', ['-c', 'zstd -dc "$1" | cpio -t --quiet', 'sh', img.initrdPath], { maxBuffer: 64 << 20 })
+      .toString()
+      .split('\n');
     const rel = `lib/modules/${img.manifest.kernelRelease}`;
     for (const want of ['init', 'bin/busybox', 'bin/sh', 'usr/sbin/qemu-ga', 'lib64/ld-linux-x86-64.so.2', 'etc/lcow-modules', `${rel}/modules.dep`]) {
       expect(cpio).toContain(want);

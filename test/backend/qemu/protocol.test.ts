@@ -41,7 +41,11 @@ describe('JsonLineSplitter', () => {
   it('splits lines across chunks and treats 0xFF as "drop what came before"', () => {
     const got: Json[] = [];
     let markers = 0;
-    const s = new JsonLineSplitter((m) => got.push(m), undefined, () => markers++);
+    const s = new JsonLineSplitter(
+      (m) => got.push(m),
+      undefined,
+      () => markers++,
+    );
     s.push(Buffer.from('{"a":'));
     s.push(Buffer.from('1}\n{"b":2}\n{"stale'));
     s.push(Buffer.concat([Buffer.from([0xff]), Buffer.from('{"c":3}\n')]));
@@ -152,7 +156,13 @@ describe('GuestAgentClient', () => {
     expect(r).toMatchObject({ exitCode: 3, truncated: true });
     expect(r.stdout.toString()).toBe('hi');
     const exec = requests.find((q) => q.execute === 'guest-exec') as Json;
-    expect(exec.arguments).toEqual({ path: 'prog', arg: ['a b'], 'capture-output': true, env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'X=1'], 'input-data': Buffer.from('in').toString('base64') });
+    expect(exec.arguments).toEqual({
+      path: 'prog',
+      arg: ['a b'],
+      'capture-output': true,
+      env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'X=1'],
+      'input-data': Buffer.from('in').toString('base64'),
+    });
     client.stop('done');
   });
 

@@ -13,7 +13,8 @@ const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
   ...over,
 });
 
-const build = (s: VmSpec) => buildQemuArgs({ spec: s, kernelPath: '/k', initrdPath: '/i', qmpSocket: '/r/qmp.sock', agentSocket: '/r/agent.sock', accel: 'tcg' });
+const build = (s: VmSpec) =>
+  buildQemuArgs({ spec: s, kernelPath: '/k', initrdPath: '/i', qmpSocket: '/r/qmp.sock', agentSocket: '/r/agent.sock', accel: 'tcg' });
 
 function values(args: string[], flag: string): string[] {
   return args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));

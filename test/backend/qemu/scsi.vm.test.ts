@@ -130,7 +130,13 @@ describe('qemu backend SCSI', () => {
   it('stacks 127 lower directories in one overlay (short paths keep the mount data under a page)', async () => {
     const dirs = Array.from({ length: 127 }, (_, i) => `/run/l/${i}`);
     // each lower dir gets its own file, and all share one name that the top-most must win
-    const made = await vm.exec(['/bin/sh', '-c', 'for d in "$@"; do mkdir -p "$d" && echo "${d##*/}" > "$d/f${d##*/}" && echo "${d##*/}" > "$d/shared"; done', 'sh', ...dirs]);
+    const made = await vm.exec([
+      '/bin/sh',
+      '-c',
+      'for d in "$@"; do mkdir -p "$d" && echo "${d##*/}" > "$d/f${d##*/}" && echo "${d##*/}" > "$d/shared"; done',
+      'sh',
+      ...dirs,
+    ]);
     expect(made.exitCode).toBe(0);
     await vm.combineLayers({ lowerDirs: dirs, target: '/run/c/deep' });
     expect((await guestText(vm, ['ls', '/run/c/deep'])).trim().split('\n')).toHaveLength(128);

@@ -31,7 +31,9 @@ describe('qemu backend VPMEM', () => {
     const rawB = await makeExt4Disk({ 'who.txt': 'layer B\n' }, { dir, name: 'b.img', sizeMiB: 4 });
     // a fixed VHD: the footer is left out of the mapping
     const b = await convertDisk(rawB, 'vhd', path.join(dir, 'b.vhd'));
-    const before = createHash('sha256').update(await readFile(b)).digest('hex');
+    const before = createHash('sha256')
+      .update(await readFile(b))
+      .digest('hex');
 
     // slot 2 first, so probe order (pmem0 = slot 2) differs from slot order
     expect(await vm.addVpmemDevice(2, { hostPath: b })).toEqual(added);
@@ -53,7 +55,11 @@ describe('qemu backend VPMEM', () => {
     expect(await guestText(vm, ['cat', '/proc/mounts'])).not.toMatch(/pmem/);
     expect((await vm.exec(['/bin/sh', '-c', 'ls /dev/pmem*'])).exitCode).not.toBe(0);
     // the layer file was mapped read-only and private: unchanged
-    expect(createHash('sha256').update(await readFile(b)).digest('hex')).toBe(before);
+    expect(
+      createHash('sha256')
+        .update(await readFile(b))
+        .digest('hex'),
+    ).toBe(before);
 
     // QEMU cannot unplug virtio-pmem: a released slot keeps mapping its file, so
     // another file cannot have it ('slot-held', naming the file) ...

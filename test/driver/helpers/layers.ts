@@ -13,7 +13,8 @@ export function layerTar(items: Item[]): Readable {
   for (const it of items) {
     if (it.type === 'directory') pack.entry({ name: it.name, type: 'directory', mode: it.mode ?? 0o755, mtime: new Date(1_700_000_000_000) });
     else if (it.type === 'symlink') pack.entry({ name: it.name, type: 'symlink', linkname: it.linkname, mtime: new Date(1_700_000_000_000) });
-    else pack.entry({ name: it.name, mode: it.mode ?? 0o644, mtime: new Date(1_700_000_000_000) }, typeof it.data === 'string' ? Buffer.from(it.data) : it.data);
+    else
+      pack.entry({ name: it.name, mode: it.mode ?? 0o644, mtime: new Date(1_700_000_000_000) }, typeof it.data === 'string' ? Buffer.from(it.data) : it.data);
   }
   pack.finalize();
   return pack as unknown as Readable;

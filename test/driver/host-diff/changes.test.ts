@@ -61,7 +61,11 @@ let l1: string, l2: string, top: string;
 beforeAll(() => {
   work = tmpDir('lcow-chg-');
   [l1, l2, top] = ['l1', 'l2', 'top'].map((n) => path.join(work, n, 'layer.vhd'));
-  for (const [file, spec] of [[l1, L1], [l2, L2], [top, TOP]] as const) {
+  for (const [file, spec] of [
+    [l1, L1],
+    [l2, L2],
+    [top, TOP],
+  ] as const) {
     fs.mkdirSync(path.dirname(file));
     buildExt4(file, spec);
   }
@@ -90,7 +94,7 @@ describe.each(OPENERS)('through %s', (_how, open) => {
       ]);
     });
 
-    it('applies the middle layer\'s whiteouts and opaque dir when it is the top', async () => {
+    it("applies the middle layer's whiteouts and opaque dir when it is the top", async () => {
       expect(await changes(l2, [l1], { open })).toEqual([
         { path: '/etc', kind: 'modify' },
         { path: '/etc/hosts', kind: 'modify' },
@@ -110,7 +114,20 @@ describe.each(OPENERS)('through %s', (_how, open) => {
     it('reports a base layer as all adds (whiteouts of nothing change nothing), lost+found excluded', async () => {
       const got = await changes(top, [], { open });
       expect(got.every((c) => c.kind === 'add')).toBe(true);
-      expect(got.map((c) => c.path)).toEqual(['/etc', '/etc/new', '/etc/new2', '/etc/passwd', '/opt', '/opt/new', '/srv', '/srv/data', '/usr', '/usr/lib', '/var', '/var/log']);
+      expect(got.map((c) => c.path)).toEqual([
+        '/etc',
+        '/etc/new',
+        '/etc/new2',
+        '/etc/passwd',
+        '/opt',
+        '/opt/new',
+        '/srv',
+        '/srv/data',
+        '/usr',
+        '/usr/lib',
+        '/var',
+        '/var/log',
+      ]);
     });
   });
 

@@ -67,8 +67,28 @@ describe.each(OPENERS)('layerToTar through %s', (_how, open) => {
     it('lists exactly the layer content, with whiteouts converted and lost+found skipped', () => {
       expect(entries.map((e) => e.name).sort()).toEqual(
         [
-          'bin', 'bin/ash', 'bin/sh', 'bin/zsh', 'dev', 'dev/fifo', 'dev/null', 'dev/sda', 'etc', 'etc/.wh.gone-too', 'etc/big', 'etc/passwd',
-          'etc/ünïcødé', 'd'.repeat(60), longName, 'lnk', 'longlink', '.wh.gone', 'opq', 'opq/.wh..wh..opq', 'opq/keep', 'empty',
+          'bin',
+          'bin/ash',
+          'bin/sh',
+          'bin/zsh',
+          'dev',
+          'dev/fifo',
+          'dev/null',
+          'dev/sda',
+          'etc',
+          'etc/.wh.gone-too',
+          'etc/big',
+          'etc/passwd',
+          'etc/ünïcødé',
+          'd'.repeat(60),
+          longName,
+          'lnk',
+          'longlink',
+          '.wh.gone',
+          'opq',
+          'opq/.wh..wh..opq',
+          'opq/keep',
+          'empty',
         ].sort(),
       );
     });

@@ -66,7 +66,16 @@ describe('layerToTar read by Python tarfile', () => {
     const want = resolvedView(source);
     const extra = [...resolvedView(output).values()].filter((m) => !want.has(m.name));
     expect(extra.map((m) => [m.name, m.type])).toEqual(
-      [...new Set(source.flatMap((m) => m.name.split('/').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('/'))))]
+      [
+        ...new Set(
+          source.flatMap((m) =>
+            m.name
+              .split('/')
+              .slice(0, -1)
+              .map((_, i, parts) => parts.slice(0, i + 1).join('/')),
+          ),
+        ),
+      ]
         .filter((d) => !want.has(d))
         .sort()
         .map((d) => [d, 'dir']),
@@ -78,7 +87,15 @@ describe('sparse files', () => {
   it('come back with the same logical bytes (holes as zeros)', async () => {
     const src = path.join(work, 'sparse.tar');
     gnuSparseTar(src, '1.0', [
-      { name: 'holes', size: 40 << 20, chunks: [{ offset: 0, length: 100 }, { offset: 20 << 20, length: 5000 }, { offset: (40 << 20) - 10, length: 10 }] },
+      {
+        name: 'holes',
+        size: 40 << 20,
+        chunks: [
+          { offset: 0, length: 100 },
+          { offset: 20 << 20, length: 5000 },
+          { offset: (40 << 20) - 10, length: 10 },
+        ],
+      },
       { name: 'all-hole', size: 8 << 20, chunks: [] },
     ]);
     const layer = path.join(work, 'sparse.vhd');

@@ -57,7 +57,18 @@ beforeAll(async () => {
     buildTree(tree, SPEC);
     fs.rmdirSync(path.join(tree, 'lost+found'));
     const top = fs.readdirSync(tree).sort();
-    execFileSync('tar', ['--format=posix', '--xattrs', '--xattrs-include=*', '--sort=name', '--numeric-owner', '-C', tree, '-cf', path.join(work, 'src.tar'), ...top]);
+    execFileSync('tar', [
+      '--format=posix',
+      '--xattrs',
+      '--xattrs-include=*',
+      '--sort=name',
+      '--numeric-owner',
+      '-C',
+      tree,
+      '-cf',
+      path.join(work, 'src.tar'),
+      ...top,
+    ]);
   } finally {
     execFileSync('umount', [tree]);
   }

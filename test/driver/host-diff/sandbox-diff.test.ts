@@ -111,7 +111,22 @@ describe.each(OPENERS)('a sandbox the kernel wrote, read through %s', (_how, ope
 
   it('diffs to exactly the upper dir, with overlay whiteouts as .wh. entries', () => {
     expect(entries.map((e) => e.name).sort()).toEqual(
-      ['etc', 'etc/hosts', 'etc/new', 'etc/new-link', 'etc/passwd', 'link-to-new', 'opt', 'opt/.wh.tool', 'usr', 'usr/lib', 'usr/lib/.wh.a.so', 'usr/share', 'usr/share/.wh..wh..opq', 'usr/share/fresh'].sort(),
+      [
+        'etc',
+        'etc/hosts',
+        'etc/new',
+        'etc/new-link',
+        'etc/passwd',
+        'link-to-new',
+        'opt',
+        'opt/.wh.tool',
+        'usr',
+        'usr/lib',
+        'usr/lib/.wh.a.so',
+        'usr/share',
+        'usr/share/.wh..wh..opq',
+        'usr/share/fresh',
+      ].sort(),
     );
   });
 
@@ -145,9 +160,7 @@ describe.each(OPENERS)('a sandbox the kernel wrote, read through %s', (_how, ope
       { path: '/usr/share/fresh', kind: 'add' },
       { path: '/usr/share/misc', kind: 'delete' },
     ]);
-    expect(await diffSize(sandbox, [l2, l1], { open })).toBe(
-      'localhost2\n'.length + 'new file!'.length + 'root\nuser\n'.length + 'fresh'.length,
-    );
+    expect(await diffSize(sandbox, [l2, l1], { open })).toBe('localhost2\n'.length + 'new file!'.length + 'root\nuser\n'.length + 'fresh'.length);
   });
 });
 

@@ -32,11 +32,19 @@ type Leaf =
 const leafArb: fc.Arbitrary<Leaf> = fc.oneof(
   fc.record({ kind: fc.constant('file' as const), content: fc.uint8Array({ maxLength: 9000 }), link: fc.boolean() }),
   fc.record({ kind: fc.constant('symlink' as const), target: fc.oneof(fc.string({ minLength: 1, maxLength: 30 }), fc.constant('/' + 't'.repeat(150))) }),
-  fc.record({ kind: fc.constantFrom('char' as const, 'block' as const), major: fc.integer({ min: 1, max: 4095 }), minor: fc.integer({ min: 0, max: 1_048_575 }) }),
+  fc.record({
+    kind: fc.constantFrom('char' as const, 'block' as const),
+    major: fc.integer({ min: 1, max: 4095 }),
+    minor: fc.integer({ min: 0, max: 1_048_575 }),
+  }),
   fc.constant({ kind: 'fifo' as const }),
   fc.constant({ kind: 'whiteout' as const }),
 );
-const xattrArb = fc.dictionary(fc.constantFrom('user.a', 'user.b', 'trusted.overlay.origin', 'trusted.overlay.impure', 'security.x'), fc.string({ maxLength: 20 }), { maxKeys: 3 });
+const xattrArb = fc.dictionary(
+  fc.constantFrom('user.a', 'user.b', 'trusted.overlay.origin', 'trusted.overlay.impure', 'security.x'),
+  fc.string({ maxLength: 20 }),
+  { maxKeys: 3 },
+);
 
 interface Spec {
   path: string[];
@@ -98,9 +106,14 @@ function expected(nodes: Map<string, MemNode>): Map<string, Partial<TarSeen>> {
   const firstOf = new Map<MemNode, string>();
   const paths = [...nodes.keys()].filter((p) => p !== '/');
   // the body goes with the first name in a sorted pre-order walk
-  const order = (p: string) => p.split('/').slice(1).map((c) => Buffer.from(c));
+  const order = (p: string) =>
+    p
+      .split('/')
+      .slice(1)
+      .map((c) => Buffer.from(c));
   paths.sort((a, b) => {
-    const x = order(a), y = order(b);
+    const x = order(a),
+      y = order(b);
     for (let i = 0; i < Math.min(x.length, y.length); i++) {
       const c = Buffer.compare(x[i], y[i]);
       if (c !== 0) return c;

@@ -2,7 +2,6 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GroupBitmaps } from '../../../src/ext4/format/bitmaps.js';
 import { BLOCK_SIZE } from '../../../src/ext4/format/constants.js';
-import { RUNS } from './helpers.js';
 
 describe('bitmaps (GroupBitmaps)', () => {
   const BITS = BLOCK_SIZE * 8;

@@ -7,7 +7,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BLOCK_SIZE } from '../../../src/ext4/format/constants.js';
-import { decodeDirectoryBlock, direntSize, directoryBlockCount, encodeDirectory, type DecodedDirEntry, type DirectoryEntry } from '../../../src/ext4/format/directory.js';
+import {
+  decodeDirectoryBlock,
+  direntSize,
+  directoryBlockCount,
+  encodeDirectory,
+  type DecodedDirEntry,
+  type DirectoryEntry,
+} from '../../../src/ext4/format/directory.js';
 import type { FileKind } from '../../../src/ext4/format/inode.js';
 import { RUNS } from './helpers.js';
 
@@ -20,7 +27,7 @@ function decodeAll(data: Buffer): DecodedDirEntry[] {
 
 const decoded = (e: DirectoryEntry): DecodedDirEntry => ({ name: e.name.toString('utf8'), ino: e.ino, kind: e.kind });
 
-describe('directory blocks: encodeDirectory through the reader\'s decodeDirectoryBlock', () => {
+describe("directory blocks: encodeDirectory through the reader's decodeDirectoryBlock", () => {
   const ent = (name: string | Buffer, ino: number, kind: FileKind = 'file'): DirectoryEntry => ({
     name: typeof name === 'string' ? Buffer.from(name, 'utf8') : name,
     ino,

@@ -33,7 +33,24 @@ beforeAll(() => {
   mkdirSync(join(src, 'sub'), { recursive: true });
   writeFileSync(join(src, 'hello'), 'hi\n');
   writeFileSync(join(src, 'sub', 'f'), 'x\n');
-  run('mkfs.ext4', ['-q', '-F', '-b', '1024', '-N', '64', '-L', 'golden', '-U', '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0', '-E', 'root_owner=0:0', '-d', src, image, '20M']);
+  run('mkfs.ext4', [
+    '-q',
+    '-F',
+    '-b',
+    '1024',
+    '-N',
+    '64',
+    '-L',
+    'golden',
+    '-U',
+    '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+    '-E',
+    'root_owner=0:0',
+    '-d',
+    src,
+    image,
+    '20M',
+  ]);
   run('debugfs', ['-w', '-R', 'ea_set /hello user.test value123', image]);
   run('debugfs', ['-w', '-R', 'set_inode_field /hello uid 100000', image]);
   disk = readFileSync(image);
@@ -82,7 +99,11 @@ describe('decoding what mke2fs and debugfs wrote', () => {
   });
 
   it('every group descriptor says what dumpe2fs says (64-byte descriptors, 1 KiB blocks)', () => {
-    const groups = [...run('dumpe2fs', [image]).matchAll(/^Group (\d+):[\s\S]*?Block bitmap at (\d+)[\s\S]*?Inode bitmap at (\d+)[\s\S]*?Inode table at (\d+)[\s\S]*?(\d+) free blocks, (\d+) free inodes, (\d+) directories/gm)];
+    const groups = [
+      ...run('dumpe2fs', [image]).matchAll(
+        /^Group (\d+):[\s\S]*?Block bitmap at (\d+)[\s\S]*?Inode bitmap at (\d+)[\s\S]*?Inode table at (\d+)[\s\S]*?(\d+) free blocks, (\d+) free inodes, (\d+) directories/gm,
+      ),
+    ];
     expect(groups).toHaveLength(sb.groupCount);
     for (const m of groups) {
       const g = Number(m[1]);
@@ -136,7 +157,9 @@ describe('decoding what mke2fs and debugfs wrote', () => {
   });
 
   it('an inode with a large uid and an in-inode xattr, as debugfs set them', () => {
-    const hello = debugfs('ls -l /').split('\n').find((l) => l.trim().endsWith(' hello'))!;
+    const hello = debugfs('ls -l /')
+      .split('\n')
+      .find((l) => l.trim().endsWith(' hello'))!;
     const f = inode(Number(hello.trim().split(/\s+/)[0]));
     expect(f.uid).toBe(100000);
     expect(f.size).toBe(3);

@@ -19,7 +19,7 @@ import {
 import { readExtentTree } from '../../../src/ext4/reader/file-map.js';
 import { RUNS } from './helpers.js';
 
-describe('extent trees: buildExtentTree through the reader\'s decodeExtentNode and readExtentTree', () => {
+describe("extent trees: buildExtentTree through the reader's decodeExtentNode and readExtentTree", () => {
   /** Build with a counting allocator, then walk the tree back to its leaves, checking each node. */
   function buildAndWalk(extents: Extent[], firstBlock = 1000) {
     let next = firstBlock;
@@ -58,7 +58,11 @@ describe('extent trees: buildExtentTree through the reader\'s decodeExtentNode a
   const arbExtents = (minLength: number, maxLength: number) =>
     fc
       .array(
-        fc.record({ gap: fc.integer({ min: 0, max: 1000 }), length: fc.integer({ min: 1, max: MAX_EXTENT_LEN }), physical: fc.integer({ min: 0, max: 2 ** 48 - 1 - MAX_EXTENT_LEN }) }),
+        fc.record({
+          gap: fc.integer({ min: 0, max: 1000 }),
+          length: fc.integer({ min: 1, max: MAX_EXTENT_LEN }),
+          physical: fc.integer({ min: 0, max: 2 ** 48 - 1 - MAX_EXTENT_LEN }),
+        }),
         { minLength, maxLength },
       )
       .map((raw) => {
@@ -158,7 +162,12 @@ describe('extent trees: buildExtentTree through the reader\'s decodeExtentNode a
       { logical: 5, physical: 10, length: 32768 },
       { logical: 5 + 32768, physical: 10 + 32768, length: 1 },
     ]);
-    expect(splitLongExtents([{ logical: 0, physical: 2 ** 32, length: 100_000 }, { logical: 200_000, physical: 7, length: 3 }])).toEqual([
+    expect(
+      splitLongExtents([
+        { logical: 0, physical: 2 ** 32, length: 100_000 },
+        { logical: 200_000, physical: 7, length: 3 },
+      ]),
+    ).toEqual([
       { logical: 0, physical: 2 ** 32, length: 32768 },
       { logical: 32768, physical: 2 ** 32 + 32768, length: 32768 },
       { logical: 65536, physical: 2 ** 32 + 65536, length: 32768 },
@@ -171,7 +180,14 @@ describe('extent trees: buildExtentTree through the reader\'s decodeExtentNode a
   it('splitLongExtents keeps coverage and order (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ logical: fc.integer({ min: 0, max: 2 ** 31 }), physical: fc.integer({ min: 0, max: 2 ** 40 }), length: fc.integer({ min: 1, max: 300_000 }) }), { maxLength: 20 }),
+        fc.array(
+          fc.record({
+            logical: fc.integer({ min: 0, max: 2 ** 31 }),
+            physical: fc.integer({ min: 0, max: 2 ** 40 }),
+            length: fc.integer({ min: 1, max: 300_000 }),
+          }),
+          { maxLength: 20 },
+        ),
         (input) => {
           const out = splitLongExtents(input);
           let k = 0;

@@ -4,7 +4,7 @@ import { BLOCK_SIZE, GROUP_DESC_SIZE } from '../../../src/ext4/format/constants.
 import { decodeGroupDescriptor, encodeGroupDescriptor, encodeGroupDescriptorTable, type GroupDescriptor } from '../../../src/ext4/format/group-descriptor.js';
 import { u16, u32 } from './helpers.js';
 
-describe('group descriptors: the writer\'s 32-byte table through the reader\'s decoder', () => {
+describe("group descriptors: the writer's 32-byte table through the reader's decoder", () => {
   const arbGd: fc.Arbitrary<GroupDescriptor> = fc.record({
     blockBitmap: u32,
     inodeBitmap: u32,
@@ -17,7 +17,19 @@ describe('group descriptors: the writer\'s 32-byte table through the reader\'s d
 
   it('writes ext4_group_desc fields at their offsets, the rest zero', () => {
     const b = Buffer.alloc(GROUP_DESC_SIZE);
-    encodeGroupDescriptor({ blockBitmap: 0x11111111, inodeBitmap: 0x22222222, inodeTable: 0x33333333, freeBlocksCount: 0x4444, freeInodesCount: 0x5555, usedDirsCount: 0x6666, flags: 0x0004 }, b, 0);
+    encodeGroupDescriptor(
+      {
+        blockBitmap: 0x11111111,
+        inodeBitmap: 0x22222222,
+        inodeTable: 0x33333333,
+        freeBlocksCount: 0x4444,
+        freeInodesCount: 0x5555,
+        usedDirsCount: 0x6666,
+        flags: 0x0004,
+      },
+      b,
+      0,
+    );
     expect(b.toString('hex')).toBe('1111111122222222333333334444555566660400' + '00'.repeat(GROUP_DESC_SIZE - 20));
   });
 

@@ -6,7 +6,18 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { EXTRA_ISIZE, INLINE_XATTR_SPACE, INODE_SIZE } from '../../../src/ext4/format/constants.js';
-import { INODE_FLAGS, MODE_TYPE, blocks512, decodeDevice, decodeInode, encodeDevice, encodeInode, kindOfMode, type Inode, type InodeFields } from '../../../src/ext4/format/inode.js';
+import {
+  INODE_FLAGS,
+  MODE_TYPE,
+  blocks512,
+  decodeDevice,
+  decodeInode,
+  encodeDevice,
+  encodeInode,
+  kindOfMode,
+  type Inode,
+  type InodeFields,
+} from '../../../src/ext4/format/inode.js';
 import { MAX_EXT4_SECONDS, MIN_EXT4_SECONDS } from '../../../src/ext4/format/timestamps.js';
 import { RUNS, arbTimestamp, bytes, u16, u32 } from './helpers.js';
 
@@ -16,7 +27,7 @@ function fieldsOf(d: Inode): InodeFields {
   return { mode, uid, gid, size, linksCount, blocks, flags, iBlock, fileAcl, atime, mtime, ctime, crtime: crtime!, xattrArea };
 }
 
-describe('inode: encodeInode through the reader\'s decodeInode', () => {
+describe("inode: encodeInode through the reader's decodeInode", () => {
   const baseInode = (): InodeFields => ({
     mode: 0o100644,
     uid: 0,

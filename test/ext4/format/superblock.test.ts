@@ -5,7 +5,15 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BLOCKS_PER_GROUP, BLOCK_SIZE, EXTRA_ISIZE, GROUP_DESC_SIZE, INODE_SIZE, MAX_INODES_PER_GROUP, SUPERBLOCK_SIZE } from '../../../src/ext4/format/constants.js';
+import {
+  BLOCKS_PER_GROUP,
+  BLOCK_SIZE,
+  EXTRA_ISIZE,
+  GROUP_DESC_SIZE,
+  INODE_SIZE,
+  MAX_INODES_PER_GROUP,
+  SUPERBLOCK_SIZE,
+} from '../../../src/ext4/format/constants.js';
 import { INCOMPAT, RO_COMPAT } from '../../../src/ext4/format/features.js';
 import { decodeSuperblock, encodeSuperblock, type Ext4Superblock, type SuperblockFields } from '../../../src/ext4/format/superblock.js';
 import { formatUuid, uuidFromHash } from '../../../src/ext4/format/uuid.js';
@@ -36,7 +44,7 @@ function fieldsOf(d: Ext4Superblock): SuperblockFields {
   };
 }
 
-describe('superblock: encodeSuperblock through the reader\'s decodeSuperblock', () => {
+describe("superblock: encodeSuperblock through the reader's decodeSuperblock", () => {
   const sample = (): SuperblockFields => ({
     inodesCount: 4096,
     blocksCount: 1_000_000,
@@ -60,8 +68,29 @@ describe('superblock: encodeSuperblock through the reader\'s decodeSuperblock', 
     expect(b.length).toBe(SUPERBLOCK_SIZE);
     const d = decodeSuperblock(b, VOLUME);
     expect(fieldsOf(d)).toEqual(sb);
-    expect(d).toMatchObject({ blockSize: BLOCK_SIZE, blocksPerGroup: BLOCKS_PER_GROUP, inodeSize: INODE_SIZE, descSize: GROUP_DESC_SIZE, firstDataBlock: 0, groupCount: Math.ceil(sb.blocksCount / BLOCKS_PER_GROUP), clean: true, readOnly: true });
-    expect(d.features).toEqual(['ext_attr', 'sparse_super2', 'filetype', 'extent', 'flex_bg', 'sparse_super', 'large_file', 'huge_file', 'dir_nlink', 'extra_isize', 'read_only']);
+    expect(d).toMatchObject({
+      blockSize: BLOCK_SIZE,
+      blocksPerGroup: BLOCKS_PER_GROUP,
+      inodeSize: INODE_SIZE,
+      descSize: GROUP_DESC_SIZE,
+      firstDataBlock: 0,
+      groupCount: Math.ceil(sb.blocksCount / BLOCKS_PER_GROUP),
+      clean: true,
+      readOnly: true,
+    });
+    expect(d.features).toEqual([
+      'ext_attr',
+      'sparse_super2',
+      'filetype',
+      'extent',
+      'flex_bg',
+      'sparse_super',
+      'large_file',
+      'huge_file',
+      'dir_nlink',
+      'extra_isize',
+      'read_only',
+    ]);
     expect(b.readUInt16LE(0x38)).toBe(0xef53); // s_magic
     expect(b.readUInt32LE(0x4c)).toBe(1); // s_rev_level: dynamic
     expect(b.readUInt16LE(0xfe)).toBe(GROUP_DESC_SIZE); // s_desc_size

@@ -20,7 +20,7 @@ import {
 } from '../../../src/ext4/format/xattrs.js';
 import { RUNS, expectCode } from './helpers.js';
 
-describe('extended attributes: layoutXattrs through the reader\'s decoders; names; hashes', () => {
+describe("extended attributes: layoutXattrs through the reader's decoders; names; hashes", () => {
   /** The kernel's ext4_xattr_hash_entry, transcribed independently (unsigned char name bytes). */
   function kernelEntryHash(name: Buffer, value: Buffer): number {
     let hash = 0;

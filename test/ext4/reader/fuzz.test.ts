@@ -40,7 +40,7 @@ beforeAll(() => {
   ] as const) {
     const img = join(dir, `${name}.img`);
     run('mkfs.ext4', ['-q', '-F', ...opts, '-d', tree, img, '4M']);
-    run('e2fsck', ['-fyD', img], {allowExit: [1]});
+    run('e2fsck', ['-fyD', img], { allowExit: [1] });
     images[name] = readFileSync(img);
   }
 });

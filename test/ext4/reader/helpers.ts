@@ -94,7 +94,11 @@ function nsOf(t: { sec: number; nsec: number }): string {
 }
 
 /** Differences between the reader's view and the manifest ([] when they agree). */
-export async function compareWithManifest(img: Ext4Image, want: Record<string, ManifestEntry>, opts: { skipXattrs?: string[]; skipPaths?: string[] } = {}): Promise<string[]> {
+export async function compareWithManifest(
+  img: Ext4Image,
+  want: Record<string, ManifestEntry>,
+  opts: { skipXattrs?: string[]; skipPaths?: string[] } = {},
+): Promise<string[]> {
   const diffs: string[] = [];
   const seen = new Set<string>();
   const inodeOfSource = new Map<number, number>();
@@ -138,8 +142,17 @@ export async function compareWithManifest(img: Ext4Image, want: Record<string, M
       d('minor', stat.rdevMinor, w.minor);
     }
     const xs = await img.listXattrs(path);
-    const got = Object.fromEntries([...xs].filter(([n]) => !opts.skipXattrs?.includes(n)).map(([n, v]) => [n, v.toString('hex')]).sort());
-    const exp = Object.fromEntries(Object.entries(w.xattrs).filter(([n]) => !opts.skipXattrs?.includes(n)).sort());
+    const got = Object.fromEntries(
+      [...xs]
+        .filter(([n]) => !opts.skipXattrs?.includes(n))
+        .map(([n, v]) => [n, v.toString('hex')])
+        .sort(),
+    );
+    const exp = Object.fromEntries(
+      Object.entries(w.xattrs)
+        .filter(([n]) => !opts.skipXattrs?.includes(n))
+        .sort(),
+    );
     d('xattrs', JSON.stringify(got), JSON.stringify(exp));
   }
   for (const p of Object.keys(want)) if (!seen.has(p) && !opts.skipPaths?.includes(p)) diffs.push(`${p}: missing from image`);

@@ -71,7 +71,10 @@ describe('formatEmptyExt4', () => {
       materialise(formatEmptyExt4(size), path);
       expectFsckClean(path);
     }
-    const uuid = (seed: string) => formatEmptyExt4(64 * 1024 * 1024, { uuidSeed: seed }).runs[0].data.subarray(1024 + 0x68, 1024 + 0x78).toString('hex');
+    const uuid = (seed: string) =>
+      formatEmptyExt4(64 * 1024 * 1024, { uuidSeed: seed })
+        .runs[0].data.subarray(1024 + 0x68, 1024 + 0x78)
+        .toString('hex');
     expect(uuid('a')).toBe(uuid('a'));
     expect(uuid('a')).not.toBe(uuid('b'));
   });

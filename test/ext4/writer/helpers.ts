@@ -44,7 +44,11 @@ export class TempDir {
   }
 }
 
-export async function writeImage(path: string, entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>, options?: Ext4WriterOptions): Promise<Ext4WriteResult> {
+export async function writeImage(
+  path: string,
+  entries: Iterable<LayerEntry> | AsyncIterable<LayerEntry>,
+  options?: Ext4WriterOptions,
+): Promise<Ext4WriteResult> {
   const fh = await open(path, 'w+');
   try {
     const w = Ext4Writer.create(fh, options);
@@ -137,7 +141,6 @@ export function eaList(image: string, path: string): string {
 export function kernelTime(w: { lo: number; extra: number }): { sec: number; nsec: number } {
   return { sec: (w.lo | 0) + (w.extra & 3) * 2 ** 32, nsec: w.extra >>> 2 };
 }
-
 
 /** Loop-mount `image` (read-only unless `rw`) for the duration of `fn`; needs root. */
 export async function withMount<T>(image: string, fn: (dir: string) => Promise<T> | T, rw = false): Promise<T> {

@@ -21,15 +21,24 @@ function kstat(path: string): Record<string, string> {
 
 /** atime/mtime/ctime in integer nanoseconds as lstat(2) returns them (negative before 1970). */
 function nsTimes(path: string): { atime: bigint; mtime: bigint; ctime: bigint } {
-  const out = execFileSync('python3', ['-c', 'import os,sys; s=os.lstat(sys.argv[1]); print(s.st_atime_ns, s.st_mtime_ns, s.st_ctime_ns)', path], { encoding: 'utf8' });
-  const [atime, mtime, ctime] = out.trim().split(' ').map((v) => BigInt(v));
+  const out = execFileSync('python3', ['-c', 'import os,sys; s=os.lstat(sys.argv[1]); print(s.st_atime_ns, s.st_mtime_ns, s.st_ctime_ns)', path], {
+    encoding: 'utf8',
+  });
+  const [atime, mtime, ctime] = out
+    .trim()
+    .split(' ')
+    .map((v) => BigInt(v));
   return { atime, mtime, ctime };
 }
 
 const ns = (t: Timestamp) => BigInt(t.sec) * 1_000_000_000n + BigInt(t.nsec);
 
 function xattr(path: string, name: string): Buffer {
-  const hex = execFileSync('python3', ['-c', 'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).hex())', path, name], { encoding: 'utf8' });
+  const hex = execFileSync(
+    'python3',
+    ['-c', 'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).hex())', path, name],
+    { encoding: 'utf8' },
+  );
   return Buffer.from(hex, 'hex');
 }
 
@@ -42,7 +51,12 @@ describe.runIf(hasRoot())('Ext4Writer images through the kernel', () => {
     const entries: LayerEntry[] = [
       dir('d', { mode: 0o2755, uid: 70000, gid: 80000 }),
       file('d/old', 'old times', { mtime: pre1970, atime: post2038, ctime: pre1970, crtime: post2038, mode: 0o4711, uid: 4_294_967_294, gid: 65536 }),
-      file('d/cap', 'cap', { xattrs: new Map([['security.capability', cap], ['user.big', Buffer.alloc(2000, 0xee)]]) }),
+      file('d/cap', 'cap', {
+        xattrs: new Map([
+          ['security.capability', cap],
+          ['user.big', Buffer.alloc(2000, 0xee)],
+        ]),
+      }),
       symlink('d/long', 'x'.repeat(300)),
       hardlink('other/old-link', 'd/old'),
       { kind: 'char', path: 'dev/tty', tarName: 'dev/tty', major: 5, minor: 0, meta: meta({ mode: 0o666 }) },

@@ -30,8 +30,20 @@ describe('sparse ranges (regionsToBlockRanges / PackedCursor)', () => {
   });
 
   it.each([
-    { name: 'overlapping', regions: [{ offset: 0, length: 10 }, { offset: 5, length: 1 }] },
-    { name: 'descending', regions: [{ offset: 100, length: 1 }, { offset: 0, length: 1 }] },
+    {
+      name: 'overlapping',
+      regions: [
+        { offset: 0, length: 10 },
+        { offset: 5, length: 1 },
+      ],
+    },
+    {
+      name: 'descending',
+      regions: [
+        { offset: 100, length: 1 },
+        { offset: 0, length: 1 },
+      ],
+    },
     { name: 'past the end', regions: [{ offset: 90, length: 11 }] },
     { name: 'negative length', regions: [{ offset: 10, length: -1 }] },
     { name: 'fractional', regions: [{ offset: 0.5, length: 1 }] },

@@ -179,7 +179,12 @@ describe('Ext4Writer: layer semantics', () => {
 
   it('marks a directory opaque, creating it when absent', async () => {
     const image = img();
-    await writeImage(image, [dir('x'), { kind: 'opaque', path: 'x', tarName: 'x/.wh..wh..opq' }, { kind: 'opaque', path: 'y/z', tarName: 'y/z/.wh..wh..opq' }, { kind: 'dir', path: 'w', tarName: 'w/', opaque: true, meta: meta({ mode: 0o755 }) }]);
+    await writeImage(image, [
+      dir('x'),
+      { kind: 'opaque', path: 'x', tarName: 'x/.wh..wh..opq' },
+      { kind: 'opaque', path: 'y/z', tarName: 'y/z/.wh..wh..opq' },
+      { kind: 'dir', path: 'w', tarName: 'w/', opaque: true, meta: meta({ mode: 0o755 }) },
+    ]);
     expectFsckClean(image);
     for (const p of ['/x', '/y/z', '/w']) expect(eaList(image, p)).toMatch(/trusted\.overlay\.opaque \(1\) = "y"/);
   });
@@ -210,7 +215,7 @@ describe('Ext4Writer: layer semantics', () => {
   it('refuses to swap a directory and a non-directory (EBADTAR naming the entry)', async () => {
     await expectCode([dir('d'), file('d', 'x')], 'EBADTAR', 'd');
     await expectCode([file('d', 'x'), dir('d')], 'EBADTAR', 'd/');
-    await expectCode([file('a/b', 'x'), { kind: 'whiteout', path: 'a', tarName: 'a.wh' , meta: meta() }], 'EBADTAR', 'a.wh');
+    await expectCode([file('a/b', 'x'), { kind: 'whiteout', path: 'a', tarName: 'a.wh', meta: meta() }], 'EBADTAR', 'a.wh');
     await expectCode([file('f', 'x'), file('f/g', 'y')], 'EBADTAR', 'f/g');
   });
 
@@ -248,9 +253,27 @@ describe('Ext4Writer: layer semantics', () => {
   });
 
   it('rejects truncated and overlong bodies', async () => {
-    const short: LayerEntry = { kind: 'file', path: 'f', tarName: 'f', meta: meta(), size: 10, body: (async function* () { yield Buffer.from('abc'); })() };
+    const short: LayerEntry = {
+      kind: 'file',
+      path: 'f',
+      tarName: 'f',
+      meta: meta(),
+      size: 10,
+      body: (async function* () {
+        yield Buffer.from('abc');
+      })(),
+    };
     await expectCode([short], 'EBADTAR', 'f');
-    const long: LayerEntry = { kind: 'file', path: 'g', tarName: 'g', meta: meta(), size: 2, body: (async function* () { yield Buffer.from('abc'); })() };
+    const long: LayerEntry = {
+      kind: 'file',
+      path: 'g',
+      tarName: 'g',
+      meta: meta(),
+      size: 2,
+      body: (async function* () {
+        yield Buffer.from('abc');
+      })(),
+    };
     await expectCode([long], 'EBADTAR', 'g');
   });
 

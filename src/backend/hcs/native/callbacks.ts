@@ -67,12 +67,15 @@ export class EventRouter extends Router<HcsEvent> {
   constructor() {
     super();
     const eventType = nativeType('HCS_EVENT');
-    this.pointer = koffi.register((eventPtr: unknown, context: unknown) => {
-      if (eventPtr === null || eventPtr === undefined) return;
-      // Valid only during this call: decode now, EventData arrives as a string.
-      const raw = koffi.decode(eventPtr, eventType) as { Type: number; EventData: string | null; Operation: bigint | null };
-      this.dispatch(context, { type: raw.Type >>> 0, data: raw.EventData ?? null, operation: raw.Operation ?? null });
-    }, koffi.pointer(nativeType('HCS_EVENT_CALLBACK')));
+    this.pointer = koffi.register(
+      (eventPtr: unknown, context: unknown) => {
+        if (eventPtr === null || eventPtr === undefined) return;
+        // Valid only during this call: decode now, EventData arrives as a string.
+        const raw = koffi.decode(eventPtr, eventType) as { Type: number; EventData: string | null; Operation: bigint | null };
+        this.dispatch(context, { type: raw.Type >>> 0, data: raw.EventData ?? null, operation: raw.Operation ?? null });
+      },
+      koffi.pointer(nativeType('HCS_EVENT_CALLBACK')),
+    );
   }
 }
 

@@ -58,7 +58,14 @@ export interface VirtDiskApi {
     ) => number
   >;
   OpenVirtualDisk: KoffiFunc<
-    (storageType: VirtualStorageType, path: string, accessMask: number, flags: number, parameters: OpenVirtualDiskParametersV2 | null, handle: Out<bigint>) => number
+    (
+      storageType: VirtualStorageType,
+      path: string,
+      accessMask: number,
+      flags: number,
+      parameters: OpenVirtualDiskParametersV2 | null,
+      handle: Out<bigint>,
+    ) => number
   >;
   AttachVirtualDisk: KoffiFunc<
     (handle: Ptr, sd: Ptr, flags: number, providerSpecificFlags: number, parameters: AttachVirtualDiskParametersV2 | null, overlapped: Ptr) => number

@@ -160,7 +160,11 @@ async function installBusybox(staging: string): Promise<void> {
   await copyFile(real, path.join(staging, 'bin/busybox'));
   await chmod(path.join(staging, 'bin/busybox'), 0o755);
   const { stdout } = await runHostCommand(real, ['--list-full'], { packageName: 'busybox-static' });
-  for (const rel of stdout.toString().split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const rel of stdout
+    .toString()
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const link = path.join(staging, rel);
     await mkdir(path.dirname(link), { recursive: true });
     await symlink('/bin/busybox', link).catch((e: unknown) => {
@@ -214,8 +218,13 @@ async function packInitrd(staging: string, dest: string): Promise<void> {
     const stderr: string[] = [];
     cpio.stderr.on('data', (b: Buffer) => stderr.push(b.toString()));
     zstd.stderr.on('data', (b: Buffer) => stderr.push(b.toString()));
-    for (const [name, child] of [['cpio', cpio], ['zstd', zstd]] as const) {
-      child.on('error', (e) => fail(new LcowError('EHOSTDEPS', `${name} not runnable: ${e.message}; apt-get install -y ${name}`, { program: name }, { cause: e })));
+    for (const [name, child] of [
+      ['cpio', cpio],
+      ['zstd', zstd],
+    ] as const) {
+      child.on('error', (e) =>
+        fail(new LcowError('EHOSTDEPS', `${name} not runnable: ${e.message}; apt-get install -y ${name}`, { program: name }, { cause: e })),
+      );
       child.on('close', (code) => (code === 0 ? done() : fail(new Error(`${name} exited ${code}: ${stderr.join('')}`))));
     }
     cpio.stdout.pipe(zstd.stdin);

@@ -25,15 +25,7 @@ export const KERNEL_METAPACKAGE = 'linux-image-cloud-amd64';
  * ext4 is built into the cloud kernel; everything the backend's virtual
  * hardware needs is a module there.
  */
-export const GUEST_MODULES: readonly string[] = [
-  'virtio_pci',
-  'virtio_console',
-  'virtio_scsi',
-  'sd_mod',
-  'virtio_pmem',
-  'nd_pmem',
-  'overlay',
-];
+export const GUEST_MODULES: readonly string[] = ['virtio_pci', 'virtio_console', 'virtio_scsi', 'sd_mod', 'virtio_pmem', 'nd_pmem', 'overlay'];
 
 export const INIT_SCRIPT_PATH = fileURLToPath(new URL('./init.sh', import.meta.url));
 

@@ -22,7 +22,21 @@ export interface MemoryFs extends LayerFs {
 
 export function stat(kind: LayerStat['kind'], over: Partial<LayerStat> = {}): LayerStat {
   const t = { sec: 1_700_000_000, nsec: 0 };
-  return { kind, mode: kind === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0, size: 0, nlink: 1, inode: 0, atime: t, mtime: t, ctime: t, rdevMajor: 0, rdevMinor: 0, ...over };
+  return {
+    kind,
+    mode: kind === 'dir' ? 0o755 : 0o644,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    nlink: 1,
+    inode: 0,
+    atime: t,
+    mtime: t,
+    ctime: t,
+    rdevMajor: 0,
+    rdevMinor: 0,
+    ...over,
+  };
 }
 
 /** `nodes`: absolute path → node; the root '/' is added when missing; inode numbers are assigned when 0. */

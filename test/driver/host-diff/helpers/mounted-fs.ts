@@ -83,7 +83,10 @@ export function dirLayerFs(root: string, onClose: () => Promise<void> = async ()
     },
     async listXattrs(p) {
       if (!xattrs) {
-        const json = JSON.parse(execFileSync('python3', ['-c', XATTR_DUMP, root], { encoding: 'utf8', maxBuffer: 64 << 20 })) as Record<string, Record<string, string>>;
+        const json = JSON.parse(execFileSync('python3', ['-c', XATTR_DUMP, root], { encoding: 'utf8', maxBuffer: 64 << 20 })) as Record<
+          string,
+          Record<string, string>
+        >;
         xattrs = new Map(Object.entries(json).map(([k, v]) => [k, new Map(Object.entries(v).map(([n, b]) => [n, Buffer.from(b, 'base64')]))]));
       }
       return new Map(xattrs.get(p) ?? []);

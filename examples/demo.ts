@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const driver = await step(`open driver (data root ${work}/root)`, () => LcowDriver.open(path.join(work, 'root')));
   try {
     const { topLayerId, layerIds } = await step(`import ${path.basename(archive)} (tar → ext4 → layer.vhd)`, () =>
-      importImage(driver, archive!, {
+      importImage(driver, archive, {
         onProgress: (p) => p.state === 'applied' && console.log(`  layer ${p.index + 1}/${p.total} ${p.diffId.slice(0, 19)}… ${p.size} B`),
       }),
     );

@@ -115,7 +115,7 @@ async function placeLayers(uvm: UtilityVM, layerPaths: readonly string[], concur
   const placed: LayerMount[] = [];
   let firstError: unknown;
   for (const s of settled) {
-    if (s.status === 'fulfilled') placed.push(s.value as LayerMount);
+    if (s.status === 'fulfilled') placed.push(s.value);
     else firstError ??= s.reason;
   }
   // Layers are released top-most first, like every other teardown of them.

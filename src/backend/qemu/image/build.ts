@@ -131,7 +131,8 @@ async function buildInto(out: string, work: string, inputs: ImageInputs, hash: s
 async function findModules(kroot: string): Promise<{ modBase: string; release: string }> {
   for (const base of [kroot, path.join(kroot, 'usr')]) {
     const entries = await readdir(path.join(base, 'lib/modules')).catch(() => [] as string[]);
-    if (entries.length === 1) return { modBase: base, release: entries[0] };
+    const [release, ...more] = entries;
+    if (release !== undefined && more.length === 0) return { modBase: base, release };
   }
   throw new LcowError('EBADIMAGE', 'kernel package has no single lib/modules/<release> folder', { kroot });
 }

@@ -2,11 +2,13 @@ import { defineConfig } from 'vitest/config';
 
 // Two projects: plain unit tests run in parallel; tests that boot real VMs
 // (files named *.vm.test.ts) run one file at a time, since TCG VMs are CPU-bound
-// on a 2-core machine. The global setup prepares host packages and the guest image once.
+// on a 2-core machine. Only the vm project has the global setup (guest image
+// built or found in the cache, accelerator decided): vitest runs a project's
+// global setup only when that project has a test queued, so a unit-only run
+// never builds an image or boots a probe VM.
 export default defineConfig({
   test: {
     environment: 'node',
-    globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     teardownTimeout: 30_000,
@@ -26,6 +28,7 @@ export default defineConfig({
         test: {
           name: 'vm',
           include: ['test/**/*.vm.test.ts'],
+          globalSetup: ['test/global-setup.ts'],
           pool: 'forks',
           maxWorkers: 1,
           fileParallelism: false,

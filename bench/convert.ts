@@ -150,7 +150,7 @@ async function main(): Promise<void> {
 }
 
 main()
-  .catch((err) => {
+  .catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;
   })

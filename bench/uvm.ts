@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QemuAgentGuestOps, QemuBackend, ensureGuestImage, type QemuVm } from '../src/backend/qemu/index.js';
-import type { VmSpec } from '../src/backend/types.js';
+import type { VmSpec } from '../src/backend/index.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LAYERS = 127;
@@ -32,7 +32,7 @@ const work = await mkdtemp(path.join(os.tmpdir(), 'lcow-bench-'));
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 const time = async (fn: () => Promise<void>): Promise<number> => {
   const t = performance.now();
@@ -303,7 +303,7 @@ const layer = await ext4('layer', { 'f.txt': 'x' }, 4);
       await time(async () => {
         for (let i = 0; i < LAYERS; i++) {
           const { controller, lun } = loc(i);
-          await vm.addScsiDisk(controller, lun, { hostPath: layers[i], readOnly: true });
+          await vm.addScsiDisk(controller, lun, { hostPath: layers[i]!, readOnly: true });
           await vm.mountScsi({ controller, lun, guestPath: `/run/m/${i}`, readOnly: true });
         }
         await vm.combineLayers({ lowerDirs: layers.map((_, i) => `/run/m/${LAYERS - 1 - i}`), target: '/run/c/rootfs' });
@@ -376,7 +376,7 @@ await rm(work, { recursive: true, force: true });
 
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
 const lines = [
-  `lcow-uvm bench:uvm — QEMU ${execFileSync('qemu-system-x86_64', ['--version']).toString().split('\n')[0].replace('QEMU emulator version ', '')}, TCG, kernel ${image.manifest.kernelRelease}, median of ${RUNS}`,
+  `lcow-uvm bench:uvm — QEMU ${execFileSync('qemu-system-x86_64', ['--version']).toString().split('\n')[0]!.replace('QEMU emulator version ', '')}, TCG, kernel ${image.manifest.kernelRelease}, median of ${RUNS}`,
   '',
   '| measurement | bare QEMU | lcow-uvm backend | ratio |',
   '|---|---:|---:|---:|',

@@ -17,38 +17,18 @@
  * 6. put, then the container's changes and its diff are read on the host;
  * 7. everything is removed and the VM is gone.
  */
-import crypto from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import type { Readable } from 'node:stream';
 import { LcowDriver } from '../src/driver/index.js';
-import { importImage } from '../src/driver/image-import.js';
+import { importImage, writeDockerSave } from '../src/image/index.js';
 import { appLayer, baseLayer } from './pull-and-run.js';
 
 async function collect(r: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of r) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
-}
-
-/** Write a `docker save`-format archive holding the given layer tars (base first). */
-async function writeDockerSave(file: string, layers: Buffer[], tag: string): Promise<void> {
-  const pack = tar.pack();
-  const diffIds = layers.map((l) => `sha256:${crypto.createHash('sha256').update(l).digest('hex')}`);
-  const names = diffIds.map((d) => `${d.slice(7)}/layer.tar`);
-  const config = Buffer.from(
-    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: diffIds } }),
-  );
-  const configName = `${crypto.createHash('sha256').update(config).digest('hex')}.json`;
-  layers.forEach((l, i) => pack.entry({ name: names[i]! }, l));
-  pack.entry({ name: configName }, config);
-  pack.entry({ name: 'manifest.json' }, Buffer.from(JSON.stringify([{ Config: configName, RepoTags: [tag], Layers: names }])));
-  pack.finalize();
-  await pipeline(pack as unknown as Readable, createWriteStream(file));
 }
 
 async function main(): Promise<void> {
@@ -69,7 +49,11 @@ async function main(): Promise<void> {
   if (!archive) {
     archive = path.join(work, 'demo-image.tar');
     await step('build image (busybox-static base + app layer, docker save)', async () =>
-      writeDockerSave(archive!, [await collect(baseLayer()), await collect(appLayer())], 'lcow-demo:latest'),
+      writeDockerSave(archive!, {
+        layers: [await collect(baseLayer()), await collect(appLayer())],
+        config: { config: { Cmd: ['/bin/sh'] } },
+        repoTags: ['lcow-demo:latest'],
+      }),
     );
   }
   const argv =
@@ -82,7 +66,7 @@ async function main(): Promise<void> {
   const driver = await step(`open driver (data root ${work}/root)`, () => LcowDriver.open(path.join(work, 'root')));
   try {
     const { topLayerId, layerIds } = await step(`import ${path.basename(archive)} (tar → ext4 → layer.vhd)`, () =>
-      importImage(driver, archive!, {
+      importImage(driver, archive, {
         onProgress: (p) => p.state === 'applied' && console.log(`  layer ${p.index + 1}/${p.total} ${p.diffId.slice(0, 19)}… ${p.size} B`),
       }),
     );
@@ -91,7 +75,7 @@ async function main(): Promise<void> {
     try {
       const r = await step(`boot VM, attach ${layerIds.length} layers + sandbox, overlay, run`, () => h.run(argv));
       // Which agent mounted the layers and made the union: LCOW_GCS_BINARY=/path/to/gcs makes it hcsshim's GCS.
-      console.log(`  guest: ${(await driver.status()).guestAgent ?? 'unknown'}`);
+      console.log(`  guest: ${driver.status().guestAgent ?? 'unknown'}`);
       console.log(`  $ ${argv.map((a) => JSON.stringify(a)).join(' ')}   (exit ${r.exitCode})`);
       for (const line of r.stdout.toString().trimEnd().split('\n')) console.log(`  | ${line}`);
       if (r.stderr.length > 0) for (const line of r.stderr.toString().trimEnd().split('\n')) console.log(`  ! ${line}`);
@@ -108,7 +92,7 @@ async function main(): Promise<void> {
     });
   } finally {
     await step('cleanup (no VM left running)', () => driver.cleanup());
-    const st = await driver.status();
+    const st = driver.status();
     console.log(`  running service VMs: ${st.serviceVms.length}`);
     await rm(work, { recursive: true, force: true });
   }

@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
-import { selectBackend } from '../src/backend/select.js';
-import { convertTarToExt4 } from '../src/ext4/convert.js';
+import { selectBackend } from '../src/backend/index.js';
+import { convertTarToExt4 } from '../src/layer/index.js';
 import { createUtilityVM, mountContainerLayers, overlayMountData, OVERLAY_MOUNT_DATA_MAX } from '../src/uvm/index.js';
 
 const run = promisify(execFile);

@@ -14,15 +14,13 @@ export const COMPUTECORE = {
     { decl: 'void __stdcall HcsCloseOperation(HCS_OPERATION operation)' },
     { decl: 'HRESULT __stdcall HcsWaitForOperationResult(HCS_OPERATION operation, DWORD timeoutMs, _Out_ void **resultDocument)' },
     {
-      decl:
-        'HRESULT __stdcall HcsWaitForOperationResultAndProcessInfo(HCS_OPERATION operation, DWORD timeoutMs, _Out_ HCS_PROCESS_INFORMATION *processInformation, _Out_ void **resultDocument)',
+      decl: 'HRESULT __stdcall HcsWaitForOperationResultAndProcessInfo(HCS_OPERATION operation, DWORD timeoutMs, _Out_ HCS_PROCESS_INFORMATION *processInformation, _Out_ void **resultDocument)',
     },
     { decl: 'HRESULT __stdcall HcsSetOperationCallback(HCS_OPERATION operation, void *context, HCS_OPERATION_COMPLETION *callback)' },
     { decl: 'HRESULT __stdcall HcsCancelOperation(HCS_OPERATION operation)' },
     // Compute systems.
     {
-      decl:
-        'HRESULT __stdcall HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HCS_OPERATION operation, void *securityDescriptor, _Out_ HCS_SYSTEM *computeSystem)',
+      decl: 'HRESULT __stdcall HcsCreateComputeSystem(PCWSTR id, PCWSTR configuration, HCS_OPERATION operation, void *securityDescriptor, _Out_ HCS_SYSTEM *computeSystem)',
     },
     { decl: 'HRESULT __stdcall HcsOpenComputeSystem(PCWSTR id, DWORD requestedAccess, _Out_ HCS_SYSTEM *computeSystem)' },
     { decl: 'void __stdcall HcsCloseComputeSystem(HCS_SYSTEM computeSystem)' },
@@ -33,23 +31,20 @@ export const COMPUTECORE = {
     { decl: 'HRESULT __stdcall HcsModifyComputeSystem(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR configuration, HANDLE identity)' },
     { decl: 'HRESULT __stdcall HcsGetComputeSystemProperties(HCS_SYSTEM computeSystem, HCS_OPERATION operation, PCWSTR propertyQuery)' },
     {
-      decl:
-        'HRESULT __stdcall HcsSetComputeSystemCallback(HCS_SYSTEM computeSystem, HCS_EVENT_OPTIONS callbackOptions, void *context, HCS_EVENT_CALLBACK *callback)',
+      decl: 'HRESULT __stdcall HcsSetComputeSystemCallback(HCS_SYSTEM computeSystem, HCS_EVENT_OPTIONS callbackOptions, void *context, HCS_EVENT_CALLBACK *callback)',
     },
     { decl: 'HRESULT __stdcall HcsWaitForComputeSystemExit(HCS_SYSTEM computeSystem, DWORD timeoutMs, _Out_ void **result)', optional: true },
     { decl: 'HRESULT __stdcall HcsEnumerateComputeSystems(PCWSTR query, HCS_OPERATION operation)' },
     { decl: 'HRESULT __stdcall HcsGrantVmAccess(PCWSTR vmId, PCWSTR filePath)' },
     // Processes.
     {
-      decl:
-        'HRESULT __stdcall HcsCreateProcess(HCS_SYSTEM computeSystem, PCWSTR processParameters, HCS_OPERATION operation, void *securityDescriptor, _Out_ HCS_PROCESS *process)',
+      decl: 'HRESULT __stdcall HcsCreateProcess(HCS_SYSTEM computeSystem, PCWSTR processParameters, HCS_OPERATION operation, void *securityDescriptor, _Out_ HCS_PROCESS *process)',
     },
     { decl: 'HRESULT __stdcall HcsWaitForProcessExit(HCS_PROCESS process, DWORD timeoutMs, _Out_ void **result)', optional: true },
     { decl: 'HRESULT __stdcall HcsSignalProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR options)' },
     { decl: 'HRESULT __stdcall HcsTerminateProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR options)' },
     {
-      decl:
-        'HRESULT __stdcall HcsSetProcessCallback(HCS_PROCESS process, HCS_EVENT_OPTIONS callbackOptions, void *context, HCS_EVENT_CALLBACK *callback)',
+      decl: 'HRESULT __stdcall HcsSetProcessCallback(HCS_PROCESS process, HCS_EVENT_OPTIONS callbackOptions, void *context, HCS_EVENT_CALLBACK *callback)',
     },
     { decl: 'void __stdcall HcsCloseProcess(HCS_PROCESS process)' },
   ],

@@ -37,19 +37,37 @@ export const HANDLES = ['HCS_OPERATION', 'HCS_SYSTEM', 'HCS_PROCESS'];
 export const STRUCTS = [
   {
     name: 'GUID',
-    fields: [['Data1', 'uint32_t'], ['Data2', 'uint16_t'], ['Data3', 'uint16_t'], ['Data4', 'uint8_t[8]']],
+    fields: [
+      ['Data1', 'uint32_t'],
+      ['Data2', 'uint16_t'],
+      ['Data3', 'uint16_t'],
+      ['Data4', 'uint8_t[8]'],
+    ],
   },
   {
     name: 'HCS_EVENT',
-    fields: [['Type', 'HCS_EVENT_TYPE'], ['EventData', 'PCWSTR'], ['Operation', 'HCS_OPERATION']],
+    fields: [
+      ['Type', 'HCS_EVENT_TYPE'],
+      ['EventData', 'PCWSTR'],
+      ['Operation', 'HCS_OPERATION'],
+    ],
   },
   {
     name: 'HCS_PROCESS_INFORMATION',
-    fields: [['ProcessId', 'DWORD'], ['Reserved', 'DWORD'], ['StdInput', 'HANDLE'], ['StdOutput', 'HANDLE'], ['StdError', 'HANDLE']],
+    fields: [
+      ['ProcessId', 'DWORD'],
+      ['Reserved', 'DWORD'],
+      ['StdInput', 'HANDLE'],
+      ['StdOutput', 'HANDLE'],
+      ['StdError', 'HANDLE'],
+    ],
   },
   {
     name: 'VIRTUAL_STORAGE_TYPE',
-    fields: [['DeviceId', 'ULONG'], ['VendorId', 'GUID']],
+    fields: [
+      ['DeviceId', 'ULONG'],
+      ['VendorId', 'GUID'],
+    ],
   },
   {
     name: 'CREATE_VIRTUAL_DISK_PARAMETERS_VERSION2',
@@ -69,23 +87,39 @@ export const STRUCTS = [
   },
   {
     name: 'CREATE_VIRTUAL_DISK_PARAMETERS',
-    fields: [['Version', 'ULONG'], ['Version2', 'CREATE_VIRTUAL_DISK_PARAMETERS_VERSION2']],
+    fields: [
+      ['Version', 'ULONG'],
+      ['Version2', 'CREATE_VIRTUAL_DISK_PARAMETERS_VERSION2'],
+    ],
   },
   {
     name: 'OPEN_VIRTUAL_DISK_PARAMETERS_VERSION2',
-    fields: [['GetInfoOnly', 'BOOL'], ['ReadOnly', 'BOOL'], ['ResiliencyGuid', 'GUID']],
+    fields: [
+      ['GetInfoOnly', 'BOOL'],
+      ['ReadOnly', 'BOOL'],
+      ['ResiliencyGuid', 'GUID'],
+    ],
   },
   {
     name: 'OPEN_VIRTUAL_DISK_PARAMETERS',
-    fields: [['Version', 'ULONG'], ['Version2', 'OPEN_VIRTUAL_DISK_PARAMETERS_VERSION2']],
+    fields: [
+      ['Version', 'ULONG'],
+      ['Version2', 'OPEN_VIRTUAL_DISK_PARAMETERS_VERSION2'],
+    ],
   },
   {
     name: 'ATTACH_VIRTUAL_DISK_PARAMETERS_VERSION2',
-    fields: [['RestrictedOffset', 'ULONGLONG'], ['RestrictedLength', 'ULONGLONG']],
+    fields: [
+      ['RestrictedOffset', 'ULONGLONG'],
+      ['RestrictedLength', 'ULONGLONG'],
+    ],
   },
   {
     name: 'ATTACH_VIRTUAL_DISK_PARAMETERS',
-    fields: [['Version', 'ULONG'], ['Version2', 'ATTACH_VIRTUAL_DISK_PARAMETERS_VERSION2']],
+    fields: [
+      ['Version', 'ULONG'],
+      ['Version2', 'ATTACH_VIRTUAL_DISK_PARAMETERS_VERSION2'],
+    ],
   },
 ];
 

@@ -6,16 +6,13 @@ export const VIRTDISK = {
   library: 'virtdisk.dll',
   functions: [
     {
-      decl:
-        'DWORD __stdcall CreateVirtualDisk(VIRTUAL_STORAGE_TYPE *virtualStorageType, PCWSTR path, VIRTUAL_DISK_ACCESS_MASK virtualDiskAccessMask, void *securityDescriptor, CREATE_VIRTUAL_DISK_FLAG flags, ULONG providerSpecificFlags, CREATE_VIRTUAL_DISK_PARAMETERS *parameters, void *overlapped, _Out_ HANDLE *handle)',
+      decl: 'DWORD __stdcall CreateVirtualDisk(VIRTUAL_STORAGE_TYPE *virtualStorageType, PCWSTR path, VIRTUAL_DISK_ACCESS_MASK virtualDiskAccessMask, void *securityDescriptor, CREATE_VIRTUAL_DISK_FLAG flags, ULONG providerSpecificFlags, CREATE_VIRTUAL_DISK_PARAMETERS *parameters, void *overlapped, _Out_ HANDLE *handle)',
     },
     {
-      decl:
-        'DWORD __stdcall OpenVirtualDisk(VIRTUAL_STORAGE_TYPE *virtualStorageType, PCWSTR path, VIRTUAL_DISK_ACCESS_MASK virtualDiskAccessMask, OPEN_VIRTUAL_DISK_FLAG flags, OPEN_VIRTUAL_DISK_PARAMETERS *parameters, _Out_ HANDLE *handle)',
+      decl: 'DWORD __stdcall OpenVirtualDisk(VIRTUAL_STORAGE_TYPE *virtualStorageType, PCWSTR path, VIRTUAL_DISK_ACCESS_MASK virtualDiskAccessMask, OPEN_VIRTUAL_DISK_FLAG flags, OPEN_VIRTUAL_DISK_PARAMETERS *parameters, _Out_ HANDLE *handle)',
     },
     {
-      decl:
-        'DWORD __stdcall AttachVirtualDisk(HANDLE virtualDiskHandle, void *securityDescriptor, ATTACH_VIRTUAL_DISK_FLAG flags, ULONG providerSpecificFlags, ATTACH_VIRTUAL_DISK_PARAMETERS *parameters, void *overlapped)',
+      decl: 'DWORD __stdcall AttachVirtualDisk(HANDLE virtualDiskHandle, void *securityDescriptor, ATTACH_VIRTUAL_DISK_FLAG flags, ULONG providerSpecificFlags, ATTACH_VIRTUAL_DISK_PARAMETERS *parameters, void *overlapped)',
     },
     { decl: 'DWORD __stdcall DetachVirtualDisk(HANDLE virtualDiskHandle, DETACH_VIRTUAL_DISK_FLAG flags, ULONG providerSpecificFlags)' },
     // DiskPath is a caller-owned buffer of *diskPathSizeInBytes bytes.

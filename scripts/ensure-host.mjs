@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-/** program that proves the package is there → Debian package */
+/** @type {Array<[string, string]>} program that proves the package is there → Debian package */
 const NEEDED = [
   ['/usr/bin/qemu-system-x86_64', 'qemu-system-x86'],
   ['/usr/bin/qemu-img', 'qemu-utils'],
@@ -29,6 +29,7 @@ if (process.getuid?.() !== 0) {
 }
 console.error(`lcow-uvm: installing ${missing.join(' ')} …`);
 const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+/** @param {string[]} args */
 const run = (args) => {
   const r = spawnSync('apt-get', args, { stdio: ['ignore', 'inherit', 'inherit'], env });
   if (r.status !== 0) {

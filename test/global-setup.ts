@@ -1,10 +1,10 @@
-// Runs once before the whole suite: the QEMU guest image is built here (cached
-// outside the repo, keyed by a hash of its inputs) so that real-VM test files
-// only boot it, and the 'auto' accelerator is decided here (a probe VM; the
-// verdict is remembered in the cache until the host reboots) so that no test
-// file pays for the probe. Host packages were installed by `npm test`'s
-// pretest (scripts/ensure-host.mjs); ensureGuestImage checks again and, as
-// root, installs what is missing.
+// The vm project's global setup (see vitest.config.ts), once before its files:
+// the QEMU guest image is built here (cached outside the repo, keyed by a hash
+// of its inputs) so that real-VM test files only boot it, and the 'auto'
+// accelerator is decided here (a probe VM; the verdict is remembered in the
+// cache until the host reboots) so that no test file pays for the probe. Host
+// packages were installed by `npm test`'s pretest (scripts/ensure-host.mjs);
+// ensureGuestImage checks again and, as root, installs what is missing.
 import { QemuBackend, ensureGuestImage } from '../src/backend/qemu/index.js';
 
 export default async function setup(): Promise<void> {

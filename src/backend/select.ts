@@ -4,8 +4,8 @@
  * modules; and the HCS module loads no DLL until a VM is created.
  */
 import { LcowError } from '../errors.js';
-import type { HcsBackendOptions } from './hcs/backend.js';
-import type { QemuBackendOptions } from './qemu/backend.js';
+import type { HcsBackendOptions } from './hcs/index.js';
+import type { QemuBackendOptions } from './qemu/index.js';
 import type { HypervisorBackend } from './types.js';
 
 export type BackendChoice = 'auto' | 'qemu' | 'hcs';
@@ -27,7 +27,7 @@ export function resolveBackendChoice(name: BackendChoice, platform: NodeJS.Platf
 export async function selectBackend(name: BackendChoice, options: SelectBackendOptions = {}): Promise<HypervisorBackend> {
   const platform = options.platform ?? process.platform;
   if (resolveBackendChoice(name, platform) === 'hcs') {
-    const { HcsBackend } = await import('./hcs/backend.js');
+    const { HcsBackend } = await import('./hcs/index.js');
     // Constructing is free everywhere; off Windows createVm rejects with EPLATFORM.
     return new HcsBackend({ platform, ...options.hcs });
   }

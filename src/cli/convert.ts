@@ -7,7 +7,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { LcowError } from '../errors.js';
-import type { ConvertResult } from '../ext4/index.js';
+import type { ConvertResult } from '../layer/index.js';
 import { preferSmallHeap } from './lean-heap.js';
 import { ProgressBar, formatBytes } from './progress.js';
 
@@ -84,11 +84,12 @@ export async function run(argv: string[]): Promise<number> {
       throw new LcowError('ENOTFOUND', `cannot read '${args.input}': ${(err as Error).message}`, { path: args.input }, { cause: err });
     }
   }
-  // Loaded here, not at the top, and straight from their modules rather than
-  // ext4/index.js: argument errors and --help stay instant, and the reader,
-  // VHDX and format code the index also pulls in are not loaded (~3 MiB RSS).
-  const [{ convertTarToExt4 }, { readFileChunks }] = await Promise.all([import('../ext4/convert.js'), import('../ext4/tar/file-source.js')]);
+  // The heap flags first: set before the converter's modules load, they keep the young
+  // generation small through the loading too. Measured on a 59 MiB /usr tar: 55.2 MiB
+  // peak RSS this way, 58.9 MiB with the flags set after the import.
   preferSmallHeap();
+  // Loaded here, not at the top: argument errors and --help stay instant.
+  const { convertTarToExt4, readFileChunks } = await import('../layer/index.js');
   // Reused read buffers (see readFileChunks): ~30 MiB less peak RSS than a ReadStream.
   if (args.input !== '-') input = readFileChunks(args.input);
   const bar = new ProgressBar({ stream: process.stderr, totalBytes, label: 'convert' });

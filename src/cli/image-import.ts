@@ -17,7 +17,7 @@ export async function run(argv: string[]): Promise<number> {
   if (args.positional.length !== 1) throw new LcowError('EINVAL', USAGE, { args: argv });
   const archive = args.positional[0]!;
   // Loaded lazily: the driver pulls in the VM layers, which `lcow --help` should not pay for.
-  const [{ LcowDriver }, { importImage }] = await Promise.all([import('../driver/index.js'), import('../driver/image-import.js')]);
+  const [{ LcowDriver }, { importImage }] = await Promise.all([import('../driver/index.js'), import('../image/index.js')]);
   const driver = await LcowDriver.open(args.root, { options: args.opts });
   try {
     const tty = process.stderr.isTTY === true;

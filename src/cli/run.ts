@@ -19,7 +19,7 @@ const USAGE = 'usage: lcow run --root DIR [--opt lcow.key=value]… [--keep] [--
 
 async function topLayer(d: LcowDriver, ref: string): Promise<string> {
   if (await d.exists(ref)) return ref;
-  const { importImage } = await import('../driver/image-import.js');
+  const { importImage } = await import('../image/index.js');
   const { topLayerId } = await importImage(d, ref);
   return topLayerId;
 }

@@ -7,7 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { parentPort, workerData } from 'node:worker_threads';
-import { convertTarToExt4 } from '../ext4/index.js';
+import { convertTarToExt4 } from '../layer/index.js';
 import { isLcowError } from '../errors.js';
 import type { ApplyWorkerData, FromWorker, ToWorker } from './apply-protocol.js';
 

@@ -344,7 +344,7 @@ export class LcowDriver {
     }
     await this.svms.stopAll().catch((e: unknown) => note(e, 'stop service VMs'));
     await this.collectLeftovers().catch((e: unknown) => note(e, 'leftovers'));
-    if (first !== undefined) throw first;
+    if (first !== undefined) throw asError(first);
   }
 
   // ------------------------------------------------------------ internals

@@ -85,7 +85,8 @@ export class LayerHandle {
    * array end to end. Resolves with any exit code (the caller decides).
    */
   run(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    if (!Array.isArray(argv) || argv.length === 0) throw new LcowError('EINVAL', 'run needs a non-empty argv array', { id: this.id });
+    const given: unknown = argv; // checked as JavaScript callers may pass anything; Array.isArray(argv) would widen argv to any[]
+    if (!Array.isArray(given) || argv.length === 0) throw new LcowError('EINVAL', 'run needs a non-empty argv array', { id: this.id });
     return this.withVm((m) =>
       m.lease.vm.exec(['chroot', m.union.rootfs, ...argv], {
         ...options,
@@ -113,7 +114,7 @@ export class LayerHandle {
       } catch (err) {
         first ??= err;
       }
-      if (first !== undefined) throw first;
+      if (first !== undefined) throw asError(first);
     });
   }
 

@@ -1,24 +1,14 @@
 /**
- * ext4/: tar → ext4 (the streaming converter and its writer), the empty
- * writable ext4 for sandboxes, dm-verity, and the host-side reader.
+ * ext4/: the on-disk format (format/, encode and decode side by side), the
+ * streaming writer of compact read-only images and the empty writable ext4
+ * for sandboxes (writer/), dm-verity, and the host-side reader (reader/).
  */
-export type { LayerEntry, EntryKind, EntryMeta, Timestamp, SparseRegion } from './entry.js';
-export type { SparseImage } from './sparse-image.js';
-export { convertTarToExt4, DEFAULT_LAYER_ALIGNMENT, type ConvertOptions, type ConvertResult, type ConvertProgress, type ConvertInput } from './convert.js';
-export { readFileChunks } from './tar/file-source.js';
-export {
-  readLayerEntries,
-  decompressIfNeeded,
-  detectCompression,
-  decompressZstd,
-  findZstdProgram,
-  zstdSupport,
-  zstdUnsupported,
-  type ReadLayerOptions,
-  type Compression,
-} from './tar/index.js';
-export { Ext4Writer, type Ext4WriterOptions, type Ext4WriteResult } from './writer.js';
-export { formatEmptyExt4 } from './format-empty.js';
+export type { LayerEntry, EntryKind, EntryMeta, Timestamp, SparseRegion } from './writer/entry.js';
+export { BLOCK_SIZE as EXT4_BLOCK_SIZE } from './format/constants.js';
+export { Ext4Writer, type Ext4WriterOptions, type Ext4WriteResult } from './writer/writer.js';
+export { formatEmptyExt4, type EmptyExt4Image } from './writer/format-empty.js';
 export { appendVerityTree, type VerityResult } from './verity.js';
-export { openExt4Image, Ext4Image, type Ext4DirEntry, type Ext4WalkEntry } from './reader/image.js';
+export { Ext4Image, type Ext4DirEntry, type Ext4WalkEntry } from './reader/image.js';
+export type { Ext4BlockSource } from './reader/block-source.js';
 export type { Ext4Stat } from './reader/stat.js';
+export type { Ext4Superblock } from './format/superblock.js';

@@ -119,12 +119,12 @@ async function placeLayers(uvm: UtilityVM, layerPaths: readonly string[], concur
   const placed: LayerMount[] = [];
   let firstError: unknown;
   for (const s of settled) {
-    if (s.status === 'fulfilled') placed.push(s.value as LayerMount);
+    if (s.status === 'fulfilled') placed.push(s.value);
     else firstError ??= s.reason;
   }
   // Layers are released top-most first, like every other teardown of them.
   undo.push(...placed);
-  if (firstError !== undefined) throw firstError;
+  if (firstError !== undefined) throw asError(firstError);
   return placed;
 }
 
@@ -176,7 +176,7 @@ class ContainerLayersHandle implements ContainerLayers {
       await step(union);
       const queue = new PQueue({ concurrency });
       await Promise.all([...(scratch ? [scratch] : []), ...layers].map((s) => queue.add(() => step(s))));
-      if (first !== undefined) throw first;
+      if (first !== undefined) throw asError(first);
     });
   }
 

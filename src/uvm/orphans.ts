@@ -1,3 +1,5 @@
+import { asError } from '../errors.js';
+
 /**
  * Resources whose rollback failed and that no handle owns any more.
  *
@@ -30,7 +32,7 @@ export class Orphans {
         first ??= err;
       }
     }
-    if (first !== undefined) throw first;
+    if (first !== undefined) throw asError(first);
   }
 
   /** retry() without the error: for the start of an add, where the add's own outcome is what matters. */

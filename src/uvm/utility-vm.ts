@@ -121,7 +121,7 @@ export class UtilityVM {
       throw new LcowError('EINVAL', `utility VM ${this.id} cannot start from state ${this.current}`, { vmId: this.id, state: this.current });
     }
     this.current = 'starting';
-    this.watchExit();
+    void this.watchExit();
     try {
       await this.vm.start();
     } catch (err) {
@@ -139,7 +139,7 @@ export class UtilityVM {
     if (this.current === 'stopped') return;
     this.current = 'stopping';
     this.guard.stop(); // managers fail fast from here on
-    this.watchExit();
+    void this.watchExit();
     await this.vm.terminate();
     this.markStopped();
   }
@@ -181,13 +181,28 @@ export class UtilityVM {
     }
   }
 
+  /**
+   * The one wait on the backend's exit, made when the VM starts (or is
+   * terminated unstarted). Backends resolve waitExit; should one reject, the
+   * VM counts as stopped all the same, the failure is logged here and
+   * reaches whoever awaits waitExit(), never an unhandled rejection.
+   */
   private watchExit(): Promise<VmExitInfo> {
     if (!this.exit) {
-      this.exit = this.vm.waitExit().then((info) => {
-        if (this.current !== 'stopped') this.logger.info({ exit: info }, 'VM stopped');
-        this.markStopped();
-        return info;
-      });
+      const exit = this.vm.waitExit().then(
+        (info) => {
+          if (this.current !== 'stopped') this.logger.info({ exit: info }, 'VM stopped');
+          this.markStopped();
+          return info;
+        },
+        (err: unknown) => {
+          this.logger.warn({ err }, 'waiting for the VM to exit failed; treating it as stopped');
+          this.markStopped();
+          throw err;
+        },
+      );
+      exit.catch(() => undefined); // observed here; callers of waitExit() still see the rejection
+      this.exit = exit;
     }
     return this.exit;
   }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tar from 'tar-stream';
 import { parseVmRunArgs } from '../../src/cli/vm.js';
-import { convertTarToExt4 } from '../../src/ext4/index.js';
+import { convertTarToExt4 } from '../../src/layer/index.js';
 
 /** A real layer.vhd converted from a tar of `files` (path → [mode, content]). */
 async function layer(dir: string, name: string, files: Record<string, [number, string | Buffer]>): Promise<string> {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changes } from '../../src/driver/host-diff/changes.js';
 import { sandboxToTar } from '../../src/driver/host-diff/to-tar.js';
 import { copySandboxTemplate, createSandbox } from '../../src/driver/sandbox.js';
-import { openExt4Image } from '../../src/ext4/reader/image.js';
+import { openExt4Image } from '../../src/layer/index.js';
 import { isLcowError } from '../../src/errors.js';
 
 const GiB = 2 ** 30;

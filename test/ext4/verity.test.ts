@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { open } from 'node:fs/promises';
 import { statSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LayerEntry } from '../../src/ext4/entry.js';
+import type { LayerEntry } from '../../src/ext4/index.js';
 import { appendVerityTree, verityLevelBlocks } from '../../src/ext4/verity.js';
 import { TempDir, file, writeImage } from './writer/helpers.js';
 
@@ -49,7 +49,7 @@ describe('appendVerityTree', () => {
     const b = Buffer.alloc(1);
     const at = Math.floor(ext4.sizeBytes / 2);
     await fh.read(b, 0, 1, at);
-    b[0] ^= 0xff;
+    b[0]! ^= 0xff;
     await fh.write(b, 0, 1, at);
     await fh.close();
     const bad = verify(path, verity.rootHash, verity.hashOffsetBytes);

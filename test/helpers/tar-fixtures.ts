@@ -169,6 +169,43 @@ export function fixChecksum(tar: Buffer, headerOffset: number): void {
   h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
 }
 
+/**
+ * An archive built by hand in a shape GNU tar reads but a careless walker
+ * does not: before each member, a PAX header whose `size` record is the
+ * member's size, then a GNU long-name header ('L', its own size in its own
+ * header), then the member's ustar header (size field 0: PAX says it) and
+ * body. The PAX size belongs to the member, not to the 'L' header between.
+ */
+export function paxSizeThenLongName(members: Array<{ name: string; body: Buffer }>): Buffer {
+  const header = (name: string, type: string, size: number): Buffer => {
+    const h = Buffer.alloc(512);
+    h.write(name.slice(0, 99), 0, 'latin1');
+    h.write('0000644\0', 100, 'latin1');
+    h.write('0000000\0', 108, 'latin1');
+    h.write('0000000\0', 116, 'latin1');
+    h.write(size.toString(8).padStart(11, '0') + '\0', 124, 'latin1');
+    h.write('14524563200\0', 136, 'latin1');
+    h.write(type, 156, 'latin1');
+    h.write('ustar\u000000', 257, 'latin1');
+    fixChecksum(h, 0);
+    return h;
+  };
+  const pad = (n: number) => Buffer.alloc((512 - (n % 512)) % 512);
+  const parts: Buffer[] = [];
+  for (const { name, body } of members) {
+    const rec = ` size=${body.length}\n`;
+    let len = rec.length + 1;
+    while (String(len).length + rec.length !== len) len++;
+    const pax = Buffer.from(`${len}${rec}`);
+    const longName = Buffer.from(`${name}\0`);
+    parts.push(header('PaxHeaders/x', 'x', pax.length), pax, pad(pax.length));
+    parts.push(header('././@LongLink', 'L', longName.length), longName, pad(longName.length));
+    parts.push(header('stand-in', '0', 0), body, pad(body.length));
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
+
 /** Write bytes to a fresh temp file and return its path (caller removes `dir`). */
 export function tempFile(dir: string, name: string, data: Buffer): string {
   const p = join(dir, name);
@@ -183,7 +220,7 @@ export function tempFile(dir: string, name: string, data: Buffer): string {
 export function richMembers(): MemberSpec[] {
   const long255 = 'é'.repeat(127) + 'x'; // 255 bytes of UTF-8 in one component
   return [
-    { name: 'etc', type: 'dir', mode: 0o755, mtime: 1600000000.123456789 },
+    { name: 'etc', type: 'dir', mode: 0o755, mtime: 1600000000.1234567 } /* the double nearest 1600000000.123456789 */,
     { name: 'etc/hostname', data: 'layer\n', mode: 0o644, uid: 1000, gid: 1000 },
     { name: 'etc/passwd', data: 'root:x:0:0::/root:/bin/sh\n', mode: 0o600 },
     { name: 'bin', type: 'dir' },

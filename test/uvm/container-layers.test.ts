@@ -176,7 +176,7 @@ describe('mountContainerLayers (fake backend)', () => {
   it('a failure in one layer does not stop the others; the retry releases only that layer', async () => {
     const { uvm, vm, backend } = await fakeUvm();
     const c = await mountContainerLayers(uvm, defineImage(backend), '/c1/sandbox.vhdx', '/run/c/c1');
-    const mid = c.layers[1].guestPath;
+    const mid = c.layers[1]!.guestPath;
     vm.faults.failNext('unmount', 'EIO', { when: (args) => args[0] === mid });
     expect(await code(c.release())).toBe('EIO');
     expect(c.layers.map((l) => l.released)).toEqual([true, false, true]);
@@ -253,9 +253,9 @@ describe('mountContainerLayers (fake backend)', () => {
   it('the same layer twice shares one mount and appears once in the union (overlayfs refuses a repeated lower dir)', async () => {
     const { uvm, vm, backend } = await fakeUvm();
     const [top, mid, base] = defineImage(backend);
-    const c = await mountContainerLayers(uvm, [top, mid, top, base], '/c1/sandbox.vhdx', '/run/c/dup');
+    const c = await mountContainerLayers(uvm, [top!, mid!, top!, base!], '/c1/sandbox.vhdx', '/run/c/dup');
     expect(c.layers).toHaveLength(4);
-    expect(c.union.request.lowerDirs).toEqual([c.layers[0].guestPath, c.layers[1].guestPath, c.layers[3].guestPath]);
+    expect(c.union.request.lowerDirs).toEqual([c.layers[0]!.guestPath, c.layers[1]!.guestPath, c.layers[3]!.guestPath]);
     await c.release();
     expect(vm.vpmem.size + vm.scsi.size).toBe(0);
   });

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { convertTarToExt4 } from '../../src/ext4/index.js';
+import { convertTarToExt4 } from '../../src/layer/index.js';
 import { guestOut, ourMounts, sharedUvm } from './vm-layers.js';
 
 const vm = sharedUvm('uvm-vpmem-conv', { vpmem: { count: 2, maxSizeBytes: 64 << 20 } });

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CachedBlockSource, openBlockSource, type BlockSource } from '../../src/vhd/block-source.js';
+import { CachedBlockSource, type BlockSource } from '../../src/vhd/block-source.js';
+import { openBlockSource } from '../../src/vhd/open-block-source.js';
 import { encodeVhdFooter } from '../../src/vhd/footer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'block-source-'));
@@ -51,7 +52,7 @@ describe('openBlockSource', () => {
     expect(s.kind).toBe('vhd-fixed');
     expect((await readAllOf(s)).equals(data)).toBe(true);
     await s.close();
-    footer[100] ^= 1;
+    footer[100]! ^= 1;
     writeFileSync(vhd, Buffer.concat([data, footer]));
     await expect(openBlockSource(vhd)).rejects.toMatchObject({ code: 'EBADIMAGE' });
   });

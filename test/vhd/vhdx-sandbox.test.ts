@@ -10,9 +10,9 @@ import { mkdtempSync, openSync, readSync, closeSync, rmSync, statSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { SparseImage } from '../../src/ext4/sparse-image.js';
-import { openExt4Image } from '../../src/ext4/reader/image.js';
-import { formatEmptyExt4 } from '../../src/ext4/format-empty.js';
+import type { SparseImage } from '../../src/vhd/index.js';
+import { openExt4Image } from '../../src/layer/index.js';
+import { formatEmptyExt4 } from '../../src/ext4/index.js';
 import { createVhdx } from '../../src/vhd/vhdx/writer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'vhdx-sandbox-'));

@@ -29,7 +29,11 @@ export interface BootFileNames {
  * taken as given; otherwise vmlinux wins over kernel. `join` is the path
  * flavour of the folder (win32 on Windows; tests pass posix folders).
  */
-export async function discoverBootFiles(dir: string, names: BootFileNames = {}, join: (...p: string[]) => string = path.join): Promise<BootSpec> {
+export async function discoverBootFiles(
+  dir: string,
+  names: BootFileNames = {},
+  join: (...p: string[]) => string = (...p) => path.join(...p),
+): Promise<BootSpec> {
   const candidates = names.kernel ? [names.kernel] : ['vmlinux', 'kernel'];
   let kernelPath: string | undefined;
   for (const c of candidates) {

@@ -14,7 +14,7 @@
 import type { Logger } from '../../log.js';
 import { LcowError } from '../../errors.js';
 import type { ExecOptions, ExecResult } from '../types.js';
-import { buildProcessParameters } from './documents/process.js';
+import { buildProcessParameters } from './documents/index.js';
 import { failed, hresultError } from './hresult.js';
 import { callAsync } from './native/call-async.js';
 import { eventRouter } from './native/callbacks.js';

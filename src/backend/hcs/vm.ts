@@ -29,8 +29,7 @@ import type {
   VpmemMountRequest,
 } from '../types.js';
 import { GcsGuestOps } from '../gcs/index.js';
-import type { ComputeSystemDocument } from './documents/compute-system.js';
-import * as modify from './documents/modify.js';
+import * as documents from './documents/index.js';
 import { runExec } from './exec.js';
 import type { GuestConnection } from './guest-connection.js';
 import { hresultError, failed } from './hresult.js';
@@ -77,7 +76,7 @@ export class HcsVm implements VmHandle {
 
   constructor(
     readonly spec: VmSpec,
-    readonly document: ComputeSystemDocument,
+    readonly document: documents.ComputeSystemDocument,
     private readonly deps: HcsVmDeps,
   ) {
     this.id = spec.id;
@@ -181,19 +180,19 @@ export class HcsVm implements VmHandle {
   // ---- host side ----
 
   async addScsiDisk(controller: number, lun: number, disk: DiskAttachment): Promise<void> {
-    const request = modify.addScsiAttachment(controller, lun, disk.hostPath, disk.readOnly);
+    const request = documents.addScsiAttachment(controller, lun, disk.hostPath, disk.readOnly);
     await this.grantAccess(disk.hostPath);
     await this.modify(request);
   }
 
   removeScsiDisk(controller: number, lun: number): Promise<void> {
-    return this.modify(modify.removeScsiAttachment(controller, lun));
+    return this.modify(documents.removeScsiAttachment(controller, lun));
   }
 
   async addVpmemDevice(slot: number, device: VpmemAttachment): Promise<VpmemAddResult> {
     const refused = await this.vpmemRefusal(slot, device);
     if (refused) return refused;
-    const request = modify.addVpmemDevice(slot, device.hostPath, device.format);
+    const request = documents.addVpmemDevice(slot, device.hostPath, device.format);
     await this.grantAccess(device.hostPath);
     await this.modify(request);
     return VPMEM_ADDED;
@@ -203,7 +202,7 @@ export class HcsVm implements VmHandle {
   private async vpmemRefusal(slot: number, device: VpmemAttachment): Promise<VpmemAddResult | undefined> {
     const { count, maxSizeBytes } = this.spec.vpmem;
     if (slot >= count) throw new LcowError('EINVAL', `VPMEM slot ${slot} is past the ${count} devices of this VM`, { vmId: this.id, slot });
-    if (modify.vpmemImageFormat(device.hostPath, device.format) === undefined) {
+    if (documents.vpmemImageFormat(device.hostPath, device.format) === undefined) {
       return vpmemRefused('unsuitable', `${device.hostPath}: HCS VPMEM devices take VHD or VHDX images only`);
     }
     const size = (await fs.stat(device.hostPath).catch(() => undefined))?.size;
@@ -214,7 +213,7 @@ export class HcsVm implements VmHandle {
   }
 
   removeVpmemDevice(slot: number): Promise<void> {
-    return this.modify(modify.removeVpmemDevice(slot));
+    return this.modify(documents.removeVpmemDevice(slot));
   }
 
   async addVpmemMapping(slot: number, offsetBytes: number, device: VpmemAttachment): Promise<VpmemAddResult> {
@@ -222,7 +221,7 @@ export class HcsVm implements VmHandle {
     if (refused) return refused;
     const offsets = this.vpmemMappings.get(slot) ?? new Set<number>();
     if (offsets.has(offsetBytes)) throw new LcowError('EEXIST', `VPMEM ${slot} already maps a file at ${offsetBytes}`, { vmId: this.id, slot, offsetBytes });
-    const request = modify.addVpmemMapping(slot, offsetBytes, device.hostPath, device.format, offsets.size === 0);
+    const request = documents.addVpmemMapping(slot, offsetBytes, device.hostPath, device.format, offsets.size === 0);
     await this.grantAccess(device.hostPath);
     await this.modify(request);
     this.vpmemMappings.set(slot, offsets.add(offsetBytes));
@@ -232,7 +231,7 @@ export class HcsVm implements VmHandle {
   async removeVpmemMapping(slot: number, offsetBytes: number): Promise<void> {
     const offsets = this.vpmemMappings.get(slot);
     if (!offsets?.has(offsetBytes)) throw new LcowError('ENOTFOUND', `VPMEM ${slot} maps nothing at ${offsetBytes}`, { vmId: this.id, slot, offsetBytes });
-    await this.modify(modify.removeVpmemMapping(slot, offsetBytes, offsets.size === 1));
+    await this.modify(documents.removeVpmemMapping(slot, offsetBytes, offsets.size === 1));
     offsets.delete(offsetBytes);
     if (offsets.size === 0) this.vpmemMappings.delete(slot);
   }
@@ -276,7 +275,7 @@ export class HcsVm implements VmHandle {
     if (failed(hr)) throw hresultError(hr, 'HcsGrantVmAccess', { vmId: this.id, hostPath });
   }
 
-  private async modify(request: modify.ModifySettingRequest): Promise<void> {
+  private async modify(request: documents.ModifySettingRequest): Promise<void> {
     const system = this.requireRunningHandle();
     const config = JSON.stringify(request);
     await this.op('HcsModifyComputeSystem', (op) => callAsync(this.deps.native.cc.HcsModifyComputeSystem, system, op, config, null), {

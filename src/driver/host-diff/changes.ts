@@ -3,9 +3,6 @@
  * `Changes` and 0 for `DiffSize`; these compare the layer (or the sandbox's
  * upper dir) with the merged view of its parents instead.
  *
- *   changes(layerOrSandboxPath: string, parentLayerPaths: string[], options?: SourceOptions): Promise<Change[]>
- *   diffSize(layerOrSandboxPath: string, parentLayerPaths: string[], options?: SourceOptions): Promise<number>
- *
  * Semantics (moby's archive.Change kinds):
  *   - an object in the layer: 'modify' when the parents show something at
  *     that path, else 'add' (directories overlay copied up count as 'modify',
@@ -18,7 +15,7 @@
  */
 import { compareNames, joinPath, type LayerStat } from './layer-fs.js';
 import { LowerView } from './lower-view.js';
-import { isFormatArtefact, isOpaqueXattrs, isWhiteout, refuseIndirect } from './overlay.js';
+import { isFormatArtefact, isOpaqueXattrs, isWhiteout, refuseIndirect } from './overlay-encoding.js';
 import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
 
 export type ChangeKind = 'add' | 'modify' | 'delete';

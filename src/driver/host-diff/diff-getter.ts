@@ -3,9 +3,6 @@
  * re-assemble a layer tar from tar-split metadata when pushing. moby's LCOW
  * driver ran `cat` in a service VM for every file; this reads the image.
  *
- *   diffGetter(layerPath: string, options?: SourceOptions): Promise<FileGetCloser>
- *   FileGetCloser = { get(path: string): Promise<Readable>; close(): Promise<void> }
- *
  * `get` takes a path in the layer ('etc/passwd' or '/etc/passwd'); a path
  * that is missing, hidden by a whiteout or not a regular file →
  * LcowError('ENOTFOUND'). The image stays open until close().

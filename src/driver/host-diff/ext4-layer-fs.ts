@@ -1,11 +1,9 @@
 /**
  * The adapter from the project's ext4 reader (src/ext4/reader/) to LayerFs.
- * The reader opens raw ext4, fixed VHD (footer) and VHDX files alike, so a
- * layer.vhd and a sandbox.vhdx open the same way.
- *
- *   openExt4LayerFs(imageFile: string): Promise<LayerFs>
+ * openExt4Image (src/layer) opens raw ext4, fixed VHD (footer) and VHDX
+ * files alike, so a layer.vhd and a sandbox.vhdx open the same way.
  */
-import { openExt4Image } from '../../ext4/index.js';
+import { openExt4Image } from '../../layer/index.js';
 import type { LayerFs } from './layer-fs.js';
 
 export async function openExt4LayerFs(imageFile: string): Promise<LayerFs> {

@@ -3,9 +3,6 @@
  * layer tar an engine pushes, without a VM. moby's LCOW driver instead ran
  * `vhd2tar` / `exportSandbox` inside a service VM.
  *
- *   layerToTar(layerPath: string, options?: TarOptions): Readable
- *   sandboxToTar(sandboxPath: string, options?: TarOptions): Readable
- *
  * Output: entries in sorted pre-order (a directory before its children),
  * names relative without './' (as docker writes layer tars), no root entry.
  * Overlay whiteouts → `.wh.NAME`; opaque dirs → `DIR/.wh..wh..opq` right after
@@ -19,9 +16,9 @@ import { Readable } from 'node:stream';
 import { LcowError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';
 import { compareNames, joinPath, type LayerStat } from './layer-fs.js';
-import { isFormatArtefact, isOpaqueXattrs, isWhiteout, OPAQUE_MARKER, portableXattrs, refuseIndirect, WHITEOUT_PREFIX } from './overlay.js';
+import { isFormatArtefact, isOpaqueXattrs, isWhiteout, OPAQUE_MARKER, portableXattrs, refuseIndirect, WHITEOUT_PREFIX } from './overlay-encoding.js';
 import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
-import { encodeTarItem, END_OF_ARCHIVE, padding, type TarItem, type TarType } from './tar-entry.js';
+import { encodeTarItem, END_OF_ARCHIVE, padding, type TarEntryKind, type TarItem } from '../../tar/index.js';
 
 export interface TarOptions extends Omit<SourceOptions, 'kind'> {
   logger?: Logger;
@@ -55,14 +52,10 @@ async function* sourceTar(open: () => Promise<DiffSource>, options: TarOptions):
   }
 }
 
-const TAR_TYPE: Partial<Record<LayerStat['kind'], TarType>> = {
-  file: 'file',
-  dir: 'directory',
-  symlink: 'symlink',
-  char: 'character-device',
-  block: 'block-device',
-  fifo: 'fifo',
-};
+/** Sockets have no tar type (moby skips them too). */
+function tarKind(kind: LayerStat['kind']): TarEntryKind | undefined {
+  return kind === 'socket' ? undefined : kind;
+}
 
 async function* walkDir(src: DiffSource, dir: string, firstNameOfInode: Map<number, string>, log: Logger): AsyncGenerator<Buffer> {
   const names = [...(await src.fs.readdir(src.imagePath(dir)))].sort(compareNames);
@@ -80,7 +73,7 @@ async function* walkDir(src: DiffSource, dir: string, firstNameOfInode: Map<numb
       yield encodeTarItem({ name: parent + WHITEOUT_PREFIX + name, type: 'file', mode: 0o600, uid: stat.uid, gid: stat.gid, size: 0, mtime: stat.mtime });
       continue;
     }
-    const type = TAR_TYPE[stat.kind];
+    const type = tarKind(stat.kind);
     if (!type) {
       log.warn({ path }, 'skipping a socket: tar cannot represent it');
       continue;
@@ -102,7 +95,7 @@ async function* walkDir(src: DiffSource, dir: string, firstNameOfInode: Map<numb
       const first = firstNameOfInode.get(stat.inode);
       if (first !== undefined) {
         // The inode's xattrs travel with its first name only, as GNU tar does.
-        yield encodeTarItem({ ...item, type: 'link', linkname: first, xattrs: undefined });
+        yield encodeTarItem({ ...item, type: 'hardlink', linkname: first, xattrs: undefined });
         continue;
       }
       firstNameOfInode.set(stat.inode, rel);

@@ -13,17 +13,18 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { LcowError, isLcowError } from '../../errors.js';
-import { CachedBlockSource, openBlockSource, type BlockSource } from '../../vhd/index.js';
+import { ROOT_INO, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE } from '../format/constants.js';
+import { decodeDirectoryBlock, decodeInlineDirectory, type DecodedDirEntry } from '../format/directory.js';
+import { INCOMPAT, RO_COMPAT, hasIncompat, hasRoCompat } from '../format/features.js';
+import { checkDescriptor, decodeGroupDescriptor, descriptorLocation, type GroupDescriptor } from '../format/group-descriptor.js';
+import { INODE_FLAGS, blocks512, decodeInode, kindOfMode, type FileKind, type Inode } from '../format/inode.js';
+import { decodeSuperblock, type Ext4Superblock } from '../format/superblock.js';
+import { decodeInodeXattrs, decodeXattrBlock, type RawXattr } from '../format/xattrs.js';
 import { ext4AclToXattr } from './acl.js';
+import type { Ext4BlockSource } from './block-source.js';
 import { readBlockMap } from './block-map.js';
-import { parseDirEntries, parseInlineDir, type DirEntry } from './directory.js';
-import { readExtentTree } from './extents.js';
-import { findRun, type MappedRun } from './file-map.js';
-import { checkDescriptor, decodeGroupDescriptor, descriptorLocation, type GroupDescriptor } from './group-descriptors.js';
-import { INODE_FLAG_EXTENTS, INODE_FLAG_INLINE_DATA, decodeInode, kindOfMode, blocks512, type FileKind, type RawInode } from './inode.js';
+import { findRun, readExtentTree, type MappedRun } from './file-map.js';
 import { statFromInode, type Ext4Stat } from './stat.js';
-import { INCOMPAT, RO_COMPAT, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, decodeSuperblock, hasIncompat, hasRoCompat, type Ext4Superblock } from './superblock.js';
-import { parseInodeXattrs, parseXattrBlock, type RawXattr } from './xattrs.js';
 
 export interface Ext4DirEntry {
   name: string;
@@ -37,7 +38,6 @@ export interface Ext4WalkEntry {
   stat: Ext4Stat;
 }
 
-const ROOT_INO = 2;
 /** Longest path (in components) a lookup or walk follows: deeper means a corrupt (cyclic) tree. */
 const MAX_DEPTH = 2048;
 /** Chunk size for streaming file data. */
@@ -75,13 +75,13 @@ async function guarded<T>(what: string, path: string, fn: () => Promise<T>): Pro
 
 export class Ext4Image {
   private readonly groups = new Map<number, GroupDescriptor>();
-  private readonly inodes = new Lru<number, RawInode>(4096);
+  private readonly inodes = new Lru<number, Inode>(4096);
   private readonly maps = new Lru<number, MappedRun[]>(256);
-  private readonly dirs = new Lru<number, Map<string, DirEntry>>(64);
+  private readonly dirs = new Lru<number, Map<string, DecodedDirEntry>>(64);
   private readonly hasFileType: boolean;
 
   private constructor(
-    private readonly source: BlockSource,
+    private readonly source: Ext4BlockSource,
     /** The volume's geometry, features, label and uuid. */
     readonly superblock: Ext4Superblock,
     private readonly ownsSource: boolean,
@@ -89,15 +89,18 @@ export class Ext4Image {
     this.hasFileType = hasIncompat(superblock, INCOMPAT.filetype);
   }
 
-  static async open(source: BlockSource, ownsSource: boolean): Promise<Ext4Image> {
-    const sbBuf = await source.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE).catch((err: unknown) => {
-      throw isLcowError(err) ? err : new LcowError('EBADIMAGE', 'cannot read the ext4 superblock', {}, { cause: err });
-    });
-    const sb = decodeSuperblock(sbBuf, source.size);
-    const img = new Ext4Image(source, sb, ownsSource);
-    const root = await img.inode(ROOT_INO);
-    if (kindOfMode(root.mode) !== 'dir') throw new LcowError('EBADIMAGE', 'ext4: the root inode is not a directory', {});
-    return img;
+  /** Read the volume `source` holds; `ownsSource`: close() closes it too. Not a readable ext4 volume → EBADIMAGE (or EUNSUPPORTED). */
+  static async open(source: Ext4BlockSource, ownsSource = false): Promise<Ext4Image> {
+    try {
+      const sb = decodeSuperblock(await source.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE), source.size);
+      const img = new Ext4Image(source, sb, ownsSource);
+      const root = await img.inode(ROOT_INO);
+      if (kindOfMode(root.mode) !== 'dir') throw new LcowError('EBADIMAGE', 'ext4: the root inode is not a directory', {});
+      return img;
+    } catch (err) {
+      if (isLcowError(err)) throw err;
+      throw new LcowError('EBADIMAGE', 'not a readable ext4 image', {}, { cause: err });
+    }
   }
 
   // ---- public API -------------------------------------------------------
@@ -149,21 +152,20 @@ export class Ext4Image {
    * `end` (inclusive, as in fs.createReadStream) select a byte range.
    */
   createReadStream(path: string, range: { start?: number; end?: number } = {}): Readable {
-    const self = this;
-    async function* chunks(): AsyncGenerator<Buffer> {
+    const chunks = async function* (this: Ext4Image): AsyncGenerator<Buffer> {
       const inode = await guarded('read', path, async () => {
-        const i = await self.inode(await self.lookup(path));
-        self.expectKind(i, 'file', path);
+        const i = await this.inode(await this.lookup(path));
+        this.expectKind(i, 'file', path);
         return i;
       });
       const from = Math.max(0, range.start ?? 0);
       const to = Math.min(inode.size, range.end === undefined ? inode.size : range.end + 1);
       for (let off = from; off < to; off += STREAM_CHUNK) {
         const n = Math.min(STREAM_CHUNK, to - off);
-        yield await guarded('read', path, () => self.readData(inode, off, n, path));
+        yield await guarded('read', path, () => this.readData(inode, off, n, path));
       }
-    }
-    return Readable.from(chunks(), { objectMode: false });
+    };
+    return Readable.from(chunks.call(this), { objectMode: false });
   }
 
   /** A symlink's target (fast symlinks in i_block, inline-data, or in a data block). */
@@ -239,17 +241,16 @@ export class Ext4Image {
       .split('/')
       .filter((p) => p !== '');
     if (parts.length > MAX_DEPTH) throw new LcowError('ENOTFOUND', `${path}: path too deep`, { path });
-    const stack = [ROOT_INO];
+    let ino = ROOT_INO;
     let walked = '';
     for (const part of parts) {
-      const cur = stack[stack.length - 1];
-      const dir = await this.dirEntries(cur, walked || '/', path);
+      const dir = await this.dirEntries(ino, walked || '/', path);
       const e = dir.get(part);
       if (!e) throw new LcowError('ENOTFOUND', `${path}: no such file or directory`, { path });
       walked += '/' + part;
-      stack.push(e.ino);
+      ino = e.ino;
     }
-    return stack[stack.length - 1];
+    return ino;
   }
 
   // ---- inodes -----------------------------------------------------------
@@ -266,7 +267,7 @@ export class Ext4Image {
     return d;
   }
 
-  private async inode(ino: number): Promise<RawInode> {
+  private async inode(ino: number): Promise<Inode> {
     const hit = this.inodes.get(ino);
     if (hit) return hit;
     const sb = this.superblock;
@@ -288,7 +289,7 @@ export class Ext4Image {
     return k;
   }
 
-  private expectKind(inode: RawInode, kind: FileKind, path: string): void {
+  private expectKind(inode: Inode, kind: FileKind, path: string): void {
     const k = kindOfMode(inode.mode);
     if (k !== kind) throw new LcowError('EINVAL', `${path} is a ${k ?? 'unknown'}, not a ${kind}`, { path, kind: k });
   }
@@ -301,13 +302,13 @@ export class Ext4Image {
   };
 
   /** The inode's logical → physical map (extents or block map). */
-  private async runs(inode: RawInode, path: string): Promise<MappedRun[]> {
+  private async runs(inode: Inode, path: string): Promise<MappedRun[]> {
     const hit = this.maps.get(inode.ino);
     if (hit) return hit;
     const sb = this.superblock;
     const fileBlocks = Math.ceil(inode.size / sb.blockSize);
     let runs: MappedRun[];
-    if (inode.flags & INODE_FLAG_EXTENTS) {
+    if (inode.flags & INODE_FLAGS.extents) {
       runs = await readExtentTree(inode.iBlock, this.readBlock, sb.blocksCount, inode.ino);
     } else {
       runs = await readBlockMap(inode.iBlock, this.readBlock, sb.blockSize, sb.blocksCount, fileBlocks, inode.ino).catch((err: unknown) => {
@@ -320,8 +321,8 @@ export class Ext4Image {
   }
 
   /** Bytes [offset, offset+length) of a file, directory or symlink body. */
-  private async readData(inode: RawInode, offset: number, length: number, path: string): Promise<Buffer> {
-    if (inode.flags & INODE_FLAG_INLINE_DATA) {
+  private async readData(inode: Inode, offset: number, length: number, path: string): Promise<Buffer> {
+    if (inode.flags & INODE_FLAGS.inline_data) {
       const all = await this.inlineData(inode);
       const out = Buffer.alloc(length);
       all.copy(out, 0, Math.min(offset, all.length), Math.min(offset + length, all.length));
@@ -332,7 +333,7 @@ export class Ext4Image {
     const out = Buffer.alloc(length);
     const end = offset + length;
     for (let i = findRun(runs, Math.floor(offset / bs)); i < runs.length; i++) {
-      const r = runs[i];
+      const r = runs[i]!;
       const rStart = r.logical * bs;
       if (rStart >= end) break;
       if (r.uninit) continue;
@@ -346,14 +347,14 @@ export class Ext4Image {
   }
 
   /** Inline data: the 60 bytes of i_block followed by the system.data xattr value. */
-  private async inlineData(inode: RawInode): Promise<Buffer> {
+  private async inlineData(inode: Inode): Promise<Buffer> {
     const x = (await this.rawXattrs(inode)).find((a) => a.name === 'system.data');
     const all = Buffer.concat([inode.iBlock, x?.value ?? Buffer.alloc(0)]);
     return all.subarray(0, Math.min(inode.size, all.length));
   }
 
-  private async symlinkTarget(inode: RawInode, path: string): Promise<Buffer> {
-    if (inode.flags & INODE_FLAG_INLINE_DATA) return this.inlineData(inode);
+  private async symlinkTarget(inode: Inode, path: string): Promise<Buffer> {
+    if (inode.flags & INODE_FLAGS.inline_data) return this.inlineData(inode);
     const bs = this.superblock.blockSize;
     const dataBlocks = blocks512(inode, bs) - (inode.fileAcl ? bs / 512 : 0);
     // A fast symlink keeps its target in i_block and owns no data block.
@@ -364,17 +365,17 @@ export class Ext4Image {
 
   // ---- directories ------------------------------------------------------
 
-  private async dirEntries(ino: number, dirPath: string, forPath = dirPath): Promise<Map<string, DirEntry>> {
+  private async dirEntries(ino: number, dirPath: string, forPath = dirPath): Promise<Map<string, DecodedDirEntry>> {
     const hit = this.dirs.get(ino);
     if (hit) return hit;
     const inode = await this.inode(ino);
     if (kindOfMode(inode.mode) !== 'dir') {
       throw new LcowError('ENOTFOUND', `${forPath}: ${dirPath} is not a directory`, { path: forPath });
     }
-    let list: DirEntry[];
-    if (inode.flags & INODE_FLAG_INLINE_DATA) {
+    let list: DecodedDirEntry[];
+    if (inode.flags & INODE_FLAGS.inline_data) {
       const x = (await this.rawXattrs(inode)).find((a) => a.name === 'system.data');
-      list = parseInlineDir(inode.iBlock, x?.value, this.hasFileType, ino);
+      list = decodeInlineDirectory(inode.iBlock, x?.value, this.hasFileType, ino);
     } else {
       if (inode.size > MAX_DIR_BYTES) throw new LcowError('EBADIMAGE', `directory ${dirPath} claims ${inode.size} bytes`, { path: dirPath });
       list = [];
@@ -383,11 +384,11 @@ export class Ext4Image {
       for (const r of await this.runs(inode, dirPath)) {
         if (r.uninit) continue;
         for (let k = 0; k < r.length && r.logical + k < fileBlocks; k++) {
-          parseDirEntries(await this.readBlock(r.physical + k), this.hasFileType, ino, list);
+          decodeDirectoryBlock(await this.readBlock(r.physical + k), this.hasFileType, ino, list);
         }
       }
     }
-    const map = new Map<string, DirEntry>();
+    const map = new Map<string, DecodedDirEntry>();
     for (const e of list) if (!map.has(e.name)) map.set(e.name, e);
     this.dirs.set(ino, map);
     return map;
@@ -395,9 +396,9 @@ export class Ext4Image {
 
   // ---- xattrs -----------------------------------------------------------
 
-  private async rawXattrs(inode: RawInode): Promise<RawXattr[]> {
-    const out = parseInodeXattrs(inode.inlineXattrArea, inode.ino);
-    if (inode.fileAcl !== 0) out.push(...parseXattrBlock(await this.readBlock(inode.fileAcl), inode.ino));
+  private async rawXattrs(inode: Inode): Promise<RawXattr[]> {
+    const out = decodeInodeXattrs(inode.xattrArea, inode.ino);
+    if (inode.fileAcl !== 0) out.push(...decodeXattrBlock(await this.readBlock(inode.fileAcl), inode.ino));
     return out;
   }
 
@@ -417,24 +418,4 @@ function normalisePath(path: string): string {
     else parts.push(p);
   }
   return '/' + parts.join('/');
-}
-
-/** Open an ext4 image: a path (raw, fixed VHD or VHDX, detected) or a BlockSource you keep owning. */
-export async function openExt4Image(pathOrSource: string | BlockSource): Promise<Ext4Image> {
-  if (typeof pathOrSource === 'string') {
-    const src = await openBlockSource(pathOrSource);
-    try {
-      return await Ext4Image.open(src, true);
-    } catch (err) {
-      await src.close().catch(() => undefined);
-      if (isLcowError(err)) throw new LcowError(err.code, err.message, { ...err.context, file: pathOrSource }, { cause: err.cause });
-      throw new LcowError('EBADIMAGE', `${pathOrSource}: not a readable ext4 image`, { file: pathOrSource }, { cause: err });
-    }
-  }
-  try {
-    return await Ext4Image.open(new CachedBlockSource(pathOrSource), false);
-  } catch (err) {
-    if (isLcowError(err)) throw err;
-    throw new LcowError('EBADIMAGE', 'not a readable ext4 image', {}, { cause: err });
-  }
 }

@@ -1,8 +1,8 @@
 /**
  * The lstat-like view of an inode the reader hands out.
  */
-import { blocks512, decodeDevice, kindOfMode, type FileKind, type RawInode } from './inode.js';
-import type { Ext4Time } from './timestamps.js';
+import { blocks512, decodeDevice, type FileKind, type Inode } from '../format/inode.js';
+import type { Timestamp } from '../format/timestamps.js';
 
 export interface Ext4Stat {
   kind: FileKind;
@@ -16,11 +16,11 @@ export interface Ext4Stat {
   inode: number;
   /** Allocated space in 512-byte units, like st_blocks (includes an xattr block). */
   blocks: number;
-  atime: Ext4Time;
-  mtime: Ext4Time;
-  ctime: Ext4Time;
+  atime: Timestamp;
+  mtime: Timestamp;
+  ctime: Timestamp;
   /** Creation time; undefined for 128-byte inodes. */
-  crtime: Ext4Time | undefined;
+  crtime: Timestamp | undefined;
   /** Device numbers for 'char' and 'block' (0 otherwise). */
   rdevMajor: number;
   rdevMinor: number;
@@ -28,7 +28,7 @@ export interface Ext4Stat {
   flags: number;
 }
 
-export function statFromInode(inode: RawInode, kind: FileKind, blockSize: number): Ext4Stat {
+export function statFromInode(inode: Inode, kind: FileKind, blockSize: number): Ext4Stat {
   const dev = kind === 'char' || kind === 'block' ? decodeDevice(inode.iBlock) : { major: 0, minor: 0 };
   return {
     kind,
@@ -48,5 +48,3 @@ export function statFromInode(inode: RawInode, kind: FileKind, blockSize: number
     flags: inode.flags,
   };
 }
-
-export { kindOfMode };

@@ -76,7 +76,7 @@ describe('GCS bridge: requests', () => {
     const calls = [1, 2, 3].map((n) =>
       client.modify(mount(n)).then(
         () => results.push(`ok ${n}`),
-        (e: LcowError) => results.push(`${e.code} ${n} ${String(e.context.errorMessage)}`),
+        (e: unknown) => results.push(`${(e as LcowError).code} ${n} ${String((e as LcowError).context.errorMessage)}`),
       ),
     );
     const reqs = [await peer.next(), await peer.next(), await peer.next()];

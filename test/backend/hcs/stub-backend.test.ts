@@ -106,18 +106,18 @@ describe('HcsVm against the stand-in computecore', () => {
       'HcsCloseComputeSystem',
     ]);
     // The document crossed as UTF-16 and came back identical.
-    expect(calls[0].args[0]).toBe('vm-life');
-    expect(JSON.parse(calls[0].args[1]!)).toEqual(lcowDocumentFor(spec('vm-life'), 'test'));
+    expect(calls[0]!.args[0]).toBe('vm-life');
+    expect(JSON.parse(calls[0]!.args[1]!)).toEqual(lcowDocumentFor(spec('vm-life'), 'test'));
     // Access granted to exactly the path attached, right before the attach; non-ASCII and astral characters intact.
-    expect(calls[3].args).toEqual(['vm-life', SANDBOX, null]);
-    expect(JSON.parse(calls[4].args[1]!)).toEqual({
+    expect(calls[3]!.args).toEqual(['vm-life', SANDBOX, null]);
+    expect(JSON.parse(calls[4]!.args[1]!)).toEqual({
       ResourcePath: 'VirtualMachine/Devices/Scsi/df6d0690-79e5-55b6-a5ec-c1e2f77f580a/Attachments/1',
       RequestType: 'Add',
       Settings: { Type: 'VirtualDisk', Path: SANDBOX, ReadOnly: false },
     });
-    expect(calls[5].args).toEqual(['vm-life', LAYER, null]);
-    expect(JSON.parse(calls[6].args[1]!).Settings).toEqual({ HostPath: LAYER, ReadOnly: true, ImageFormat: 'Vhd1' });
-    expect(JSON.parse(calls[8].args[1]!)).toEqual({ ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/3', RequestType: 'Remove' });
+    expect(calls[5]!.args).toEqual(['vm-life', LAYER, null]);
+    expect(JSON.parse(calls[6]!.args[1]!).Settings).toEqual({ HostPath: LAYER, ReadOnly: true, ImageFormat: 'Vhd1' });
+    expect(JSON.parse(calls[8]!.args[1]!)).toEqual({ ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/3', RequestType: 'Remove' });
     // Completions and the exit event came from the stub's threads.
     expect(stub.counter('foreignCallbacks')).toBe(9); // 8 operations + SystemExited
     expect(stub.counter('systemsClosed')).toBe(1);
@@ -342,7 +342,7 @@ describe('bindings', () => {
         const sys: [bigint | null] = [null];
         await runner.run('HcsCreateComputeSystem', (op) => callAsync(native.cc.HcsCreateComputeSystem, id, '{}', op, null, sys), { timeoutMs: 10_000 });
         const calls = stub.calls();
-        expect(calls[calls.length - 1].args[0]).toBe(id); // JS → UTF-16 → library
+        expect(calls[calls.length - 1]!.args[0]).toBe(id); // JS → UTF-16 → library
         const r = await runner.run('HcsGetComputeSystemProperties', (op) => callAsync(native.cc.HcsGetComputeSystemProperties, sys[0]!, op, null), {
           timeoutMs: 10_000,
         });

@@ -17,7 +17,7 @@ const build = (s: VmSpec) =>
   buildQemuArgs({ spec: s, kernelPath: '/k', initrdPath: '/i', qmpSocket: '/r/qmp.sock', agentSocket: '/r/agent.sock', accel: 'tcg' });
 
 function values(args: string[], flag: string): string[] {
-  return args.flatMap((a, i) => (a === flag ? [args[i + 1]] : []));
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1]!] : []));
 }
 
 describe('qemu argv', () => {

@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 async function sha(guestFile: string): Promise<string> {
-  return (await guestText(vm, ['sha256sum', guestFile])).split(' ')[0];
+  return (await guestText(vm, ['sha256sum', guestFile])).split(' ')[0]!;
 }
 
 function hostSha(b: Buffer): Promise<string> {

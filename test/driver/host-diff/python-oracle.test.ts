@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layerToTar } from '../../../src/driver/host-diff/to-tar.js';
-import { convertTarToExt4 } from '../../../src/ext4/convert.js';
+import { convertTarToExt4 } from '../../../src/layer/index.js';
 import { describeTar, gnuSparseTar, pyTar, richMembers, type OracleMember } from '../../helpers/tar-fixtures.js';
 import { tmpDir } from './helpers/fixtures.js';
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layerToTar } from '../../../src/driver/host-diff/to-tar.js';
-import { convertTarToExt4 } from '../../../src/ext4/convert.js';
+import { convertTarToExt4 } from '../../../src/layer/index.js';
 import { buildTree, readTar, tmpDir, type SpecEntry, type TarSeen } from './helpers/fixtures.js';
 
 const SPEC: SpecEntry[] = [

@@ -2,10 +2,9 @@
  * The tar stream's life: the image is closed when the consumer finishes,
  * when it stops early, and when a read fails (the stream errors, no partial
  * archive ends cleanly); a file that yields fewer bytes than its inode says
- * is EBADIMAGE. Plus the PAX encoder's edge cases.
+ * is EBADIMAGE.
  */
 import { describe, expect, it } from 'vitest';
-import { decodePax, encodePaxRecord, paxTime } from '../../../src/driver/host-diff/pax.js';
 import { DEFAULT_UPPER_DIR } from '../../../src/driver/host-diff/source.js';
 import { layerToTar, sandboxToTar } from '../../../src/driver/host-diff/to-tar.js';
 import { isLcowError } from '../../../src/errors.js';
@@ -69,31 +68,6 @@ describe('layerToTar stream lifecycle', () => {
     const fs = memoryFs(t);
     await expect(drain(layerToTar('x.vhd', { open: async () => fs }))).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EBADIMAGE'));
     expect(fs.closed).toBe(1);
-  });
-});
-
-describe('PAX records', () => {
-  it('counts the length prefix, including across a power of ten', () => {
-    for (let n = 0; n < 300; n++) {
-      const rec = encodePaxRecord('k', 'v'.repeat(n));
-      const len = Number(rec.toString('latin1').split(' ')[0]);
-      expect(len).toBe(rec.length);
-    }
-  });
-
-  it('round-trips raw bytes', () => {
-    const v = Buffer.from([0, 0x0a, 0xff, 0x3d, 0x20]);
-    const decoded = decodePax(Buffer.concat([encodePaxRecord('SCHILY.xattr.user.x', v), encodePaxRecord('path', 'ü/ä')]));
-    expect(decoded.get('SCHILY.xattr.user.x')).toEqual(v);
-    expect(decoded.get('path')?.toString()).toBe('ü/ä');
-  });
-
-  it('writes times as seconds with the fraction toward zero, as GNU tar and Go read them', () => {
-    expect(paxTime(5, 0)).toBe('5');
-    expect(paxTime(5, 500_000_000)).toBe('5.5');
-    expect(paxTime(1_700_000_000, 1)).toBe('1700000000.000000001');
-    expect(paxTime(-2, 750_000_000)).toBe('-1.25'); // -1.25 s stored as floor seconds + positive ns
-    expect(paxTime(-1, 0)).toBe('-1');
   });
 });
 

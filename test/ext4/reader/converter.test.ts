@@ -8,9 +8,9 @@ import { rmSync } from 'node:fs';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertTarToExt4 } from '../../../src/ext4/convert.js';
-import { openExt4Image } from '../../../src/ext4/reader/image.js';
-import { openBlockSource } from '../../../src/vhd/block-source.js';
+import { convertTarToExt4 } from '../../../src/layer/index.js';
+import { openExt4Image } from '../../../src/layer/index.js';
+import { openBlockSource } from '../../../src/vhd/index.js';
 import { compareWithManifest, makeTree, manifest, run, tempDir, type ManifestEntry } from './helpers.js';
 
 const dir = tempDir('ext4-reader-conv-');

@@ -8,11 +8,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLcowError } from '../../../src/errors.js';
-import { openExt4Image } from '../../../src/ext4/reader/image.js';
-import type { BlockSource } from '../../../src/vhd/block-source.js';
+import { Ext4Image, type Ext4BlockSource } from '../../../src/ext4/index.js';
 import { run, tempDir } from './helpers.js';
 
-class MemorySource implements BlockSource {
+class MemorySource implements Ext4BlockSource {
   constructor(private readonly buf: Buffer) {}
   get size(): number {
     return this.buf.length;
@@ -49,7 +48,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Read everything an image offers; returns normally or throws whatever the reader threw. */
 async function readAll(buf: Buffer): Promise<void> {
-  const img = await openExt4Image(new MemorySource(buf));
+  const img = await Ext4Image.open(new MemorySource(buf));
   try {
     let n = 0;
     for await (const { path, stat } of img.walk()) {
@@ -83,8 +82,8 @@ describe('ext4 reader on corrupt images', () => {
         // the first 300 KiB hold the superblock, descriptors, bitmaps, inode tables and directories
         fc.array(fc.tuple(fc.integer({ min: 1024, max: 300 * 1024 - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 40 }),
         async (name, flips) => {
-          const buf = Buffer.from(images[name]);
-          for (const [at, x] of flips) buf[at] ^= x;
+          const buf = Buffer.from(images[name]!);
+          for (const [at, x] of flips) buf[at]! ^= x;
           try {
             await readAll(buf);
           } catch (err) {

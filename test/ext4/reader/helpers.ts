@@ -35,7 +35,7 @@ export function run(cmd: string, args: string[], opts: { allowExit?: number[] } 
   } catch (err) {
     const e = err as { status?: number; stdout?: string; stderr?: string };
     if (e.status !== undefined && opts.allowExit?.includes(e.status)) return e.stdout ?? '';
-    throw new Error(`${cmd} ${args.join(' ')} failed (${e.status}): ${e.stderr ?? ''}${e.stdout ?? ''}`);
+    throw new Error(`${cmd} ${args.join(' ')} failed (${e.status}): ${e.stderr ?? ''}${e.stdout ?? ''}`, { cause: err });
   }
 }
 

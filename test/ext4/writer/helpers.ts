@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EntryMeta, LayerEntry, Timestamp } from '../../../src/ext4/entry.js';
-import { Ext4Writer, type Ext4WriteResult, type Ext4WriterOptions } from '../../../src/ext4/writer.js';
+import type { EntryMeta, LayerEntry, Timestamp } from '../../../src/ext4/index.js';
+import { Ext4Writer, type Ext4WriteResult, type Ext4WriterOptions } from '../../../src/ext4/index.js';
 
 export const T0: Timestamp = { sec: 1_700_000_000, nsec: 123_456_789 };
 
@@ -102,7 +102,7 @@ export function stat(image: string, path: string): StatInfo {
   };
   const times: StatInfo['times'] = {};
   for (const m of raw.matchAll(/^\s*(ctime|atime|mtime|crtime): 0x([0-9a-f]+):([0-9a-f]+)/gm)) {
-    times[m[1]] = { lo: parseInt(m[2], 16), extra: parseInt(m[3], 16) };
+    times[m[1]!] = { lo: parseInt(m[2]!, 16), extra: parseInt(m[3]!, 16) };
   }
   return {
     raw,

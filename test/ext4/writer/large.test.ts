@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { readFileSync, statSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LayerEntry } from '../../../src/ext4/entry.js';
+import type { LayerEntry } from '../../../src/ext4/index.js';
 import { TempDir, debugfs, dir, dump, expectFsckClean, file, meta, stat, symlink, withMount, writeImage } from './helpers.js';
 
 const tmp = new TempDir();

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { EntryMeta, LayerEntry } from '../../../src/ext4/entry.js';
-import { Ext4Writer } from '../../../src/ext4/writer.js';
+import type { EntryMeta, LayerEntry } from '../../../src/ext4/index.js';
+import { Ext4Writer } from '../../../src/ext4/index.js';
 import { e2fsck } from '../../helpers/tar-fixtures.js';
 
 setFlagsFromString('--expose-gc');

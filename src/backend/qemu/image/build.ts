@@ -150,7 +150,8 @@ async function installGcs(gcs: GcsImageInputs, staging: string): Promise<void> {
 async function findModules(kroot: string): Promise<{ modBase: string; release: string }> {
   for (const base of [kroot, path.join(kroot, 'usr')]) {
     const entries = await readdir(path.join(base, 'lib/modules')).catch(() => [] as string[]);
-    if (entries.length === 1) return { modBase: base, release: entries[0] };
+    const [release, ...more] = entries;
+    if (release !== undefined && more.length === 0) return { modBase: base, release };
   }
   throw new LcowError('EBADIMAGE', 'kernel package has no single lib/modules/<release> folder', { kroot });
 }
@@ -186,8 +187,8 @@ async function installBusybox(staging: string): Promise<void> {
     .filter(Boolean)) {
     const link = path.join(staging, rel);
     await mkdir(path.dirname(link), { recursive: true });
-    await symlink('/bin/busybox', link).catch((e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
+    await symlink('/bin/busybox', link).catch((e: unknown) => {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     });
   }
 }

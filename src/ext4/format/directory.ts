@@ -1,0 +1,126 @@
+/**
+ * Directory entries (`ext4_dir_entry_2`): inode u32, rec_len u16, name_len
+ * u8, file_type u8 (with the filetype feature; without it name_len is u16),
+ * then the name, padded to 4 bytes. rec_len chains the entries through the
+ * block; an entry never crosses a block, and the writer stretches the last
+ * entry of a block to its end.
+ *
+ * Entries with inode 0 are unused space. That one rule also skips every
+ * structure that lives inside directory blocks but is not an entry:
+ *  - the metadata_csum tail (inode 0, rec_len 12, file_type 0xDE);
+ *  - in a hashed (htree) directory, the dx_root block's ".." entry has a
+ *    rec_len running to the block end, so the dx_root_info and dx_entries
+ *    behind it are never parsed as entries; every dx_node block starts with
+ *    a fake entry of inode 0 whose rec_len is the whole block.
+ * So reading all blocks of a directory linearly lists it, hashed or not,
+ * which is what e2fsck and the kernel's readdir-by-block fallback rely on.
+ */
+import { LcowError } from '../../errors.js';
+import { BLOCK_SIZE } from './constants.js';
+import type { FileKind } from './inode.js';
+
+/** file_type of each kind (filetype feature); 0 is unknown. */
+export const FILE_TYPE: Readonly<Record<FileKind, number>> = { file: 1, dir: 2, char: 3, block: 4, fifo: 5, socket: 6, symlink: 7 };
+const KIND_OF_FILE_TYPE: Array<FileKind | undefined> = [undefined, 'file', 'dir', 'char', 'block', 'fifo', 'socket', 'symlink'];
+
+export interface DirectoryEntry {
+  /** The name's bytes (UTF-8 for everything the writer writes). */
+  name: Buffer;
+  ino: number;
+  kind: FileKind;
+}
+
+const DIRENT_HEADER = 8;
+
+export function direntSize(nameLen: number): number {
+  return (DIRENT_HEADER + nameLen + 3) & ~3;
+}
+
+/** Blocks needed for `nameLengths` (the '.' and '..' entries included by the caller). */
+export function directoryBlockCount(nameLengths: Iterable<number>): number {
+  let blocks = 1;
+  let used = 0;
+  for (const len of nameLengths) {
+    const size = direntSize(len);
+    if (used + size > BLOCK_SIZE) {
+      blocks++;
+      used = 0;
+    }
+    used += size;
+  }
+  return blocks;
+}
+
+/** Encode entries (in order; '.' and '..' first) into whole blocks. */
+export function encodeDirectory(entries: DirectoryEntry[]): Buffer {
+  const blocks = directoryBlockCount(entries.map((e) => e.name.length));
+  const out = Buffer.alloc(blocks * BLOCK_SIZE);
+  let blockStart = 0;
+  let pos = 0;
+  let lastOff = -1;
+  const seal = () => {
+    if (lastOff >= 0) out.writeUInt16LE(blockStart + BLOCK_SIZE - lastOff, lastOff + 4);
+  };
+  for (const e of entries) {
+    const size = direntSize(e.name.length);
+    if (pos + size > blockStart + BLOCK_SIZE) {
+      seal();
+      blockStart += BLOCK_SIZE;
+      pos = blockStart;
+    }
+    out.writeUInt32LE(e.ino, pos);
+    out.writeUInt16LE(size, pos + 4);
+    out.writeUInt8(e.name.length, pos + 6);
+    out.writeUInt8(FILE_TYPE[e.kind], pos + 7);
+    e.name.copy(out, pos + DIRENT_HEADER);
+    lastOff = pos;
+    pos += size;
+  }
+  seal();
+  return out;
+}
+
+export interface DecodedDirEntry {
+  name: string;
+  ino: number;
+  /** From the entry's file_type when the volume has the filetype feature. */
+  kind: FileKind | undefined;
+}
+
+/** The live entries of one directory block (or inline-data area), '.' and '..' included, appended to `out`. Malformed → EBADIMAGE. */
+export function decodeDirectoryBlock(b: Buffer, hasFileType: boolean, dirIno: number, out: DecodedDirEntry[]): void {
+  let at = 0;
+  while (at + 8 <= b.length) {
+    const ino = b.readUInt32LE(at);
+    let recLen = b.readUInt16LE(at + 4);
+    // 64 KiB blocks store a full-block rec_len as 0 or 65535 (ext4_rec_len_from_disk)
+    if ((recLen === 0 || recLen === 65535) && b.length === 65536 && at === 0) recLen = 65536;
+    const nameLen = hasFileType ? b[at + 6]! : b.readUInt16LE(at + 6);
+    if (recLen < 8 || recLen % 4 !== 0 || at + recLen > b.length || (ino !== 0 && 8 + nameLen > recLen)) {
+      throw new LcowError('EBADIMAGE', `directory inode ${dirIno}: bad entry at byte ${at} (rec_len ${recLen}, name_len ${nameLen})`, { inode: dirIno });
+    }
+    if (ino !== 0 && nameLen > 0) {
+      out.push({
+        name: b.toString('utf8', at + 8, at + 8 + nameLen),
+        ino,
+        kind: hasFileType ? KIND_OF_FILE_TYPE[b[at + 7]!] : undefined,
+      });
+    }
+    at += recLen;
+  }
+}
+
+/**
+ * An inline-data directory (inline_data feature): i_block starts with the
+ * parent's inode number (there is no "." or ".." entry), then entries fill
+ * the rest of i_block and continue in the system.data xattr value.
+ */
+export function decodeInlineDirectory(iBlock: Buffer, xattrPart: Buffer | undefined, hasFileType: boolean, dirIno: number): DecodedDirEntry[] {
+  const out: DecodedDirEntry[] = [
+    { name: '.', ino: dirIno, kind: 'dir' },
+    { name: '..', ino: iBlock.readUInt32LE(0), kind: 'dir' },
+  ];
+  decodeDirectoryBlock(iBlock.subarray(4, 60), hasFileType, dirIno, out);
+  if (xattrPart && xattrPart.length) decodeDirectoryBlock(xattrPart, hasFileType, dirIno, out);
+  return out;
+}

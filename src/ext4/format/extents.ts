@@ -1,0 +1,169 @@
+/**
+ * Extent trees (`ext4_extent_header`, `ext4_extent_idx`, `ext4_extent`). The
+ * root lives in the inode's 60-byte i_block (header + 4 entries); when a
+ * file has more extents, the root holds index entries that point at tree
+ * blocks (the writer's: 4 KiB, header + 340 entries), as deep as needed.
+ *
+ *   header (12 bytes): magic 0xF30A u16, entries u16, max u16, depth u16 (0 = leaf), generation u32
+ *   index  (12 bytes): logical block u32, child block lo u32, child block hi u16, unused u16
+ *   leaf   (12 bytes): logical block u32, length u16 (> 32768: uninitialised,
+ *                      length − 32768), start hi u16, start lo u32
+ *
+ * A node block may end with a 4-byte checksum tail (metadata_csum); `max`
+ * already excludes it.
+ */
+import { BLOCK_SIZE, MAX_EXTENT_LEN, ceilDiv } from './constants.js';
+
+export const EXTENT_MAGIC = 0xf30a;
+const HEADER_SIZE = 12;
+const ENTRY_SIZE = 12;
+export const ROOT_CAPACITY = (60 - HEADER_SIZE) / ENTRY_SIZE; // 4
+export const NODE_CAPACITY = Math.floor((BLOCK_SIZE - HEADER_SIZE) / ENTRY_SIZE); // 340
+
+/** A run of `length` blocks: file block `logical` onwards maps to disk block `physical` onwards. */
+export interface Extent {
+  logical: number;
+  physical: number;
+  length: number;
+}
+
+/** Cut extents longer than the format's 32768-block limit. */
+export function splitLongExtents(extents: Extent[]): Extent[] {
+  const out: Extent[] = [];
+  for (const e of extents) {
+    for (let done = 0; done < e.length; done += MAX_EXTENT_LEN) {
+      out.push({ logical: e.logical + done, physical: e.physical + done, length: Math.min(MAX_EXTENT_LEN, e.length - done) });
+    }
+  }
+  return out;
+}
+
+/** How many 4 KiB tree blocks an extent list of `count` entries needs. */
+export function extentTreeBlockCount(count: number): number {
+  if (count <= ROOT_CAPACITY) return 0;
+  let total = 0;
+  let level = count;
+  while (level > ROOT_CAPACITY) {
+    level = ceilDiv(level, NODE_CAPACITY);
+    total += level;
+  }
+  return total;
+}
+
+function writeHeader(b: Buffer, entries: number, max: number, depth: number): void {
+  b.writeUInt16LE(EXTENT_MAGIC, 0);
+  b.writeUInt16LE(entries, 2);
+  b.writeUInt16LE(max, 4);
+  b.writeUInt16LE(depth, 6);
+  b.writeUInt32LE(0, 8);
+}
+
+function writeLeafEntry(b: Buffer, off: number, e: Extent): void {
+  b.writeUInt32LE(e.logical, off);
+  b.writeUInt16LE(e.length, off + 4);
+  b.writeUInt16LE(Math.floor(e.physical / 2 ** 32), off + 6);
+  b.writeUInt32LE(e.physical % 2 ** 32, off + 8);
+}
+
+function writeIndexEntry(b: Buffer, off: number, logical: number, child: number): void {
+  b.writeUInt32LE(logical, off);
+  b.writeUInt32LE(child % 2 ** 32, off + 4);
+  b.writeUInt16LE(Math.floor(child / 2 ** 32), off + 8);
+  b.writeUInt16LE(0, off + 10);
+}
+
+export interface ExtentTree {
+  /** The 60 bytes for i_block. */
+  root: Buffer;
+  /** Tree blocks to write, at the block numbers handed out by `allocate`. */
+  blocks: Array<{ block: number; data: Buffer }>;
+}
+
+/**
+ * Build the tree for `extents` (ascending logical order, each ≤ 32768 blocks).
+ * `allocate` returns consecutive disk block numbers for tree blocks; exactly
+ * extentTreeBlockCount(extents.length) are requested.
+ */
+export function buildExtentTree(extents: Extent[], allocate: () => number): ExtentTree {
+  const root = Buffer.alloc(60);
+  const blocks: ExtentTree['blocks'] = [];
+  if (extents.length <= ROOT_CAPACITY) {
+    writeHeader(root, extents.length, ROOT_CAPACITY, 0);
+    extents.forEach((e, i) => writeLeafEntry(root, HEADER_SIZE + i * ENTRY_SIZE, e));
+    return { root, blocks };
+  }
+  // Bottom-up: leaves, then index levels until the top fits in the inode.
+  let level: Array<{ logical: number; block: number }> = [];
+  for (let i = 0; i < extents.length; i += NODE_CAPACITY) {
+    const chunk = extents.slice(i, i + NODE_CAPACITY);
+    const data = Buffer.alloc(BLOCK_SIZE);
+    writeHeader(data, chunk.length, NODE_CAPACITY, 0);
+    chunk.forEach((e, j) => writeLeafEntry(data, HEADER_SIZE + j * ENTRY_SIZE, e));
+    const block = allocate();
+    blocks.push({ block, data });
+    level.push({ logical: chunk[0]!.logical, block });
+  }
+  let depth = 1;
+  while (level.length > ROOT_CAPACITY) {
+    const next: typeof level = [];
+    for (let i = 0; i < level.length; i += NODE_CAPACITY) {
+      const chunk = level.slice(i, i + NODE_CAPACITY);
+      const data = Buffer.alloc(BLOCK_SIZE);
+      writeHeader(data, chunk.length, NODE_CAPACITY, depth);
+      chunk.forEach((n, j) => writeIndexEntry(data, HEADER_SIZE + j * ENTRY_SIZE, n.logical, n.block));
+      const block = allocate();
+      blocks.push({ block, data });
+      next.push({ logical: chunk[0]!.logical, block });
+    }
+    level = next;
+    depth++;
+  }
+  writeHeader(root, level.length, ROOT_CAPACITY, depth);
+  level.forEach((n, j) => writeIndexEntry(root, HEADER_SIZE + j * ENTRY_SIZE, n.logical, n.block));
+  return { root, blocks };
+}
+
+export interface ExtentHeader {
+  entries: number;
+  max: number;
+  depth: number;
+}
+
+/** The header of a node (i_block or a tree block), or undefined when it is not one: bad magic, or entries that do not fit. */
+export function decodeExtentHeader(node: Buffer): ExtentHeader | undefined {
+  if (node.length < HEADER_SIZE || node.readUInt16LE(0) !== EXTENT_MAGIC) return undefined;
+  const h = { entries: node.readUInt16LE(2), max: node.readUInt16LE(4), depth: node.readUInt16LE(6) };
+  if (h.entries > h.max || HEADER_SIZE + h.max * ENTRY_SIZE > node.length) return undefined;
+  return h;
+}
+
+/** A leaf entry: an extent, possibly uninitialised (allocated, never written: reads as zeros). */
+export interface LeafExtent extends Extent {
+  uninit: boolean;
+}
+
+export type ExtentNode = ExtentHeader & { leaves: LeafExtent[]; children: Array<{ logical: number; block: number }> };
+
+/** One node with its leaf (depth 0) or index entries; undefined when the header is not valid. */
+export function decodeExtentNode(node: Buffer): ExtentNode | undefined {
+  const h = decodeExtentHeader(node);
+  if (!h) return undefined;
+  const leaves: LeafExtent[] = [];
+  const children: Array<{ logical: number; block: number }> = [];
+  for (let i = 0; i < h.entries; i++) {
+    const o = HEADER_SIZE + i * ENTRY_SIZE;
+    if (h.depth === 0) {
+      const raw = node.readUInt16LE(o + 4);
+      const uninit = raw > MAX_EXTENT_LEN;
+      leaves.push({
+        logical: node.readUInt32LE(o),
+        length: uninit ? raw - MAX_EXTENT_LEN : raw,
+        physical: node.readUInt16LE(o + 6) * 2 ** 32 + node.readUInt32LE(o + 8),
+        uninit,
+      });
+    } else {
+      children.push({ logical: node.readUInt32LE(o), block: node.readUInt16LE(o + 8) * 2 ** 32 + node.readUInt32LE(o + 4) });
+    }
+  }
+  return { ...h, leaves, children };
+}

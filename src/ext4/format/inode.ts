@@ -1,0 +1,174 @@
+/**
+ * The inode (`struct ext4_inode`): the 128-byte base, then i_extra_isize
+ * bytes of extra fields (the *_extra time words, crtime, …), then in-inode
+ * extended attributes up to s_inode_size. The writer's inodes are 256 bytes
+ * with i_extra_isize 32; the decoder reads any size.
+ *
+ *   0x00 mode u16   0x02 uid lo u16   0x04 size lo   0x08 atime   0x0C ctime
+ *   0x10 mtime      0x14 dtime        0x18 gid lo u16  0x1A links u16
+ *   0x1C blocks lo  0x20 flags        0x28 i_block[60]  0x68 file_acl lo
+ *   0x6C size hi    0x74 blocks hi u16  0x76 file_acl hi u16
+ *   0x78 uid hi u16  0x7A gid hi u16
+ *   0x80 extra_isize u16  0x84 ctime_extra  0x88 mtime_extra  0x8C atime_extra
+ *   0x90 crtime  0x94 crtime_extra
+ */
+import { EXTRA_ISIZE, INODE_SIZE } from './constants.js';
+import { decodeTime, encodeTime, type Timestamp } from './timestamps.js';
+
+export type FileKind = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
+
+/** i_mode's file-type bits. */
+export const S_IFMT = 0o170000;
+/** The file-type bits of each kind, beside the mode bits they share i_mode with. */
+export const MODE_TYPE: Readonly<Record<FileKind, number>> = {
+  socket: 0o140000,
+  symlink: 0o120000,
+  file: 0o100000,
+  block: 0o060000,
+  dir: 0o040000,
+  char: 0o020000,
+  fifo: 0o010000,
+};
+
+export function kindOfMode(mode: number): FileKind | undefined {
+  const bits = mode & S_IFMT;
+  for (const [kind, b] of Object.entries(MODE_TYPE) as Array<[FileKind, number]>) if (b === bits) return kind;
+  return undefined;
+}
+
+/** i_flags bits the writer or the reader act on. */
+export const INODE_FLAGS = {
+  /** A hashed (htree) directory. */
+  index: 0x1000,
+  /** i_blocks counts file-system blocks, not 512-byte sectors (with the huge_file feature). */
+  huge_file: 0x40000,
+  extents: 0x80000,
+  /** The inode holds a large xattr value (ea_inode feature). */
+  ea_inode: 0x200000,
+  inline_data: 0x10000000,
+} as const;
+
+/** What the writer sets. */
+export interface InodeFields {
+  /** Full i_mode: file-type bits | permission bits. */
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  linksCount: number;
+  /** i_blocks as stored: 512-byte units (huge_file lets it use 48 bits), file-system blocks with the huge_file inode flag. */
+  blocks: number;
+  flags: number;
+  /** The 60-byte i_block area: extent root, block map, fast symlink target, device number or inline data. */
+  iBlock: Buffer;
+  /** Block number of the external xattr block, or 0. */
+  fileAcl: number;
+  atime: Timestamp;
+  mtime: Timestamp;
+  ctime: Timestamp;
+  crtime: Timestamp;
+  /** The in-inode xattr area (from byte 128 + i_extra_isize), or undefined for none. */
+  xattrArea?: Buffer;
+}
+
+/** What the decoder reads. */
+export interface Inode extends Omit<InodeFields, 'crtime' | 'xattrArea'> {
+  ino: number;
+  /** i_blocks is in file-system blocks (huge_file feature + HUGE_FILE inode flag). */
+  blocksInFsUnits: boolean;
+  /** Undefined for a 128-byte inode. */
+  crtime: Timestamp | undefined;
+  extraIsize: number;
+  /** The bytes after the extra fields (in-inode xattrs live here); empty for a 128-byte inode. */
+  xattrArea: Buffer;
+}
+
+function putTime(b: Buffer, t: Timestamp, loOff: number, extraOff: number): void {
+  const e = encodeTime(t);
+  b.writeUInt32LE(e.lo, loOff);
+  b.writeUInt32LE(e.extra, extraOff);
+}
+
+/** Encode into `out` at `offset` (INODE_SIZE bytes, assumed zero). */
+export function encodeInode(f: InodeFields, out: Buffer, offset = 0): void {
+  const b = out.subarray(offset, offset + INODE_SIZE);
+  b.writeUInt16LE(f.mode & 0xffff, 0x0);
+  b.writeUInt16LE(f.uid & 0xffff, 0x2);
+  b.writeUInt32LE(f.size % 2 ** 32, 0x4);
+  b.writeUInt16LE(f.gid & 0xffff, 0x18);
+  b.writeUInt16LE(f.linksCount, 0x1a);
+  b.writeUInt32LE(f.blocks % 2 ** 32, 0x1c);
+  b.writeUInt32LE(f.flags >>> 0, 0x20);
+  f.iBlock.copy(b, 0x28, 0, 60);
+  b.writeUInt32LE(f.fileAcl >>> 0, 0x68);
+  b.writeUInt32LE(Math.floor(f.size / 2 ** 32), 0x6c);
+  b.writeUInt16LE(Math.floor(f.blocks / 2 ** 32) & 0xffff, 0x74);
+  b.writeUInt16LE((f.uid >>> 16) & 0xffff, 0x78);
+  b.writeUInt16LE((f.gid >>> 16) & 0xffff, 0x7a);
+  b.writeUInt16LE(EXTRA_ISIZE, 0x80);
+  putTime(b, f.ctime, 0x0c, 0x84);
+  putTime(b, f.mtime, 0x10, 0x88);
+  putTime(b, f.atime, 0x08, 0x8c);
+  putTime(b, f.crtime, 0x90, 0x94);
+  if (f.xattrArea) f.xattrArea.copy(b, 128 + EXTRA_ISIZE);
+}
+
+/** Decode inode `ino` from its on-disk bytes (`b`, s_inode_size long); `huge`: the volume has huge_file. */
+export function decodeInode(b: Buffer, ino: number, huge: boolean): Inode {
+  const big = b.length > 128;
+  let extraIsize = big ? b.readUInt16LE(0x80) : 0;
+  // A corrupt extra_isize must not push us off the inode; treat it as absent.
+  if (extraIsize + 128 > b.length || extraIsize % 4 !== 0) extraIsize = 0;
+  const has = (end: number): boolean => big && 128 + extraIsize >= end;
+  const extra = (at: number): number | undefined => (has(at + 4) ? b.readUInt32LE(at) : undefined);
+  const flags = b.readUInt32LE(0x20);
+  const blocksHi = huge ? b.readUInt16LE(0x74) * 2 ** 32 : 0;
+  return {
+    ino,
+    mode: b.readUInt16LE(0x00),
+    uid: b.readUInt16LE(0x02) + b.readUInt16LE(0x78) * 0x10000,
+    gid: b.readUInt16LE(0x18) + b.readUInt16LE(0x7a) * 0x10000,
+    size: b.readUInt32LE(0x04) + b.readUInt32LE(0x6c) * 2 ** 32,
+    linksCount: b.readUInt16LE(0x1a),
+    blocks: b.readUInt32LE(0x1c) + blocksHi,
+    blocksInFsUnits: huge && (flags & INODE_FLAGS.huge_file) !== 0,
+    flags,
+    iBlock: Buffer.from(b.subarray(0x28, 0x28 + 60)),
+    fileAcl: b.readUInt32LE(0x68) + b.readUInt16LE(0x76) * 2 ** 32,
+    atime: decodeTime(b.readUInt32LE(0x08), extra(0x8c)),
+    ctime: decodeTime(b.readUInt32LE(0x0c), extra(0x84)),
+    mtime: decodeTime(b.readUInt32LE(0x10), extra(0x88)),
+    crtime: has(0x94) ? decodeTime(b.readUInt32LE(0x90), extra(0x94)) : undefined,
+    extraIsize,
+    xattrArea: big ? Buffer.from(b.subarray(128 + extraIsize)) : Buffer.alloc(0),
+  };
+}
+
+/** i_blocks in 512-byte units whatever the HUGE_FILE flag says. */
+export function blocks512(inode: Inode, blockSize: number): number {
+  return inode.blocksInFsUnits ? inode.blocks * (blockSize / 512) : inode.blocks;
+}
+
+/**
+ * Device numbers in i_block, as the kernel keeps them: the old 16-bit
+ * encoding (major << 8 | minor) in i_block[0] when both fit in 8 bits, else
+ * the new 32-bit one in i_block[1] (minor low 8 bits | major 12 bits << 8 |
+ * minor high 12 bits << 20: new_encode_dev / new_decode_dev).
+ */
+export function encodeDevice(major: number, minor: number): Buffer {
+  const b = Buffer.alloc(60);
+  if (major < 256 && minor < 256) {
+    b.writeUInt32LE((major << 8) | minor, 0);
+  } else {
+    const enc = (minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12);
+    b.writeUInt32LE(enc >>> 0, 4);
+  }
+  return b;
+}
+
+export function decodeDevice(iBlock: Buffer): { major: number; minor: number } {
+  const old = iBlock.readUInt32LE(0);
+  if (old !== 0) return { major: (old >>> 8) & 0xff, minor: old & 0xff };
+  const dev = iBlock.readUInt32LE(4);
+  return { major: (dev & 0xfff00) >>> 8, minor: (dev & 0xff) | ((dev >>> 12) & 0xfff00) };
+}

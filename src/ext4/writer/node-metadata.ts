@@ -1,0 +1,149 @@
+/**
+ * The metadata of one node as it goes to disk at finish(): its directory
+ * blocks, extent-tree blocks and xattr block (in that order, contiguous
+ * from the node's first metadata block), and its inode fields.
+ *
+ * Nothing here is kept between the planning pass, the block-writing pass
+ * and the inode-table pass: each recomputes what it needs from the node and
+ * its first metadata block. That costs a second extent-tree build for the
+ * rare file with more than four extents, and keeps the writer's memory at
+ * the namespace itself — no per-inode layout objects for the whole image.
+ */
+import { LcowError } from '../../errors.js';
+import type { BatchWriter } from './batch-writer.js';
+import { BLOCK_SIZE, MAX_LINKS } from '../format/constants.js';
+import { directoryBlockCount, encodeDirectory, type DirectoryEntry } from '../format/directory.js';
+import { buildExtentTree, extentTreeBlockCount, splitLongExtents, type Extent, type ExtentTree } from '../format/extents.js';
+import { INODE_FLAGS, MODE_TYPE, encodeDevice, type InodeFields } from '../format/inode.js';
+import type { DirNode, Node } from './namespace.js';
+import { layoutXattrs, type XattrLayout } from '../format/xattrs.js';
+
+/** How many metadata blocks `n` needs: directory blocks + extent-tree blocks + xattr block. */
+export function metadataBlockCount(n: Node): number {
+  const dirBlocks = n.type === 'dir' ? directoryBlocks(n) : 0;
+  return dirBlocks + extentTreeBlockCount(extentsOf(n, 0, dirBlocks).length) + (xattrLayout(n).block ? 1 : 0);
+}
+
+/** Append `n`'s metadata blocks to `out`, which must be at block `first`. */
+export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter): Promise<void> {
+  const { dirBlocks, tree, xattrs } = shape(n, first);
+  if (n.type === 'dir') {
+    const data = encodeDirectory(dirEntries(n));
+    if (data.length !== dirBlocks * BLOCK_SIZE)
+      throw new LcowError('EIO', 'internal layout mismatch: a directory changed size between planning and writing', { ino: n.ino });
+    await out.append(data);
+  }
+  for (const t of tree?.blocks ?? []) await out.append(t.data);
+  if (xattrs.block) await out.append(xattrs.block);
+}
+
+/** The inode of `n`, whose metadata blocks start at `first`. */
+export function inodeFieldsOf(n: Node, first: number): InodeFields {
+  const { dirBlocks, tree, treeBlocks, xattrs, xattrBlock } = shape(n, first);
+  let size = 0;
+  let blocks = treeBlocks + (xattrBlock ? 1 : 0);
+  let iBlock: Buffer | undefined;
+  let links = n.links;
+  switch (n.type) {
+    case 'file':
+      size = n.size;
+      blocks += n.dataBlocks;
+      break;
+    case 'dir':
+      size = dirBlocks * BLOCK_SIZE;
+      blocks += dirBlocks;
+      // dir_nlink: past the limit a directory's count is 1 ("many").
+      links = 2 + n.subdirs > MAX_LINKS ? 1 : 2 + n.subdirs;
+      break;
+    case 'symlink':
+      size = n.target.length;
+      if (n.block === undefined) {
+        iBlock = Buffer.alloc(60);
+        n.target.copy(iBlock);
+      } else blocks += 1;
+      break;
+    case 'char':
+    case 'block':
+      iBlock = encodeDevice(n.major, n.minor);
+      break;
+    default:
+      break;
+  }
+  return {
+    mode: MODE_TYPE[n.type] | n.meta.mode,
+    uid: n.meta.uid,
+    gid: n.meta.gid,
+    size,
+    linksCount: links,
+    blocks: blocks * (BLOCK_SIZE / 512),
+    flags: tree ? INODE_FLAGS.extents : 0,
+    iBlock: tree?.root ?? iBlock ?? Buffer.alloc(60),
+    fileAcl: xattrBlock,
+    atime: n.meta.atime,
+    mtime: n.meta.mtime,
+    ctime: n.meta.ctime,
+    crtime: n.meta.crtime,
+    xattrArea: xattrs.inline,
+  };
+}
+
+/** Where a node's data lives, as extents: directories and long symlinks in metadata/data blocks, files from their runs. */
+function extentsOf(n: Node, dirStart: number, dirBlocks: number): Extent[] {
+  switch (n.type) {
+    case 'dir':
+      return splitLongExtents([{ logical: 0, physical: dirStart, length: dirBlocks }]);
+    case 'file':
+      return n.runs ?? (n.dataBlocks > 0 ? splitLongExtents([{ logical: 0, physical: n.start, length: n.dataBlocks }]) : []);
+    case 'symlink':
+      return n.block === undefined ? [] : [{ logical: 0, physical: n.block, length: 1 }];
+    default:
+      return [];
+  }
+}
+
+function usesExtents(n: Node): boolean {
+  return n.type === 'dir' || n.type === 'file' || (n.type === 'symlink' && n.block !== undefined);
+}
+
+interface Shape {
+  dirBlocks: number;
+  tree?: ExtentTree;
+  treeBlocks: number;
+  xattrs: XattrLayout;
+  /** Block of the external xattr block, 0 when everything fits in the inode. */
+  xattrBlock: number;
+}
+
+function shape(n: Node, first: number): Shape {
+  const dirBlocks = n.type === 'dir' ? directoryBlocks(n) : 0;
+  let next = first + dirBlocks;
+  const tree = usesExtents(n) ? buildExtentTree(extentsOf(n, first, dirBlocks), () => next++) : undefined;
+  const treeBlocks = tree?.blocks.length ?? 0;
+  const xattrs = xattrLayout(n);
+  return { dirBlocks, tree, treeBlocks, xattrs, xattrBlock: xattrs.block ? next : 0 };
+}
+
+const NO_XATTRS: XattrLayout = {};
+
+function xattrLayout(n: Node): XattrLayout {
+  return n.xattrs && n.xattrs.size > 0 ? layoutXattrs(n.xattrs, { ino: n.ino }) : NO_XATTRS;
+}
+
+function directoryBlocks(d: DirNode): number {
+  return directoryBlockCount(nameLengths(d));
+}
+
+function* nameLengths(d: DirNode): Generator<number> {
+  yield 1; // '.'
+  yield 2; // '..'
+  for (const name of d.children.keys()) yield Buffer.byteLength(name, 'utf8');
+}
+
+function dirEntries(d: DirNode): DirectoryEntry[] {
+  const out: DirectoryEntry[] = [
+    { name: Buffer.from('.'), ino: d.ino, kind: 'dir' },
+    { name: Buffer.from('..'), ino: d.parent.ino, kind: 'dir' },
+  ];
+  for (const [name, child] of d.children) out.push({ name: Buffer.from(name, 'utf8'), ino: child.ino, kind: child.type });
+  return out;
+}

@@ -1,0 +1,423 @@
+/**
+ * Ext4Writer: streams normalised layer entries into a compact, read-only
+ * ext4 image. File data is written as it arrives, block-aligned, in large
+ * batches; everything else (directories, extent trees, xattr blocks, inode
+ * tables, bitmaps, descriptors, superblock) is laid out at finish():
+ *
+ *   [block 0: superblock][descriptor blocks reserved for the max size]
+ *   [file data, long symlinks ...][dirs | extent trees | xattr blocks]
+ *   [inode tables][block bitmaps][inode bitmaps]
+ *
+ * flex_bg lets the per-group metadata sit anywhere and sparse_super2 with
+ * no backups keeps groups past 0 free of superblock copies, so the data
+ * can stream through group boundaries untouched.
+ */
+import { createHash } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import { LcowError } from '../../errors.js';
+import { componentLogger, type Logger } from '../../log.js';
+import type { FileEntry, LayerEntry, SymlinkEntry } from './entry.js';
+import { BatchWriter, writeAll } from './batch-writer.js';
+import { GroupBitmaps } from '../format/bitmaps.js';
+import {
+  BLOCKS_PER_GROUP,
+  BLOCK_SIZE,
+  DEFAULT_MAX_DISK_SIZE,
+  FAST_SYMLINK_MAX,
+  INODE_SIZE,
+  MAX_INODES_PER_GROUP,
+  MAX_SYMLINK_LEN,
+  SUPERBLOCK_OFFSET,
+  ceilDiv,
+} from '../format/constants.js';
+import { direntSize } from '../format/directory.js';
+import { extentTreeBlockCount, splitLongExtents } from '../format/extents.js';
+import { computeGeometry, reservedGdtBlocks, type Geometry } from './geometry.js';
+import { COMPAT, INCOMPAT, RO_COMPAT } from '../format/features.js';
+import { encodeGroupDescriptorTable, type GroupDescriptor } from '../format/group-descriptor.js';
+import { encodeInode } from '../format/inode.js';
+import { Namespace, metaFromEntry, ownXattrs, setXattr, type FileNode, type Node, type NodeMeta } from './namespace.js';
+import { inodeFieldsOf, metadataBlockCount, writeNodeMetadata } from './node-metadata.js';
+import { PackedCursor, regionsToBlockRanges, type BlockRange } from './sparse-ranges.js';
+import { encodeSuperblock } from '../format/superblock.js';
+import { formatUuid, uuidFromHash } from '../format/uuid.js';
+
+export interface Ext4WriterOptions {
+  /** Largest image allowed, in bytes (default 128 GiB); past it → LcowError('ETOOBIG', …, {entry}). */
+  maxDiskSizeBytes?: number;
+  logger?: Logger;
+}
+
+export interface Ext4WriteResult {
+  /** Size of the ext4 image in bytes, a multiple of 4096. */
+  sizeBytes: number;
+  blockCount: number;
+  inodeCount: number;
+  uuid: string;
+}
+
+/** Largest image without the 64bit feature: 2^32 blocks. */
+const MAX_FS_BYTES = (2 ** 32 - 1) * BLOCK_SIZE;
+const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** Inodes encoded per inode-table write (128 KiB). */
+const INODE_CHUNK = 512;
+
+export class Ext4Writer {
+  private readonly ns = new Namespace();
+  private readonly out: BatchWriter;
+  private readonly log: Logger;
+  private readonly maxBlocks: number;
+  private readonly firstDataBlock: number;
+  /** Serialises add()/finish() so callers that forget to await cannot interleave data. */
+  private chain: Promise<unknown> = Promise.resolve();
+  private failure: unknown;
+  private finished = false;
+  private lastEntry: string | undefined;
+  /** Running guess of metadata size, so ETOOBIG names the entry that crossed the limit. */
+  private metaBytesEstimate = 64 * 1024;
+
+  private constructor(
+    private readonly fh: FileHandle,
+    options: Ext4WriterOptions,
+  ) {
+    const max = options.maxDiskSizeBytes ?? DEFAULT_MAX_DISK_SIZE;
+    if (!(max > 0)) throw new LcowError('EINVAL', 'maxDiskSizeBytes must be positive', { maxDiskSizeBytes: max });
+    this.maxBlocks = Math.floor(Math.min(max, MAX_FS_BYTES) / BLOCK_SIZE);
+    this.firstDataBlock = 1 + reservedGdtBlocks(this.maxBlocks);
+    this.out = new BatchWriter(fh, this.firstDataBlock * BLOCK_SIZE);
+    this.log = componentLogger(options.logger, 'ext4-writer');
+  }
+
+  /** Writes the image into an open file handle starting at byte 0. */
+  static create(fh: FileHandle, options: Ext4WriterOptions = {}): Ext4Writer {
+    return new Ext4Writer(fh, options);
+  }
+
+  /** Add one normalised entry. For 'file' entries, consumes entry.body fully before resolving. */
+  add(entry: LayerEntry): Promise<void> {
+    return this.serialised(() => this.addNow(entry));
+  }
+
+  /** Write all metadata; returns the sizes. The file's length is then exactly sizeBytes. */
+  finish(): Promise<Ext4WriteResult> {
+    return this.serialised(async () => {
+      const result = await this.finishNow();
+      this.finished = true;
+      return result;
+    });
+  }
+
+  private serialised<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(() => {
+      if (this.failure !== undefined) throw new LcowError('EINVAL', 'the writer failed earlier; start again', {}, { cause: this.failure });
+      if (this.finished) throw new LcowError('EINVAL', 'the writer is already finished', {});
+      return op().catch((err: unknown) => {
+        this.failure = err;
+        throw err;
+      });
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async addNow(entry: LayerEntry): Promise<void> {
+    this.lastEntry = entry.tarName;
+    if (entry.kind === 'opaque') {
+      setXattr(this.ns.dirAt(entry.path, entry.tarName), OPAQUE_XATTR, Buffer.from('y'));
+      return;
+    }
+    this.metaBytesEstimate += INODE_SIZE + direntSize(Buffer.byteLength(entry.path)) + (entry.meta.xattrs.size > 0 ? BLOCK_SIZE : 0);
+    const meta = metaFromEntry(entry.meta);
+    const xattrs = ownXattrs(entry.meta.xattrs);
+    switch (entry.kind) {
+      case 'dir': {
+        const dir = this.ns.putDir(entry.path, entry.tarName, meta, entry.meta.xattrs);
+        if (entry.opaque) setXattr(dir, OPAQUE_XATTR, Buffer.from('y'));
+        this.checkRoom(0, entry.tarName);
+        return;
+      }
+      case 'file':
+        return this.addFile(entry, meta, xattrs);
+      case 'symlink':
+        return this.addSymlink(entry, meta, xattrs);
+      case 'hardlink': {
+        const target = this.ns.hardlinkTarget(entry.target, entry.tarName);
+        this.ns.bind(this.ns.prepareNonDir(entry.path, entry.tarName), target, entry.tarName);
+        return;
+      }
+      case 'char':
+      case 'block': {
+        if (!(entry.major >= 0 && entry.major <= 0xfff && entry.minor >= 0 && entry.minor <= 0xfffff)) {
+          throw new LcowError('EUNSUPPORTED', `${entry.tarName}: device number ${entry.major}:${entry.minor} does not fit ext4`, { entry: entry.tarName });
+        }
+        const slot = this.ns.prepareNonDir(entry.path, entry.tarName);
+        this.ns.bind(slot, { type: entry.kind, seq: this.ns.nextSeq(), ino: 0, meta, xattrs, links: 0, major: entry.major, minor: entry.minor }, entry.tarName);
+        return;
+      }
+      case 'fifo':
+      case 'socket': {
+        const slot = this.ns.prepareNonDir(entry.path, entry.tarName);
+        this.ns.bind(slot, { type: entry.kind, seq: this.ns.nextSeq(), ino: 0, meta, xattrs, links: 0 }, entry.tarName);
+        return;
+      }
+      case 'whiteout': {
+        // overlayfs whiteout: a character device 0:0 with no permission bits.
+        const slot = this.ns.prepareNonDir(entry.path, entry.tarName);
+        this.ns.bind(slot, { type: 'char', seq: this.ns.nextSeq(), ino: 0, meta: { ...meta, mode: 0 }, xattrs, links: 0, major: 0, minor: 0 }, entry.tarName);
+        return;
+      }
+      default: {
+        const never: never = entry;
+        throw new LcowError('EINVAL', 'unknown entry kind', { entry: never });
+      }
+    }
+  }
+
+  /** Throw ETOOBIG when `blocks` more data (plus the metadata so far) would pass the maximum size. */
+  private checkRoom(blocks: number, tarName: string): void {
+    const next = this.out.position / BLOCK_SIZE;
+    const meta = ceilDiv(this.metaBytesEstimate, BLOCK_SIZE);
+    if (next + blocks + meta > this.maxBlocks) {
+      throw new LcowError('ETOOBIG', `${tarName}: disk exceeded maximum size of ${this.maxBlocks * BLOCK_SIZE} bytes`, {
+        entry: tarName,
+        maxDiskSizeBytes: this.maxBlocks * BLOCK_SIZE,
+      });
+    }
+  }
+
+  private async addFile(entry: FileEntry, meta: NodeMeta, xattrs: Map<string, Buffer> | undefined): Promise<void> {
+    const { tarName } = entry;
+    if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw new LcowError('EBADTAR', `${tarName}: bad size ${entry.size}`, { entry: tarName });
+    const slot = this.ns.prepareNonDir(entry.path, tarName);
+    const ranges: BlockRange[] = entry.sparse
+      ? regionsToBlockRanges(entry.sparse, entry.size, tarName)
+      : entry.size > 0
+        ? [{ logical: 0, length: ceilDiv(entry.size, BLOCK_SIZE), packed: 0 }]
+        : [];
+    const dataBlocks = ranges.reduce((n, r) => n + r.length, 0);
+    if (ranges.length > 4) this.metaBytesEstimate += extentTreeBlockCount(ranges.length) * BLOCK_SIZE;
+    this.checkRoom(dataBlocks, tarName);
+    const start = this.out.position / BLOCK_SIZE;
+    if (entry.sparse) await this.streamSparse(entry, ranges, start);
+    else await this.streamPlain(entry);
+    await this.out.alignToBlock();
+    const node: FileNode = {
+      type: 'file',
+      seq: this.ns.nextSeq(),
+      ino: 0,
+      meta,
+      xattrs,
+      links: 0,
+      size: entry.size,
+      start,
+      dataBlocks,
+    };
+    if (entry.sparse) node.runs = splitLongExtents(ranges.map((r) => ({ logical: r.logical, physical: start + r.packed, length: r.length })));
+    this.ns.bind(slot, node, tarName);
+  }
+
+  private async streamPlain(entry: FileEntry): Promise<void> {
+    let received = 0;
+    for await (const chunk of entry.body) {
+      received += chunk.length;
+      if (received > entry.size) throw new LcowError('EBADTAR', `${entry.tarName}: more data than its size ${entry.size}`, { entry: entry.tarName });
+      await this.out.append(chunk);
+    }
+    if (received !== entry.size) {
+      throw new LcowError('EBADTAR', `${entry.tarName}: truncated (${received} of ${entry.size} bytes)`, { entry: entry.tarName });
+    }
+  }
+
+  /** Regions' bytes arrive back to back; each lands at its packed position, short gaps zero-filled. */
+  private async streamSparse(entry: FileEntry, ranges: BlockRange[], startBlock: number): Promise<void> {
+    const regions = (entry.sparse ?? []).filter((r) => r.length > 0);
+    const cursor = new PackedCursor(ranges);
+    const base = startBlock * BLOCK_SIZE;
+    let ri = 0;
+    let inRegion = 0;
+    const expected = regions.reduce((n, r) => n + r.length, 0);
+    let received = 0;
+    for await (const chunk of entry.body) {
+      received += chunk.length;
+      if (received > expected) throw new LcowError('EBADTAR', `${entry.tarName}: more sparse data than its map describes`, { entry: entry.tarName });
+      let off = 0;
+      while (off < chunk.length) {
+        const r = regions[ri];
+        if (!r) throw new LcowError('EBADTAR', `${entry.tarName}: more sparse data than its map describes`, { entry: entry.tarName });
+        if (inRegion === 0) {
+          const target = base + cursor.positionOf(r.offset);
+          await this.out.zeros(target - this.out.position);
+        }
+        const n = Math.min(chunk.length - off, r.length - inRegion);
+        await this.out.append(off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n));
+        off += n;
+        inRegion += n;
+        if (inRegion === r.length) {
+          ri++;
+          inRegion = 0;
+        }
+      }
+    }
+    if (received !== expected) {
+      throw new LcowError('EBADTAR', `${entry.tarName}: truncated sparse data (${received} of ${expected} bytes)`, { entry: entry.tarName });
+    }
+  }
+
+  private async addSymlink(entry: SymlinkEntry, meta: NodeMeta, xattrs: Map<string, Buffer> | undefined): Promise<void> {
+    const target = Buffer.from(entry.target, 'utf8');
+    if (target.length === 0 || target.length > MAX_SYMLINK_LEN || target.includes(0)) {
+      throw new LcowError('EBADTAR', `${entry.tarName}: symlink target must be 1..${MAX_SYMLINK_LEN} bytes without NUL`, { entry: entry.tarName });
+    }
+    const slot = this.ns.prepareNonDir(entry.path, entry.tarName);
+    let block: number | undefined;
+    if (target.length > FAST_SYMLINK_MAX) {
+      this.checkRoom(1, entry.tarName);
+      block = this.out.position / BLOCK_SIZE;
+      await this.out.append(target);
+      await this.out.alignToBlock();
+    }
+    this.ns.bind(slot, { type: 'symlink', seq: this.ns.nextSeq(), ino: 0, meta, xattrs, links: 0, target, block }, entry.tarName);
+  }
+
+  private async finishNow(): Promise<Ext4WriteResult> {
+    await this.out.flush();
+    const metaStart = this.out.position / BLOCK_SIZE;
+
+    // Plan: each node's first metadata block, in inode order (the order they are written).
+    const nodes = this.ns.numberInodes();
+    const inodes = nodes[nodes.length - 1]!.ino;
+    const firstMeta = new Float64Array(nodes.length);
+    let cursor = metaStart;
+    for (let i = 0; i < nodes.length; i++) {
+      firstMeta[i] = cursor;
+      cursor += metadataBlockCount(nodes[i]!);
+    }
+    const geo = computeGeometry(cursor, inodes);
+    if (geo.blocksCount > this.maxBlocks) {
+      throw new LcowError('ETOOBIG', `disk exceeded maximum size of ${this.maxBlocks * BLOCK_SIZE} bytes`, {
+        entry: this.lastEntry,
+        maxDiskSizeBytes: this.maxBlocks * BLOCK_SIZE,
+        sizeBytes: geo.blocksCount * BLOCK_SIZE,
+      });
+    }
+
+    // Everything from here on is metadata; its hash names the file system (UUID).
+    const hash = createHash('sha256');
+    this.out.onBatch = (bytes) => hash.update(bytes);
+    for (let i = 0; i < nodes.length; i++) await writeNodeMetadata(nodes[i]!, firstMeta[i]!, this.out);
+    if (this.out.position !== cursor * BLOCK_SIZE) {
+      throw new LcowError('EIO', 'internal layout mismatch while writing metadata blocks', { position: this.out.position, planned: cursor * BLOCK_SIZE });
+    }
+    const dirsPerGroup = new Array<number>(geo.groups).fill(0);
+    await this.writeInodeTables(nodes, firstMeta, geo, dirsPerGroup);
+    const blockMaps = blockBitmaps(nodes, geo, metaStart);
+    await this.out.append(blockMaps.data);
+    const inodeMaps = inodeBitmaps(geo, inodes);
+    await this.out.append(inodeMaps.data);
+    await this.out.flush();
+    if (this.out.position !== (geo.inodeBitmapStart + geo.groups) * BLOCK_SIZE) {
+      throw new LcowError('EIO', 'internal layout mismatch while writing metadata', { position: this.out.position });
+    }
+
+    const uuid = uuidFromHash(hash.digest());
+    const head = this.encodeHead(geo, blockMaps, inodeMaps, dirsPerGroup, uuid, inodes);
+    await writeAll(this.fh, head, head.length, 0);
+    const sizeBytes = geo.blocksCount * BLOCK_SIZE;
+    try {
+      await this.fh.truncate(sizeBytes);
+    } catch (err) {
+      throw new LcowError('EIO', 'could not set the image length', { sizeBytes }, { cause: err });
+    }
+    const result = { sizeBytes, blockCount: geo.blocksCount, inodeCount: geo.groups * geo.inodesPerGroup, uuid: formatUuid(uuid) };
+    this.log.debug({ ...result, inodesUsed: inodes, groups: geo.groups, dataBlocks: metaStart - this.firstDataBlock }, 'ext4 image finished');
+    return result;
+  }
+
+  /**
+   * Inode tables of all groups, back to back, encoded INODE_CHUNK inodes at
+   * a time into one reused buffer (the batch writer copies what it is given).
+   */
+  private async writeInodeTables(nodes: Node[], firstMeta: Float64Array, geo: Geometry, dirsPerGroup: number[]): Promise<void> {
+    const total = geo.groups * geo.inodesPerGroup;
+    const chunk = Buffer.alloc(INODE_CHUNK * INODE_SIZE);
+    let i = 0;
+    for (let first = 1; first <= total; first += INODE_CHUNK) {
+      const count = Math.min(INODE_CHUNK, total - first + 1);
+      chunk.fill(0);
+      while (i < nodes.length && nodes[i]!.ino < first + count) {
+        const n = nodes[i]!;
+        encodeInode(inodeFieldsOf(n, firstMeta[i]!), chunk, (n.ino - first) * INODE_SIZE);
+        if (n.type === 'dir') dirsPerGroup[Math.floor((n.ino - 1) / geo.inodesPerGroup)]!++;
+        i++;
+      }
+      await this.out.append(count === INODE_CHUNK ? chunk : chunk.subarray(0, count * INODE_SIZE));
+    }
+  }
+
+  /** Block 0 (superblock at byte 1024) and the descriptor blocks, zero-padded over the whole reserved area. */
+  private encodeHead(geo: Geometry, blockMaps: GroupBitmaps, inodeMaps: GroupBitmaps, dirsPerGroup: number[], uuid: Buffer, inodes: number): Buffer {
+    const gds: GroupDescriptor[] = [];
+    let freeBlocks = 0;
+    for (let g = 0; g < geo.groups; g++) {
+      const validBlocks = Math.min(BLOCKS_PER_GROUP, geo.blocksCount - g * BLOCKS_PER_GROUP);
+      const free = validBlocks - blockMaps.countUsed(g, validBlocks);
+      freeBlocks += free;
+      gds.push({
+        blockBitmap: geo.blockBitmapStart + g,
+        inodeBitmap: geo.inodeBitmapStart + g,
+        inodeTable: geo.inodeTableStart + g * geo.inodeTableBlocksPerGroup,
+        freeBlocksCount: free,
+        freeInodesCount: geo.inodesPerGroup - inodeMaps.countUsed(g, geo.inodesPerGroup),
+        usedDirsCount: dirsPerGroup[g]!,
+        flags: 0,
+      });
+    }
+    const head = Buffer.alloc(this.firstDataBlock * BLOCK_SIZE);
+    const sb = encodeSuperblock({
+      inodesCount: geo.groups * geo.inodesPerGroup,
+      blocksCount: geo.blocksCount,
+      reservedBlocksCount: 0,
+      freeBlocksCount: freeBlocks,
+      freeInodesCount: geo.groups * geo.inodesPerGroup - inodes,
+      inodesPerGroup: geo.inodesPerGroup,
+      featureCompat: COMPAT.ext_attr | COMPAT.sparse_super2,
+      featureIncompat: INCOMPAT.filetype | INCOMPAT.extent | INCOMPAT.flex_bg,
+      featureRoCompat: RO_COMPAT.sparse_super | RO_COMPAT.large_file | RO_COMPAT.huge_file | RO_COMPAT.dir_nlink | RO_COMPAT.extra_isize | RO_COMPAT.read_only,
+      uuid,
+      label: '',
+      // One flex group spans the whole image: all group metadata is packed together.
+      logGroupsPerFlex: 31,
+      hashSeed: uuidFromHash(createHash('sha256').update(uuid).update('hash seed').digest()),
+      timestamp: 0,
+    });
+    sb.copy(head, SUPERBLOCK_OFFSET);
+    encodeGroupDescriptorTable(gds, geo.gdtBlocks, BLOCK_SIZE).copy(head, BLOCK_SIZE);
+    return head;
+  }
+}
+
+/** Data, long symlinks and all of [metaStart, end of the inode bitmaps) are in use; the padding past the last block is set. */
+function blockBitmaps(nodes: Node[], geo: Geometry, metaStart: number): GroupBitmaps {
+  const maps = new GroupBitmaps(geo.groups);
+  maps.setRange(0, 1 + geo.gdtBlocks);
+  for (const n of nodes) {
+    if (n.type === 'file') {
+      // A file's data blocks are contiguous from `start` (sparse files: packed, holes take none).
+      if (n.dataBlocks > 0) maps.setRange(n.start, n.dataBlocks);
+    } else if (n.type === 'symlink' && n.block !== undefined) maps.setBit(n.block);
+  }
+  maps.setRange(metaStart, geo.inodeBitmapStart + geo.groups - metaStart);
+  maps.padGroup(geo.groups - 1, geo.blocksCount - (geo.groups - 1) * BLOCKS_PER_GROUP);
+  return maps;
+}
+
+/** Inodes 1..used are in use (numbers are dense); bits past inodes_per_group are padding. */
+function inodeBitmaps(geo: Geometry, used: number): GroupBitmaps {
+  const maps = new GroupBitmaps(geo.groups);
+  for (let g = 0; g < geo.groups; g++) {
+    const inGroup = Math.max(0, Math.min(geo.inodesPerGroup, used - g * geo.inodesPerGroup));
+    maps.setRange(g * MAX_INODES_PER_GROUP, inGroup);
+    maps.padGroup(g, geo.inodesPerGroup);
+  }
+  return maps;
+}

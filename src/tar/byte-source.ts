@@ -1,0 +1,152 @@
+/**
+ * Where the reader's bytes come from: a stream it pulls from, or a file it
+ * reads at positions, where skipping a body is a seek (indexing the members
+ * of a large archive reads only its headers).
+ */
+import type { FileHandle } from 'node:fs/promises';
+
+const EMPTY = Buffer.alloc(0);
+
+export interface ByteReader {
+  /** Bytes handed out or skipped so far (the tar stream offset). */
+  readonly position: number;
+  /** Up to `n` bytes (fewer only at end of input). */
+  read(n: number): Promise<Buffer>;
+  /** At least one and at most `max` bytes; empty at end of input. */
+  readSome(max: number): Promise<Buffer>;
+  /** Discard `n` bytes; returns how many were actually skipped (less at end of input). */
+  skip(n: number): Promise<number>;
+  /** Read and drop everything that is left. */
+  drain(): Promise<void>;
+  /** Stop early: release the input. */
+  close(): Promise<void>;
+}
+
+/**
+ * A pull reader over an AsyncIterable<Buffer>: the parser asks for exactly
+ * the bytes it needs and nothing more is read from upstream until it asks
+ * again. That is how backpressure works here — a Node Readable consumed
+ * through its async iterator stays paused while the consumer is busy —
+ * and why memory stays at one upstream chunk whatever the file sizes.
+ * Slices are views into upstream chunks (no copies on the hot path).
+ */
+export class ByteSource implements ByteReader {
+  private readonly it: AsyncIterator<Buffer | Uint8Array | string>;
+  private chunk: Buffer = EMPTY;
+  private eof = false;
+  /** Bytes handed out so far (the tar stream offset). */
+  position = 0;
+
+  constructor(input: AsyncIterable<Buffer | Uint8Array | string>) {
+    this.it = input[Symbol.asyncIterator]();
+  }
+
+  /** Make at least one byte available; false at end of input. */
+  private async fill(): Promise<boolean> {
+    while (this.chunk.length === 0) {
+      if (this.eof) return false;
+      const r = await this.it.next();
+      if (r.done) {
+        this.eof = true;
+        return false;
+      }
+      const v = r.value;
+      this.chunk = Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    }
+    return true;
+  }
+
+  /**
+   * Up to `n` bytes (fewer only at end of input). Zero-copy when the current
+   * chunk holds them, which for 512-byte headers is nearly always.
+   */
+  async read(n: number): Promise<Buffer> {
+    if (!(await this.fill())) return EMPTY;
+    if (this.chunk.length >= n) return this.take(n);
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < n && (await this.fill())) {
+      const part = this.take(Math.min(n - got, this.chunk.length));
+      parts.push(part);
+      got += part.length;
+    }
+    return Buffer.concat(parts, got);
+  }
+
+  /** The next slice of at most `max` bytes, whatever the current chunk holds; empty at end of input. */
+  async readSome(max: number): Promise<Buffer> {
+    if (!(await this.fill())) return EMPTY;
+    return this.take(Math.min(max, this.chunk.length));
+  }
+
+  /** Discard `n` bytes; returns how many were actually skipped (less at end of input). */
+  async skip(n: number): Promise<number> {
+    let left = n;
+    while (left > 0 && (await this.fill())) left -= this.take(Math.min(left, this.chunk.length)).length;
+    return n - left;
+  }
+
+  /** Read and drop everything that is left (so a writer piping into us never sees EPIPE). */
+  async drain(): Promise<void> {
+    while (await this.fill()) this.take(this.chunk.length);
+  }
+
+  /** Stop reading early: lets the upstream iterator release its resources. */
+  async close(): Promise<void> {
+    this.eof = true;
+    this.chunk = EMPTY;
+    await this.it.return?.();
+  }
+
+  private take(n: number): Buffer {
+    const out = this.chunk.subarray(0, n);
+    this.chunk = this.chunk.subarray(n);
+    this.position += n;
+    return out;
+  }
+}
+
+/**
+ * The first `size` bytes of an open file, read at positions. The handle stays
+ * the caller's: close() only stops reading.
+ */
+export class FileBytes implements ByteReader {
+  position = 0;
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly size: number,
+    /** Largest single read (bodies arrive in slices of at most this). */
+    private readonly maxRead = 1 << 20,
+  ) {}
+
+  async read(n: number): Promise<Buffer> {
+    const len = Math.max(0, Math.min(n, this.size - this.position));
+    if (len === 0) return EMPTY;
+    const buf = Buffer.allocUnsafe(len);
+    let done = 0;
+    while (done < len) {
+      const { bytesRead } = await this.fh.read(buf, done, len - done, this.position + done);
+      if (bytesRead === 0) break; // the file shrank under us: a short read, which the reader reports as truncation
+      done += bytesRead;
+    }
+    this.position += done;
+    return done === len ? buf : buf.subarray(0, done);
+  }
+
+  readSome(max: number): Promise<Buffer> {
+    return this.read(Math.min(max, this.maxRead));
+  }
+
+  async skip(n: number): Promise<number> {
+    const k = Math.max(0, Math.min(n, this.size - this.position));
+    this.position += k;
+    return k;
+  }
+
+  async drain(): Promise<void> {
+    this.position = this.size;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,41 @@
+/**
+ * Member names → the clean relative paths TarEntry promises.
+ *
+ * An archive is unpacked beneath a root, so a name that is absolute or climbs
+ * out with '..' is hostile, not something to "fix": it is rejected rather
+ * than stripped (unlike `tar -x`, which strips and warns), because a layer
+ * that silently lands somewhere else than its author meant is worse than one
+ * that fails. The harmless noise is normalised: leading './', repeated '/',
+ * '.' components, a trailing '/'.
+ */
+
+/** Longest path component Linux accepts (NAME_MAX; ext4's directory entries hold no more), in bytes of UTF-8. */
+export const MAX_NAME_BYTES = 255;
+
+export type PathProblem = 'absolute' | 'dotdot' | 'nul' | 'name-too-long';
+
+export type CleanResult = { ok: true; path: string } | { ok: false; problem: PathProblem; component?: string };
+
+export function cleanPath(name: string): CleanResult {
+  if (name.includes('\0')) return { ok: false, problem: 'nul' };
+  if (name.startsWith('/')) return { ok: false, problem: 'absolute' };
+  const parts: string[] = [];
+  for (const part of name.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') return { ok: false, problem: 'dotdot' };
+    if (Buffer.byteLength(part, 'utf8') > MAX_NAME_BYTES) return { ok: false, problem: 'name-too-long', component: part };
+    parts.push(part);
+  }
+  return { ok: true, path: parts.join('/') };
+}
+
+const MESSAGES: Record<PathProblem, string> = {
+  absolute: 'absolute path',
+  dotdot: "path climbs out with '..'",
+  nul: 'path contains a NUL byte',
+  'name-too-long': `a path component is longer than ${MAX_NAME_BYTES} bytes`,
+};
+
+export function describePathProblem(problem: PathProblem): string {
+  return MESSAGES[problem];
+}

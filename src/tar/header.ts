@@ -1,0 +1,189 @@
+/**
+ * One 512-byte tar header block: decoded without interpretation (the raw
+ * fields of the V7 / ustar / old-GNU layouts, the checksum verified), and
+ * encoded as ustar. PAX records, long names and sparse maps are applied by
+ * the reader (read-entries.ts) and chosen by the writer (write-entry.ts);
+ * this file only knows the fixed layout.
+ *
+ *   0 name[100]  100 mode[8]  108 uid[8]  116 gid[8]  124 size[12]
+ * 136 mtime[12]  148 chksum[8] 156 typeflag  157 linkname[100]
+ * 257 magic[6]   263 version[2] 265 uname[32] 297 gname[32]
+ * 329 devmajor[8] 337 devminor[8]
+ * ustar: 345 prefix[155]
+ * GNU:   345 atime[12] 357 ctime[12] … 386 sparse[4×24] 482 isextended 483 realsize[12]
+ */
+import { encodeOctal, parseNumeric, parseOctal } from './large-numbers.js';
+
+export const BLOCK = 512;
+
+/** Bytes of zero padding after a body of `size` bytes, up to the next block. */
+export function blockPadding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+export type TarFormat = 'v7' | 'ustar' | 'gnu';
+
+export interface RawHeader {
+  /** name, with the ustar prefix joined on; raw bytes (decoded to text later). */
+  name: Buffer;
+  linkname: Buffer;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  /** Old-GNU headers only; 0 when absent. */
+  atime: number;
+  ctime: number;
+  typeflag: string;
+  devmajor: number;
+  devminor: number;
+  format: TarFormat;
+  /** Old-GNU sparse ('S'): the in-header map, the continuation flag and the real size. */
+  gnuSparse?: { regions: Array<{ offset: number; length: number }>; isExtended: boolean; realSize: number };
+}
+
+/** Why a block is not a header; the caller turns it into an LcowError with the entry context. */
+export class HeaderError extends Error {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export function isZeroBlock(block: Buffer): boolean {
+  for (let i = 0; i < BLOCK; i++) if (block[i] !== 0) return false;
+  return true;
+}
+
+/** The header's byte sum with the checksum field read as eight spaces: unsigned, and signed (historic tars summed signed chars). */
+function checksums(block: Buffer): { unsigned: number; signed: number } {
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  return { unsigned, signed };
+}
+
+/** The stored checksum matches either sum. */
+export function checksumMatches(block: Buffer): boolean {
+  const stored = parseOctal(block.subarray(148, 156));
+  if (stored === undefined) return false;
+  // An all-NUL checksum field is not "0": real headers always carry one.
+  if (block[148] === 0 && block[149] === 0) return false;
+  const { unsigned, signed } = checksums(block);
+  return stored === unsigned || stored === signed;
+}
+
+/** Bytes up to the first NUL (the whole field when there is none). */
+export function cString(field: Buffer): Buffer {
+  const nul = field.indexOf(0);
+  return nul === -1 ? field : field.subarray(0, nul);
+}
+
+function num(block: Buffer, start: number, length: number, field: string): number {
+  const v = parseNumeric(block.subarray(start, start + length));
+  if (v === undefined) throw new HeaderError(`invalid numeric field '${field}'`, field);
+  return v;
+}
+
+function detectFormat(block: Buffer): TarFormat {
+  const magic = block.toString('latin1', 257, 265);
+  if (magic === 'ustar  \0') return 'gnu';
+  if (magic.startsWith('ustar\0')) return 'ustar';
+  return 'v7';
+}
+
+/** Decode the GNU sparse array at `start` with `count` (offset[12], numbytes[12]) pairs; empty slots end it. */
+export function decodeSparseArray(block: Buffer, start: number, count: number): Array<{ offset: number; length: number }> {
+  const regions: Array<{ offset: number; length: number }> = [];
+  for (let i = 0; i < count; i++) {
+    const at = start + i * 24;
+    if (block[at] === 0) break;
+    regions.push({ offset: num(block, at, 12, 'sparse.offset'), length: num(block, at + 12, 12, 'sparse.numbytes') });
+  }
+  return regions;
+}
+
+export function decodeHeader(block: Buffer): RawHeader {
+  if (!checksumMatches(block)) throw new HeaderError('header checksum mismatch', 'chksum');
+  const format = detectFormat(block);
+  let name = cString(block.subarray(0, 100));
+  if (format === 'ustar') {
+    const prefix = cString(block.subarray(345, 500));
+    if (prefix.length > 0) name = Buffer.concat([prefix, Buffer.from('/'), name]);
+  }
+  const typeflag = block[156] === 0 ? '0' : String.fromCharCode(block[156]!);
+  const header: RawHeader = {
+    name,
+    linkname: cString(block.subarray(157, 257)),
+    mode: num(block, 100, 8, 'mode') & 0o7777,
+    uid: num(block, 108, 8, 'uid'),
+    gid: num(block, 116, 8, 'gid'),
+    size: num(block, 124, 12, 'size'),
+    mtime: num(block, 136, 12, 'mtime'),
+    atime: 0,
+    ctime: 0,
+    typeflag,
+    devmajor: 0,
+    devminor: 0,
+    format,
+  };
+  if (format !== 'v7') {
+    header.devmajor = num(block, 329, 8, 'devmajor');
+    header.devminor = num(block, 337, 8, 'devminor');
+  }
+  if (format === 'gnu') {
+    header.atime = num(block, 345, 12, 'atime');
+    header.ctime = num(block, 357, 12, 'ctime');
+    if (typeflag === 'S') {
+      header.gnuSparse = {
+        regions: decodeSparseArray(block, 386, 4),
+        isExtended: block[482] !== 0,
+        realSize: num(block, 483, 12, 'realsize'),
+      };
+    }
+  }
+  if (header.size < 0) throw new HeaderError('negative size', 'size');
+  if (header.uid < 0 || header.gid < 0) throw new HeaderError('negative uid/gid', 'uid');
+  if (header.devmajor < 0 || header.devminor < 0) throw new HeaderError('negative device number', 'devmajor');
+  return header;
+}
+
+/** The ustar fields the writer sets; everything else stays zero. */
+export interface UstarFields {
+  /** At most 100 bytes of ASCII (the writer puts anything longer in PAX). */
+  name: string;
+  typeflag: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtimeSec: number;
+  linkname: string;
+  devmajor: number;
+  devminor: number;
+}
+
+export function encodeHeader(f: UstarFields): Buffer {
+  const b = Buffer.alloc(BLOCK);
+  b.write(f.name, 0, 100, 'ascii');
+  encodeOctal(b, 100, 8, f.mode);
+  encodeOctal(b, 108, 8, f.uid);
+  encodeOctal(b, 116, 8, f.gid);
+  encodeOctal(b, 124, 12, f.size);
+  encodeOctal(b, 136, 12, f.mtimeSec);
+  b.write(f.typeflag, 156, 1, 'ascii');
+  b.write(f.linkname, 157, 100, 'ascii');
+  b.write('ustar\u000000', 257, 8, 'ascii');
+  encodeOctal(b, 329, 8, f.devmajor);
+  encodeOctal(b, 337, 8, f.devminor);
+  // Six digits, NUL, space: the form GNU tar writes.
+  b.write(checksums(b).unsigned.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  return b;
+}

@@ -1,0 +1,22 @@
+/**
+ * tar/: the one tar codec. Reading (plain tar; decompress() first), the
+ * writer's header encoder, and compression detection and decoding.
+ */
+export type {
+  TarEntry,
+  TarEntryKind,
+  TarEntryMeta,
+  TarFileEntry,
+  TarDirEntry,
+  TarSymlinkEntry,
+  TarHardlinkEntry,
+  TarDeviceEntry,
+  TarFifoEntry,
+  SparseRegion,
+  Timestamp,
+} from './entry.js';
+export { readTarEntries, type ReadTarOptions } from './read-entries.js';
+export { FileBytes, type ByteReader } from './byte-source.js';
+export { decompress, detectCompression, type Compression, type DecompressOptions } from './compression.js';
+export { zstdSupport } from './zstd.js';
+export { encodeTarItem, padding, END_OF_ARCHIVE, type TarItem } from './write-entry.js';

@@ -1,0 +1,337 @@
+/**
+ * The reader: a tar byte stream (or a tar file) → TarEntry objects.
+ *
+ * Why our own parser rather than wrapping tar-stream: tar-stream 3 leaves
+ * exactly the hard parts to the caller — it hands over GNU 'S' sparse entries
+ * with type null and packed data, PAX 1.0 sparse files under their
+ * GNUSparseFile.N names with the map inside the data, and PAX times, uids
+ * and xattrs as lossy strings (xattr values are bytes). Re-parsing all that
+ * on top of its headers would leave two parsers to trust. A tar header is a
+ * fixed 512-byte layout, so a pull parser over the raw bytes (byte-source.ts)
+ * is small, verifies the checksum itself, keeps PAX values binary, decodes
+ * every sparse format in the same pass, and gets backpressure for free: it
+ * reads upstream only when the consumer asks for the next entry or the next
+ * chunk of a body. File bodies are never buffered.
+ *
+ * Contract with the consumer: consume (or abandon) an entry's body before
+ * asking for the next entry; what is left of it is skipped then.
+ */
+import type { Logger } from '../log.js';
+import { componentLogger } from '../log.js';
+import { LcowError } from '../errors.js';
+import { ByteSource, type ByteReader } from './byte-source.js';
+import { cleanPath, describePathProblem } from './clean-path.js';
+import type { SparseRegion, TarEntry, TarEntryMeta, TarFileEntry, Timestamp } from './entry.js';
+import { BLOCK, HeaderError, blockPadding, cString, decodeHeader, decodeSparseArray, isZeroBlock, type RawHeader } from './header.js';
+import { PaxError, collectPax, decodePaxRecords, type PaxOverrides, type PaxRecord } from './pax.js';
+import { MAX_SPARSE_REGIONS, Sparse10MapParser, SparseError, normaliseSparse, sparseFromPax } from './sparse.js';
+import { GNU_SPARSE, KIND_OF_TYPEFLAG, META_TYPEFLAG } from './types.js';
+
+export interface ReadTarOptions {
+  /** Largest logical file size accepted (ETOOBIG beyond). */
+  maxFileSizeBytes?: number;
+  logger?: Logger;
+}
+
+/** GNU long names/links are paths; anything this long is not one. */
+const MAX_LONG_NAME = 64 * 1024;
+/** PAX headers hold names and xattrs (ext4, the main consumer, keeps at most a block of xattrs per inode). */
+const MAX_PAX_HEADER = 16 * 1024 * 1024;
+/** Largest body slice handed out at once. */
+const MAX_BODY_SLICE = 1024 * 1024;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Metadata headers seen since the last real entry; they apply to the next one. */
+interface Pending {
+  longName?: Buffer;
+  longLink?: Buffer;
+  pax: PaxRecord[];
+}
+
+/** Plain tar only: decompress() first (the reader sees the bytes its caller hashes). */
+export async function* readTarEntries(
+  input: AsyncIterable<Buffer | Uint8Array | string> | ByteReader,
+  options: ReadTarOptions = {},
+): AsyncGenerator<TarEntry, void, undefined> {
+  const log = componentLogger(options.logger, 'tar');
+  const src = isByteReader(input) ? input : new ByteSource(input);
+  let finished = false;
+  try {
+    let pending: Pending = { pax: [] };
+    for (;;) {
+      const headerOffset = src.position;
+      const block = await src.read(BLOCK);
+      if (block.length === 0) {
+        // EOF on a block boundary without the end-of-archive marker: accepted,
+        // as GNU tar and Go do — unless a long-name/PAX header was dangling.
+        if (pending.longName || pending.longLink || pending.pax.length) throw truncated(describePending(pending), headerOffset);
+        break;
+      }
+      if (block.length < BLOCK) {
+        // Name the entry when enough of its header arrived to show the name field.
+        const partial = block.length >= 100 ? cString(block.subarray(0, 100)).toString('latin1') : undefined;
+        throw truncated(describePending(pending) ?? partial ?? '(header)', headerOffset);
+      }
+      if (isZeroBlock(block)) {
+        const next = await src.read(BLOCK);
+        if (next.length === 0 || (next.length === BLOCK && isZeroBlock(next))) break;
+        throw new LcowError('EBADTAR', 'a zero block inside the archive is followed by more data', { offset: headerOffset });
+      }
+
+      let raw: RawHeader;
+      try {
+        raw = decodeHeader(block);
+      } catch (err) {
+        if (!(err instanceof HeaderError)) throw err;
+        const guess = cString(block.subarray(0, 100)).toString('latin1');
+        throw new LcowError(
+          'EBADTAR',
+          `bad tar header for '${guess}': ${err.message}`,
+          { entry: guess, offset: headerOffset, field: err.field },
+          { cause: err },
+        );
+      }
+
+      // Metadata headers: they carry data for the following entry.
+      switch (raw.typeflag) {
+        case META_TYPEFLAG.gnuLongName:
+        case META_TYPEFLAG.gnuLongLink: {
+          const data = await readMetaBody(src, raw, MAX_LONG_NAME, headerOffset);
+          if (raw.typeflag === META_TYPEFLAG.gnuLongName) pending.longName = cString(data);
+          else pending.longLink = cString(data);
+          continue;
+        }
+        case META_TYPEFLAG.pax:
+        case META_TYPEFLAG.paxSolaris: {
+          const data = await readMetaBody(src, raw, MAX_PAX_HEADER, headerOffset);
+          const records = decodePaxRecords(data);
+          if (!records) throw new LcowError('EBADTAR', 'malformed PAX extended header', { entry: raw.name.toString('latin1'), offset: headerOffset });
+          pending.pax.push(...records);
+          continue;
+        }
+        case META_TYPEFLAG.paxGlobal: // global PAX defaults: nothing in them matters for a layer (documented choice)
+          log.debug({ offset: headerOffset }, 'ignoring PAX global header');
+          await skipBody(src, raw.size, raw.name.toString('latin1'), headerOffset);
+          continue;
+        case META_TYPEFLAG.gnuVolumeLabel: // volume label: harmless, no file
+          log.warn({ offset: headerOffset, label: raw.name.toString('latin1') }, 'skipping tar volume label');
+          await skipBody(src, raw.size, raw.name.toString('latin1'), headerOffset);
+          pending = { pax: [] };
+          continue;
+      }
+
+      const { entry, dataSize } = await buildEntry(src, raw, pending, headerOffset, options);
+      pending = { pax: [] };
+      if (entry.kind === 'file') {
+        const state = { remaining: dataSize };
+        entry.body = bodyOf(src, state, entry.tarName);
+        entry.dataOffset = src.position;
+        yield entry;
+        if (state.remaining > 0) {
+          const skipped = await src.skip(state.remaining);
+          if (skipped < state.remaining) throw truncated(entry.tarName, src.position);
+        }
+        await skipExact(src, blockPadding(dataSize), entry.tarName);
+      } else {
+        await skipBody(src, dataSize, entry.tarName, headerOffset);
+        yield entry;
+      }
+    }
+    finished = true;
+    // Past the end marker there is only record padding; read it so a pipe upstream closes cleanly.
+    await src.drain();
+  } finally {
+    if (!finished) await src.close().catch(() => undefined);
+  }
+}
+
+function isByteReader(input: AsyncIterable<Buffer | Uint8Array | string> | ByteReader): input is ByteReader {
+  return typeof (input as ByteReader).readSome === 'function';
+}
+
+type Built = { entry: TarEntry; dataSize: number };
+
+async function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: number, options: ReadTarOptions): Promise<Built> {
+  const rawName = raw.name.toString('latin1');
+  let pax: PaxOverrides;
+  try {
+    pax = collectPax(pending.pax);
+  } catch (err) {
+    if (!(err instanceof PaxError)) throw err;
+    throw new LcowError('EBADTAR', `${err.message} for '${rawName}'`, { entry: rawName, offset, key: err.key });
+  }
+  const sparseFail = (err: unknown, name: string): never => {
+    if (err instanceof SparseError || err instanceof HeaderError)
+      throw new LcowError('EBADTAR', `bad sparse map for '${name}': ${err.message}`, { entry: name, offset }, { cause: err });
+    throw err;
+  };
+  let sparseInfo: ReturnType<typeof sparseFromPax>;
+  try {
+    sparseInfo = raw.typeflag === '0' || raw.typeflag === '7' ? sparseFromPax(pax.sparse) : undefined; // a sparse member is a regular one
+  } catch (err) {
+    sparseFail(err, rawName);
+  }
+
+  const nameBytes = sparseInfo?.name ?? pax.path ?? pending.longName ?? raw.name;
+  const tarName = decodeText(nameBytes, rawName, offset, 'name');
+  const ctx = { entry: tarName, offset };
+  let dataSize = pax.size ?? raw.size;
+
+  const mtime: Timestamp = pax.mtime ?? { sec: raw.mtime, nsec: 0 };
+  const meta: TarEntryMeta = {
+    mode: raw.mode,
+    uid: pax.uid ?? raw.uid,
+    gid: pax.gid ?? raw.gid,
+    mtime,
+    atime: pax.atime ?? (raw.atime ? { sec: raw.atime, nsec: 0 } : mtime),
+    ctime: pax.ctime ?? (raw.ctime ? { sec: raw.ctime, nsec: 0 } : mtime),
+    xattrs: pax.xattrs,
+  };
+  for (const name of meta.xattrs.keys()) {
+    if (name === '' || name.includes('\0')) throw new LcowError('EBADTAR', `invalid xattr name on '${tarName}'`, { ...ctx, xattr: name });
+  }
+
+  const cleaned = cleanPath(tarName);
+  if (!cleaned.ok) throw new LcowError('EBADTAR', `${describePathProblem(cleaned.problem)}: '${tarName}'`, { ...ctx, problem: cleaned.problem });
+  const path = cleaned.path;
+
+  const typeKind = KIND_OF_TYPEFLAG[raw.typeflag];
+  if (typeKind === undefined) {
+    throw new LcowError('EBADTAR', `unsupported tar entry type '${printable(raw.typeflag)}' for '${tarName}'`, { ...ctx, typeflag: raw.typeflag });
+  }
+  if (raw.typeflag === GNU_SPARSE && !raw.gnuSparse) throw new LcowError('EBADTAR', `GNU sparse entry '${tarName}' outside a GNU-format header`, ctx);
+  // Pre-POSIX tars mark directories by a trailing slash on a regular entry.
+  const kind = typeKind === 'file' && raw.typeflag !== GNU_SPARSE && tarName.endsWith('/') && !sparseInfo ? 'dir' : typeKind;
+  if (path === '' && kind !== 'dir') throw new LcowError('EBADTAR', `the root of the archive must be a directory, '${tarName}' is a ${kind}`, ctx);
+
+  const linkBytes = pax.linkpath ?? pending.longLink ?? raw.linkname;
+  switch (kind) {
+    case 'file': {
+      let size = dataSize;
+      let sparse: SparseRegion[] | undefined;
+      try {
+        if (raw.gnuSparse) {
+          const regions = [...raw.gnuSparse.regions];
+          let extended = raw.gnuSparse.isExtended;
+          while (extended) {
+            const ext = await src.read(BLOCK);
+            if (ext.length < BLOCK) throw truncated(tarName, src.position);
+            regions.push(...decodeSparseArray(ext, 0, 21));
+            if (regions.length > MAX_SPARSE_REGIONS) throw new SparseError('too many sparse regions');
+            extended = ext[504] !== 0;
+          }
+          size = raw.gnuSparse.realSize;
+          sparse = normaliseSparse(regions, size, dataSize);
+        } else if (sparseInfo) {
+          let regions = sparseInfo.regions;
+          if (sparseInfo.version === '1.0') {
+            const parser = new Sparse10MapParser();
+            while (!parser.done) {
+              if ((parser.blocksConsumed + 1) * BLOCK > dataSize) throw new SparseError('GNU sparse 1.0 map runs past the entry data');
+              const b = await src.read(BLOCK);
+              if (b.length < BLOCK) throw truncated(tarName, src.position);
+              parser.push(b);
+            }
+            dataSize -= parser.blocksConsumed * BLOCK;
+            regions = parser.regions;
+          }
+          size = sparseInfo.realSize;
+          sparse = normaliseSparse(regions, size, dataSize);
+        }
+      } catch (err) {
+        sparseFail(err, tarName);
+      }
+      checkSize(size, options.maxFileSizeBytes, ctx);
+      const entry: TarFileEntry = { kind: 'file', path, tarName, meta, size, body: emptyBody, dataOffset: 0 };
+      if (sparse) entry.sparse = sparse;
+      return { entry, dataSize };
+    }
+    case 'dir':
+      return { entry: { kind: 'dir', path, tarName, meta }, dataSize };
+    case 'hardlink': {
+      const target = decodeText(linkBytes, rawName, offset, 'linkname');
+      const t = cleanPath(target);
+      if (!t.ok) throw new LcowError('EBADTAR', `hard link target: ${describePathProblem(t.problem)}: '${target}'`, { ...ctx, target, problem: t.problem });
+      if (t.path === '') throw new LcowError('EBADTAR', `hard link '${tarName}' has no target`, { ...ctx, target });
+      return { entry: { kind: 'hardlink', path, tarName, meta, target: t.path }, dataSize };
+    }
+    case 'symlink': {
+      const target = decodeText(linkBytes, rawName, offset, 'linkname');
+      if (target === '' || target.includes('\0')) throw new LcowError('EBADTAR', `symlink '${tarName}' has an empty or invalid target`, ctx);
+      // Linux symlinks are always 0777 (their bits are never checked); tars
+      // made elsewhere (macOS: 0755) would otherwise give odd-looking images.
+      meta.mode |= 0o777;
+      return { entry: { kind: 'symlink', path, tarName, meta, target }, dataSize };
+    }
+    case 'char':
+    case 'block':
+      return { entry: { kind, path, tarName, meta, major: raw.devmajor, minor: raw.devminor }, dataSize };
+    case 'fifo':
+      return { entry: { kind: 'fifo', path, tarName, meta }, dataSize };
+  }
+}
+
+const emptyBody: AsyncIterable<Buffer> = { async *[Symbol.asyncIterator]() {} };
+
+function bodyOf(src: ByteReader, state: { remaining: number }, tarName: string): AsyncIterable<Buffer> {
+  return {
+    async *[Symbol.asyncIterator]() {
+      while (state.remaining > 0) {
+        const chunk = await src.readSome(Math.min(state.remaining, MAX_BODY_SLICE));
+        if (chunk.length === 0) throw truncated(tarName, src.position);
+        state.remaining -= chunk.length;
+        yield chunk;
+      }
+    },
+  };
+}
+
+function checkSize(size: number, max: number | undefined, ctx: { entry: string; offset: number }): void {
+  if (max !== undefined && size > max) {
+    throw new LcowError('ETOOBIG', `'${ctx.entry}' is ${size} bytes, more than the maximum of ${max}`, { ...ctx, size, max });
+  }
+}
+
+async function readMetaBody(src: ByteReader, raw: RawHeader, max: number, offset: number): Promise<Buffer> {
+  const what = raw.typeflag === META_TYPEFLAG.gnuLongName ? 'GNU long name' : raw.typeflag === META_TYPEFLAG.gnuLongLink ? 'GNU long link' : 'PAX header';
+  if (raw.size > max)
+    throw new LcowError('ETOOBIG', `${what} of ${raw.size} bytes is larger than ${max}`, { entry: raw.name.toString('latin1'), offset, size: raw.size, max });
+  const data = await src.read(raw.size);
+  if (data.length < raw.size) throw truncated(`${what} at offset ${offset}`, src.position);
+  await skipExact(src, blockPadding(raw.size), what);
+  // Copy: the data is kept until the next entry, and must not pin an upstream chunk.
+  return Buffer.from(data);
+}
+
+async function skipBody(src: ByteReader, size: number, tarName: string, offset: number): Promise<void> {
+  const total = size + blockPadding(size);
+  if ((await src.skip(total)) < total) throw truncated(tarName, offset);
+}
+
+async function skipExact(src: ByteReader, n: number, tarName: string): Promise<void> {
+  if (n > 0 && (await src.skip(n)) < n) throw truncated(tarName, src.position);
+}
+
+function truncated(entry: string | undefined, offset: number): LcowError {
+  return new LcowError('EBADTAR', `unexpected end of archive in '${entry ?? '(header)'}'`, { entry, offset, truncated: true });
+}
+
+function describePending(p: Pending): string | undefined {
+  if (p.longName) return p.longName.toString('latin1');
+  if (p.longLink || p.pax.length) return '(extended header)';
+  return undefined;
+}
+
+function decodeText(bytes: Buffer, rawName: string, offset: number, field: string): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new LcowError('EUNSUPPORTED', `entry ${field} is not valid UTF-8: '${bytes.toString('latin1')}'`, { entry: rawName, offset, field });
+  }
+}
+
+function printable(c: string): string {
+  const code = c.charCodeAt(0);
+  return code >= 0x20 && code < 0x7f ? c : `\\x${code.toString(16).padStart(2, '0')}`;
+}

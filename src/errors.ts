@@ -34,6 +34,7 @@ export type LcowErrorCode =
   | 'EBRIDGE' // the GCS bridge connection broke: a malformed frame, or the peer hung up (context.reason)
   | 'EEXEC' // a guest process exited non-zero where success was required
   | 'EHCS' // an HCS call failed (HRESULT in context)
+  | 'EHVSOCK' // a Winsock call on an hvsocket failed (context: call, wsaError, name)
   | 'EPLATFORM' // the backend cannot run on this OS
   | 'EHOSTDEPS' // a host program/package is missing
   | 'EIO'; // host file-system failure

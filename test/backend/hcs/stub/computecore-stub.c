@@ -126,6 +126,8 @@ static void record(const char *fn, const char *a, const char *b, const char *c) 
   json_str(a); append(",", 1); json_str(b); append(",", 1); json_str(c); append("]}\n", 3);
   pthread_mutex_unlock(&mu);
 }
+/* The same log for ws2_32-stub.c, built into this library with it: one order across HCS and Winsock calls. */
+void stub_record(const char *fn, const char *a, const char *b, const char *c) { record(fn, a, b, c); }
 static void record_w(const char *fn, const WCHAR *a, const WCHAR *b) {
   char *ua = utf8_of(a), *ub = utf8_of(b); record(fn, ua, ub, NULL); free(ua); free(ub);
 }

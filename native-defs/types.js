@@ -31,7 +31,7 @@ export const ALIASES = [
 ];
 
 /** Opaque handle types (pointers to an opaque struct; bigint or null in JS). */
-export const HANDLES = ['HCS_OPERATION', 'HCS_SYSTEM', 'HCS_PROCESS'];
+export const HANDLES = ['HCS_OPERATION', 'HCS_SYSTEM'];
 
 /**
  * Structs in dependency order; fields as [name, type] in memory order.
@@ -55,16 +55,6 @@ export const STRUCTS = [
       ['Type', 'HCS_EVENT_TYPE'],
       ['EventData', 'PCWSTR'],
       ['Operation', 'HCS_OPERATION'],
-    ],
-  },
-  {
-    name: 'HCS_PROCESS_INFORMATION',
-    fields: [
-      ['ProcessId', 'DWORD'],
-      ['Reserved', 'DWORD'],
-      ['StdInput', 'HANDLE'],
-      ['StdOutput', 'HANDLE'],
-      ['StdError', 'HANDLE'],
     ],
   },
   {

@@ -2,9 +2,11 @@
  * One LCOW utility VM as an HCS compute system.
  *
  * Host side: HcsCreate/Start/Terminate/ModifyComputeSystem through the
- * OperationRunner, HcsGrantVmAccess before every attach. Guest side: the
- * request documents go to the injected GuestConnection; exec goes through
- * HcsCreateProcess (exec.ts).
+ * OperationRunner, HcsGrantVmAccess before every attach. Guest side: every
+ * guest operation and every process is a request to the VM's GCS, over the
+ * GuestLink made before start and connected after it (guest-connection.ts;
+ * by default hvsockets, guest-link.ts). HCS's own process API is not used:
+ * hcsshim never runs a process in an LCOW UVM through it.
  *
  * Exit: a SystemExited (or ServiceDisconnect) event marks the VM stopped,
  * settles waitExit(), and rejects every call still pending with EVMSTOPPED.
@@ -30,8 +32,7 @@ import type {
 } from '../types.js';
 import { GcsGuestOps } from '../gcs/index.js';
 import * as documents from './documents/index.js';
-import { runExec } from './exec.js';
-import type { GuestConnection } from './guest-connection.js';
+import type { GuestConnection, GuestConnectionTarget, GuestLink, GuestLinkFactory } from './guest-connection.js';
 import { hresultError, failed } from './hresult.js';
 import { callAsync } from './native/call-async.js';
 import { eventRouter, type HcsEvent } from './native/callbacks.js';
@@ -42,7 +43,8 @@ import { settlesWithin, type OperationRunner } from './operation.js';
 export interface HcsVmDeps {
   native: NativeHcs;
   runner: OperationRunner;
-  guest: GuestConnection;
+  /** Made before HcsStartComputeSystem, connected after it. */
+  guest: GuestLinkFactory;
   logger: Logger;
   /** Per-operation limit for create/start/modify (default 4 min, hcsshim's create/start timeout). */
   timeoutMs?: number;
@@ -53,7 +55,11 @@ export class HcsVm implements VmHandle {
   private stateValue: VmState = 'created';
   private system: Handle | null = null;
   private readonly eventId: bigint;
-  /** Mounts, overlays and unplugs as GCS requests, carried by the injected GuestConnection. */
+  /** HCS's RuntimeId: the VM's GUID, the VmId of its hvsock addresses. */
+  private runtimeIdValue: string | undefined;
+  private link: GuestLink | undefined;
+  private connection: GuestConnection | undefined;
+  /** Mounts, overlays and unplugs as GCS requests, carried by the guest connection. */
   private readonly gcs: GcsGuestOps;
   /** Mapped VPMEM: the offsets each device maps a file at (the first creates the device, the last removes it). */
   private readonly vpmemMappings = new Map<number, Set<number>>();
@@ -87,7 +93,7 @@ export class HcsVm implements VmHandle {
     this.eventId = eventRouter().add((e) => this.onEvent(e));
     this.gcs = new GcsGuestOps(this.id, (request) => {
       this.requireRunningHandle();
-      return this.whileRunning(this.deps.guest.modify(request));
+      return this.whileRunning(this.requireConnection().modify(request));
     });
   }
 
@@ -95,7 +101,12 @@ export class HcsVm implements VmHandle {
     return this.stateValue;
   }
 
-  /** HcsCreateComputeSystem + the system event callback. Called by HcsBackend.createVm. */
+  /** HCS's RuntimeId of the VM (known once created). */
+  get runtimeId(): string | undefined {
+    return this.runtimeIdValue;
+  }
+
+  /** HcsCreateComputeSystem, the system event callback, the RuntimeId. Called by HcsBackend.createVm. */
   async create(): Promise<void> {
     const { cc } = this.deps.native;
     const out: [Handle | null] = [null];
@@ -117,19 +128,71 @@ export class HcsVm implements VmHandle {
       await this.closeHandle();
       throw hresultError(hr, 'HcsSetComputeSystemCallback', { vmId: this.id });
     }
+    try {
+      this.runtimeIdValue = await this.readRuntimeId(this.system);
+    } catch (err) {
+      await this.closeHandle(); // never started: closing the last handle tears the system down
+      throw err;
+    }
   }
 
+  /** As hcsshim's create: the VM GUID from the system's properties, before anything listens on it. */
+  private async readRuntimeId(system: Handle): Promise<string> {
+    const { document } = await this.deps.runner.run(
+      'HcsGetComputeSystemProperties',
+      (op) => callAsync(this.deps.native.cc.HcsGetComputeSystemProperties, system, op, null),
+      { timeoutMs: this.timeoutMs, context: { vmId: this.id } },
+    );
+    let runtimeId: unknown;
+    try {
+      runtimeId = (JSON.parse(document ?? '{}') as { RuntimeId?: unknown }).RuntimeId;
+    } catch {
+      runtimeId = undefined;
+    }
+    if (typeof runtimeId !== 'string' || !runtimeId) {
+      throw new LcowError('EHCS', 'HcsGetComputeSystemProperties gave no RuntimeId', { vmId: this.id, operation: 'HcsGetComputeSystemProperties', document });
+    }
+    return runtimeId;
+  }
+
+  /**
+   * hcsshim's order: the guest link first (the default listens on the VM's hvsockets, which its init
+   * dials at boot), then HcsStartComputeSystem, then the connection. A VM whose guest does not
+   * connect is terminated, and start rejects with why.
+   */
   async start(): Promise<void> {
     if (this.stateValue !== 'created') throw new LcowError('EINVAL', `cannot start a VM in state ${this.stateValue}`, { vmId: this.id });
     const system = this.requireHandle();
     this.stateValue = 'starting';
+    let link: GuestLink;
+    try {
+      link = await this.deps.guest(this.target());
+    } catch (err) {
+      this.stateValue = 'created';
+      throw err;
+    }
+    this.link = link;
     try {
       await this.op('HcsStartComputeSystem', (op) => callAsync(this.deps.native.cc.HcsStartComputeSystem, system, op, null));
     } catch (err) {
+      this.link = undefined;
+      await link.close();
       if (this.stateValue === 'starting') this.stateValue = 'created';
       throw err;
     }
+    try {
+      this.connection = await this.whileRunning(link.connect());
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'the guest did not connect; terminating the VM');
+      await this.terminate().catch((e: unknown) => this.deps.logger.warn({ err: e }, 'terminating a VM whose guest never connected failed'));
+      throw err;
+    }
     if (this.stateValue === 'starting') this.stateValue = 'running';
+  }
+
+  private target(): GuestConnectionTarget {
+    if (!this.runtimeIdValue) throw new LcowError('EINVAL', `VM ${this.id} has no RuntimeId (not created)`, { vmId: this.id });
+    return { vmId: this.id, runtimeId: this.runtimeIdValue, logger: this.deps.logger };
   }
 
   async terminate(): Promise<void> {
@@ -148,6 +211,7 @@ export class HcsVm implements VmHandle {
     }
     this.stateValue = 'stopping';
     const system = this.requireHandle();
+    await this.shutdownGuest();
     try {
       await this.deps.runner.run('HcsTerminateComputeSystem', (op) => callAsync(this.deps.native.cc.HcsTerminateComputeSystem, system, op, null), {
         timeoutMs: this.timeoutMs,
@@ -164,6 +228,22 @@ export class HcsVm implements VmHandle {
       this.markStopped({ reason: 'terminated', detail: 'no SystemExited event after terminate' });
     }
     await this.closing;
+  }
+
+  /**
+   * ShutdownForced first (the issue's order; the GCS powers the VM off at once, without a sync), then
+   * HcsTerminateComputeSystem regardless, as hcsshim ends a UVM. Bounded: a request that cannot be
+   * written must not hold the terminate up.
+   */
+  private async shutdownGuest(): Promise<void> {
+    const c = this.connection;
+    if (!c?.shutdownForced) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      c.shutdownForced().catch((err: unknown) => this.deps.logger.debug({ err }, 'ShutdownForced was not sent')),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FORCED_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   waitExit(): Promise<VmExitInfo> {
@@ -262,9 +342,10 @@ export class HcsVm implements VmHandle {
     return this.gcs.removeCombinedLayers(target);
   }
 
+  /** Through the GCS: ExecuteProcess, one WaitForProcess, stdio over the link's transport (../gcs process.ts). */
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const system = this.requireRunningHandle();
-    return this.whileRunning(runExec({ ...this.deps, system, vmId: this.id, timeoutMs: this.timeoutMs, signal: this.onStop.signal }, argv, options));
+    this.requireRunningHandle();
+    return this.whileRunning(this.requireConnection().exec(argv, options));
   }
 
   // ---- plumbing ----
@@ -301,6 +382,11 @@ export class HcsVm implements VmHandle {
     return this.system;
   }
 
+  private requireConnection(): GuestConnection {
+    if (!this.connection) throw new LcowError('EINVAL', `VM ${this.id} has no guest connection`, { vmId: this.id });
+    return this.connection;
+  }
+
   private requireRunningHandle(): Handle {
     if (this.stateValue === 'stopped') throw new LcowError('EVMSTOPPED', `VM ${this.id} has stopped`, { vmId: this.id });
     if (this.stateValue !== 'running') throw new LcowError('EINVAL', `VM ${this.id} is not running (${this.stateValue})`, { vmId: this.id });
@@ -324,8 +410,13 @@ export class HcsVm implements VmHandle {
     this.rejectStopped(new LcowError('EVMSTOPPED', `VM ${this.id} stopped (${info.reason})`, { vmId: this.id, ...info }));
     this.settleExit(info);
     this.onStop.abort();
-    void this.deps.guest.close().catch(() => {});
-    this.closing = this.closeHandle().catch((err: unknown) => this.deps.logger.warn({ err }, 'closing the compute system failed'));
+    this.connection?.stop?.(`VM ${this.id} stopped (${info.reason})`);
+    const link = this.link;
+    this.link = undefined;
+    this.closing = Promise.all([
+      this.closeHandle().catch((err: unknown) => this.deps.logger.warn({ err }, 'closing the compute system failed')),
+      link?.close().catch((err: unknown) => this.deps.logger.warn({ err }, 'closing the guest link failed')),
+    ]).then(() => undefined);
   }
 
   /** Close asynchronously: a sync close on the main thread could wait on a callback koffi needs that thread for. */
@@ -336,6 +427,9 @@ export class HcsVm implements VmHandle {
     if (system) await callAsync(this.deps.native.cc.HcsCloseComputeSystem, system);
   }
 }
+
+/** How long terminate waits for ShutdownForced to be written before HcsTerminateComputeSystem. */
+const SHUTDOWN_FORCED_WAIT_MS = 2_000;
 
 function unlimitedAbortController(): AbortController {
   const c = new AbortController();

@@ -11,7 +11,6 @@ import { lcowDocumentFor } from '../../../src/backend/hcs/backend.js';
 import {
   addScsiAttachment,
   addVpmemDevice,
-  buildProcessParameters,
   removeScsiAttachment,
   removeVpmemDevice,
   roundMemoryMiB,
@@ -114,16 +113,5 @@ describe('ModifySettingRequest (host side)', () => {
     } catch (err) {
       expect(isLcowError(err, 'EUNSUPPORTED')).toBe(true);
     }
-  });
-});
-
-describe('process parameters', () => {
-  const g = golden('process-parameters.json') as Record<string, unknown>;
-
-  it('process parameters carry argv as an array, untouched (no shell string is built)', () => {
-    const argv = ['/bin/sh', '-c', `echo 'a b'; rm -rf "$x"`];
-    expectGolden(buildProcessParameters(argv, { cwd: '/', env: { PATH: '/usr/bin:/bin' } }), g.processParameters);
-    expect(buildProcessParameters(argv)).not.toHaveProperty('CommandLine');
-    expect(() => buildProcessParameters([])).toThrow();
   });
 });

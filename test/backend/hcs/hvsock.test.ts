@@ -11,8 +11,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LcowError } from '../../../src/errors.js';
 import { acquireHvsock, liveHvsockWorkers, vsockServiceId, WRITE_WINDOW, type HvsockLease, type HvsockStream } from '../../../src/backend/hcs/hvsock/index.js';
+import { rejection } from './helpers.js';
 import { buildStubLibrary, type StubLibrary } from './stub-library.js';
 
 const VM = 'c0ffee01-5e1f-4c0d-9a7b-0123456789ab';
@@ -70,15 +70,6 @@ function readAll(s: Duplex | net.Socket): Promise<Buffer> {
 }
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
-
-async function failure(p: Promise<unknown>): Promise<LcowError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(LcowError);
-  return err as LcowError;
-}
 
 describe('the hvsock worker against the ws2_32 stand-in', () => {
   it('listens on the SOCKADDR_HV of (RuntimeId, service of the port), accepts, carries data both ways, end() is shutdown(SD_SEND)', async () => {
@@ -205,7 +196,7 @@ describe('the hvsock worker against the ws2_32 stand-in', () => {
     const b = await pair(21);
     stub.winsock.fail('recv', WSAECONNRESET);
     b.guest.write('x');
-    const err = await failure(readAll(b.host));
+    const err = await rejection(readAll(b.host));
     expect(err.code).toBe('EHVSOCK');
     expect(err.context).toMatchObject({ call: 'recv', wsaError: WSAECONNRESET, name: 'WSAECONNRESET', serviceId: vsockServiceId(21) });
     b.guest.destroy();
@@ -215,7 +206,7 @@ describe('the hvsock worker against the ws2_32 stand-in', () => {
   it('a send error destroys the stream with a typed error', async () => {
     const { host, guest } = await pair(22);
     stub.winsock.fail('send', WSAECONNRESET);
-    const err = await failure(new Promise((_, reject) => host.once('error', reject).write('doomed')));
+    const err = await rejection(new Promise((_, reject) => host.once('error', reject).write('doomed')));
     expect(err.context).toMatchObject({ call: 'send', name: 'WSAECONNRESET' });
     guest.destroy();
   });
@@ -223,14 +214,14 @@ describe('the hvsock worker against the ws2_32 stand-in', () => {
   it('a bind the host may not make is EHVSOCK with its call and name, and leaves no socket open', async () => {
     const t = await transport();
     stub.winsock.fail('bind', WSAEACCES);
-    const err = await failure(t.listen(VM, vsockServiceId(1)));
+    const err = await rejection(t.listen(VM, vsockServiceId(1)));
     expect(err.code).toBe('EHVSOCK');
     expect(err.message).toBe('hvsock bind failed: WSAEACCES (10013)');
     expect(err.context).toMatchObject({ call: 'bind', wsaError: WSAEACCES, name: 'WSAEACCES', vmId: VM, serviceId: vsockServiceId(1) });
     expect(stub.winsock.counter('open')).toBe(0);
     // The same address twice: WSAEADDRINUSE from the real bind.
     const first = await t.listen(VM, vsockServiceId(2));
-    expect((await failure(t.listen(VM, vsockServiceId(2)))).context).toMatchObject({ call: 'bind', name: 'WSAEADDRINUSE' });
+    expect((await rejection(t.listen(VM, vsockServiceId(2)))).context).toMatchObject({ call: 'bind', name: 'WSAEADDRINUSE' });
     first.close();
   });
 
@@ -239,21 +230,21 @@ describe('the hvsock worker against the ws2_32 stand-in', () => {
     const l = await t.listen(VM, vsockServiceId(3));
     const waiting = l.accept();
     l.close();
-    expect((await failure(waiting)).context).toMatchObject({ call: 'accept', reason: 'closed' });
-    expect((await failure(l.accept())).context).toMatchObject({ reason: 'closed' });
-    expect((await failure(t.listen('not-a-guid', vsockServiceId(3)))).code).toBe('EINVAL');
+    expect((await rejection(waiting)).context).toMatchObject({ call: 'accept', reason: 'closed' });
+    expect((await rejection(l.accept())).context).toMatchObject({ reason: 'closed' });
+    expect((await rejection(t.listen('not-a-guid', vsockServiceId(3)))).code).toBe('EINVAL');
   });
 
   it('a failed WSAStartup is a typed error and leaves no thread behind', async () => {
     stub.winsock.fail('WSAStartup', WSASYSNOTREADY);
-    const err = await failure(acquireHvsock({ library: stub.path }));
+    const err = await rejection(acquireHvsock({ library: stub.path }));
     expect(err.context).toMatchObject({ call: 'WSAStartup', name: 'WSASYSNOTREADY' });
     await vi.waitFor(() => expect(liveHvsockWorkers()).toBe(0));
     expect(stub.winsock.counter('startups')).toBe(0);
   });
 
   it('a library that cannot be loaded is EPLATFORM', async () => {
-    const err = await failure(acquireHvsock({ library: '/nonexistent/ws2_32.so' }));
+    const err = await rejection(acquireHvsock({ library: '/nonexistent/ws2_32.so' }));
     expect(err.code).toBe('EPLATFORM');
     await vi.waitFor(() => expect(liveHvsockWorkers()).toBe(0));
   });
@@ -264,7 +255,7 @@ describe('the hvsock worker against the ws2_32 stand-in', () => {
     expect(second.transport).toBe(first.transport);
     expect(liveHvsockWorkers()).toBe(1);
     const l = await first.transport.listen(VM, vsockServiceId(5));
-    const waiting = failure(l.accept());
+    const waiting = rejection(l.accept());
     const accepted = (await first.transport.listen(VM, vsockServiceId(6))).accept();
     const guest = await dial(6);
     const stream = await accepted;

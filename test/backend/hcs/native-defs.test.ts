@@ -36,15 +36,12 @@ describe('native-defs prototypes', () => {
   it('declares the out-parameters as outputs (after the parse above registered the prototypes)', () => {
     const args = koffi.type('HcsCreateComputeSystem').proto!.arguments as unknown as { direction: string }[];
     expect(args.map((a) => a.direction)).toEqual(['Input', 'Input', 'Input', 'Input', 'Output']);
-    const wait = koffi.type('HcsWaitForOperationResultAndProcessInfo').proto!.arguments as unknown as { direction: string }[];
-    expect(wait.map((a) => a.direction)).toEqual(['Input', 'Input', 'Output', 'Output']);
+    const wait = koffi.type('HcsWaitForOperationResult').proto!.arguments as unknown as { direction: string }[];
+    expect(wait.map((a) => a.direction)).toEqual(['Input', 'Input', 'Output']);
   });
 
   it('marks only the Server 2022+ exports optional', () => {
-    expect(COMPUTECORE.functions.filter((f) => f.optional).map((f) => f.decl.match(/(\w+)\s*\(/)![1])).toEqual([
-      'HcsWaitForComputeSystemExit',
-      'HcsWaitForProcessExit',
-    ]);
+    expect(COMPUTECORE.functions.filter((f) => f.optional).map((f) => f.decl.match(/(\w+)\s*\(/)![1])).toEqual(['HcsWaitForComputeSystemExit']);
   });
 
   it('covers the computecore exports the backend needs', () => {
@@ -53,7 +50,6 @@ describe('native-defs prototypes', () => {
       'HcsCreateOperation',
       'HcsCloseOperation',
       'HcsWaitForOperationResult',
-      'HcsWaitForOperationResultAndProcessInfo',
       'HcsSetOperationCallback',
       'HcsCancelOperation',
       'HcsCreateComputeSystem',
@@ -66,11 +62,6 @@ describe('native-defs prototypes', () => {
       'HcsGetComputeSystemProperties',
       'HcsSetComputeSystemCallback',
       'HcsWaitForComputeSystemExit',
-      'HcsCreateProcess',
-      'HcsWaitForProcessExit',
-      'HcsSignalProcess',
-      'HcsTerminateProcess',
-      'HcsCloseProcess',
       'HcsGrantVmAccess',
       'HcsEnumerateComputeSystems',
     ])
@@ -82,12 +73,6 @@ describe('struct layouts (Win64)', () => {
   it('HCS_EVENT is 24 bytes: Type 0, EventData 8, Operation 16', () => {
     expect(koffi.sizeof('HCS_EVENT')).toBe(24);
     expect([koffi.offsetof('HCS_EVENT', 'Type'), koffi.offsetof('HCS_EVENT', 'EventData'), koffi.offsetof('HCS_EVENT', 'Operation')]).toEqual([0, 8, 16]);
-  });
-
-  it('HCS_PROCESS_INFORMATION is 32 bytes', () => {
-    expect(koffi.sizeof('HCS_PROCESS_INFORMATION')).toBe(32);
-    const off = ['ProcessId', 'Reserved', 'StdInput', 'StdOutput', 'StdError'].map((f) => koffi.offsetof('HCS_PROCESS_INFORMATION', f));
-    expect(off).toEqual([0, 4, 8, 16, 24]);
   });
 
   it('GUID is 16 bytes, 4-aligned; VIRTUAL_STORAGE_TYPE is 20', () => {
@@ -174,7 +159,6 @@ describe('koffi layout equals the C compiler layout', () => {
   it('for every struct the stub also declares', () => {
     expect(stub.layout('HCS_EVENT')).toBe(koffi.sizeof('HCS_EVENT'));
     expect(stub.layout('HCS_EVENT.Operation')).toBe(koffi.offsetof('HCS_EVENT', 'Operation'));
-    expect(stub.layout('HCS_PROCESS_INFORMATION')).toBe(koffi.sizeof('HCS_PROCESS_INFORMATION'));
     expect(stub.layout('VIRTUAL_STORAGE_TYPE')).toBe(koffi.sizeof('VIRTUAL_STORAGE_TYPE'));
     expect(stub.layout('CREATE_VIRTUAL_DISK_PARAMETERS')).toBe(koffi.sizeof('CREATE_VIRTUAL_DISK_PARAMETERS'));
     expect(stub.layout('CREATE.ResiliencyGuid')).toBe(abs('CREATE_VIRTUAL_DISK_PARAMETERS', 'Version2', 'ResiliencyGuid'));

@@ -66,6 +66,7 @@ export function hvsockGuestLink(options: HvsockGuestOptions): GuestLinkFactory {
 
 class HvsockGuestLink implements GuestLink {
   private client: GcsClient | undefined;
+  private readonly stdio: HvsockStdio;
   private logStream: HvsockStream | undefined;
   private closing: Promise<void> | undefined;
   private readonly log: Logger;
@@ -77,6 +78,7 @@ class HvsockGuestLink implements GuestLink {
     private readonly options: HvsockGuestOptions,
   ) {
     this.log = componentLogger(target.logger, 'hvsock-guest', { runtimeId: target.runtimeId });
+    this.stdio = new HvsockStdio(lease.transport, target.runtimeId, this.log);
   }
 
   async connect(): Promise<GcsClient> {
@@ -90,7 +92,7 @@ class HvsockGuestLink implements GuestLink {
       logger: this.target.logger,
       vmId: this.target.vmId,
       negotiateTimeoutMs: Math.max(1, deadline - Date.now()),
-      stdio: new HvsockStdio(this.lease.transport, this.target.runtimeId, this.log),
+      stdio: this.stdio,
       ...(this.options.requestTimeoutMs !== undefined ? { requestTimeoutMs: this.options.requestTimeoutMs } : {}),
     });
     this.log.info({ protocolVersion: this.client.protocolVersion }, 'GCS bridge negotiated over hvsock');
@@ -101,6 +103,7 @@ class HvsockGuestLink implements GuestLink {
     this.closing ??= (async () => {
       for (const l of Object.values(this.listeners)) l.close();
       this.logStream?.destroy();
+      this.stdio.closeAll();
       await this.client?.close();
       await this.lease.release();
     })();

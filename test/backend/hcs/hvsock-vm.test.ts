@@ -78,6 +78,15 @@ function dial(vm: HcsVm, port: number): Promise<net.Socket> {
   });
 }
 
+/** A guest end that keeps its side open after the host's EOF (as a guest relay that never closes would). */
+function dialHalfOpen(vm: HcsVm, port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.createConnection({ path: stub.winsock.pathOf(vm.runtimeId!, vsockServiceId(port)), allowHalfOpen: true });
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
 function starts(): number {
   return stub.calls().filter((c) => c.fn === 'HcsStartComputeSystem').length;
 }
@@ -258,8 +267,26 @@ describe('HcsVm over hvsockets, against the computecore and ws2_32 stand-ins and
     const bootedC = await boot(c);
     expect(liveHvsockWorkers()).toBe(1);
     expect(stub.winsock.counter('threads')).toBe(1);
+
+    // A process whose guest side never closes its stdin connection: the stream outlives the exec …
+    const run = a.exec(['cat'], { stdin: 'x' });
+    const exec = await bootedA.peer.next();
+    const ports = relay(exec);
+    const stdin = await dialHalfOpen(a, ports.StdIn!);
+    const outs = [await dial(a, ports.StdOut!), await dial(a, ports.StdErr!)];
+    await readAll(stdin);
+    bootedA.peer.respond(exec, { ProcessId: 7 });
+    bootedA.peer.respond(await bootedA.peer.next(), { ExitCode: 0 });
+    for (const o of outs) o.end();
+    await run;
+    const stdinClosed = (): number =>
+      stub.calls().filter((c) => c.fn === 'closesocket' && c.args[0] === vsockServiceId(ports.StdIn!) && c.args[1] === 'stream').length;
+    expect(stdinClosed()).toBe(0);
+    // … and is closed with its VM, while the worker goes on serving the other one.
     await terminate(a, bootedA.peer);
+    await vi.waitFor(() => expect(stdinClosed()).toBe(1));
     expect(liveHvsockWorkers()).toBe(1);
+    stdin.destroy();
     await terminate(c, bootedC.peer);
     expect(liveHvsockWorkers()).toBe(0);
   });

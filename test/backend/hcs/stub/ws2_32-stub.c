@@ -67,7 +67,7 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static __thread int last_error;
 static pthread_t loader;
 static char root[200];
-static unsigned char ours[MAXFD], nonblock[MAXFD], shut_wr[MAXFD];
+static unsigned char ours[MAXFD], nonblock[MAXFD], shut_wr[MAXFD], listening[MAXFD];
 static char *names[MAXFD];
 static long open_now, opened, startups, cleanups, would_blocks, polls, calls_on_loader;
 static pthread_t threads[64]; static int nthreads;
@@ -131,7 +131,7 @@ static void guid_str(const GUID *g, char out[37]) {
 
 static void adopt(int fd, int nb) {
   pthread_mutex_lock(&mu);
-  ours[fd] = 1; nonblock[fd] = nb; shut_wr[fd] = 0; free(names[fd]); names[fd] = NULL; open_now++; opened++;
+  ours[fd] = 1; nonblock[fd] = nb; shut_wr[fd] = 0; listening[fd] = 0; free(names[fd]); names[fd] = NULL; open_now++; opened++;
   pthread_mutex_unlock(&mu);
 }
 
@@ -194,7 +194,9 @@ int listen(SOCKET s, int backlog) {
   int fd = our_fd(s);
   if (fd < 0) return fail_with(WSAENOTSOCK);
   stub_record("listen", names[fd], NULL, NULL);
-  return syscall(SYS_listen, fd, backlog) < 0 ? fail_with(wsa_of(errno, fd)) : 0;
+  if (syscall(SYS_listen, fd, backlog) < 0) return fail_with(wsa_of(errno, fd));
+  listening[fd] = 1;
+  return 0;
 }
 
 SOCKET accept(SOCKET s, void *addr, void *addrlen) {
@@ -247,7 +249,7 @@ int closesocket(SOCKET s) {
   note_thread();
   int fd = our_fd(s);
   if (fd < 0) return fail_with(WSAENOTSOCK);
-  stub_record("closesocket", names[fd], NULL, NULL);
+  stub_record("closesocket", names[fd], listening[fd] ? "listener" : "stream", NULL);
   pthread_mutex_lock(&mu); ours[fd] = 0; free(names[fd]); names[fd] = NULL; open_now--; pthread_mutex_unlock(&mu);
   close(fd);
   return 0;

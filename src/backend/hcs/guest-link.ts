@@ -84,8 +84,13 @@ class HvsockGuestLink implements GuestLink {
   async connect(): Promise<GcsClient> {
     const limit = this.options.connectTimeoutMs ?? DEFAULT_GCS_CONNECT_TIMEOUT_MS;
     const deadline = Date.now() + limit;
-    // hcsshim's order: entropy written and the log connection taken, then the bridge.
-    await Promise.all([this.within(deadline, limit, ENTROPY_PORT, this.serveEntropy()), this.within(deadline, limit, LOG_PORT, this.takeLogs())]);
+    // hcsshim's order: entropy written and the log connection taken (both at once), then the bridge.
+    // Awaited in that order, so a guest that dials nothing is reported on port 1, every time.
+    const entropy = this.within(deadline, limit, ENTROPY_PORT, this.serveEntropy());
+    const logs = this.within(deadline, limit, LOG_PORT, this.takeLogs());
+    logs.catch(() => undefined);
+    await entropy;
+    await logs;
     const stream = await this.within(deadline, limit, GCS_BRIDGE_PORT, this.listeners.bridge.accept());
     this.listeners.bridge.close();
     this.client = await GcsClient.connect(stream, {

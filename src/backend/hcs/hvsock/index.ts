@@ -12,6 +12,6 @@ export {
   type HvsockLease,
   type HvsockOptions,
 } from './transport.js';
-export { HvsockStream, WRITE_WINDOW } from './stream.js';
+export { HvsockStream, READ_WINDOW, WRITE_WINDOW } from './stream.js';
 export { HvsockStdio } from './stdio.js';
 export { vsockServiceId, normalizeGuid, guidBytes, sockaddrHv, SOCKADDR_HV } from './address.js';

@@ -17,6 +17,8 @@ export interface WorkerSetup {
   pollIntervalMs: number;
   /** How long the worker sleeps on the bell with nothing to poll (a command wakes it at once). */
   idleWaitMs: number;
+  /** Bytes a stream may deliver to the main thread before a grant (its read credit when accepted). */
+  readWindow: number;
 }
 
 export type Command =
@@ -30,9 +32,8 @@ export type Command =
   | { op: 'write'; sid: number; data: ArrayBuffer }
   /** shutdown(SD_SEND) once the queue has left. → shut | error */
   | { op: 'shutdown'; sid: number }
-  /** Stop (and restart) recv: the main thread's read buffer is full (has room). */
-  | { op: 'pause'; sid: number }
-  | { op: 'resume'; sid: number }
+  /** The main thread has consumed `bytes` of what the stream delivered: that much more may be read. */
+  | { op: 'grant'; sid: number; bytes: number }
   /** closesocket, dropping what is still queued. → closed */
   | { op: 'close'; sid: number }
   /** Close every socket, WSACleanup, end the thread. → stopped */

@@ -3,9 +3,12 @@
  * worker; this side turns stream calls into commands and worker events into
  * stream events:
  *
- * - read: data arrives as the worker receives it; when the readable buffer is
- *   full the worker is told to pause (it stops calling recv, so the guest's
- *   sends back up), and `_read` resumes it.
+ * - read: a credit window. The worker delivers at most READ_WINDOW bytes
+ *   ahead of what this side has consumed; each `_read` (Node asks for more
+ *   once the readable buffer has room) grants back what was delivered since
+ *   the last grant. A consumer that stops reading stops the grants, the
+ *   worker stops calling recv, and the guest's sends back up — however long
+ *   the main thread is busy, nothing piles up in between.
  * - write: each chunk is handed to the worker at once; the callback waits
  *   only when more than WRITE_WINDOW bytes are queued there and not yet
  *   taken by send, so writes pipeline without growing without bound.
@@ -20,6 +23,8 @@ import type { Command } from './messages.js';
 
 /** Bytes one stream may have queued in the worker, unsent, before its write callbacks wait. */
 export const WRITE_WINDOW = 256 * 1024;
+/** Bytes the worker may deliver to one stream beyond what it has consumed. */
+export const READ_WINDOW = 256 * 1024;
 
 /** Where a stream's commands go (the transport's port to the worker). */
 export interface CommandSink {
@@ -29,7 +34,8 @@ export interface CommandSink {
 type Callback = (err?: Error | null) => void;
 
 export class HvsockStream extends Duplex {
-  private readPaused = false;
+  /** Bytes delivered since the last grant. */
+  private ungranted = 0;
   /** Bytes handed to the worker that send has not taken yet. */
   private unsent = 0;
   private waitingWrite: Callback | undefined;
@@ -46,9 +52,9 @@ export class HvsockStream extends Duplex {
   }
 
   override _read(): void {
-    if (!this.readPaused) return;
-    this.readPaused = false;
-    this.sink.send({ op: 'resume', sid: this.sid });
+    if (this.ungranted === 0) return;
+    this.sink.send({ op: 'grant', sid: this.sid, bytes: this.ungranted });
+    this.ungranted = 0;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: Callback): void {
@@ -94,10 +100,8 @@ export class HvsockStream extends Duplex {
 
   onData(data: ArrayBuffer): void {
     if (this.destroyed) return;
-    if (!this.push(Buffer.from(data)) && !this.readPaused) {
-      this.readPaused = true;
-      this.sink.send({ op: 'pause', sid: this.sid });
-    }
+    this.ungranted += data.byteLength;
+    this.push(Buffer.from(data));
   }
 
   onEnd(): void {

@@ -13,7 +13,7 @@ import { componentLogger, type Logger } from '../../../log.js';
 import { WSA_ERRORS } from '../../../../native-defs/ws2_32.js';
 import { normalizeGuid, sockaddrHv } from './address.js';
 import type { Command, WinsockFailure, WorkerEvent, WorkerSetup } from './messages.js';
-import { HvsockStream, type CommandSink } from './stream.js';
+import { HvsockStream, READ_WINDOW, type CommandSink } from './stream.js';
 
 export interface HvsockOptions {
   /** ws2_32.dll (System32's), or a library exporting the same functions (tests). */
@@ -104,6 +104,7 @@ export class HvsockTransport implements CommandSink {
       bell,
       pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
       idleWaitMs: IDLE_WAIT_MS,
+      readWindow: READ_WINDOW,
     };
     const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: setup, transferList: [port2] });
     let ready!: { resolve(): void; reject(err: LcowError): void };

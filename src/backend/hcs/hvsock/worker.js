@@ -38,7 +38,7 @@ const READS_PER_TURN = 4;
  * @property {Socket} s
  * @property {Buffer[]} out data not yet taken by send, oldest first
  * @property {boolean} reading until EOF (or an error)
- * @property {boolean} paused the main thread's buffer is full: no recv until it resumes
+ * @property {number} credit bytes it may still deliver: recv stops at 0 until the main thread grants more
  * @property {boolean} shutdownWanted end() was called: shutdown(SD_SEND) once `out` is empty
  * @property {boolean} broken an error was reported: nothing more is done but closesocket
  */
@@ -143,10 +143,9 @@ function handle(c) {
       flush(c.sid, st);
       return;
     }
-    case 'pause':
-    case 'resume': {
+    case 'grant': {
       const st = streams.get(c.sid);
-      if (st) st.paused = c.op === 'pause';
+      if (st) st.credit += c.bytes;
       return;
     }
     case 'close': {
@@ -190,7 +189,7 @@ function acceptPending(l) {
       continue;
     }
     const sid = nextId++;
-    streams.set(sid, { s, out: [], reading: true, paused: false, shutdownWanted: false, broken: false });
+    streams.set(sid, { s, out: [], reading: true, credit: setup.readWindow, shutdownWanted: false, broken: false });
     post({ ev: 'accepted', req, sid });
   }
   return progress;
@@ -205,9 +204,10 @@ function fail(sid, st, error) {
 
 /** Read what has arrived; EOF and WSAECONNABORTED (as hcsshim reads it) end the stream. Returns whether anything happened. @param {number} sid @param {Stream} st */
 function readSome(sid, st) {
-  for (let i = 0; i < READS_PER_TURN; i++) {
-    const n = ws.recv(st.s, readBuffer, READ_SIZE, 0);
+  for (let i = 0; i < READS_PER_TURN && st.credit > 0; i++) {
+    const n = ws.recv(st.s, readBuffer, Math.min(READ_SIZE, st.credit), 0);
     if (n > 0) {
+      st.credit -= n;
       const data = readBuffer.buffer.slice(readBuffer.byteOffset, readBuffer.byteOffset + n);
       post({ ev: 'data', sid, data }, [data]);
       continue;
@@ -277,7 +277,7 @@ function pollSet() {
   }
   for (const [id, st] of streams) {
     if (st.broken) continue;
-    const ev = (st.reading && !st.paused ? POLLRDNORM : 0) | (st.out.length > 0 ? POLLWRNORM : 0);
+    const ev = (st.reading && st.credit > 0 ? POLLRDNORM : 0) | (st.out.length > 0 ? POLLWRNORM : 0);
     if (ev === 0) continue;
     polled.push({ kind: 'stream', id, st });
     events.push(ev);
@@ -312,7 +312,7 @@ function serve(polled, fds) {
     if (revents & POLLNVAL) return fail(p.id, st, { call: 'WSAPoll', revents });
     const troubled = (revents & (POLLERR | POLLHUP)) !== 0;
     let progress = false;
-    if (st.reading && !st.paused && (revents & POLLRDNORM || troubled)) progress = readSome(p.id, st) || progress;
+    if (st.reading && st.credit > 0 && (revents & POLLRDNORM || troubled)) progress = readSome(p.id, st) || progress;
     if (!st.broken && st.out.length > 0 && (revents & POLLWRNORM || troubled)) progress = flush(p.id, st) || progress;
     // An error or hang-up that neither a recv nor a send turns into a result would wake every poll from now on.
     if (troubled && !progress && !st.broken) fail(p.id, st, { call: 'WSAPoll', revents });

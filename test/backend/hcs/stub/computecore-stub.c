@@ -10,7 +10,9 @@
  *   - returns result documents allocated here, freed by its LocalFree, and
  *     counts both so the tests can match allocations against frees;
  *   - records protocol violations (an operation closed before it completed,
- *     a result read after close, a callback for a closed operation).
+ *     a result read after close, a callback for a closed operation);
+ *   - reports a RuntimeId per compute system in its properties document.
+ * Built into one library with ws2_32-stub.c, which logs through stub_record.
  * It is not HCS: it checks marshalling and the call protocol, nothing else.
  */
 #include <errno.h>

@@ -14,7 +14,7 @@ import { LcowError, asError, isLcowError } from '../errors.js';
 import { componentLogger, type Logger } from '../log.js';
 import { ServiceVms, type ServiceVmMode } from '../svm/index.js';
 import { resolveUtilityVMOptions, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
-import { convertInWorker } from './apply-diff.js';
+import { ConversionWorkers } from './apply-diff.js';
 import { bootFromOptions, checkBootOptions } from './boot.js';
 import { resolveBackend, type DriverBackend } from './driver-backend.js';
 import { changes as hostChanges, diffSize as hostDiffSize, type Change } from './host-diff/changes.js';
@@ -64,6 +64,8 @@ export class LcowDriver {
   private readonly ids = new KeyedMutex();
   private readonly mounts = new Map<string, { count: number; handle: LayerHandle }>();
   private readonly templates: Templates;
+  /** applyDiff's worker threads, kept between layers; ended by cleanup. */
+  private readonly conversions = new ConversionWorkers();
   private readonly backendChoice: DriverBackend;
   private backend: Promise<HypervisorBackend> | undefined;
   private backendName: string | undefined;
@@ -75,7 +77,7 @@ export class LcowDriver {
     this.options = options;
     this.log = componentLogger(open.logger, 'driver', { root: this.layout.root });
     this.backendChoice = open.backend ?? 'auto';
-    this.templates = new Templates(this.layout, hostSandboxMaker);
+    this.templates = new Templates(this.layout, hostSandboxMaker, (tar, dest) => this.conversions.convert(tar, dest));
     this.svms = new ServiceVms<UtilityVM, ContainerLayers>({
       mode: options.globalMode ? 'global' : 'safe',
       maxParallelStarts: open.maxParallelStarts,
@@ -256,7 +258,7 @@ export class LcowDriver {
       await fs.mkdir(work, { mode: 0o755 });
       try {
         if (existing === null) await writeChain(work, await chainForChild(this.layout, parent));
-        const { sizeBytes } = await convertInWorker(tar, `${work}/${LAYER_FILE}`, { signal: opts.signal });
+        const { sizeBytes } = await this.conversions.convert(tar, `${work}/${LAYER_FILE}`, { signal: opts.signal });
         if (existing === null) await fs.rename(work, this.layout.dir(id));
         else await fs.rename(`${work}/${LAYER_FILE}`, this.layout.layerFile(id));
         this.log.debug({ id, parent, sizeBytes }, 'layer applied');
@@ -326,7 +328,8 @@ export class LcowDriver {
 
   /**
    * Driver shutdown: unmount whatever is still got, force-stop every service
-   * VM, finish crash leftovers. Every step is tried; the first error is thrown.
+   * VM, end the conversion workers, finish crash leftovers. Every step is
+   * tried; the first error is thrown.
    */
   async cleanup(): Promise<void> {
     let first: unknown;
@@ -339,6 +342,7 @@ export class LcowDriver {
       await m.handle.close().catch((e: unknown) => note(e, `unmount ${id}`));
     }
     await this.svms.stopAll().catch((e: unknown) => note(e, 'stop service VMs'));
+    await this.conversions.close().catch((e: unknown) => note(e, 'end conversion workers'));
     await this.collectLeftovers().catch((e: unknown) => note(e, 'leftovers'));
     if (first !== undefined) throw asError(first);
   }

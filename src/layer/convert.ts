@@ -51,6 +51,13 @@ export interface ConvertOptions {
   alignBytes?: number;
   maxDiskSizeBytes?: number;
   maxFileSizeBytes?: number;
+  /**
+   * fsync the image, and its directory after the rename, before resolving.
+   * Default true: the image is durable when the promise resolves. false
+   * leaves that to the caller (`lcow convert --no-sync`, as `cp` or hcsshim's
+   * tar2ext4 do); the rename stays atomic either way.
+   */
+  sync?: boolean;
   /** Called as input is consumed (every upstream chunk); throttle in the caller. */
   onProgress?: (p: ConvertProgress) => void;
   signal?: AbortSignal;
@@ -103,13 +110,14 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
   const work = convertInto(handle, input, target, options, log);
   try {
     const result = await (signal ? Promise.race([work, aborted]) : work);
-    await handle.sync();
+    const durable = options.sync ?? true;
+    if (durable) await handle.sync();
     await handle.close();
     fh = undefined;
     await rename(tmp, target).catch((err: unknown) => {
       throw fsError(err, 'rename the finished image into place', target);
     });
-    await syncDir(dirname(target));
+    if (durable) await syncDir(dirname(target));
     log.debug({ ...result }, 'converted');
     return result;
   } catch (err) {

@@ -5,7 +5,7 @@
  *   cat       `cat layer.tar > /dev/null` (the floor: reading the input)
  *   tar+mkfs  `tar -x` into a temp dir, then `mkfs.ext4 -q -b 4096 -d dir img`
  *             (what a shell script would do; needs root-ish privileges for owners)
- *   go        hcsshim's tar2ext4 with `-vhd` (and `-whiteout` where we convert
+ *   go        hcsshim's tar2ext4 with `-vhd` (and `-overlay`, its whiteout conversion, where we convert
  *             whiteouts), when PEER_TAR2EXT4 names its binary. It is in no
  *             package archive: build it yourself; it is never part of this repo.
  *   lcow      `lcow convert layer.tar out.vhd` — the shipped CLI (bin/lcow.js →
@@ -184,7 +184,7 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
       rmSync(img, { force: true });
       if (PEER) {
-        samples.go!.push(measure([PEER, '-i', tar, '-o', out, '-vhd', ...(whiteouts ? ['-whiteout'] : [])]));
+        samples.go!.push(measure([PEER, '-i', tar, '-o', out, '-vhd', ...(whiteouts ? ['-overlay'] : [])]));
         rmSync(out, { force: true });
       }
       samples[DEFAULTS]!.push(measure(['env', 'LCOW_V8_DEFAULTS=1', process.execPath, converter, ...lcowArgs, out]));
@@ -227,7 +227,7 @@ async function main(): Promise<void> {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => '| ' + cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ') + ' |';
   console.log(
-    `node ${process.version}, ${RUNS} runs each, medians${PEER ? `; go = ${PEER} -vhd (-whiteout on the edge layer)` : '; PEER_TAR2EXT4 unset: no Go column'}\n`,
+    `node ${process.version}, ${RUNS} runs each, medians${PEER ? `; go = ${PEER} -vhd (-overlay on the edge layer)` : '; PEER_TAR2EXT4 unset: no Go column'}\n`,
   );
   console.log(line(header));
   console.log('|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');

@@ -11,7 +11,7 @@
  * 3. a container sandbox (sandbox.vhdx, written on the host — no VM);
  * 4. get: a utility VM boots, the layers are hot-plugged (VPMEM, SCSI for
  *    the sandbox) and union-mounted with overlay;
- * 5. a command runs chrooted into that rootfs; a file is written into it;
+ * 5. a command runs in a container (runc in the VM) on that rootfs; a file is written into it;
  * 6. put, then the container's changes and its diff are read on the host;
  * 7. everything is removed and the VM is gone.
  */

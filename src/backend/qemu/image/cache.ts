@@ -17,6 +17,8 @@ export interface GuestImageManifest {
   kernelRelease: string;
   busyboxVersion: string;
   qemuGaVersion: string;
+  /** Absent in images built before runc was added. */
+  runcVersion?: string;
   modules: string[];
   builtAt: string;
 }

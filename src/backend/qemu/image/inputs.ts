@@ -1,8 +1,8 @@
 /**
  * What goes into the guest image, and the hash that names its cache folder.
  * The image is rebuilt only when one of these changes: the init script, the
- * module list, the kernel package version, or the busybox / qemu-ga package
- * versions copied from the host (plus BUILDER_FORMAT for layout changes).
+ * module list, the kernel package version, or the busybox / qemu-ga / runc
+ * package versions copied from the host (plus BUILDER_FORMAT for layout changes).
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -34,6 +34,8 @@ export interface ImageInputs {
   kernelPackageVersion: string;
   busyboxVersion: string;
   qemuGaVersion: string;
+  /** The OCI runtime that runs container processes in the guest (driver/container-run.ts). */
+  runcVersion: string;
   modules: readonly string[];
   initScript: string;
 }
@@ -94,13 +96,22 @@ export async function resolveKernelPackage(): Promise<{ name: string; version: s
 }
 
 export async function resolveImageInputs(): Promise<ImageInputs> {
-  const [kernel, busyboxVersion, qemuGaVersion, initScript] = await Promise.all([
+  const [kernel, busyboxVersion, qemuGaVersion, runcVersion, initScript] = await Promise.all([
     resolveKernelPackage(),
     installedVersion('busybox-static'),
     installedVersion('qemu-guest-agent'),
+    installedVersion('runc'),
     readFile(INIT_SCRIPT_PATH, 'utf8'),
   ]);
-  return { kernelPackage: kernel.name, kernelPackageVersion: kernel.version, busyboxVersion, qemuGaVersion, modules: GUEST_MODULES, initScript };
+  return {
+    kernelPackage: kernel.name,
+    kernelPackageVersion: kernel.version,
+    busyboxVersion,
+    qemuGaVersion,
+    runcVersion,
+    modules: GUEST_MODULES,
+    initScript,
+  };
 }
 
 export function hashInputs(inputs: ImageInputs): string {

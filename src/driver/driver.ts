@@ -6,6 +6,7 @@
  *
  * Concurrency: verbs on one layer id are serialised by a per-id lock; work in
  * a service VM by that VM's lock; nothing holds a global lock around I/O.
+ * One opener of a data root at a time (root-lock.ts), from open to cleanup.
  */
 import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -25,6 +26,7 @@ import { chainForChild, readParentIds, writeChain } from './layer-chain.js';
 import { findLayerImage, layerImage, type LayerDetails } from './layer-details.js';
 import { LayerHandle, type DriverSvms, type RootfsSpec } from './layer-handle.js';
 import { LAYER_FILE, Layout, SANDBOX_FILE, checkLayerId } from './layout.js';
+import { lockRoot, type RootLock } from './root-lock.js';
 import { DEFAULT_SANDBOX_SIZE_GB, MAX_SANDBOX_SIZE_GB, parseLcowOptions, type LcowDriverOpenOptions, type LcowOptions } from './options.js';
 import { serviceVmLifecycle } from './service-vm.js';
 import { Templates, hostSandboxMaker } from './templates.js';
@@ -69,6 +71,8 @@ export class LcowDriver {
   private backendName: string | undefined;
   private boot: Promise<BootSpec | undefined> | undefined;
   private guestSerial = 0;
+  /** Held from open to cleanup; undefined once cleanup gave the root back. */
+  private rootLock: RootLock | undefined;
 
   private constructor(root: string, options: LcowOptions, open: LcowDriverOpenOptions) {
     this.layout = new Layout(root);
@@ -115,11 +119,18 @@ export class LcowDriver {
     resolveUtilityVMOptions({ id: 'check', ...open.serviceVm, ...(typeof open.backend === 'object' ? { backend: open.backend } : {}) });
     const d = new LcowDriver(root, options, open);
     for (const dir of [d.layout.root, d.layout.cacheDir]) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    // A crash while a template was being written leaves its temp file (never the template itself).
-    for (const name of (await fs.readdir(d.layout.cacheDir)).filter((n) => n.includes('.tmp-'))) {
-      await fs.rm(`${d.layout.cacheDir}/${name}`, { force: true });
+    // Nothing is read or deleted before the root is ours: another opener's work is not a crash leftover.
+    d.rootLock = await lockRoot(d.layout.root, d.layout.cacheDir);
+    try {
+      // A crash while a template was being written leaves its temp file (never the template itself).
+      for (const name of (await fs.readdir(d.layout.cacheDir)).filter((n) => n.includes('.tmp-'))) {
+        await fs.rm(`${d.layout.cacheDir}/${name}`, { force: true });
+      }
+      await d.collectLeftovers();
+    } catch (err) {
+      await d.rootLock.release();
+      throw err;
     }
-    await d.collectLeftovers();
     d.log.info({ mode: d.svms.mode, sandboxSizeGB: options.sandboxSizeGB }, 'driver open');
     return d;
   }
@@ -133,7 +144,7 @@ export class LcowDriver {
 
   /** A read-only layer directory with its chain; its content arrives by applyDiff. */
   async create(id: string, parent = '', _opts: CreateOptions = {}): Promise<void> {
-    checkLayerId(id);
+    this.ready(id);
     await this.ids.run(id, () => this.createDir(id, parent, async () => undefined));
   }
 
@@ -142,7 +153,7 @@ export class LcowDriver {
    * cached template (made on first use, on the host) and starts no VM.
    */
   async createReadWrite(id: string, parent = '', opts: CreateReadWriteOptions = {}): Promise<void> {
-    checkLayerId(id);
+    this.ready(id);
     const sizeGB = this.sandboxSize(opts);
     await this.ids.run(id, () =>
       this.createDir(id, parent, async (work) => {
@@ -160,7 +171,7 @@ export class LcowDriver {
    * layer is not an error (a crashed remove is retried by the engine).
    */
   async remove(id: string): Promise<void> {
-    checkLayerId(id);
+    this.ready(id);
     await this.ids.run(id, async () => {
       const user = await this.gotLayerUsing(id);
       if (user !== undefined) {
@@ -185,6 +196,7 @@ export class LcowDriver {
   }
 
   async exists(id: string): Promise<boolean> {
+    this.assertOpen();
     try {
       checkLayerId(id);
       return (await fs.stat(this.layout.dir(id))).isDirectory();
@@ -199,7 +211,7 @@ export class LcowDriver {
    * the layer is got.
    */
   async get(id: string): Promise<LayerHandle> {
-    checkLayerId(id);
+    this.ready(id);
     return this.ids.run(id, async () => {
       const known = this.mounts.get(id);
       if (known) {
@@ -245,7 +257,7 @@ export class LcowDriver {
    * directory, chain included, is renamed into place).
    */
   async applyDiff(id: string, parent: string, tar: AsyncIterable<Uint8Array>, opts: ApplyDiffOptions = {}): Promise<number> {
-    checkLayerId(id);
+    this.ready(id);
     return this.ids.run(id, async () => {
       const existing = await findLayerImage(this.layout, id).catch((err: unknown) => {
         if (isLcowError(err, 'ENOTFOUND')) return null; // no directory: a new layer
@@ -294,7 +306,7 @@ export class LcowDriver {
   // --------------------------------------------------------------- facts
 
   async getMetadata(id: string): Promise<Record<string, string>> {
-    checkLayerId(id);
+    this.ready(id);
     const d = await findLayerImage(this.layout, id);
     const parents = await readParentIds(this.layout, id);
     return {
@@ -307,7 +319,7 @@ export class LcowDriver {
 
   /** The layer's directory on the host. */
   async getLayerPath(id: string): Promise<string> {
-    checkLayerId(id);
+    this.ready(id);
     await findLayerImage(this.layout, id);
     return this.layout.dir(id);
   }
@@ -326,9 +338,14 @@ export class LcowDriver {
 
   /**
    * Driver shutdown: unmount whatever is still got, force-stop every service
-   * VM, finish crash leftovers. Every step is tried; the first error is thrown.
+   * VM, finish crash leftovers, give the data root back (another process may
+   * open it then). Every step is tried; the first error is thrown. The driver
+   * is closed afterwards: verbs are EINVAL (open the root again); a second
+   * cleanup does nothing.
    */
   async cleanup(): Promise<void> {
+    const lock = this.rootLock;
+    if (!lock) return;
     let first: unknown;
     const note = (err: unknown, what: string) => {
       this.log.warn({ err: asError(err) }, `cleanup: ${what}`);
@@ -340,10 +357,22 @@ export class LcowDriver {
     }
     await this.svms.stopAll().catch((e: unknown) => note(e, 'stop service VMs'));
     await this.collectLeftovers().catch((e: unknown) => note(e, 'leftovers'));
+    this.rootLock = undefined;
+    await lock.release().catch((e: unknown) => note(e, 'release the data root'));
     if (first !== undefined) throw asError(first);
   }
 
   // ------------------------------------------------------------ internals
+
+  private assertOpen(): void {
+    if (!this.rootLock) throw new LcowError('EINVAL', `the driver on ${this.layout.root} was cleaned up; open the data root again`, { root: this.layout.root });
+  }
+
+  /** A verb's first check: the driver is open and `id` is a layer id. */
+  private ready(id: string): void {
+    this.assertOpen();
+    checkLayerId(id);
+  }
 
   private async createDir(id: string, parent: string, fill: (work: string) => Promise<void>): Promise<void> {
     if (await this.exists(id)) throw new LcowError('EEXIST', `layer ${id} already exists`, { id });
@@ -404,7 +433,7 @@ export class LcowDriver {
 
   /** The layer's image for a host-side read; a sandbox that is mounted in a VM is EBUSY (its image is changing). */
   private async quiescentImage(id: string, verb: string): Promise<LayerDetails> {
-    checkLayerId(id);
+    this.ready(id);
     const d = await layerImage(this.layout, id);
     if (d.isSandbox && this.mounts.get(id)?.handle.isMounted) {
       throw new LcowError('EBUSY', `${verb}: sandbox ${id} is mounted in a service VM; put it first`, { id, verb });

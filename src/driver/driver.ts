@@ -30,6 +30,7 @@ import { lockRoot, type RootLock } from './root-lock.js';
 import { DEFAULT_SANDBOX_SIZE_GB, MAX_SANDBOX_SIZE_GB, parseLcowOptions, type LcowDriverOpenOptions, type LcowOptions } from './options.js';
 import { serviceVmLifecycle } from './service-vm.js';
 import { Templates, hostSandboxMaker } from './templates.js';
+import { typedFs } from './typed-fs.js';
 
 export interface CreateOptions {
   /** Per-layer storage options; `lcow.sandboxsize` is honoured by createReadWrite. */
@@ -118,17 +119,22 @@ export class LcowDriver {
     // against the backend's limits when the engine gave a backend object, else the limits every backend has.
     resolveUtilityVMOptions({ id: 'check', ...open.serviceVm, ...(typeof open.backend === 'object' ? { backend: open.backend } : {}) });
     const d = new LcowDriver(root, options, open);
-    for (const dir of [d.layout.root, d.layout.cacheDir]) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await typedFs('open', { root: d.layout.root }, async () => {
+      for (const dir of [d.layout.root, d.layout.cacheDir]) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    });
     // Nothing is read or deleted before the root is ours: another opener's work is not a crash leftover.
-    d.rootLock = await lockRoot(d.layout.root, d.layout.cacheDir);
+    const lock = await lockRoot(d.layout.root, d.layout.cacheDir);
+    d.rootLock = lock;
     try {
-      // A crash while a template was being written leaves its temp file (never the template itself).
-      for (const name of (await fs.readdir(d.layout.cacheDir)).filter((n) => n.includes('.tmp-'))) {
-        await fs.rm(`${d.layout.cacheDir}/${name}`, { force: true });
-      }
-      await d.collectLeftovers();
+      await typedFs('open', { root: d.layout.root }, async () => {
+        // A crash while a template was being written leaves its temp file (never the template itself).
+        for (const name of (await fs.readdir(d.layout.cacheDir)).filter((n) => n.includes('.tmp-'))) {
+          await fs.rm(`${d.layout.cacheDir}/${name}`, { force: true });
+        }
+        await d.collectLeftovers();
+      });
     } catch (err) {
-      await d.rootLock.release();
+      await lock.release();
       throw err;
     }
     d.log.info({ mode: d.svms.mode, sandboxSizeGB: options.sandboxSizeGB }, 'driver open');
@@ -145,7 +151,7 @@ export class LcowDriver {
   /** A read-only layer directory with its chain; its content arrives by applyDiff. */
   async create(id: string, parent = '', _opts: CreateOptions = {}): Promise<void> {
     this.ready(id);
-    await this.ids.run(id, () => this.createDir(id, parent, async () => undefined));
+    await this.locked('create', id, () => this.createDir(id, parent, async () => undefined));
   }
 
   /**
@@ -155,7 +161,7 @@ export class LcowDriver {
   async createReadWrite(id: string, parent = '', opts: CreateReadWriteOptions = {}): Promise<void> {
     this.ready(id);
     const sizeGB = this.sandboxSize(opts);
-    await this.ids.run(id, () =>
+    await this.locked('createReadWrite', id, () =>
       this.createDir(id, parent, async (work) => {
         const r = await this.templates.sandbox(`${work}/${SANDBOX_FILE}`, sizeGB, this.options.sandboxSizeGB);
         this.log.debug({ id, sizeGB, fromTemplate: r.fromTemplate }, 'sandbox created');
@@ -172,7 +178,7 @@ export class LcowDriver {
    */
   async remove(id: string): Promise<void> {
     this.ready(id);
-    await this.ids.run(id, async () => {
+    await this.locked('remove', id, async () => {
       const user = await this.gotLayerUsing(id);
       if (user !== undefined) {
         throw new LcowError('EBUSY', user === id ? `layer ${id} is in use (get without put)` : `layer ${id} is a parent of ${user}, which is in use`, {
@@ -212,7 +218,7 @@ export class LcowDriver {
    */
   async get(id: string): Promise<LayerHandle> {
     this.ready(id);
-    return this.ids.run(id, async () => {
+    return this.locked('get', id, async () => {
       const known = this.mounts.get(id);
       if (known) {
         known.count++;
@@ -235,7 +241,7 @@ export class LcowDriver {
   /** Undo one get; the last put unmounts and gives the VM reference back. A put without get is a no-op. */
   async put(id: string): Promise<void> {
     checkLayerId(id);
-    await this.ids.run(id, async () => {
+    await this.locked('put', id, async () => {
       const m = this.mounts.get(id);
       if (!m) {
         this.log.debug({ id }, 'put without get');
@@ -258,7 +264,7 @@ export class LcowDriver {
    */
   async applyDiff(id: string, parent: string, tar: AsyncIterable<Uint8Array>, opts: ApplyDiffOptions = {}): Promise<number> {
     this.ready(id);
-    return this.ids.run(id, async () => {
+    return this.locked('applyDiff', id, async () => {
       const existing = await findLayerImage(this.layout, id).catch((err: unknown) => {
         if (isLcowError(err, 'ENOTFOUND')) return null; // no directory: a new layer
         throw err;
@@ -282,25 +288,25 @@ export class LcowDriver {
   /** The layer's content as a tar (whiteouts for deletions); read on the host. */
   async diff(id: string, _parent = ''): Promise<Readable> {
     const d = await this.quiescentImage(id, 'diff');
-    return d.isSandbox ? sandboxToTar(d.file, { logger: this.log }) : layerToTar(d.file, { logger: this.log });
+    return typedFs('diff', { id }, async () => (d.isSandbox ? sandboxToTar(d.file, { logger: this.log }) : layerToTar(d.file, { logger: this.log })));
   }
 
   /** What the layer adds, modifies and deletes relative to its parents. */
   async changes(id: string, _parent = ''): Promise<Change[]> {
     const d = await this.quiescentImage(id, 'changes');
-    return hostChanges(d.file, await this.parentImages(id));
+    return typedFs('changes', { id }, async () => hostChanges(d.file, await this.parentImages(id)));
   }
 
   /** Bytes of the regular files the layer adds or modifies. */
   async diffSize(id: string, _parent = ''): Promise<number> {
     const d = await this.quiescentImage(id, 'diffSize');
-    return hostDiffSize(d.file, await this.parentImages(id));
+    return typedFs('diffSize', { id }, async () => hostDiffSize(d.file, await this.parentImages(id)));
   }
 
   /** Read named files of the layer (tar-split reassembly); close() when done. */
   async diffGetter(id: string): Promise<FileGetCloser> {
     const d = await this.quiescentImage(id, 'diffGetter');
-    return hostDiffGetter(d.file);
+    return typedFs('diffGetter', { id }, async () => hostDiffGetter(d.file));
   }
 
   // --------------------------------------------------------------- facts
@@ -356,7 +362,7 @@ export class LcowDriver {
       await m.handle.close().catch((e: unknown) => note(e, `unmount ${id}`));
     }
     await this.svms.stopAll().catch((e: unknown) => note(e, 'stop service VMs'));
-    await this.collectLeftovers().catch((e: unknown) => note(e, 'leftovers'));
+    await typedFs('cleanup', { root: this.layout.root }, () => this.collectLeftovers()).catch((e: unknown) => note(e, 'leftovers'));
     this.rootLock = undefined;
     await lock.release().catch((e: unknown) => note(e, 'release the data root'));
     if (first !== undefined) throw asError(first);
@@ -372,6 +378,11 @@ export class LcowDriver {
   private ready(id: string): void {
     this.assertOpen();
     checkLayerId(id);
+  }
+
+  /** A verb's work under the id's lock, its file-system failures typed. */
+  private locked<T>(verb: string, id: string, fn: () => Promise<T>): Promise<T> {
+    return typedFs(verb, { id }, () => this.ids.run(id, fn));
   }
 
   private async createDir(id: string, parent: string, fill: (work: string) => Promise<void>): Promise<void> {

@@ -238,7 +238,11 @@ export class LcowDriver {
     });
   }
 
-  /** Undo one get; the last put unmounts and gives the VM reference back. A put without get is a no-op. */
+  /**
+   * Undo one get; the last put unmounts and gives the VM reference back. A
+   * put without get is a no-op. A last put that cannot unmount fails and
+   * leaves the layer got (its sandbox may still be written), to be put again.
+   */
   async put(id: string): Promise<void> {
     checkLayerId(id);
     await this.locked('put', id, async () => {
@@ -247,9 +251,13 @@ export class LcowDriver {
         this.log.debug({ id }, 'put without get');
         return;
       }
-      if (--m.count > 0) return;
-      this.mounts.delete(id);
+      if (m.count > 1) {
+        m.count--;
+        return;
+      }
+      // When the union cannot be unmounted, the layer stays got: remove and diff stay EBUSY, the next put tries again.
       await m.handle.close();
+      this.mounts.delete(id);
     });
   }
 

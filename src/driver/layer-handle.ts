@@ -119,25 +119,24 @@ export class LayerHandle {
     );
   }
 
-  /** Unmount and give the VM reference back (the driver's last put). Every step is tried. */
+  /**
+   * Unmount and give the VM reference back (the driver's last put). When the
+   * union cannot be unmounted, the handle keeps it and its VM reference and
+   * stays usable: the layer is still in use (its sandbox still attached),
+   * and the next close tries again — it never forgets a mounted union.
+   */
   async close(): Promise<void> {
     await this.mountLock.runExclusive(async () => {
-      this.closed = true;
       const m = this.mounted;
+      if (m) {
+        await m.lease.entry.runExclusive(() =>
+          // A retry: the map dropped the union when its first release failed; the union's own handle resumes.
+          m.lease.entry.unionMounts.get(this.guestRoot) === m.union ? m.lease.entry.unionMounts.release(this.guestRoot, (u) => u.release()) : m.union.release(),
+        );
+      }
+      this.closed = true;
       this.mounted = undefined;
-      if (!m) return;
-      let first: unknown;
-      try {
-        await m.lease.entry.runExclusive(() => m.lease.entry.unionMounts.release(this.guestRoot, (u) => u.release()));
-      } catch (err) {
-        first = err;
-      }
-      try {
-        await m.lease.release();
-      } catch (err) {
-        first ??= err;
-      }
-      if (first !== undefined) throw asError(first);
+      await m?.lease.release();
     });
   }
 

@@ -38,9 +38,6 @@ export default tseslint.config(
         },
       ],
       // Off on purpose:
-      // - With noUncheckedIndexedAccess still off, every `arr[i]!` counts as "unnecessary" and the fix would
-      //   delete assertions that become necessary the day it is turned on. Turn this back on with it.
-      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
       // - Style, not bugs: an async function without await, and numbers/unions in template strings.
       '@typescript-eslint/require-await': 'off',
       '@typescript-eslint/restrict-template-expressions': 'off',

@@ -30,6 +30,8 @@ export type LcowErrorCode =
   // transport / guest
   | 'EQMP' // QEMU monitor returned an error
   | 'EGUEST' // guest agent / guest command failure
+  | 'EGCS' // the guest compute service refused a bridge request (context: hresult, name, errorMessage, errorRecords)
+  | 'EBRIDGE' // the GCS bridge connection broke: a malformed frame, or the peer hung up (context.reason)
   | 'EEXEC' // a guest process exited non-zero where success was required
   | 'EHCS' // an HCS call failed (HRESULT in context)
   | 'EPLATFORM' // the backend cannot run on this OS

@@ -26,18 +26,19 @@ function parseArgs(args: string[]): Args | string {
   const pos: string[] = [];
   let json = false;
   let cat: string | undefined;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
+  const rest = [...args];
+  for (let a = rest.shift(); a !== undefined; a = rest.shift()) {
     if (a === '--json') json = true;
     else if (a === '--cat') {
-      cat = args[++i];
+      cat = rest.shift();
       if (cat === undefined) return '--cat needs a file path';
     } else if (a === '--help' || a === '-h') return '';
     else if (a.startsWith('--')) return `unknown option ${a}`;
     else pos.push(a);
   }
-  if (pos.length < 1 || pos.length > 2) return 'expected an image and at most one path';
-  return { image: pos[0], path: pos[1] ?? '/', json, cat };
+  const [image, path = '/', ...extra] = pos;
+  if (image === undefined || extra.length > 0) return 'expected an image and at most one path';
+  return { image, path, json, cat };
 }
 
 const TYPE_CHAR: Record<Ext4Stat['kind'], string> = { file: '-', dir: 'd', symlink: 'l', char: 'c', block: 'b', fifo: 'p', socket: 's' };

@@ -90,7 +90,7 @@ export async function convertInWorker(tar: AsyncIterable<Uint8Array>, outPath: s
       if (settled) break; // the worker failed or finished early: stop reading
       const copy = new Uint8Array(chunk); // own buffer, transferable (stream chunks may share a pool)
       inFlight += copy.byteLength;
-      send({ t: 'chunk', buf: copy }, [copy.buffer as ArrayBuffer]);
+      send({ t: 'chunk', buf: copy }, [copy.buffer]);
       while (inFlight > MAX_IN_FLIGHT && !settled) await new Promise<void>((r) => (drained = r));
     }
     send({ t: 'end' });

@@ -54,6 +54,8 @@ export interface DriverStatus {
   serviceVms: string[];
   /** Backend name once one was loaded, else undefined (no VM was needed yet). */
   backend: string | undefined;
+  /** What serves the service VMs' guest requests ('gcs (bridge v4)', 'qemu-guest-agent'), once a backend was loaded. */
+  guestAgent: string | undefined;
   sandboxSizeGB: number;
   /** Layers currently got (get without its put). */
   mounted: string[];
@@ -70,6 +72,7 @@ export class LcowDriver {
   private readonly backendChoice: DriverBackend;
   private backend: Promise<HypervisorBackend> | undefined;
   private backendName: string | undefined;
+  private guestAgent: string | undefined;
   private boot: Promise<BootSpec | undefined> | undefined;
   private guestSerial = 0;
   /** Held from open to cleanup; undefined once cleanup gave the root back. */
@@ -345,6 +348,7 @@ export class LcowDriver {
       dataRoot: this.layout.root,
       serviceVms: this.svms.ids(),
       backend: this.backendName,
+      guestAgent: this.guestAgent,
       sandboxSizeGB: this.options.sandboxSizeGB,
       mounted: [...this.mounts.keys()],
     };
@@ -464,6 +468,7 @@ export class LcowDriver {
     this.backend ??= resolveBackend(this.backendChoice).then(
       (b) => {
         this.backendName = b.name;
+        this.guestAgent = b.guestAgent;
         return b;
       },
       (err: unknown) => {

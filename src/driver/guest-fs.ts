@@ -97,7 +97,10 @@ export class GuestFs {
   async stat(p: string): Promise<GuestStat> {
     const t = this.abs(p);
     const r = await this.run(p, { resolve: this.parent(t), mustExist: t }, ['stat', '-c', '%f %s %u %g %Y %h', '--', t]);
-    const [modeHex, size, uid, gid, mtime, nlink] = r.stdout.toString('utf8').trim().split(/\s+/);
+    const fields = r.stdout.toString('utf8').trim().split(/\s+/);
+    const [modeHex, size, uid, gid, mtime, nlink] = fields;
+    if (fields.length !== 6 || modeHex === undefined)
+      throw new LcowError('EGUEST', `unexpected stat output for ${p}`, { path: p, output: r.stdout.toString('utf8') });
     const raw = parseInt(modeHex, 16);
     const type = MODE_TYPES.find(([bits]) => (raw & 0o170000) === bits)?.[1] ?? 'file';
     return { type, mode: raw & 0o7777, size: Number(size), uid: Number(uid), gid: Number(gid), mtimeSec: Number(mtime), nlink: Number(nlink) };

@@ -102,7 +102,8 @@ export class LayerHandle {
    * container is killed and the run is ETIMEOUT.
    */
   run(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    if (!Array.isArray(argv as unknown) || argv.length === 0) throw new LcowError('EINVAL', 'run needs a non-empty argv array', { id: this.id });
+    const given: unknown = argv; // checked as JavaScript callers may pass anything; Array.isArray(argv) would widen argv to any[]
+    if (!Array.isArray(given) || argv.length === 0) throw new LcowError('EINVAL', 'run needs a non-empty argv array', { id: this.id });
     return this.withVm((m) =>
       runContainer(
         (a, o) => m.lease.vm.exec(a, o),

@@ -75,21 +75,22 @@ export async function appendVerityTree(fh: FileHandle, dataSizeBytes: number): P
   const salted = createHash('sha256').update(salt);
   const hashBlock = (block: Buffer) => salted.copy().update(block).digest();
 
-  const levels = verityLevelBlocks(dataBlocks);
   const hashOffsetBytes = dataSizeBytes;
   const treeStart = hashOffsetBytes + BLOCK;
-  // Root-most level first: level i starts after all levels above it.
-  const levelOffset: number[] = [];
+  // Level 0 (the leaves) first in this list; on disk the root-most level comes first.
+  const levels = verityLevelBlocks(dataBlocks).map((blocks) => ({ blocks, offset: 0 }));
   let off = treeStart;
-  for (let i = levels.length - 1; i >= 0; i--) {
-    levelOffset[i] = off;
-    off += levels[i] * BLOCK;
+  for (const level of [...levels].reverse()) {
+    level.offset = off;
+    off += level.blocks * BLOCK;
   }
   const totalSizeBytes = off;
+  const [leaves, ...upperLevels] = levels;
+  if (!leaves) throw new LcowError('EINVAL', 'verity needs at least one data block', { dataSizeBytes }); // verityLevelBlocks always gives one
 
   // Level 0: stream the data, write leaf hash blocks as they fill, and hash
   // each completed leaf block into level 1 (kept in memory: 1/128 the size).
-  let upper = Buffer.alloc(levels[0] * DIGEST);
+  let upper = Buffer.alloc(leaves.blocks * DIGEST);
   const leafOut = Buffer.alloc(READ_CHUNK);
   let leafUsed = 0;
   let leafWritten = 0;
@@ -99,21 +100,23 @@ export async function appendVerityTree(fh: FileHandle, dataSizeBytes: number): P
     if (whole === 0) return;
     leafOut.fill(0, leafUsed, whole); // pad the last block of the level with zeros
     for (let p = 0; p < whole; p += BLOCK) hashBlock(leafOut.subarray(p, p + BLOCK)).copy(upper, DIGEST * leafBlocksDone++);
-    await writeAll(fh, leafOut, whole, levelOffset[0] + leafWritten);
+    await writeAll(fh, leafOut, whole, leaves.offset + leafWritten);
     leafWritten += whole;
     leafOut.copy(leafOut, 0, whole, leafUsed);
     leafUsed -= whole;
   };
-  let bufs = [Buffer.alloc(READ_CHUNK), Buffer.alloc(READ_CHUNK)];
+  // Two buffers: the next chunk is read while this one is hashed.
+  let reading = Buffer.alloc(READ_CHUNK);
+  let spare = Buffer.alloc(READ_CHUNK);
   let pos = 0;
-  let pending = pos < dataSizeBytes ? readExactly(fh, bufs[0], Math.min(READ_CHUNK, dataSizeBytes), 0) : undefined;
+  let pending = pos < dataSizeBytes ? readExactly(fh, reading, Math.min(READ_CHUNK, dataSizeBytes), 0) : undefined;
   while (pending) {
     await pending;
     const len = Math.min(READ_CHUNK, dataSizeBytes - pos);
-    const cur = bufs[0];
+    const cur = reading;
     pos += len;
-    bufs = [bufs[1], bufs[0]];
-    pending = pos < dataSizeBytes ? readExactly(fh, bufs[0], Math.min(READ_CHUNK, dataSizeBytes - pos), pos) : undefined;
+    [reading, spare] = [spare, reading];
+    pending = pos < dataSizeBytes ? readExactly(fh, reading, Math.min(READ_CHUNK, dataSizeBytes - pos), pos) : undefined;
     pending?.catch(() => undefined);
     for (let p = 0; p < len; p += BLOCK) {
       hashBlock(cur.subarray(p, p + BLOCK)).copy(leafOut, leafUsed);
@@ -124,13 +127,13 @@ export async function appendVerityTree(fh: FileHandle, dataSizeBytes: number): P
   await flushLeaves(true);
 
   // Upper levels: each is the hashes of the level below's blocks.
-  let below = upper.subarray(0, levels[0] * DIGEST);
-  for (let i = 1; i < levels.length; i++) {
-    const padded = Buffer.alloc(levels[i] * BLOCK);
+  let below = upper.subarray(0, leaves.blocks * DIGEST);
+  for (const level of upperLevels) {
+    const padded = Buffer.alloc(level.blocks * BLOCK);
     below.copy(padded);
-    await writeAll(fh, padded, padded.length, levelOffset[i]);
-    upper = Buffer.alloc(levels[i] * DIGEST);
-    for (let b = 0; b < levels[i]; b++) hashBlock(padded.subarray(b * BLOCK, (b + 1) * BLOCK)).copy(upper, b * DIGEST);
+    await writeAll(fh, padded, padded.length, level.offset);
+    upper = Buffer.alloc(level.blocks * DIGEST);
+    for (let b = 0; b < level.blocks; b++) hashBlock(padded.subarray(b * BLOCK, (b + 1) * BLOCK)).copy(upper, b * DIGEST);
     below = upper;
   }
   // `below` now holds the hash of the single top block: the root.

@@ -3,13 +3,17 @@
  * or SCSI), its read-write scratch (SCSI), and the overlay that unites them —
  * hcsshim's MountLCOWLayers / CombineLayersLCOW / release, as one handle.
  *
- * Layout in the guest:
+ * Layout in the guest (hcsshim's, internal/layers/lcow.go):
  *   layers   /run/m/<n>                      (short: 127 of them fit the overlay's page)
- *   scratch  /run/m/<n>                      read-write
- *   upper    <scratch>/upper, <scratch>/work             (default: one container per scratch)
- *         or <scratch>/scratch/<containerId>/{upper,work} (options.containerId: shared scratch, as hcsshim)
+ *   scratch  <guestRoot>                     read-write: the container's directory is its scratch disk
+ *   upper    <guestRoot>/upper, <guestRoot>/work             (default: one container per scratch)
+ *         or <guestRoot>/scratch/<containerId>/{upper,work} (options.containerId, as hcsshim)
  *   rootfs   <guestRoot>/rootfs              the overlay; read-only when there is no scratch
  *   base     options.baseDirs                guest directories under every layer (the caller's)
+ * The scratch is mounted at the rootfs's parent because a GCS newer than
+ * v0.12 bind-mounts `<ScratchPath>/bundle` over that parent whenever the
+ * scratch is not under it, and only a container's delete undoes that bind
+ * (gcs-bridge-facts.md §3.4).
  *
  * Release order: the union first (nothing below it can go while it is
  * mounted), then the scratch and the layers, `concurrency` at a time, started
@@ -79,7 +83,7 @@ export async function mountContainerLayers(
     const layers = await placeLayers(uvm, layerPaths, concurrency, undo);
     let scratch: ScsiDisk | undefined;
     if (scratchPath !== undefined) {
-      scratch = await uvm.scsi.add(scratchPath, { readOnly: false, mount: {} });
+      scratch = await uvm.scsi.add(scratchPath, { readOnly: false, mount: { guestPath: guestRoot } });
       undo.unshift(scratch);
     }
     const union = await uvm.unions.combine({
@@ -122,7 +126,7 @@ async function placeLayers(uvm: UtilityVM, layerPaths: readonly string[], concur
   const placed: LayerMount[] = [];
   let firstError: unknown;
   for (const s of settled) {
-    if (s.status === 'fulfilled') placed.push(s.value as LayerMount);
+    if (s.status === 'fulfilled') placed.push(s.value);
     else firstError ??= s.reason;
   }
   // Layers are released top-most first, like every other teardown of them.

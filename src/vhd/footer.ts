@@ -61,7 +61,7 @@ export function vhdGeometry(diskSizeBytes: number): { cylinders: number; heads: 
 /** One's complement of the byte sum, with the checksum field counted as zero. */
 function footerChecksum(b: Buffer): number {
   let sum = 0;
-  for (let i = 0; i < VHD_FOOTER_SIZE; i++) if (i < 64 || i >= 68) sum += b[i];
+  for (let i = 0; i < VHD_FOOTER_SIZE; i++) if (i < 64 || i >= 68) sum += b[i] ?? 0;
   return ~sum >>> 0;
 }
 

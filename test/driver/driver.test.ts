@@ -102,12 +102,12 @@ describe('LcowDriver on the fake backend', () => {
     expect(created).toEqual(['app']);
     expect(d.status().serviceVms).toEqual(['app']);
     const vm = backend.vms[0];
-    expect(vm.state).toBe('running');
+    expect(vm!.state).toBe('running');
     await d.put('app');
     expect(d.status().serviceVms).toEqual(['app']);
     await d.put('app');
     expect(d.status().serviceVms).toEqual([]);
-    expect(vm.state).toBe('stopped');
+    expect(vm!.state).toBe('stopped');
     await d.put('app'); // unmatched put: no-op
     expect(d.status()).toMatchObject({ mode: 'safe', mounted: [], backend: 'fake' });
   });

@@ -21,7 +21,7 @@ const argvSeen: string[][] = [];
 function busyboxExec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
   argvSeen.push([...argv]);
   return new Promise((resolve, reject) => {
-    const child = spawn(path.join(bin, argv[0]), argv.slice(1), { env: { PATH: bin }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(path.join(bin, argv[0]!), argv.slice(1), { env: { PATH: bin }, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));

@@ -49,7 +49,7 @@ describe('appendVerityTree', () => {
     const b = Buffer.alloc(1);
     const at = Math.floor(ext4.sizeBytes / 2);
     await fh.read(b, 0, 1, at);
-    b[0] ^= 0xff;
+    b[0]! ^= 0xff;
     await fh.write(b, 0, 1, at);
     await fh.close();
     const bad = verify(path, verity.rootHash, verity.hashOffsetBytes);

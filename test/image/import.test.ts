@@ -99,7 +99,7 @@ function ociFiles(opts: { multiPlatform?: boolean; layerBlobs?: Buffer[] } = {})
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
-      layers: layers.map((l, i) => ({ mediaType: l.mediaType, digest: addBlob(blobs[i]), size: blobs[i].length })),
+      layers: layers.map((l, i) => ({ mediaType: l.mediaType, digest: addBlob(blobs[i]!), size: blobs[i]!.length })),
     }),
   );
   let top = {
@@ -192,9 +192,9 @@ function fakeDriver(opts: { existing?: string[]; stopEarly?: boolean } = {}): Im
 }
 
 function expectedIds(): string[] {
-  const out = [layers[0].diffId.slice(7)];
-  out.push(sha(`${layers[0].diffId} ${layers[1].diffId}`));
-  out.push(sha(`sha256:${out[1]} ${layers[2].diffId}`));
+  const out = [layers[0]!.diffId.slice(7)];
+  out.push(sha(`${layers[0]!.diffId} ${layers[1]!.diffId}`));
+  out.push(sha(`sha256:${out[1]} ${layers[2]!.diffId}`));
   return out;
 }
 
@@ -320,7 +320,7 @@ describe('readImageArchive + importImage', () => {
   it('skips layers the driver already has and parents the rest on them', async () => {
     const file = await writeTarball(path.join(work, 'skip.tar'), ociFiles());
     const ids = expectedIds();
-    const d = fakeDriver({ existing: [ids[0], ids[1]] });
+    const d = fakeDriver({ existing: [ids[0]!, ids[1]!] });
     const res = await importImage(d, file);
     expect(res.topLayerId).toBe(ids[2]);
     expect(d.applied.map((a) => [a.id, a.parent])).toEqual([[ids[2], ids[1]]]);
@@ -347,9 +347,9 @@ describe('readImageArchive + importImage', () => {
   });
 
   it('rejects a tampered layer with EBADIMAGE when the driver reads to EOF (nothing applied)', async () => {
-    const tampered = Buffer.from(layers[1].tar);
-    tampered[600] ^= 0xff; // inside the file body
-    const file = await writeTarball(path.join(work, 'bad.tar'), ociFiles({ layerBlobs: [layers[0].blob, zlib.gzipSync(tampered), layers[2].blob] }));
+    const tampered = Buffer.from(layers[1]!.tar);
+    tampered[600]! ^= 0xff; // inside the file body
+    const file = await writeTarball(path.join(work, 'bad.tar'), ociFiles({ layerBlobs: [layers[0]!.blob, zlib.gzipSync(tampered), layers[2]!.blob] }));
     const d = fakeDriver();
     await expect(importImage(d, file)).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EBADIMAGE'));
     expect(d.applied.map((a) => a.id)).toEqual([expectedIds()[0]]); // the stream errored before it ended
@@ -357,13 +357,13 @@ describe('readImageArchive + importImage', () => {
   });
 
   it('removes a tampered layer the driver accepted without reading to EOF', async () => {
-    const tampered = Buffer.from(layers[2].tar);
+    const tampered = Buffer.from(layers[2]!.tar);
     tampered[tampered.length - 1] = 1; // in the trailing zero blocks: past where a tar parser stops
-    const file = await writeTarball(path.join(work, 'bad-tail.tar'), ociFiles({ layerBlobs: [layers[0].blob, layers[1].blob, tampered] }));
+    const file = await writeTarball(path.join(work, 'bad-tail.tar'), ociFiles({ layerBlobs: [layers[0]!.blob, layers[1]!.blob, tampered] }));
     const d = fakeDriver({ stopEarly: true });
     await expect(importImage(d, file)).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EBADIMAGE'));
     expect(d.removed).toEqual([expectedIds()[2]]);
-    expect(d.layers.has(expectedIds()[2])).toBe(false);
+    expect(d.layers.has(expectedIds()[2]!)).toBe(false);
   });
 
   it('refuses a config whose diff ids do not match the layer count, and a non-image', async () => {
@@ -379,16 +379,16 @@ describe('readImageArchive + importImage', () => {
   it('decompresses zstd layers (Node zlib or the zstd program); garbage is EBADIMAGE, no decoder EUNSUPPORTED', async () => {
     const hasZstd = zstdSupport() !== undefined;
     const fakeZstd = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(64)]);
-    const files = ociFiles({ layerBlobs: [fakeZstd, layers[1].blob, layers[2].blob] });
+    const files = ociFiles({ layerBlobs: [fakeZstd, layers[1]!.blob, layers[2]!.blob] });
     const file = await writeTarball(path.join(work, 'zstd.tar'), files);
     const img = await readImageArchive(file);
-    if (!hasZstd) await expect(img.layers[0].open()).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EUNSUPPORTED'));
+    if (!hasZstd) await expect(img.layers[0]!.open()).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EUNSUPPORTED'));
     else await expect(importImage(fakeDriver(), file)).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EBADIMAGE'));
     if (!hasZstd) return;
 
     // A real zstd layer: decoded, verified against its diff id, applied like the others.
-    const realZstd = execFileSync('zstd', ['-q', '-c'], { input: layers[0].tar });
-    const ok = await writeTarball(path.join(work, 'zstd-ok.tar'), ociFiles({ layerBlobs: [realZstd, layers[1].blob, layers[2].blob] }));
+    const realZstd = execFileSync('zstd', ['-q', '-c'], { input: layers[0]!.tar });
+    const ok = await writeTarball(path.join(work, 'zstd-ok.tar'), ociFiles({ layerBlobs: [realZstd, layers[1]!.blob, layers[2]!.blob] }));
     const d = fakeDriver();
     await importImage(d, ok);
     expect(d.applied.map((a) => a.sha256)).toEqual(layers.map((l) => l.diffId.slice(7)));
@@ -412,7 +412,7 @@ describe('lcow image import (real driver)', () => {
     }
     const ids = expectedIds();
     expect(out[0]).toBe(`${ids[2]}\n`);
-    expect(JSON.parse(out[1])).toEqual({ topLayerId: ids[2], layerIds: ids });
+    expect(JSON.parse(out[1]!)).toEqual({ topLayerId: ids[2], layerIds: ids });
 
     const driver = await LcowDriver.open(root);
     try {
@@ -421,8 +421,8 @@ describe('lcow image import (real driver)', () => {
         const { readTar } = await import('../driver/host-diff/helpers/fixtures.js');
         return (await readTar(layerToTar(path.join(root, id, 'layer.vhd')))).map((e) => e.name).sort();
       };
-      expect(await names(ids[0])).toEqual(['etc', 'etc/os-release']);
-      expect(await names(ids[2])).toEqual(['etc', 'etc/.wh.os-release', 'etc/motd']);
+      expect(await names(ids[0]!)).toEqual(['etc', 'etc/os-release']);
+      expect(await names(ids[2]!)).toEqual(['etc', 'etc/.wh.os-release', 'etc/motd']);
     } finally {
       await driver.cleanup();
     }
@@ -461,7 +461,7 @@ describe('lcow image import (real driver)', () => {
       const states: string[] = [];
       const [a, b] = await Promise.all([0, 1].map(() => importImage(driver, archive, { onProgress: (p) => states.push(p.state) })));
       expect(a).toEqual(b);
-      expect(a.layerIds).toEqual(expectedIds());
+      expect(a!.layerIds).toEqual(expectedIds());
       expect(states.filter((s) => s === 'applied')).toHaveLength(3); // each layer applied exactly once
     } finally {
       await driver.cleanup();

@@ -288,7 +288,7 @@ describe('bad input: a typed error naming the entry, and nothing left behind', (
       ],
       patch: (t) => {
         const c = Buffer.from(t);
-        c[1024 + 100] ^= 1; // mode field of the second header
+        c[1024 + 100]! ^= 1; // mode field of the second header
         return c;
       },
       code: 'EBADTAR',

@@ -155,7 +155,7 @@ describe('ServiceVms, safe mode', () => {
               running.push(svms.acquire(layer).then((l) => void held.push(l), expectOnly('EVMTERMINATING')));
             } else if (o.op === 'release' && held.length > 0) {
               const [l] = held.splice(o.pick % held.length, 1);
-              running.push(l.release().catch(expectOnly()));
+              running.push(l!.release().catch(expectOnly()));
             } else if (o.op === 'force') {
               running.push(svms.forceStop(layer).catch(expectOnly()));
             }
@@ -181,13 +181,13 @@ describe('ServiceVms, global mode', () => {
     const svms = new ServiceVms<FakeVm>({ mode: 'global', lifecycle: lc });
     const leases = await Promise.all(['a', 'b', 'c', 'a'].map((id) => svms.acquire(id)));
     expect(new Set(leases.map((l) => l.vm)).size).toBe(1);
-    expect(leases[0].vmId).toBe(GLOBAL_SVM_ID);
+    expect(leases[0]!.vmId).toBe(GLOBAL_SVM_ID);
     await Promise.all(leases.map((l) => l.release()));
     await svms.forceStop('a'); // Remove in global mode leaves the shared VM alone
     expect(lc.stops).toBe(0);
     expect(svms.ids()).toEqual([GLOBAL_SVM_ID]);
     const again = await svms.acquire('d');
-    expect(again.vm).toBe(leases[0].vm);
+    expect(again.vm).toBe(leases[0]!.vm);
     await again.release();
     await svms.stopAll();
     expect(lc.starts).toBe(1);

@@ -98,7 +98,7 @@ describe('readLayerEntries against Python tarfile', () => {
     pyTar(p, 'gnu', [{ name: 'x', data: 'x', uid: 4294967294, gid: 3000000, mtime: -86400 }]);
     const [e] = await collect(chunked(readFileSync(p), 100_000));
     if (e!.kind !== 'file') throw new Error('file expected');
-    expect([e.meta.uid, e.meta.gid, e.meta.mtime.sec]).toEqual([4294967294, 3000000, -86400]);
+    expect([e!.meta.uid, e!.meta.gid, e!.meta.mtime.sec]).toEqual([4294967294, 3000000, -86400]);
   });
 });
 
@@ -182,7 +182,7 @@ describe('compression', () => {
     const truncated = await rejection(collect(chunked(zst.subarray(0, zst.length - 100), 1000)));
     expect(truncated.code).toBe('EBADTAR');
     const garbled = Buffer.from(zst);
-    for (let i = 20; i < garbled.length - 20; i += 37) garbled[i] ^= 0x5a;
+    for (let i = 20; i < garbled.length - 20; i += 37) garbled[i]! ^= 0x5a;
     const corrupt = await rejection(collect(chunked(garbled, 1000)));
     expect(corrupt.code).toBe('EBADTAR');
   });
@@ -247,7 +247,7 @@ describe('bad input is a typed error naming the entry', () => {
   });
   it('bad header checksum', async () => {
     const tar = Buffer.from(valid());
-    tar[1536 + 10] ^= 0x55; // second header, in its name
+    tar[1536 + 10]! ^= 0x55; // second header, in its name
     const err = await rejection(collect(chunked(tar, 4096)));
     expect(err.code).toBe('EBADTAR');
     expect(err.context.field).toBe('chksum');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FakeBackend, FakeVm } from '../../src/backend/fake/index.js';
+import { FakeBackend, type FakeVm } from '../../src/backend/fake/index.js';
 import { isLcowError } from '../../src/errors.js';
 import {
   mountContainerLayers,
@@ -82,6 +82,7 @@ describe('mountContainerLayers (fake backend)', () => {
     const layers = defineImage(backend);
     const c = await mountContainerLayers(uvm, layers, '/c1/sandbox.vhdx', '/run/c/c1');
     expect(c.rootfs).toBe('/run/c/c1/rootfs');
+    expect(c.scratch!.guestPath).toBe('/run/c/c1'); // hcsshim's layout: the scratch is the rootfs's parent
     expect(c.layers.map((l) => l.placement)).toEqual(['vpmem', 'vpmem', 'vpmem']);
     expect(c.union.request.lowerDirs).toEqual(c.layers.map((l) => l.guestPath));
     expect(c.union.request.upperDir).toBe(`${c.scratch!.guestPath}/upper`);
@@ -96,6 +97,18 @@ describe('mountContainerLayers (fake backend)', () => {
     expect(backend.disks.get('/img/top/layer.vhd').tree.get('etc/new')).toBeUndefined();
     expect([...vm.guest.mounts.keys()]).toEqual([]);
     expect(vm.vpmem.size + vm.scsi.size).toBe(0);
+    expect(vm.violations).toEqual([]);
+  });
+
+  it('with a mapped-VPMEM backend the layers share one device, each mounted from its range', async () => {
+    const backend = new FakeBackend({ capabilities: { vpmemMapped: true } });
+    const { uvm, vm } = await fakeUvm({}, backend);
+    const c = await mountContainerLayers(uvm, defineImage(backend), '/c1/sandbox.vhdx', '/run/c/c1');
+    expect(c.layers.map((l) => l.placement)).toEqual(['vpmem', 'vpmem', 'vpmem']);
+    expect(new Set(vm.callsOf('addVpmemMapping').map(([slot]) => slot))).toEqual(new Set([0]));
+    expect(await sh(vm, 'cat', `${c.rootfs}/etc/motd`)).toEqual({ code: 0, out: 'top motd\n' });
+    await c.release();
+    expect(vm.vpmemMappings.size).toBe(0);
     expect(vm.violations).toEqual([]);
   });
 
@@ -179,7 +192,7 @@ describe('mountContainerLayers (fake backend)', () => {
   it('a failure in one layer does not stop the others; the retry releases only that layer', async () => {
     const { uvm, vm, backend } = await fakeUvm();
     const c = await mountContainerLayers(uvm, defineImage(backend), '/c1/sandbox.vhdx', '/run/c/c1');
-    const mid = c.layers[1].guestPath;
+    const mid = c.layers[1]!.guestPath;
     vm.faults.failNext('unmount', 'EIO', { when: (args) => args[0] === mid });
     expect(await code(c.release())).toBe('EIO');
     expect(c.layers.map((l) => l.released)).toEqual([true, false, true]);
@@ -256,9 +269,9 @@ describe('mountContainerLayers (fake backend)', () => {
   it('the same layer twice shares one mount and appears once in the union (overlayfs refuses a repeated lower dir)', async () => {
     const { uvm, vm, backend } = await fakeUvm();
     const [top, mid, base] = defineImage(backend);
-    const c = await mountContainerLayers(uvm, [top, mid, top, base], '/c1/sandbox.vhdx', '/run/c/dup');
+    const c = await mountContainerLayers(uvm, [top!, mid!, top!, base!], '/c1/sandbox.vhdx', '/run/c/dup');
     expect(c.layers).toHaveLength(4);
-    expect(c.union.request.lowerDirs).toEqual([c.layers[0].guestPath, c.layers[1].guestPath, c.layers[3].guestPath]);
+    expect(c.union.request.lowerDirs).toEqual([c.layers[0]!.guestPath, c.layers[1]!.guestPath, c.layers[3]!.guestPath]);
     await c.release();
     expect(vm.vpmem.size + vm.scsi.size).toBe(0);
   });

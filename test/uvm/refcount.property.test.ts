@@ -39,7 +39,7 @@ async function run(uvm: UtilityVM, s: Step, held: Handle[], inject: (op: FakeOp)
       return;
     case 'release': {
       const live = held.filter((h) => !h.released);
-      if (live.length) await live[s.pick % live.length].release().catch(tolerate);
+      if (live.length) await live[s.pick % live.length]!.release().catch(tolerate);
       return;
     }
     case 'fail':

@@ -13,7 +13,7 @@ describe('SCSI manager', () => {
       [0, 1],
       [0, 2],
     ]);
-    expect([disks[63], disks[64], disks[255]].map((d) => [d.controller, d.lun])).toEqual([
+    expect([disks[63], disks[64], disks[255]].map((d) => [d!.controller, d!.lun])).toEqual([
       [0, 63],
       [1, 0],
       [3, 63],
@@ -23,7 +23,7 @@ describe('SCSI manager', () => {
     expect((err as LcowError).code).toBe('ENOSLOT');
     expect((err as LcowError).context).toMatchObject({ kind: 'scsi', hostPath: '/d/256.vhd', controllers: 4, lunsPerController: 64, vmId: uvm.id });
     // a freed slot is found again by the same scan
-    await disks[70].release();
+    await disks[70]!.release();
     expect((await uvm.scsi.add('/d/again.vhd', { readOnly: true })).lun).toBe(6);
     expect(vm.scsi.size).toBe(256);
   });

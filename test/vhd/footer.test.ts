@@ -73,7 +73,7 @@ describe('encodeVhdFooter', () => {
   it('parse rejects a bad checksum or cookie with EBADIMAGE', () => {
     const f = encodeVhdFooter(4096, id);
     const corrupt = Buffer.from(f);
-    corrupt[100] ^= 1;
+    corrupt[100]! ^= 1;
     expect(() => parseVhdFooter(corrupt)).toThrow(expect.objectContaining({ code: 'EBADIMAGE' }));
     const badCookie = Buffer.from(f);
     badCookie.write('notvhd!!', 0, 'latin1');

@@ -52,7 +52,7 @@ describe('openBlockSource', () => {
     expect(s.kind).toBe('vhd-fixed');
     expect((await readAllOf(s)).equals(data)).toBe(true);
     await s.close();
-    footer[100] ^= 1;
+    footer[100]! ^= 1;
     writeFileSync(vhd, Buffer.concat([data, footer]));
     await expect(openBlockSource(vhd)).rejects.toMatchObject({ code: 'EBADIMAGE' });
   });

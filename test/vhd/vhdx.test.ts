@@ -91,7 +91,7 @@ describe('createVhdx', () => {
     expect(statSync(path).size).toBeLessThan(8 * MiB);
     qemuImg('check', '-f', 'vhdx', path);
     const v = await openVhdx(path);
-    expect((await v.read(size - 4096, 4096)).equals(img.runs[1].data)).toBe(true);
+    expect((await v.read(size - 4096, 4096)).equals(img.runs[1]!.data)).toBe(true);
     expect((await v.read(5 * MiB, 4096)).equals(Buffer.alloc(4096))).toBe(true);
     await v.close();
   });
@@ -174,7 +174,7 @@ describe('openVhdx', () => {
     const b = readFileSync(path);
     const bat = 3 * MiB; // the writer's BAT offset; block i's entry is at bat + 8 i (no sector-bitmap entry before 4096 blocks)
     const setState = (i: number, state: number): void => {
-      b[bat + i * 8] = (b[bat + i * 8] & ~7) | state;
+      b[bat + i * 8] = (b[bat + i * 8]! & ~7) | state;
     };
     setState(1, 2); // ZERO
     setState(2, 3); // UNMAPPED
@@ -183,9 +183,9 @@ describe('openVhdx', () => {
     writeFileSync(path, b);
     const v = await openVhdx(path);
     const got = await v.read(0, v.size);
-    expect(got.subarray(0, MiB).equals(img.runs[0].data)).toBe(true);
+    expect(got.subarray(0, MiB).equals(img.runs[0]!.data)).toBe(true);
     expect(got.subarray(MiB, 4 * MiB).every((x) => x === 0)).toBe(true);
-    expect(got.subarray(4 * MiB, 5 * MiB).equals(img.runs[4].data)).toBe(true);
+    expect(got.subarray(4 * MiB, 5 * MiB).equals(img.runs[4]!.data)).toBe(true);
     await v.close();
   });
 
@@ -193,12 +193,12 @@ describe('openVhdx', () => {
     const path = join(dir, 'crc.vhdx');
     await createVhdx(path, sampleImage());
     const b = readFileSync(path);
-    b[64 * 1024 + 100] ^= 0xff; // header 1 damaged
+    b[64 * 1024 + 100]! ^= 0xff; // header 1 damaged
     writeFileSync(path, b);
     const v = await openVhdx(path);
     expect(v.info.header.sequenceNumber).toBe(1n);
     await v.close();
-    b[128 * 1024 + 100] ^= 0xff; // header 2 damaged too
+    b[128 * 1024 + 100]! ^= 0xff; // header 2 damaged too
     writeFileSync(path, b);
     const err = await openVhdx(path).catch((e: unknown) => e);
     expect(isLcowError(err, 'EBADIMAGE')).toBe(true);
@@ -208,8 +208,8 @@ describe('openVhdx', () => {
     const path = join(dir, 'regi.vhdx');
     await createVhdx(path, sampleImage());
     const b = readFileSync(path);
-    b[192 * 1024 + 20] ^= 1;
-    b[256 * 1024 + 20] ^= 1;
+    b[192 * 1024 + 20]! ^= 1;
+    b[256 * 1024 + 20]! ^= 1;
     writeFileSync(path, b);
     await expect(openVhdx(path)).rejects.toMatchObject({ code: 'EBADIMAGE' });
   });

@@ -87,7 +87,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> {
     if (this.stoppedReason) return Promise.reject(this.stoppedError(command));
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { command, resolve: resolve, reject });
       const msg: JsonObject = { execute: command, id };
       if (args) msg.arguments = args;
       this.log.debug({ command, id }, 'QMP execute');

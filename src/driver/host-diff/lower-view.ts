@@ -26,8 +26,8 @@ export class LowerView {
   /** The stat of the object visible at `path` in the merged parents, or null. */
   async lookup(path: string): Promise<LayerStat | null> {
     if (path === '/') return null;
-    for (let i = 0; i < this.layers.length; i++) {
-      const r = await this.lookupInLayer(i, path);
+    for (const [i, layer] of this.layers.entries()) {
+      const r = await this.lookupInLayer(i, layer, path);
       if (r.state === 'found') return r.stat;
       if (r.state === 'hidden' || r.opaqueAbove) return null;
     }
@@ -46,38 +46,37 @@ export class LowerView {
     return visible;
   }
 
-  private async lookupInLayer(i: number, path: string): Promise<LayerLookup> {
+  private async lookupInLayer(i: number, layer: DiffSource, path: string): Promise<LayerLookup> {
     const parts = path.split('/').filter(Boolean);
     let opaqueAbove = false;
     let cur = '';
-    for (let k = 0; k < parts.length; k++) {
-      cur += '/' + parts[k];
-      const st = await this.stat(i, cur);
+    for (const [k, part] of parts.entries()) {
+      cur += '/' + part;
+      const st = await this.stat(i, layer, cur);
       if (!st) return { state: 'absent', opaqueAbove };
       if (isWhiteout(st)) return { state: 'hidden' };
       if (k === parts.length - 1) return { state: 'found', stat: st };
       if (st.kind !== 'dir') return { state: 'hidden' };
-      if (await this.isOpaque(i, cur, st)) opaqueAbove = true;
+      if (await this.isOpaque(i, layer, cur, st)) opaqueAbove = true;
     }
     return { state: 'absent', opaqueAbove };
   }
 
-  private stat(i: number, path: string): Promise<LayerStat | null> {
+  /** `i` is `layer`'s index, which keys the caches. */
+  private stat(i: number, layer: DiffSource, path: string): Promise<LayerStat | null> {
     const key = `${i}\0${path}`;
     let p = this.stats.get(key);
     if (!p) {
-      const layer = this.layers[i];
       p = layer.stat(path).then(async (st) => (st && (await isFormatArtefact(layer.fs, layer.imagePath(path), path, st)) ? null : st));
       this.stats.set(key, p);
     }
     return p;
   }
 
-  private isOpaque(i: number, path: string, st: LayerStat): Promise<boolean> {
+  private isOpaque(i: number, layer: DiffSource, path: string, st: LayerStat): Promise<boolean> {
     const key = `${i}\0${path}`;
     let p = this.opaque.get(key);
     if (!p) {
-      const layer = this.layers[i];
       p = isOpaqueDir(layer.fs, layer.imagePath(path), st);
       this.opaque.set(key, p);
     }

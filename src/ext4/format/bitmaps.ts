@@ -31,11 +31,11 @@ export class GroupBitmaps {
   }
 
   setBit(i: number): void {
-    this.data[i >>> 3] |= 1 << (i & 7);
+    this.data[i >>> 3]! |= 1 << (i & 7); // callers stay below the bitmaps' capacity
   }
 
   isSet(i: number): boolean {
-    return (this.data[i >>> 3] & (1 << (i & 7))) !== 0;
+    return ((this.data[i >>> 3] ?? 0) & (1 << (i & 7))) !== 0;
   }
 
   /** Set the padding bits of `group` from bit `validBits` (its item count) to the end of its bitmap block. */
@@ -48,7 +48,7 @@ export class GroupBitmaps {
     let n = 0;
     const base = group * BLOCK_SIZE;
     const fullBytes = validBits >>> 3;
-    for (let b = 0; b < fullBytes; b++) n += POPCOUNT[this.data[base + b]];
+    for (let b = 0; b < fullBytes; b++) n += POPCOUNT[this.data[base + b] ?? 0] ?? 0;
     for (let bit = fullBytes * 8; bit < validBits; bit++) if (this.isSet(group * BITS_PER_MAP + bit)) n++;
     return n;
   }

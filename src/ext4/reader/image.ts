@@ -241,17 +241,16 @@ export class Ext4Image {
       .split('/')
       .filter((p) => p !== '');
     if (parts.length > MAX_DEPTH) throw new LcowError('ENOTFOUND', `${path}: path too deep`, { path });
-    const stack = [ROOT_INO];
+    let ino = ROOT_INO;
     let walked = '';
     for (const part of parts) {
-      const cur = stack[stack.length - 1];
-      const dir = await this.dirEntries(cur, walked || '/', path);
+      const dir = await this.dirEntries(ino, walked || '/', path);
       const e = dir.get(part);
       if (!e) throw new LcowError('ENOTFOUND', `${path}: no such file or directory`, { path });
       walked += '/' + part;
-      stack.push(e.ino);
+      ino = e.ino;
     }
-    return stack[stack.length - 1];
+    return ino;
   }
 
   // ---- inodes -----------------------------------------------------------
@@ -334,7 +333,7 @@ export class Ext4Image {
     const out = Buffer.alloc(length);
     const end = offset + length;
     for (let i = findRun(runs, Math.floor(offset / bs)); i < runs.length; i++) {
-      const r = runs[i];
+      const r = runs[i]!;
       const rStart = r.logical * bs;
       if (rStart >= end) break;
       if (r.uninit) continue;

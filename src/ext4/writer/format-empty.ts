@@ -172,7 +172,8 @@ function mergeRuns(pieces: Array<{ offset: number; data: Buffer }>): EmptyExt4Im
   const out: EmptyExt4Image['runs'] = [];
   let group: Array<{ offset: number; data: Buffer }> = [];
   const close = () => {
-    if (group.length > 0) out.push({ offset: group[0].offset, data: group.length === 1 ? group[0].data : Buffer.concat(group.map((p) => p.data)) });
+    const [head] = group;
+    if (head) out.push({ offset: head.offset, data: group.length === 1 ? head.data : Buffer.concat(group.map((p) => p.data)) });
     group = [];
   };
   for (const p of pieces) {

@@ -55,13 +55,11 @@ export class PackedCursor {
   /** Packed byte position of logical byte `offset` (offsets must not decrease between calls). */
   positionOf(offset: number): number {
     const block = Math.floor(offset / BLOCK_SIZE);
-    while (this.i < this.ranges.length) {
-      const r = this.ranges[this.i];
+    for (let r = this.ranges[this.i]; r !== undefined; r = this.ranges[++this.i]) {
       if (block < r.logical + r.length) {
         if (block < r.logical) break;
         return (r.packed + block - r.logical) * BLOCK_SIZE + (offset % BLOCK_SIZE);
       }
-      this.i++;
     }
     throw new LcowError('EBADTAR', 'sparse offset outside every data range', { offset });
   }

@@ -243,6 +243,7 @@ export class Ext4Writer {
       let off = 0;
       while (off < chunk.length) {
         const r = regions[ri];
+        if (!r) throw new LcowError('EBADTAR', `${entry.tarName}: more sparse data than its map describes`, { entry: entry.tarName });
         if (inRegion === 0) {
           const target = base + cursor.positionOf(r.offset);
           await this.out.zeros(target - this.out.position);

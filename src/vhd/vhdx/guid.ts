@@ -37,8 +37,8 @@ export const ZERO_GUID = '00000000-0000-0000-0000-000000000000';
 /** A random (version 4) GUID in text form. */
 export function randomGuid(): string {
   const b = randomBytes(16);
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
+  b[6] = (b[6]! & 0x0f) | 0x40; // 16 random bytes: both in range
+  b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`.toUpperCase();
 }

@@ -79,28 +79,28 @@ export function replayLog(log: Buffer, logGuid: string): LogOverlay | undefined 
   // Walk every 4 KiB position; from each valid entry follow the chain of
   // entries whose sequence numbers increase by one. The longest-running,
   // highest-numbered chain whose head's tail points inside it is active.
-  let best: Entry[] | undefined;
+  let best: { chain: Entry[]; head: Entry } | undefined;
   for (let start = 0; start < log.length; start += SECTOR) {
     const first = readEntry(log, start, logGuid);
     if (!first) continue;
     const chain: Entry[] = [first];
+    let head = first;
     let at = (first.at + first.length) % log.length;
     for (let guard = 0; guard < log.length / SECTOR; guard++) {
       const next = readEntry(log, at, logGuid);
-      if (!next || next.seq !== chain[chain.length - 1].seq + 1n || next.at === first.at) break;
+      if (!next || next.seq !== head.seq + 1n || next.at === first.at) break;
       chain.push(next);
+      head = next;
       at = (next.at + next.length) % log.length;
     }
-    const head = chain[chain.length - 1];
     // The active sequence runs from the head's tail to the head.
     const tailIdx = chain.findIndex((e) => e.at === head.tail);
     if (tailIdx < 0) continue;
-    const seqChain = chain.slice(tailIdx);
-    if (!best || head.seq > best[best.length - 1].seq) best = seqChain;
+    if (!best || head.seq > best.head.seq) best = { chain: chain.slice(tailIdx), head };
   }
   const sectors = new Map<number, Buffer>();
   if (!best) return { sectors, entries: 0 };
-  for (const e of best) {
+  for (const e of best.chain) {
     const count = e.buf.readUInt32LE(24);
     let data = Math.ceil((64 + count * 32) / SECTOR) * SECTOR;
     for (let i = 0; i < count; i++) {
@@ -123,5 +123,5 @@ export function replayLog(log: Buffer, logGuid: string): LogOverlay | undefined 
       }
     }
   }
-  return { sectors, entries: best.length };
+  return { sectors, entries: best.chain.length };
 }

@@ -98,7 +98,7 @@ class VhdxReader implements VhdxSource {
     const data = Buffer.alloc(n);
     await this.readFile(blockOffset + inBlock, n, data, 0);
     for (let s = firstSector; s <= lastSector; s++) {
-      const bit = (bits[Math.floor(s / 8) - Math.floor(firstSector / 8)] >> (s % 8)) & 1;
+      const bit = ((bits[Math.floor(s / 8) - Math.floor(firstSector / 8)] ?? 0) >> (s % 8)) & 1;
       if (!bit) continue;
       const sStart = (s - firstSector) * ss - (inBlock % ss);
       const from = Math.max(0, sStart);

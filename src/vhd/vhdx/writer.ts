@@ -87,16 +87,15 @@ export async function createVhdx(path: string, image: SparseImage | { size: numb
     const nBlocks = Math.ceil(size / blockSize);
     let r = 0;
     let pos = 0; // everything before pos has been handled
-    while (r < runs.length) {
-      const b = Math.floor(Math.max(pos, runs[r].offset) / blockSize);
+    for (let first = runs[r]; first !== undefined; first = runs[r]) {
+      const b = Math.floor(Math.max(pos, first.offset) / blockSize);
       if (b >= nBlocks) break;
       const start = b * blockSize;
       const end = start + blockSize;
       block.fill(0);
       // copy every run piece that overlaps [start, end); a run reaching past `end` is resumed on the next round
       let k = r;
-      while (k < runs.length && runs[k].offset < end) {
-        const run = runs[k];
+      for (let run = runs[k]; run !== undefined && run.offset < end; run = runs[k]) {
         const from = Math.max(run.offset, start);
         const to = Math.min(run.offset + run.data.length, end);
         if (to > from) run.data.copy(block, from - start, from - run.offset, to - run.offset);

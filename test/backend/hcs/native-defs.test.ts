@@ -21,7 +21,7 @@ function declaredArity(decl: string): number {
   return params === '' || params === 'void' ? 0 : params.split(',').length;
 }
 
-const abs = (outer: string, arm: string, field: string): number => koffi.offsetof(outer, arm) + koffi.offsetof(koffi.type(outer).members![arm].type, field);
+const abs = (outer: string, arm: string, field: string): number => koffi.offsetof(outer, arm) + koffi.offsetof(koffi.type(outer).members![arm]!.type, field);
 
 describe('native-defs prototypes', () => {
   const all = [...COMPUTECORE.functions, ...VIRTDISK.functions, ...KERNEL32.functions];

@@ -42,15 +42,15 @@ describe('guest argv', () => {
     const evil = '/run/m/$(reboot);`x`';
     await ops.mountScsi({ controller: 1, lun: 7, guestPath: evil, readOnly: true });
     const [argv] = calls;
-    expect(argv.slice(0, 2)).toEqual(['/bin/sh', '-c']);
-    expect(argv[2]).not.toContain(evil);
-    expect(argv.slice(3)).toEqual(['sh', '0000:00:05.0', '7', evil, 'ext4', 'ro,noload']);
+    expect(argv!.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(argv![2]).not.toContain(evil);
+    expect(argv!.slice(3)).toEqual(['sh', '0000:00:05.0', '7', evil, 'ext4', 'ro,noload']);
   });
 
   it('mounts read-write without noload and with extra options', async () => {
     const { calls, ops } = fakeRunner();
     await ops.mountScsi({ controller: 0, lun: 0, guestPath: '/m', readOnly: false, options: ['discard'] });
-    expect(calls[0].at(-1)).toBe('rw,discard');
+    expect(calls[0]!.at(-1)).toBe('rw,discard');
   });
 
   it('rejects an option that would smuggle in another', async () => {

@@ -27,6 +27,6 @@ describe('host packages', () => {
   });
 
   it('does nothing when everything is there', async () => {
-    await expect(ensureHostPackages([fake[0]])).resolves.toBeUndefined();
+    await expect(ensureHostPackages([fake[0]!])).resolves.toBeUndefined();
   });
 });

@@ -60,7 +60,7 @@ let l1: string, l2: string, top: string;
 
 beforeAll(() => {
   work = tmpDir('lcow-chg-');
-  [l1, l2, top] = ['l1', 'l2', 'top'].map((n) => path.join(work, n, 'layer.vhd'));
+  [l1, l2, top] = (['l1', 'l2', 'top'] as const).map((n) => path.join(work, n, 'layer.vhd')) as [string, string, string];
   for (const [file, spec] of [
     [l1, L1],
     [l2, L2],

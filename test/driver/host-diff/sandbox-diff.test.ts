@@ -81,16 +81,16 @@ function kernelSandbox(name: string, extraOptions: string, edit: (m: (p: string)
   fs.mkdirSync(dir);
   execFileSync('mkfs.ext4', ['-q', '-F', '-b', '4096', '-O', '^has_journal', raw, '64M']);
   const [m1, m2, sb, merged] = ['m1', 'm2', 'sb', 'merged'].map((d) => path.join(dir, d));
-  mount(['-o', 'loop,ro', l1], m1);
-  mount(['-o', 'loop,ro', l2], m2);
-  mount(['-o', 'loop', raw], sb);
-  fs.mkdirSync(path.join(sb, 'upper'));
-  fs.mkdirSync(path.join(sb, 'work'));
-  mount(['-t', 'overlay', 'overlay', '-o', `lowerdir=${m2}:${m1},upperdir=${sb}/upper,workdir=${sb}/work${extraOptions}`], merged);
+  mount(['-o', 'loop,ro', l1], m1!);
+  mount(['-o', 'loop,ro', l2], m2!);
+  mount(['-o', 'loop', raw], sb!);
+  fs.mkdirSync(path.join(sb!, 'upper'));
+  fs.mkdirSync(path.join(sb!, 'work'));
+  mount(['-t', 'overlay', 'overlay', '-o', `lowerdir=${m2}:${m1},upperdir=${sb}/upper,workdir=${sb}/work${extraOptions}`], merged!);
   try {
-    edit((p) => path.join(merged, p));
+    edit((p) => path.join(merged!, p));
   } finally {
-    for (const d of [merged, sb, m2, m1]) umount(d);
+    for (const d of [merged, sb, m2, m1]) umount(d!);
   }
   const vhdx = path.join(dir, 'sandbox.vhdx');
   execFileSync('qemu-img', ['convert', '-f', 'raw', '-O', 'vhdx', raw, vhdx]);

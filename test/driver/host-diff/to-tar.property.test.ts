@@ -115,7 +115,7 @@ function expected(nodes: Map<string, MemNode>): Map<string, Partial<TarSeen>> {
     const x = order(a),
       y = order(b);
     for (let i = 0; i < Math.min(x.length, y.length); i++) {
-      const c = Buffer.compare(x[i], y[i]);
+      const c = Buffer.compare(x[i]!, y[i]!);
       if (c !== 0) return c;
     }
     return x.length - y.length;

@@ -27,7 +27,7 @@ describe('bitmaps (GroupBitmaps)', () => {
     // groupBlock is a view: it sees later changes.
     const g0 = m.groupBlock(0);
     m.setBit(100);
-    expect(g0[12] & 0x10).toBe(0x10);
+    expect(g0[12]! & 0x10).toBe(0x10);
   });
 
   it('padding a full group sets nothing; padding from 0 sets the whole block', () => {
@@ -49,12 +49,12 @@ describe('bitmaps (GroupBitmaps)', () => {
         for (const { start, count } of ops) {
           const c = Math.min(count, groups * BITS - start);
           m.setRange(start, c);
-          for (let i = start; i < start + c; i++) model[i >> 3] |= 1 << (i & 7);
+          for (let i = start; i < start + c; i++) model[i >> 3]! |= 1 << (i & 7);
         }
         expect(m.data.equals(model)).toBe(true);
         for (let g = 0; g < groups; g++) {
           let n = 0;
-          for (let i = 0; i < valid; i++) if (model[(g * BITS + i) >> 3] & (1 << (i & 7))) n++;
+          for (let i = 0; i < valid; i++) if (model[(g * BITS + i) >> 3]! & (1 << (i & 7))) n++;
           expect(m.countUsed(g, valid)).toBe(n);
         }
       }),

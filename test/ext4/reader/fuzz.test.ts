@@ -82,8 +82,8 @@ describe('ext4 reader on corrupt images', () => {
         // the first 300 KiB hold the superblock, descriptors, bitmaps, inode tables and directories
         fc.array(fc.tuple(fc.integer({ min: 1024, max: 300 * 1024 - 1 }), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 40 }),
         async (name, flips) => {
-          const buf = Buffer.from(images[name]);
-          for (const [at, x] of flips) buf[at] ^= x;
+          const buf = Buffer.from(images[name]!);
+          for (const [at, x] of flips) buf[at]! ^= x;
           try {
             await readAll(buf);
           } catch (err) {

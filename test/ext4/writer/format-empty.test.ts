@@ -31,8 +31,8 @@ describe('formatEmptyExt4', () => {
     expect(img.size).toBe(Math.floor((20 * GB) / 4096) * 4096);
     const bytes = img.runs.reduce((n, r) => n + r.data.length, 0);
     expect(bytes).toBeLessThan(2 * 1024 * 1024);
-    for (let i = 1; i < img.runs.length; i++) expect(img.runs[i].offset).toBeGreaterThan(img.runs[i - 1].offset + img.runs[i - 1].data.length - 1);
-    expect(img.runs[img.runs.length - 1].offset + img.runs[img.runs.length - 1].data.length).toBeLessThanOrEqual(img.size);
+    for (let i = 1; i < img.runs.length; i++) expect(img.runs[i]!.offset).toBeGreaterThan(img.runs[i - 1]!.offset + img.runs[i - 1]!.data.length - 1);
+    expect(img.runs[img.runs.length - 1]!.offset + img.runs[img.runs.length - 1]!.data.length).toBeLessThanOrEqual(img.size);
   });
 
   it('20 GB: e2fsck clean, mounts read-write, takes a file, still clean after unmount', async () => {
@@ -53,7 +53,7 @@ describe('formatEmptyExt4', () => {
         writeFileSync(`${mnt}/hello.txt`, 'written by the kernel\n');
         execFileSync('mkdir', ['-p', `${mnt}/a/b/c`]);
         for (let i = 0; i < 200; i++) writeFileSync(`${mnt}/a/b/c/f${i}`, Buffer.alloc(i * 100, i));
-        const df = execFileSync('df', ['-B1', '--output=size,avail', mnt], { encoding: 'utf8' }).trim().split('\n')[1].trim().split(/\s+/).map(Number);
+        const df = execFileSync('df', ['-B1', '--output=size,avail', mnt], { encoding: 'utf8' }).trim().split('\n')[1]!.trim().split(/\s+/).map(Number);
         expect(df[0]).toBeGreaterThan(19.5 * GB);
       },
       true,
@@ -73,7 +73,7 @@ describe('formatEmptyExt4', () => {
     }
     const uuid = (seed: string) =>
       formatEmptyExt4(64 * 1024 * 1024, { uuidSeed: seed })
-        .runs[0].data.subarray(1024 + 0x68, 1024 + 0x78)
+        .runs[0]!.data.subarray(1024 + 0x68, 1024 + 0x78)
         .toString('hex');
     expect(uuid('a')).toBe(uuid('a'));
     expect(uuid('a')).not.toBe(uuid('b'));

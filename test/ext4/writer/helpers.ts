@@ -102,7 +102,7 @@ export function stat(image: string, path: string): StatInfo {
   };
   const times: StatInfo['times'] = {};
   for (const m of raw.matchAll(/^\s*(ctime|atime|mtime|crtime): 0x([0-9a-f]+):([0-9a-f]+)/gm)) {
-    times[m[1]] = { lo: parseInt(m[2], 16), extra: parseInt(m[3], 16) };
+    times[m[1]!] = { lo: parseInt(m[2]!, 16), extra: parseInt(m[3]!, 16) };
   }
   return {
     raw,

@@ -13,10 +13,12 @@ const tmp = new TempDir();
 afterAll(() => tmp.remove());
 
 /** %X.%x-style fields from GNU stat: type, mode, uid, gid, size, links, rdev, and the 4 times with ns. */
-function kstat(path: string): Record<string, string> {
+const KSTAT_FIELDS = ['type', 'mode', 'uid', 'gid', 'size', 'links', 'rdev', 'atime', 'mtime', 'ctime', 'btime', 'ino'] as const;
+function kstat(path: string): Record<(typeof KSTAT_FIELDS)[number], string> {
   const out = execFileSync('stat', ['--format', '%F|%a|%u|%g|%s|%h|%Hr:%Lr|%X.%.9X|%Y.%.9Y|%Z.%.9Z|%W.%.9W|%i', path], { encoding: 'utf8' }).trim();
-  const [type, mode, uid, gid, size, links, rdev, atime, mtime, ctime, btime, ino] = out.split('|');
-  return { type, mode, uid, gid, size, links, rdev, atime, mtime, ctime, btime, ino };
+  const values = out.split('|');
+  if (values.length !== KSTAT_FIELDS.length) throw new Error(`unexpected stat output: ${out}`);
+  return Object.fromEntries(KSTAT_FIELDS.map((k, i) => [k, values[i]])) as Record<(typeof KSTAT_FIELDS)[number], string>;
 }
 
 /** atime/mtime/ctime in integer nanoseconds as lstat(2) returns them (negative before 1970). */
@@ -28,6 +30,7 @@ function nsTimes(path: string): { atime: bigint; mtime: bigint; ctime: bigint } 
     .trim()
     .split(' ')
     .map((v) => BigInt(v));
+  if (atime === undefined || mtime === undefined || ctime === undefined) throw new Error(`unexpected output: ${out}`);
   return { atime, mtime, ctime };
 }
 

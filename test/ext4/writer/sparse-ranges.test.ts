@@ -91,11 +91,11 @@ describe('sparse ranges (regionsToBlockRanges / PackedCursor)', () => {
         expect(got).toEqual(expected);
         let packed = 0;
         for (let i = 0; i < ranges.length; i++) {
-          expect(ranges[i].length).toBeGreaterThan(0);
-          expect(ranges[i].packed).toBe(packed);
-          packed += ranges[i].length;
+          expect(ranges[i]!.length).toBeGreaterThan(0);
+          expect(ranges[i]!.packed).toBe(packed);
+          packed += ranges[i]!.length;
           // Touching ranges are merged, so a hole block separates neighbours.
-          if (i > 0) expect(ranges[i].logical).toBeGreaterThan(ranges[i - 1].logical + ranges[i - 1].length);
+          if (i > 0) expect(ranges[i]!.logical).toBeGreaterThan(ranges[i - 1]!.logical + ranges[i - 1]!.length);
         }
         // Positions: the index of the block within the packed data, plus the offset in the block.
         const cursor = new PackedCursor(ranges);

@@ -110,7 +110,7 @@ describe('Ext4Writer: every entry kind', () => {
     expectFsckClean(image);
     times.forEach((t, i) => {
       const s = stat(image, `/t${i}`);
-      for (const f of ['mtime', 'atime', 'ctime', 'crtime']) expect(kernelTime(s.times[f]), `t${i} ${f}`).toEqual(t);
+      for (const f of ['mtime', 'atime', 'ctime', 'crtime']) expect(kernelTime(s.times[f]!), `t${i} ${f}`).toEqual(t);
     });
     expect(stat(image, '/t0').raw).toMatch(/mtime: .* 1969/);
     expect(stat(image, '/t3').raw).toMatch(/mtime: .* 2100/);
@@ -170,7 +170,7 @@ describe('Ext4Writer: layer semantics', () => {
     expect([a.mode, a.uid, a.gid, a.links]).toEqual([0o755, 0, 0, 3]);
     const b = stat(image, '/a/b');
     expect([b.mode, b.uid, b.gid]).toEqual([0o711, 7, 8]);
-    expect(kernelTime(b.times.mtime)).toEqual({ sec: 1_700_000_000, nsec: 123_456_789 });
+    expect(kernelTime(b.times.mtime!)).toEqual({ sec: 1_700_000_000, nsec: 123_456_789 });
     const ea = eaList(image, '/a/b');
     expect(ea).toMatch(/trusted\.overlay\.opaque \(1\) = "y"/);
     expect(ea).toMatch(/user\.k \(1\) = "v"/);

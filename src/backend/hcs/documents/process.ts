@@ -16,7 +16,7 @@ export interface ProcessParameters {
 }
 
 export function buildProcessParameters(argv: readonly string[], opts: { cwd?: string; env?: Record<string, string> } = {}): ProcessParameters {
-  if (argv.length === 0 || argv[0].length === 0) throw new LcowError('EINVAL', 'exec needs a non-empty argv[0]', {});
+  if (!argv[0]) throw new LcowError('EINVAL', 'exec needs a non-empty argv[0]', {});
   if (argv.some((a) => a.includes('\0'))) throw new LcowError('EINVAL', 'argv entries must not contain NUL', {});
   return {
     CommandArgs: [...argv],

@@ -24,10 +24,10 @@ function isRegistered(name: string): boolean {
 export function declaredName(decl: string): string {
   const m = /([A-Za-z_][A-Za-z0-9_]*)\s*\(/.exec(decl);
   if (!m) throw new Error(`not a C prototype: ${decl}`);
-  return m[1];
+  return m[1]!;
 }
 
-const SENTINEL = declaredName(CALLBACKS[CALLBACKS.length - 1]);
+const SENTINEL = declaredName(CALLBACKS.at(-1) ?? '');
 
 /** Register every alias, handle, struct and callback prototype; safe to call repeatedly. */
 export function ensureNativeTypes(): void {

@@ -7,11 +7,11 @@ export function parseLdd(output: string): string[] {
   for (const line of output.split('\n')) {
     const arrow = /=>\s*(\/\S+)/.exec(line);
     if (arrow) {
-      out.add(arrow[1]);
+      out.add(arrow[1]!);
       continue;
     }
     const direct = /^\s*(\/\S+)\s+\(0x/.exec(line);
-    if (direct) out.add(direct[1]);
+    if (direct) out.add(direct[1]!);
   }
   return [...out];
 }

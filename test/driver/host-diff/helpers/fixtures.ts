@@ -140,7 +140,7 @@ export async function readTar(stream: Readable | NodeJS.ReadableStream): Promise
   })();
   // pipe() does not forward errors: a failing source must fail the parse, not hang it
   (stream as Readable).on('error', (err: Error) => ex.destroy(err));
-  (stream as Readable).pipe(ex as unknown as NodeJS.WritableStream);
+  (stream as Readable).pipe(ex);
   await done;
   return out;
 }

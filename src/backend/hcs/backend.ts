@@ -29,6 +29,12 @@ export interface HcsBackendOptions {
   guestConnection?: GuestConnectionFactory;
   /** Per-operation limit for HCS calls, ms. */
   timeoutMs?: number;
+  /**
+   * Several layers per VPMEM device, each mapped at an offset (hcsshim's
+   * mapped VPMEM, its default from Windows 10 1903 / build 18362 on).
+   * Default true; false for older hosts (hcsshim's VPMemNoMultiMapping).
+   */
+  vpmemMultiMapping?: boolean;
   /** Grace for a cancelled operation to complete before its handle is abandoned. */
   cancelGraceMs?: number;
   platform?: NodeJS.Platform;
@@ -69,10 +75,14 @@ function uefiBoot(b: BootSpec): LcowBootDoc {
 export class HcsBackend implements HypervisorBackend {
   readonly name = 'hcs' as const;
   readonly limits: BackendLimits = HCS_LIMITS;
-  readonly capabilities: BackendCapabilities = { vpmemUnplug: 'full' };
+  readonly capabilities: BackendCapabilities;
+  /** hcsshim's GCS, through the injected GuestConnection (the hvsock transport is not built yet). */
+  readonly guestAgent = 'gcs (bridge v4)';
   private native: NativeHcs | undefined;
 
-  constructor(private readonly options: HcsBackendOptions = {}) {}
+  constructor(private readonly options: HcsBackendOptions = {}) {
+    this.capabilities = { vpmemUnplug: 'full', vpmemMapped: options.vpmemMultiMapping ?? true };
+  }
 
   async createVm(spec: VmSpec, options: CreateVmOptions = {}): Promise<HcsVm> {
     const native = this.load();

@@ -3,12 +3,13 @@
  *
  * hcsshim talks to its guest agent (the GCS) over its own bridge protocol on
  * hvsock port 0x40000000: mounts, overlays and SCSI unplugs are GCS requests,
- * not HCS calls. That bridge is not implemented here. The backend builds the
- * requests (documents/guest-request.ts) and hands them to a GuestConnection;
- * an engine that has a GCS client injects it through HcsBackendOptions.
+ * not HCS calls. The backend builds them (../gcs GcsGuestOps) and hands each
+ * to a GuestConnection; a GcsClient (../gcs) is one, once a transport carries
+ * it to the VM. The hvsock transport is not built yet, so the default
+ * connection refuses.
  */
 import { LcowError } from '../../errors.js';
-import type { GuestModifyRequest } from './documents/index.js';
+import type { GuestModifyRequest } from '../gcs/index.js';
 
 export interface GuestConnection {
   /** Carry out one guest modification (mount, unmount, combine layers, unplug). */
@@ -32,7 +33,7 @@ export class UnavailableGuestConnection implements GuestConnection {
     return Promise.reject(
       new LcowError(
         'EUNSUPPORTED',
-        `guest request ${request.ResourceType}/${request.RequestType} needs hcsshim's GCS bridge (hvsock port 0x40000000), which this library does not implement; inject a GuestConnection`,
+        `guest request ${request.ResourceType}/${request.RequestType} needs hcsshim's GCS bridge on hvsock port 0x40000000, which this library cannot reach yet (no hvsock transport); inject a GuestConnection, e.g. a GcsClient`,
         { vmId: this.vmId, resourceType: request.ResourceType, requestType: request.RequestType, backend: 'hcs' },
       ),
     );

@@ -28,6 +28,7 @@ import type {
   VpmemAttachment,
   VpmemMountRequest,
 } from '../types.js';
+import { GcsGuestOps } from '../gcs/index.js';
 import * as documents from './documents/index.js';
 import { runExec } from './exec.js';
 import type { GuestConnection } from './guest-connection.js';
@@ -47,14 +48,15 @@ export interface HcsVmDeps {
   timeoutMs?: number;
 }
 
-type GuestMount = { kind: 'scsi'; req: ScsiMountRequest } | { kind: 'vpmem'; req: VpmemMountRequest };
-
 export class HcsVm implements VmHandle {
   readonly id: string;
   private stateValue: VmState = 'created';
   private system: Handle | null = null;
   private readonly eventId: bigint;
-  private readonly mounts = new Map<string, GuestMount>();
+  /** Mounts, overlays and unplugs as GCS requests, carried by the injected GuestConnection. */
+  private readonly gcs: GcsGuestOps;
+  /** Mapped VPMEM: the offsets each device maps a file at (the first creates the device, the last removes it). */
+  private readonly vpmemMappings = new Map<number, Set<number>>();
   private readonly exitInfo: Promise<VmExitInfo>;
   private settleExit!: (info: VmExitInfo) => void;
   /** Rejects (with EVMSTOPPED) when the VM stops; raced against every pending call. */
@@ -83,6 +85,10 @@ export class HcsVm implements VmHandle {
     this.stopped = new Promise<never>((_, reject) => (this.rejectStopped = reject));
     this.stopped.catch(() => {}); // observed through whileRunning only
     this.eventId = eventRouter().add((e) => this.onEvent(e));
+    this.gcs = new GcsGuestOps(this.id, (request) => {
+      this.requireRunningHandle();
+      return this.whileRunning(this.deps.guest.modify(request));
+    });
   }
 
   get state(): VmState {
@@ -184,55 +190,76 @@ export class HcsVm implements VmHandle {
   }
 
   async addVpmemDevice(slot: number, device: VpmemAttachment): Promise<VpmemAddResult> {
+    const refused = await this.vpmemRefusal(slot, device);
+    if (refused) return refused;
+    const request = documents.addVpmemDevice(slot, device.hostPath, device.format);
+    await this.grantAccess(device.hostPath);
+    await this.modify(request);
+    return VPMEM_ADDED;
+  }
+
+  /** Why HCS cannot take this file on a VPMEM device, before anything reaches HCS; a bad slot is EINVAL. */
+  private async vpmemRefusal(slot: number, device: VpmemAttachment): Promise<VpmemAddResult | undefined> {
     const { count, maxSizeBytes } = this.spec.vpmem;
     if (slot >= count) throw new LcowError('EINVAL', `VPMEM slot ${slot} is past the ${count} devices of this VM`, { vmId: this.id, slot });
     if (documents.vpmemImageFormat(device.hostPath, device.format) === undefined) {
       return vpmemRefused('unsuitable', `${device.hostPath}: HCS VPMEM devices take VHD or VHDX images only`);
     }
-    const request = documents.addVpmemDevice(slot, device.hostPath, device.format);
     const size = (await fs.stat(device.hostPath).catch(() => undefined))?.size;
     if (size !== undefined && size > maxSizeBytes) {
       return vpmemRefused('too-large', `${device.hostPath} (${size} bytes) is larger than the VPMEM device maximum ${maxSizeBytes}`);
     }
-    await this.grantAccess(device.hostPath);
-    await this.modify(request);
-    return VPMEM_ADDED;
+    return undefined;
   }
 
   removeVpmemDevice(slot: number): Promise<void> {
     return this.modify(documents.removeVpmemDevice(slot));
   }
 
+  async addVpmemMapping(slot: number, offsetBytes: number, device: VpmemAttachment): Promise<VpmemAddResult> {
+    const refused = await this.vpmemRefusal(slot, device);
+    if (refused) return refused;
+    const offsets = this.vpmemMappings.get(slot) ?? new Set<number>();
+    if (offsets.has(offsetBytes)) throw new LcowError('EEXIST', `VPMEM ${slot} already maps a file at ${offsetBytes}`, { vmId: this.id, slot, offsetBytes });
+    const request = documents.addVpmemMapping(slot, offsetBytes, device.hostPath, device.format, offsets.size === 0);
+    await this.grantAccess(device.hostPath);
+    await this.modify(request);
+    this.vpmemMappings.set(slot, offsets.add(offsetBytes));
+    return VPMEM_ADDED;
+  }
+
+  async removeVpmemMapping(slot: number, offsetBytes: number): Promise<void> {
+    const offsets = this.vpmemMappings.get(slot);
+    if (!offsets?.has(offsetBytes)) throw new LcowError('ENOTFOUND', `VPMEM ${slot} maps nothing at ${offsetBytes}`, { vmId: this.id, slot, offsetBytes });
+    await this.modify(documents.removeVpmemMapping(slot, offsetBytes, offsets.size === 1));
+    offsets.delete(offsetBytes);
+    if (offsets.size === 0) this.vpmemMappings.delete(slot);
+  }
+
   // ---- guest side ----
 
-  async mountScsi(req: ScsiMountRequest): Promise<void> {
-    await this.guest(documents.mountScsiRequest(req));
-    this.mounts.set(req.guestPath, { kind: 'scsi', req });
+  mountScsi(req: ScsiMountRequest): Promise<void> {
+    return this.gcs.mountScsi(req);
   }
 
-  async mountVpmem(req: VpmemMountRequest): Promise<void> {
-    await this.guest(documents.mountVpmemRequest(req));
-    this.mounts.set(req.guestPath, { kind: 'vpmem', req });
+  mountVpmem(req: VpmemMountRequest): Promise<void> {
+    return this.gcs.mountVpmem(req);
   }
 
-  /** The GCS unmounts by re-sending the mount's settings with Remove, so the mount is looked up by path. */
-  async unmount(guestPath: string): Promise<void> {
-    const m = this.mounts.get(guestPath);
-    if (!m) throw new LcowError('ENOTFOUND', `nothing mounted at ${guestPath} by this VM`, { vmId: this.id, guestPath });
-    await this.guest(m.kind === 'scsi' ? documents.unmountScsiRequest(m.req) : documents.unmountVpmemRequest(m.req));
-    this.mounts.delete(guestPath);
+  unmount(guestPath: string): Promise<void> {
+    return this.gcs.unmount(guestPath);
   }
 
   unplugScsi(controller: number, lun: number): Promise<void> {
-    return this.guest(documents.unplugScsiRequest(controller, lun));
+    return this.gcs.unplugScsi(controller, lun);
   }
 
   combineLayers(req: CombineLayersRequest): Promise<void> {
-    return this.guest(documents.combineLayersRequest(req));
+    return this.gcs.combineLayers(req);
   }
 
   removeCombinedLayers(target: string): Promise<void> {
-    return this.guest(documents.removeCombinedLayersRequest(target));
+    return this.gcs.removeCombinedLayers(target);
   }
 
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -255,11 +282,6 @@ export class HcsVm implements VmHandle {
       resourcePath: request.ResourcePath,
       requestType: request.RequestType,
     });
-  }
-
-  private guest(request: documents.GuestModifyRequest): Promise<void> {
-    this.requireRunningHandle();
-    return this.whileRunning(this.deps.guest.modify(request));
   }
 
   private async op(name: string, start: (op: Handle) => Promise<number>, context: Record<string, unknown> = {}): Promise<void> {

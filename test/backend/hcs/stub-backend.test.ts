@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { LcowError, isLcowError } from '../../../src/errors.js';
 import type { VmSpec } from '../../../src/backend/types.js';
 import { HcsBackend, lcowDocumentFor, type GuestConnection } from '../../../src/backend/hcs/index.js';
-import type { GuestModifyRequest } from '../../../src/backend/hcs/documents/guest-request.js';
+import type { GuestModifyRequest } from '../../../src/backend/gcs/index.js';
 import { loadComputeCore } from '../../../src/backend/hcs/native/computecore.js';
 import { callAsync } from '../../../src/backend/hcs/native/call-async.js';
 import { loadNativeHcs } from '../../../src/backend/hcs/native/load.js';
@@ -253,6 +253,29 @@ describe('HcsVm against the stand-in computecore', () => {
     await expectBalanced();
   });
 
+  it("mapped VPMEM in hcsshim's documents: the first file creates the device, others are Mappings at their offsets, the last removal takes the device", async () => {
+    const vm = await running('vm-mapped');
+    const other = 'C:\\layers\\second.vhd';
+    expect(await vm.addVpmemMapping(2, 0, { hostPath: LAYER })).toEqual({ added: true });
+    expect(await vm.addVpmemMapping(2, 8192, { hostPath: other })).toEqual({ added: true });
+    expect((await rejection(vm.addVpmemMapping(2, 8192, { hostPath: other }))).code).toBe('EEXIST');
+    await vm.removeVpmemMapping(2, 0);
+    await vm.removeVpmemMapping(2, 8192);
+    expect((await rejection(vm.removeVpmemMapping(2, 8192))).code).toBe('ENOTFOUND');
+    const docs = stub
+      .calls()
+      .filter((c) => c.fn === 'HcsModifyComputeSystem')
+      .map((c) => JSON.parse(c.args[1]!) as Record<string, unknown>);
+    expect(docs).toEqual([
+      { ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/2', RequestType: 'Add', Settings: { HostPath: LAYER, ReadOnly: true, ImageFormat: 'Vhd1' } },
+      { ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/2/Mappings/8192', RequestType: 'Add', Settings: { HostPath: other, ImageFormat: 'Vhd1' } },
+      { ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/2/Mappings/0', RequestType: 'Remove' },
+      { ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/2', RequestType: 'Remove' },
+    ]);
+    await vm.terminate();
+    await expectBalanced();
+  });
+
   it('guest requests go to the injected GuestConnection; the default one refuses with EUNSUPPORTED', async () => {
     const plain = await running('vm-guest-default');
     const refused = await rejection(plain.mountScsi({ controller: 0, lun: 1, guestPath: '/run/m/1', readOnly: true }));
@@ -263,24 +286,11 @@ describe('HcsVm against the stand-in computecore', () => {
     const sent: GuestModifyRequest[] = [];
     const conn: GuestConnection = { modify: async (r) => void sent.push(r), close: async () => {} };
     const vm = await running('vm-guest', backend({ guestConnection: () => conn }));
-    await vm.mountScsi({ controller: 1, lun: 2, guestPath: '/run/m/1', readOnly: true, options: ['noload'] });
+    // The request shapes and the unmount bookkeeping are GcsGuestOps' (test/backend/gcs); here: they reach the connection.
     await vm.mountVpmem({ slot: 4, guestPath: '/run/m/2' });
-    await vm.combineLayers({ lowerDirs: ['/run/m/2', '/run/m/1'], target: '/run/u/1' });
-    await vm.removeCombinedLayers('/run/u/1');
-    await vm.unmount('/run/m/1');
     await vm.unmount('/run/m/2');
     await vm.unplugScsi(1, 2);
-    expect((await rejection(vm.unmount('/run/m/1'))).code).toBe('ENOTFOUND');
-    expect(sent.map((r) => `${r.ResourceType}/${r.RequestType}`)).toEqual([
-      'MappedVirtualDisk/Add',
-      'VPMemDevice/Add',
-      'CombinedLayers/Add',
-      'CombinedLayers/Remove',
-      'MappedVirtualDisk/Remove',
-      'VPMemDevice/Remove',
-      'SCSIDevice/Remove',
-    ]);
-    expect(sent[4]!.Settings).toEqual({ MountPath: '/run/m/1', Controller: 1, Lun: 2, ReadOnly: true, Options: ['noload'] });
+    expect(sent.map((r) => `${r.ResourceType}/${r.RequestType}`)).toEqual(['VPMemDevice/Add', 'VPMemDevice/Remove', 'SCSIDevice/Remove']);
     await vm.terminate();
     await expectBalanced();
   });

@@ -13,7 +13,7 @@
  *    the sandbox) and union-mounted with overlay — by qemu-guest-agent, or by
  *    hcsshim's GCS over its bridge when LCOW_GCS_BINARY names a gcs binary
  *    (the demo prints which: `guest: …`);
- * 5. a command runs chrooted into that rootfs; a file is written into it;
+ * 5. a command runs in a container (runc in the VM) on that rootfs; a file is written into it;
  * 6. put, then the container's changes and its diff are read on the host;
  * 7. everything is removed and the VM is gone.
  */

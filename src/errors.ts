@@ -60,3 +60,16 @@ export function isLcowError(err: unknown, ...codes: LcowErrorCode[]): err is Lco
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
+
+/**
+ * A host file-system failure (a Node errno error) as an LcowError: ENOENT is
+ * ENOTFOUND, every other errno EIO, with the errno itself in the context
+ * (`errno: 'ENOSPC'` for a full disk) so a caller can tell them apart without
+ * reading the message. An LcowError passes through unchanged.
+ */
+export function hostFsError(err: unknown, message: string, context: Record<string, unknown> = {}): LcowError {
+  if (err instanceof LcowError) return err;
+  const e = asError(err) as NodeJS.ErrnoException;
+  const code = e.code === 'ENOENT' ? 'ENOTFOUND' : 'EIO';
+  return new LcowError(code, `${message}: ${e.message}`, { ...context, ...(e.code !== undefined ? { errno: e.code } : {}) }, { cause: e });
+}

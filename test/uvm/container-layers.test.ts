@@ -61,6 +61,22 @@ describe('union mount data', () => {
 });
 
 describe('mountContainerLayers (fake backend)', () => {
+  it('baseDirs go under every layer: the union shows them, writes beside them land in the scratch', async () => {
+    const { uvm, vm, backend } = await fakeUvm();
+    const layers = defineImage(backend);
+    await expect(mountContainerLayers(uvm, layers, undefined, '/run/c/x', { baseDirs: ['relative'] })).rejects.toMatchObject({ code: 'EINVAL' });
+    expect((await sh(vm, 'mkdir', '-p', '/run/base/proc', '/run/base/dev')).code).toBe(0);
+    const c = await mountContainerLayers(uvm, layers, '/c1/sandbox.vhdx', '/run/c/c1', { baseDirs: ['/run/base'] });
+    expect(c.union.request.lowerDirs).toEqual([...c.layers.map((l) => l.guestPath), '/run/base']);
+    expect((await sh(vm, 'ls', c.rootfs)).out).toBe('app\nbin\ndev\netc\nproc\n');
+    await unmountContainerLayers(c);
+    expect(backend.disks.get('/c1/sandbox.vhdx').tree.get('upper/proc')).toBeUndefined();
+    // one layer and a base dir make a valid read-only union (two lower dirs)
+    const ro = await mountContainerLayers(uvm, [layers[2]!], undefined, '/run/c/ro', { baseDirs: ['/run/base'] });
+    expect((await sh(vm, 'cat', `${ro.rootfs}/etc/os`)).out).toBe('base\n');
+    await unmountContainerLayers(ro);
+  });
+
   it('gives a rootfs with union semantics: bottom file, shadowed file, whiteout; writes land in the scratch upper', async () => {
     const { uvm, vm, backend } = await fakeUvm();
     const layers = defineImage(backend);

@@ -48,7 +48,15 @@ describe('guest image', () => {
 });
 
 describe('guest image inputs', () => {
-  const base: ImageInputs = { kernelPackage: 'k', kernelPackageVersion: '1', busyboxVersion: 'b', qemuGaVersion: 'q', modules: ['m'], initScript: '#!/bin/sh' };
+  const base: ImageInputs = {
+    kernelPackage: 'k',
+    kernelPackageVersion: '1',
+    busyboxVersion: 'b',
+    qemuGaVersion: 'q',
+    runcVersion: 'r',
+    modules: ['m'],
+    initScript: '#!/bin/sh',
+  };
   const gcs = { binaryPath: '/opt/a/gcs', binarySha256: 'ab'.repeat(32), initHook: 'hook', scsiControllers: 'g 0000:00:04.0\n' };
 
   it("the gcs variant has its own hash, keyed by the binary's bytes, not its path; the default hash ignores the variant", () => {

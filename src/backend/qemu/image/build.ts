@@ -1,7 +1,7 @@
 /**
  * Build (or find cached) the QEMU guest image: a Debian cloud kernel and an
- * initrd holding busybox, qemu-ga with its libraries, the kernel modules the
- * backend's virtual hardware needs, and the project's /init.
+ * initrd holding busybox, qemu-ga and runc with their libraries, the kernel
+ * modules the backend's virtual hardware needs, and the project's /init.
  *
  * The kernel package is downloaded and unpacked into a temporary folder — it
  * is never installed on the host. The result is written to a temporary folder
@@ -44,6 +44,8 @@ export interface BuildResult extends GuestImage {
 
 const BUSYBOX = '/bin/busybox';
 const QEMU_GA = '/usr/sbin/qemu-ga';
+/** Container processes run under it, as in a real LCOW guest (driver/container-run.ts). */
+const RUNC = '/usr/sbin/runc';
 
 export async function ensureGuestImage(options: BuildOptions = {}): Promise<BuildResult> {
   const log = componentLogger(options.logger, 'qemu-image');
@@ -113,6 +115,7 @@ async function buildInto(out: string, work: string, inputs: ImageInputs, hash: s
   await copyModules(modBase, release, inputs.modules, staging);
   await installBusybox(staging);
   await installProgram(QEMU_GA, staging);
+  await installProgram(RUNC, staging);
   await writeFile(path.join(staging, 'init'), inputs.initScript, { mode: 0o755 });
   await writeFile(path.join(staging, 'etc/lcow-modules'), inputs.modules.join('\n') + '\n');
   await writeFile(path.join(staging, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
@@ -128,6 +131,7 @@ async function buildInto(out: string, work: string, inputs: ImageInputs, hash: s
     kernelRelease: release,
     busyboxVersion: inputs.busyboxVersion,
     qemuGaVersion: inputs.qemuGaVersion,
+    runcVersion: inputs.runcVersion,
     modules: [...inputs.modules],
     ...(inputs.gcs ? { gcsSha256: inputs.gcs.binarySha256 } : {}),
     builtAt: new Date().toISOString(),

@@ -18,6 +18,8 @@ export interface GuestImageManifest {
   kernelRelease: string;
   busyboxVersion: string;
   qemuGaVersion: string;
+  /** Absent in images built before runc was added. */
+  runcVersion?: string;
   modules: string[];
   /** The gcs variant: the sha256 of the GCS binary it holds at /bin/gcs. */
   gcsSha256?: string;

@@ -9,6 +9,19 @@
 # Quiet on purpose: the serial console is off unless the host asks for a log.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
+# Container processes run under runc, whose pivot_root(2) refuses a root that
+# is the initramfs itself (the root mount has no parent: EINVAL). So first
+# move a bind mount of the initramfs over / and run this script again inside
+# it: a root with a parent, at the cost of one mount (no copy).
+if [ "$LCOW_ROOT_MOVED" != 1 ]; then
+  mkdir -p /.root
+  mount --bind / /.root
+  cd /.root || exit 1
+  mount --move . /
+  export LCOW_ROOT_MOVED=1
+  exec chroot . /init
+fi
+
 mount -t proc -o nosuid,nodev,noexec proc /proc
 mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
 mount -t devtmpfs -o nosuid,mode=0755 devtmpfs /dev
@@ -16,6 +29,8 @@ mkdir -p /dev/pts /dev/shm
 mount -t devpts -o nosuid,noexec devpts /dev/pts
 mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run
 mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
+# runc puts each container in a cgroup (its device rules are a cgroup-v2 eBPF program).
+mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
 
 # Modules, one per line, in load order (written by the image builder).
 while read -r mod; do

@@ -1,8 +1,8 @@
 /**
  * What goes into the guest image, and the hash that names its cache folder.
  * The image is rebuilt only when one of these changes: the init script, the
- * module list, the kernel package version, or the busybox / qemu-ga package
- * versions copied from the host (plus BUILDER_FORMAT for layout changes).
+ * module list, the kernel package version, or the busybox / qemu-ga / runc
+ * package versions copied from the host (plus BUILDER_FORMAT for layout changes).
  * The gcs variant adds a GCS binary (by the sha256 of its bytes, not its
  * path), the init hook that starts it, and the modules it needs.
  */
@@ -57,6 +57,8 @@ export interface ImageInputs {
   kernelPackageVersion: string;
   busyboxVersion: string;
   qemuGaVersion: string;
+  /** The OCI runtime that runs container processes in the guest (driver/container-run.ts). */
+  runcVersion: string;
   modules: readonly string[];
   initScript: string;
   /** Present in the gcs variant only (absent, the hash is the default image's). */
@@ -126,14 +128,15 @@ export interface ImageVariant {
 }
 
 export async function resolveImageInputs(variant: ImageVariant = {}): Promise<ImageInputs> {
-  const [kernel, busyboxVersion, qemuGaVersion, initScript, gcs] = await Promise.all([
+  const [kernel, busyboxVersion, qemuGaVersion, runcVersion, initScript, gcs] = await Promise.all([
     resolveKernelPackage(),
     installedVersion('busybox-static'),
     installedVersion('qemu-guest-agent'),
+    installedVersion('runc'),
     readFile(INIT_SCRIPT_PATH, 'utf8'),
     variant.gcsBinary === undefined ? undefined : gcsInputs(variant.gcsBinary, variant.scsiControllers ?? []),
   ]);
-  const base = { kernelPackage: kernel.name, kernelPackageVersion: kernel.version, busyboxVersion, qemuGaVersion, initScript };
+  const base = { kernelPackage: kernel.name, kernelPackageVersion: kernel.version, busyboxVersion, qemuGaVersion, runcVersion, initScript };
   return gcs ? { ...base, modules: [...GUEST_MODULES, ...GCS_EXTRA_MODULES], gcs } : { ...base, modules: GUEST_MODULES };
 }
 

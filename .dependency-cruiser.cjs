@@ -11,6 +11,7 @@ const LAYERS = [
   ['svm'],
   ['driver'],
   ['image'],
+  ['plugin'], // the driver behind moby's graph-driver plugin protocol
   ['cli'],
 ];
 // src/index.ts sits on top of everything and re-exports each folder's index.ts.

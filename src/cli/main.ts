@@ -19,6 +19,11 @@ const COMMANDS: Array<{ words: string[]; module: string; help: string }> = [
   { words: ['vm'], module: './vm.js', help: 'vm run [--layer L]… -- argv… — boot a utility VM, mount layers, run a command' },
   { words: ['run'], module: './run.js', help: 'run --root DIR <image> -- argv… — run a command in a container rootfs' },
   { words: ['driver'], module: './driver.js', help: 'driver <verb> --root DIR … — every storage-driver verb' },
+  {
+    words: ['plugin', 'serve'],
+    module: './plugin.js',
+    help: 'plugin serve --root DIR [--name NAME] [--socket PATH] — serve the driver to dockerd as a graph-driver plugin',
+  },
 ];
 
 function usage(): string {

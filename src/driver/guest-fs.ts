@@ -27,6 +27,12 @@ export interface GuestStat {
   nlink: number;
 }
 
+/** What `place` makes: its owner and mode as given; files and symlinks also keep their mtime. */
+export type PlacedEntry =
+  | { type: 'dir'; mode: number; uid: number; gid: number }
+  | { type: 'file'; data: Buffer; mode: number; uid: number; gid: number; mtimeSec: number }
+  | { type: 'symlink'; target: string; uid: number; gid: number; mtimeSec: number };
+
 export interface RemoveOptions {
   recursive?: boolean;
 }
@@ -63,6 +69,17 @@ interface Guard {
   mustExist?: string;
   mustNotExist?: string;
 }
+
+/**
+ * `place`'s scripts, after the guard: $1 the path, $2 uid:gid, $3 the mode
+ * (octal), $4 the mtime (epoch seconds), $5 a symlink's target. A directory
+ * already there (`mkdir -p`'s rule) is kept as it is and reported on stdout.
+ */
+const PLACE: Record<PlacedEntry['type'], string> = {
+  dir: 'if [ -d "$1" ]; then echo kept; exit 0; fi; rm -f -- "$1" && mkdir -- "$1" && chown -h -- "$2" "$1" && chmod -- "$3" "$1"',
+  file: 'rm -f -- "$1" && cat > "$1" && chown -h -- "$2" "$1" && chmod -- "$3" "$1" && touch -h -d "@$4" -- "$1"',
+  symlink: 'rm -f -- "$1" && ln -s -- "$5" "$1" && chown -h -- "$2" "$1" && touch -h -d "@$4" -- "$1"',
+};
 
 const MODE_TYPES: Array<[number, GuestStat['type']]> = [
   [0o140000, 'socket'],
@@ -130,6 +147,25 @@ export class GuestFs {
     const t = this.abs(p);
     if (t === this.rootfs) throw new LcowError('EINVAL', 'refusing to remove the container root', { path: p });
     await this.run(p, { resolve: this.parent(t) }, ['rm', options.recursive ? '-rf' : '-f', '--', t]);
+  }
+
+  /**
+   * Make `p` what a program writing into an empty directory made there, as
+   * if it had written into this rootfs instead: a directory (one already
+   * there is kept, as `mkdir -p` would), a file or a symlink, replacing any
+   * non-directory at `p`. One guest process per entry.
+   */
+  async place(p: string, entry: PlacedEntry): Promise<'made' | 'kept'> {
+    const t = this.abs(p);
+    const parent = this.parent(t);
+    const mode = entry.type === 'symlink' ? '' : (entry.mode & 0o7777).toString(8);
+    const mtime = entry.type === 'dir' ? '' : String(Math.trunc(entry.mtimeSec));
+    const target = entry.type === 'symlink' ? entry.target : '';
+    const guard: Guard = entry.type === 'dir' ? { resolve: t, mustExist: parent } : { resolve: parent, mustExist: parent };
+    const r = await this.run(p, guard, ['sh', '-c', PLACE[entry.type], 'place', t, `${entry.uid}:${entry.gid}`, mode, mtime, target], {
+      ...(entry.type === 'file' ? { stdin: entry.data } : {}),
+    });
+    return r.stdout.toString('utf8').trim() === 'kept' ? 'kept' : 'made';
   }
 
   private abs(p: string): string {

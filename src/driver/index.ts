@@ -1,7 +1,7 @@
 /** The LCOW storage driver: the graph-driver verbs over a data root, service VMs where a VM is needed. */
 export { LcowDriver, type CreateOptions, type CreateReadWriteOptions, type ApplyDiffOptions, type DriverStatus } from './driver.js';
 export type { LayerHandle, RootfsSpec } from './layer-handle.js';
-export type { GuestStat, MkdirOptions, RemoveOptions } from './guest-fs.js';
+export type { GuestStat, MkdirOptions, PlacedEntry, RemoveOptions } from './guest-fs.js';
 export {
   parseLcowOptions,
   parseSandboxSizeGB,
@@ -16,3 +16,5 @@ export type { DriverBackend } from './driver-backend.js';
 export { LAYER_FILE, SANDBOX_FILE, CHAIN_FILE, REMOVING_SUFFIX, MAX_LAYER_ID_BYTES, checkLayerId } from './layout.js';
 export type { Change, ChangeKind } from './host-diff/changes.js';
 export type { FileGetCloser } from './host-diff/diff-getter.js';
+/** One lock per key (a layer id), for layers built on the driver (the plugin server's Get directories). */
+export { KeyedMutex } from './keyed-mutex.js';

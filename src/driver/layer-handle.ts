@@ -17,7 +17,7 @@ import type { ExecOptions, ExecResult } from '../backend/index.js';
 import type { ServiceVmLease, ServiceVms } from '../svm/index.js';
 import { mountContainerLayers, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
 import { CONTAINER_BASE_DIR, makeContainerBase, runContainer } from './container-run.js';
-import { GuestFs, type GuestStat, type MkdirOptions, type RemoveOptions } from './guest-fs.js';
+import { GuestFs, type GuestStat, type MkdirOptions, type PlacedEntry, type RemoveOptions } from './guest-fs.js';
 
 export type DriverSvms = ServiceVms<UtilityVM, ContainerLayers>;
 
@@ -91,6 +91,10 @@ export class LayerHandle {
   }
   remove(p: string, options?: RemoveOptions): Promise<void> {
     return this.op((fs) => fs.remove(p, options));
+  }
+  /** See GuestFs.place: what a writer into an empty directory made at `p`, made here. */
+  place(p: string, entry: PlacedEntry): Promise<'made' | 'kept'> {
+    return this.op((fs) => fs.place(p, entry));
   }
 
   /**

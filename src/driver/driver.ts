@@ -14,7 +14,7 @@ import type { BootSpec, HypervisorBackend } from '../backend/index.js';
 import { LcowError, asError, isLcowError } from '../errors.js';
 import { componentLogger, type Logger } from '../log.js';
 import { ServiceVms, type ServiceVmMode } from '../svm/index.js';
-import { resolveUtilityVMOptions, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
+import { resolveUtilityVMOptions, type ContainerLayer, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
 import { ConversionWorkers } from './apply-diff.js';
 import { bootFromOptions, checkBootOptions } from './boot.js';
 import { resolveBackend, type DriverBackend } from './driver-backend.js';
@@ -29,6 +29,7 @@ import { LAYER_FILE, Layout, SANDBOX_FILE, checkLayerId } from './layout.js';
 import { lockRoot, type RootLock } from './root-lock.js';
 import { DEFAULT_SANDBOX_SIZE_GB, MAX_SANDBOX_SIZE_GB, parseLcowOptions, type LcowDriverOpenOptions, type LcowOptions } from './options.js';
 import { serviceVmLifecycle } from './service-vm.js';
+import { hasUpperDir } from './sandbox.js';
 import { Templates, hostSandboxMaker } from './templates.js';
 import { typedFs } from './typed-fs.js';
 
@@ -307,13 +308,15 @@ export class LcowDriver {
   /** What the layer adds, modifies and deletes relative to its parents. */
   async changes(id: string, _parent = ''): Promise<Change[]> {
     const d = await this.quiescentImage(id, 'changes');
-    return typedFs('changes', { id }, async () => hostChanges(d.file, await this.parentImages(id)));
+    const parents = await this.quiescentParents(id, 'changes');
+    return typedFs('changes', { id }, async () => hostChanges(d.file, parents));
   }
 
   /** Bytes of the regular files the layer adds or modifies. */
   async diffSize(id: string, _parent = ''): Promise<number> {
     const d = await this.quiescentImage(id, 'diffSize');
-    return typedFs('diffSize', { id }, async () => hostDiffSize(d.file, await this.parentImages(id)));
+    const parents = await this.quiescentParents(id, 'diffSize');
+    return typedFs('diffSize', { id }, async () => hostDiffSize(d.file, parents));
   }
 
   /** Read named files of the layer (tar-split reassembly); close() when done. */
@@ -438,23 +441,73 @@ export class LcowDriver {
     return undefined;
   }
 
-  /** The images below a layer, nearest first; each must be a read-only layer with content. */
-  private async parentImages(id: string): Promise<string[]> {
-    const files: string[] = [];
-    for (const p of await readParentIds(this.layout, id)) {
-      const d = await layerImage(this.layout, p);
-      if (d.isSandbox) throw new LcowError('EUNSUPPORTED', `layer ${id} has a read-write parent ${p}; only read-only layers can be parents`, { id, parent: p });
-      files.push(d.file);
+  /** The images below a layer, nearest first: read-only layers and read-write layers' sandboxes, each with content. */
+  private async parentImages(id: string): Promise<LayerDetails[]> {
+    const out: LayerDetails[] = [];
+    for (const p of await readParentIds(this.layout, id)) out.push(await layerImage(this.layout, p));
+    return out;
+  }
+
+  /**
+   * A read-write parent mounted in a service VM is being written there: it
+   * can be neither read on the host nor attached read-only below another
+   * layer (EBUSY, like a mounted sandbox itself).
+   */
+  private refuseMountedParent(id: string, parent: LayerDetails, verb: string): void {
+    if (parent.isSandbox && this.mounts.get(parent.id)?.handle.isMounted) {
+      throw new LcowError('EBUSY', `${verb}: layer ${id} has a read-write parent ${parent.id} that is mounted in a service VM; put it first`, {
+        id,
+        parent: parent.id,
+        verb,
+      });
     }
-    return files;
+  }
+
+  /** The parents' image files for a host-side read, nearest first. */
+  private async quiescentParents(id: string, verb: string): Promise<string[]> {
+    const parents = await this.parentImages(id);
+    for (const p of parents) {
+      this.refuseMountedParent(id, p, verb);
+      if (p.isSandbox) throw new LcowError('EUNSUPPORTED', `${verb}: layer ${id} has a read-write parent ${p.id}`, { id, parent: p.id });
+    }
+    return parents.map((p) => p.file);
+  }
+
+  /**
+   * The layers below `id` as its union takes them, nearest first: layer.vhd
+   * files, and the sandboxes of read-write parents (moby's `-init` layers)
+   * that have an upper directory — read-only there, so a parent that is
+   * mounted read-write is EBUSY, and so is mounting a sandbox read-write
+   * while it lies under a mounted layer. (Two VMs racing to do both at once
+   * are stopped by QEMU's image locks: a disk open read-only shares no write.)
+   */
+  private async lowerLayers(id: string): Promise<ContainerLayer[]> {
+    const out: ContainerLayer[] = [];
+    for (const p of await this.parentImages(id)) {
+      this.refuseMountedParent(id, p, 'get');
+      if (!p.isSandbox) out.push(p.file);
+      else if (await hasUpperDir(p.file)) out.push({ scratchPath: p.file });
+    }
+    return out;
+  }
+
+  private async refuseIfLowerOfMounted(id: string): Promise<void> {
+    for (const [got, m] of this.mounts) {
+      if (got === id || !m.handle.isMounted) continue;
+      const parents = await readParentIds(this.layout, got).catch(() => [] as string[]);
+      if (parents.includes(id)) {
+        throw new LcowError('EBUSY', `get: sandbox ${id} lies under ${got}, which is mounted; put ${got} first`, { id, usedBy: got });
+      }
+    }
   }
 
   private async rootfsSpec(id: string): Promise<RootfsSpec> {
     const d = await layerImage(this.layout, id);
-    const parents = await this.parentImages(id);
+    if (d.isSandbox) await this.refuseIfLowerOfMounted(id);
+    const lower = await this.lowerLayers(id);
     // An overlay needs two lower dirs without an upper, one with: the empty layer fills in.
-    if (!d.isSandbox) return { layers: parents.length > 0 ? [d.file, ...parents] : [d.file, await this.templates.emptyLayer()] };
-    return { layers: parents.length > 0 ? parents : [await this.templates.emptyLayer()], sandbox: d.file };
+    if (!d.isSandbox) return { layers: lower.length > 0 ? [d.file, ...lower] : [d.file, await this.templates.emptyLayer()] };
+    return { layers: lower.length > 0 ? lower : [await this.templates.emptyLayer()], sandbox: d.file };
   }
 
   /** The layer's image for a host-side read; a sandbox that is mounted in a VM is EBUSY (its image is changing). */

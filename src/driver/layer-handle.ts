@@ -15,7 +15,7 @@ import { LcowError, asError, isLcowError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ExecOptions, ExecResult } from '../backend/index.js';
 import type { ServiceVmLease, ServiceVms } from '../svm/index.js';
-import { mountContainerLayers, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
+import { mountContainerLayers, type ContainerLayer, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
 import { CONTAINER_BASE_DIR, makeContainerBase, runContainer } from './container-run.js';
 import { GuestFs, type GuestStat, type MkdirOptions, type PlacedEntry, type RemoveOptions } from './guest-fs.js';
 
@@ -23,8 +23,8 @@ export type DriverSvms = ServiceVms<UtilityVM, ContainerLayers>;
 
 /** The images a layer's rootfs is made of. */
 export interface RootfsSpec {
-  /** Read-only layer images, top-most first. */
-  layers: string[];
+  /** The layers below, top-most first: read-only layer images, and read-write parents' sandboxes (read-only there). */
+  layers: ContainerLayer[];
   /** The read-write sandbox, when the layer is one. */
   sandbox?: string;
 }

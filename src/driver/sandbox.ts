@@ -14,7 +14,9 @@ import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { LcowError, hostFsError } from '../errors.js';
 import { formatEmptyExt4 } from '../ext4/index.js';
+import { openExt4Image } from '../layer/index.js';
 import { componentLogger, type Logger } from '../log.js';
+import { scratchDirs } from '../uvm/index.js';
 import { createVhdx } from '../vhd/index.js';
 
 export interface SandboxOptions {
@@ -54,5 +56,18 @@ export async function copySandboxTemplate(templatePath: string, dest: string): P
   } catch (err) {
     await fs.rm(tmp, { force: true });
     throw hostFsError(err, `cannot copy the sandbox template ${templatePath} to ${dest}`, { templatePath, dest });
+  }
+}
+
+/**
+ * Whether a sandbox has its overlay upper directory yet, read on the host.
+ * One never mounted has none; as a layer below another it adds nothing.
+ */
+export async function hasUpperDir(sandboxFile: string): Promise<boolean> {
+  const img = await openExt4Image(sandboxFile);
+  try {
+    return (await img.tryStat(scratchDirs('/').upperDir))?.kind === 'dir';
+  } finally {
+    await img.close();
   }
 }

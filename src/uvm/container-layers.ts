@@ -5,6 +5,7 @@
  *
  * Layout in the guest (hcsshim's, internal/layers/lcow.go):
  *   layers   /run/m/<n>                      (short: 127 of them fit the overlay's page)
+ *            /run/m/<n>/upper                a read-write layer below the container (a ScratchLayer)
  *   scratch  <guestRoot>                     read-write: the container's directory is its scratch disk
  *   upper    <guestRoot>/upper, <guestRoot>/work             (default: one container per scratch)
  *         or <guestRoot>/scratch/<containerId>/{upper,work} (options.containerId, as hcsshim)
@@ -45,6 +46,24 @@ export interface MountContainerLayersOptions {
   baseDirs?: readonly string[];
 }
 
+/**
+ * A read-write layer below the container — moby's Linux daemon puts one (the
+ * `-init` layer) under every container. Its sandbox is attached read-only
+ * (SCSI) and its upper directory joins the union as a lower directory, where
+ * overlayfs gives its whiteouts and opaque directories their meaning, as it
+ * does for overlay2's init layer. The caller keeps the sandbox from being
+ * mounted read-write anywhere meanwhile, and gives only sandboxes that have
+ * an upper directory (one never mounted has none, and adds nothing).
+ */
+export interface ScratchLayer {
+  readonly scratchPath: string;
+  /** Its upper dir is `<scratch>/scratch/<containerId>/upper` (as MountContainerLayersOptions.containerId). */
+  readonly containerId?: string;
+}
+
+/** A layer of a container's rootfs: a read-only `layer.vhd` by host path, or a read-write layer's sandbox. */
+export type ContainerLayer = string | ScratchLayer;
+
 export interface ContainerLayers {
   /** The container's root file system in the guest (`<guestRoot>/rootfs`). */
   readonly rootfs: string;
@@ -64,13 +83,13 @@ export function scratchDirs(scratchMount: string, containerId?: string): { upper
 
 /**
  * Mount a container's layers and scratch and unite them.
- * @param layerPaths host paths of the read-only `layer.vhd` files, top-most first
+ * @param layerPaths the layers below the container, top-most first: host paths of read-only `layer.vhd` files, or read-write layers' sandboxes
  * @param scratchPath host path of the read-write `sandbox.vhdx`; undefined → a read-only rootfs
  * @param guestRoot the container's directory in the guest; the rootfs is `<guestRoot>/rootfs`
  */
 export async function mountContainerLayers(
   uvm: UtilityVM,
-  layerPaths: readonly string[],
+  layerPaths: readonly ContainerLayer[],
   scratchPath: string | undefined,
   guestRoot: string,
   options: MountContainerLayersOptions = {},
@@ -120,9 +139,14 @@ function lowerDirsOf(layers: readonly LayerMount[]): string[] {
   return [...new Set(layers.map((l) => l.guestPath))];
 }
 
-async function placeLayers(uvm: UtilityVM, layerPaths: readonly string[], concurrency: number, undo: { release(): Promise<void> }[]): Promise<LayerMount[]> {
+async function placeLayers(
+  uvm: UtilityVM,
+  layerPaths: readonly ContainerLayer[],
+  concurrency: number,
+  undo: { release(): Promise<void> }[],
+): Promise<LayerMount[]> {
   const queue = new PQueue({ concurrency });
-  const settled = await Promise.allSettled(layerPaths.map((p) => queue.add(() => uvm.addLayer(p))));
+  const settled = await Promise.allSettled(layerPaths.map((p) => queue.add(() => (typeof p === 'string' ? uvm.addLayer(p) : placeScratchLayer(uvm, p)))));
   const placed: LayerMount[] = [];
   let firstError: unknown;
   for (const s of settled) {
@@ -135,15 +159,31 @@ async function placeLayers(uvm: UtilityVM, layerPaths: readonly string[], concur
   return placed;
 }
 
+/** A read-write layer's sandbox, read-only on SCSI; its upper directory is the lower dir it gives. */
+async function placeScratchLayer(uvm: UtilityVM, layer: ScratchLayer): Promise<LayerMount> {
+  const disk = await uvm.scsi.add(layer.scratchPath, { readOnly: true, mount: {} });
+  return {
+    hostPath: layer.scratchPath,
+    guestPath: scratchDirs(disk.guestPath as string, layer.containerId).upperDir,
+    placement: 'scsi',
+    fallbackReason: undefined,
+    get released() {
+      return disk.released;
+    },
+    release: () => disk.release(),
+  };
+}
+
 function validate(
   uvm: UtilityVM,
-  layerPaths: readonly string[],
+  layerPaths: readonly ContainerLayer[],
   scratchPath: string | undefined,
   guestRoot: string,
   options: MountContainerLayersOptions,
 ): void {
   const ctx = { vmId: uvm.id, guestRoot };
-  if (!Array.isArray(layerPaths) || layerPaths.length === 0) throw new LcowError('EINVAL', 'a container needs at least one read-only layer', ctx);
+  const given: unknown = layerPaths; // checked as JavaScript callers may pass anything; Array.isArray(layerPaths) would widen it to any[]
+  if (!Array.isArray(given) || layerPaths.length === 0) throw new LcowError('EINVAL', 'a container needs at least one read-only layer', ctx);
   const baseDirs = options.baseDirs ?? [];
   if (scratchPath === undefined && layerPaths.length + baseDirs.length < 2) {
     // overlayfs refuses a single lower dir without an upper (see overlay.ts); fail before touching the VM.
@@ -153,8 +193,12 @@ function validate(
     if (typeof d !== 'string' || !posix.isAbsolute(d)) throw new LcowError('EINVAL', `base dir ${JSON.stringify(d)} must be an absolute guest path`, ctx);
   }
   if (!posix.isAbsolute(guestRoot)) throw new LcowError('EINVAL', `guestRoot ${guestRoot} must be an absolute guest path`, ctx);
-  if (options.containerId !== undefined && !/^[A-Za-z0-9_.-]+$/.test(options.containerId)) {
-    throw new LcowError('EINVAL', `containerId ${options.containerId} must be a plain name`, { ...ctx, containerId: options.containerId });
+  for (const l of layerPaths as readonly unknown[]) {
+    const file: unknown = typeof l === 'object' && l !== null ? (l as Partial<ScratchLayer>).scratchPath : l;
+    if (typeof file !== 'string' || file === '') throw new LcowError('EINVAL', 'a layer is a host path or { scratchPath }', ctx);
+  }
+  for (const id of [options.containerId, ...layerPaths.map((l) => (typeof l === 'string' ? undefined : l.containerId))]) {
+    if (id !== undefined && !/^[A-Za-z0-9_.-]+$/.test(id)) throw new LcowError('EINVAL', `containerId ${id} must be a plain name`, { ...ctx, containerId: id });
   }
   const c = options.concurrency;
   if (c !== undefined && (!Number.isSafeInteger(c) || c < 1))

@@ -7,7 +7,15 @@ export { createUtilityVM, UtilityVM, type UvmState } from './utility-vm.js';
 export type { UtilityVMOptions, ResolvedOptions } from './options.js';
 /** The option checks createUtilityVM makes, for callers that want them before creating anything. */
 export { resolveOptions as resolveUtilityVMOptions } from './options.js';
-export { mountContainerLayers, unmountContainerLayers, scratchDirs, type ContainerLayers, type MountContainerLayersOptions } from './container-layers.js';
+export {
+  mountContainerLayers,
+  unmountContainerLayers,
+  scratchDirs,
+  type ContainerLayer,
+  type ContainerLayers,
+  type MountContainerLayersOptions,
+  type ScratchLayer,
+} from './container-layers.js';
 export type { LayerMount } from './layers.js';
 export type { ScsiManager, ScsiDisk, ScsiAddOptions } from './scsi/manager.js';
 export type { Attachment } from './scsi/attach-manager.js';

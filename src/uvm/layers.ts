@@ -9,10 +9,10 @@ import type { VpmemFallbackReason, VpmemManager } from './vpmem/manager.js';
 
 export interface LayerMount {
   readonly hostPath: string;
-  /** Read-only mount of the layer in the guest. */
+  /** What the union takes as a lower dir: the layer's read-only mount (a read-write layer's: its upper dir in it). */
   readonly guestPath: string;
   readonly placement: 'vpmem' | 'scsi';
-  /** Set when placement is 'scsi': why VPMEM did not take it. */
+  /** Set when a layer.vhd went to SCSI: why VPMEM did not take it (a read-write layer's sandbox is always SCSI). */
   readonly fallbackReason: VpmemFallbackReason | undefined;
   readonly released: boolean;
   release(): Promise<void>;

@@ -220,17 +220,6 @@ describe('LcowDriver on the fake backend', () => {
     expect(existsSync(path.join(root, 'cache'))).toBe(false);
   });
 
-  it('a sandbox whose parent is itself a sandbox is EUNSUPPORTED at mount, not a wrong rootfs', async () => {
-    const d = await open();
-    await d.create('rw');
-    writeFileSync(path.join(root, 'rw', 'sandbox.vhdx'), Buffer.alloc(4096));
-    await d.create('child', 'rw');
-    writeFileSync(path.join(root, 'child', 'sandbox.vhdx'), Buffer.alloc(4096));
-    const h = await d.get('child');
-    await expect(h.rootfs()).rejects.toMatchObject({ code: 'EUNSUPPORTED' });
-    await d.put('child');
-  });
-
   it.each([[[]], [['lcow.globalmode=true']]])(
     'a service VM that dies under a got layer (%j): the op fails EVMSTOPPED, the next one remounts in a fresh VM',
     async (options) => {

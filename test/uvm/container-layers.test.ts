@@ -100,6 +100,41 @@ describe('mountContainerLayers (fake backend)', () => {
     expect(vm.violations).toEqual([]);
   });
 
+  it("a read-write layer below (moby's -init) joins as a lower dir: its upper directory, read-only, whiteouts and opaque dirs kept", async () => {
+    const { uvm, vm, backend } = await fakeUvm();
+    const layers = defineImage(backend);
+    backend.disks.define('/c1-init/sandbox.vhdx', {
+      files: {
+        'upper/.dockerenv': '',
+        'upper/etc/hosts': '127.0.0.1 localhost\n',
+        'upper/etc/os': { whiteout: true },
+        'upper/app': { dir: true, opaque: true },
+        'upper/app/init': 'init',
+        'work/work': { dir: true },
+      },
+    });
+    const init = { scratchPath: '/c1-init/sandbox.vhdx' };
+    await expect(mountContainerLayers(uvm, [{ scratchPath: '' }], undefined, '/run/c/bad')).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(mountContainerLayers(uvm, [{ scratchPath: '/x', containerId: '../x' }], undefined, '/run/c/bad')).rejects.toMatchObject({ code: 'EINVAL' });
+    const c = await mountContainerLayers(uvm, [init, ...layers], '/c1/sandbox.vhdx', '/run/c/c1');
+    const initDisk = [...vm.scsi.values()].find((d) => d.disk.hostPath === '/c1-init/sandbox.vhdx');
+    expect(initDisk?.readOnly).toBe(true);
+    expect(c.layers[0]).toMatchObject({ hostPath: init.scratchPath, placement: 'scsi', fallbackReason: undefined });
+    expect(c.layers[0]!.guestPath).toMatch(/^\/run\/m\/\d+\/upper$/);
+    expect(c.union.request.lowerDirs[0]).toBe(c.layers[0]!.guestPath);
+    expect(await sh(vm, 'cat', `${c.rootfs}/etc/hosts`)).toEqual({ code: 0, out: '127.0.0.1 localhost\n' });
+    expect(await sh(vm, 'cat', `${c.rootfs}/etc/motd`)).toEqual({ code: 0, out: 'top motd\n' });
+    expect((await sh(vm, 'test', '-e', `${c.rootfs}/etc/os`)).code).toBe(1); // whited out by the init layer
+    expect((await sh(vm, 'ls', `${c.rootfs}/app`)).out).toBe('init\n'); // opaque: top's app/run hidden
+    expect((await vm.exec(['tee', `${c.rootfs}/etc/hosts`], { stdin: 'mine' })).exitCode).toBe(0);
+    await c.release();
+    // The write went to the container's scratch; the init layer is as it was.
+    expect(backend.disks.get('/c1/sandbox.vhdx').tree.get('upper/etc/hosts')).toEqual({ kind: 'file', data: Buffer.from('mine') });
+    expect(backend.disks.get('/c1-init/sandbox.vhdx').tree.get('upper/etc/hosts')).toEqual({ kind: 'file', data: Buffer.from('127.0.0.1 localhost\n') });
+    expect(vm.vpmem.size + vm.scsi.size).toBe(0);
+    expect(vm.violations).toEqual([]);
+  });
+
   it('with a mapped-VPMEM backend the layers share one device, each mounted from its range', async () => {
     const backend = new FakeBackend({ capabilities: { vpmemMapped: true } });
     const { uvm, vm } = await fakeUvm({}, backend);

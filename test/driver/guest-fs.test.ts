@@ -2,7 +2,7 @@
 // carries — run on the host: every argv the handle builds is executed by the
 // same applets (sh, cat, stat, find, mkdir, rm, readlink) it meets in a VM.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, existsSync, chmodSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, existsSync, chmodSync, lstatSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,7 +40,8 @@ describe.skipIf(!BUSYBOX)('GuestFs (argv-safe file operations, run by busybox)',
     base = mkdtempSync(path.join(tmpdir(), 'guestfs-'));
     bin = path.join(base, 'bin');
     mkdirSync(bin);
-    for (const applet of ['sh', 'cat', 'stat', 'find', 'mkdir', 'rm', 'readlink']) symlinkSync(BUSYBOX!, path.join(bin, applet));
+    for (const applet of ['sh', 'cat', 'stat', 'find', 'mkdir', 'rm', 'readlink', 'chown', 'chmod', 'touch', 'ln'])
+      symlinkSync(BUSYBOX!, path.join(bin, applet));
     rootfs = path.join(base, 'rootfs');
     outside = path.join(base, 'outside');
     mkdirSync(path.join(rootfs, 'etc'), { recursive: true });
@@ -114,6 +115,40 @@ describe.skipIf(!BUSYBOX)('GuestFs (argv-safe file operations, run by busybox)',
   it('a dangling symlink pointing outside cannot be written through', async () => {
     symlinkSync(path.join(outside, 'planted'), path.join(rootfs, 'dangling'));
     await expect(fs.writeFile('/dangling', 'x')).rejects.toMatchObject({ code: 'EINVAL' });
+    expect(existsSync(path.join(outside, 'planted'))).toBe(false);
+  });
+
+  it('place makes what a writer into an empty directory made: a directory already there is kept, anything else replaced', async () => {
+    mkdirSync(path.join(rootfs, 'srv'), { mode: 0o700 });
+    expect(await fs.place('/srv', { type: 'dir', mode: 0o755, uid: process.getuid!(), gid: process.getgid!() })).toBe('kept');
+    expect(statSync(path.join(rootfs, 'srv')).mode & 0o777).toBe(0o700); // mkdir -p leaves it as it is
+    expect(await fs.place('/srv/new dir', { type: 'dir', mode: 0o750, uid: process.getuid!(), gid: process.getgid!() })).toBe('made');
+    expect(statSync(path.join(rootfs, 'srv', 'new dir')).mode & 0o7777).toBe(0o750);
+
+    const owner = { uid: process.getuid!(), gid: process.getgid!() };
+    // A file over a symlink replaces the link; it never writes through it.
+    symlinkSync('hostname', path.join(rootfs, 'etc', 'hosts'));
+    expect(await fs.place('/etc/hosts', { type: 'file', data: Buffer.from('127.0.0.1 localhost\n'), mode: 0o644, mtimeSec: 315_532_800, ...owner })).toBe(
+      'made',
+    );
+    expect(lstatSync(path.join(rootfs, 'etc', 'hosts')).isFile()).toBe(true);
+    expect(readFileSync(path.join(rootfs, 'etc', 'hosts'), 'utf8')).toBe('127.0.0.1 localhost\n');
+    expect(statSync(path.join(rootfs, 'etc', 'hosts')).mtimeMs).toBe(315_532_800_000);
+    expect(readFileSync(path.join(rootfs, 'etc', 'hostname'), 'utf8')).toBe('box\n');
+    await fs.place('/.dockerenv', { type: 'file', data: Buffer.alloc(0), mode: 0o755, mtimeSec: 1, ...owner });
+    expect(statSync(path.join(rootfs, '.dockerenv')).mode & 0o7777).toBe(0o755);
+    // A symlink replaces a file.
+    writeFileSync(path.join(rootfs, 'etc', 'mtab'), 'old');
+    await fs.place('/etc/mtab', { type: 'symlink', target: '/proc/mounts', mtimeSec: 1, ...owner });
+    expect(readlinkSync(path.join(rootfs, 'etc', 'mtab'))).toBe('/proc/mounts');
+    // A file where a directory is: refused, the directory untouched.
+    await expect(fs.place('/srv', { type: 'file', data: Buffer.from('x'), mode: 0o644, mtimeSec: 1, ...owner })).rejects.toMatchObject({ code: 'EEXEC' });
+    expect(statSync(path.join(rootfs, 'srv')).isDirectory()).toBe(true);
+    // Never outside the rootfs, by a symlinked parent or a symlinked directory.
+    await expect(fs.place('/out/planted', { type: 'file', data: Buffer.from('x'), mode: 0o644, mtimeSec: 1, ...owner })).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+    await expect(fs.place('/out', { type: 'dir', mode: 0o755, ...owner })).rejects.toMatchObject({ code: 'EINVAL' });
     expect(existsSync(path.join(outside, 'planted'))).toBe(false);
   });
 });

@@ -144,6 +144,18 @@ export function decodeInode(b: Buffer, ino: number, huge: boolean): Inode {
   };
 }
 
+/**
+ * The largest i_size an inode can have on a volume of `blockSize`-byte
+ * blocks, as e2fsck judges it: 2^32 blocks with extents (16 TiB at 4 KiB),
+ * the 12 direct + single, double and triple indirect blocks with a block
+ * map. A larger size is corrupt or hostile (2^63 made a diff stream forever).
+ */
+export function maxFileSize(blockSize: number, extents: boolean): number {
+  if (extents) return 2 ** 32 * blockSize - 1;
+  const perBlock = blockSize / 4;
+  return Math.min(2 ** 32 * blockSize, (12 + perBlock + perBlock ** 2 + perBlock ** 3) * blockSize) - 1;
+}
+
 /** i_blocks in 512-byte units whatever the HUGE_FILE flag says. */
 export function blocks512(inode: Inode, blockSize: number): number {
   return inode.blocksInFsUnits ? inode.blocks * (blockSize / 512) : inode.blocks;

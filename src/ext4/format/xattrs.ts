@@ -161,6 +161,16 @@ export function layoutXattrs(xattrs: Map<string, Buffer>, context: Record<string
   return out;
 }
 
+/** The largest value Linux lets anyone set (XATTR_SIZE_MAX): a larger one was not written by a kernel. */
+export const XATTR_VALUE_MAX = 64 * 1024;
+/**
+ * The most value bytes the reader accepts on one inode: sixteen values of the
+ * largest size. Without ea_inode everything fits the inode and one block
+ * (at most 64 KiB); with it, values live in their own inodes, which many
+ * owners may share, so this cap is what bounds a walk's reading per inode.
+ */
+export const XATTR_BYTES_PER_INODE_MAX = 16 * XATTR_VALUE_MAX;
+
 export interface RawXattr {
   name: string;
   nameIndex: number;

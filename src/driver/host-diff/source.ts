@@ -10,7 +10,8 @@
 import path from 'node:path';
 import { LcowError } from '../../errors.js';
 import { scratchDirs } from '../../uvm/index.js';
-import type { LayerFs, LayerStat } from './layer-fs.js';
+import { textToBytes, type ByteString } from '../../ext4/index.js';
+import type { LayerFs, LayerRef, LayerStat } from './layer-fs.js';
 import { openExt4LayerFs } from './ext4-layer-fs.js';
 
 /**
@@ -38,17 +39,24 @@ export class DiffSource {
   constructor(
     readonly fs: LayerFs,
     /** Image directory holding the content: '/' or e.g. '/upper'. */
-    readonly root: string,
+    readonly root: ByteString,
     readonly file: string,
   ) {}
 
-  imagePath(layerPath: string): string {
+  /** Where a layer path ('/etc/passwd') is in the image. */
+  imagePath(layerPath: ByteString): ByteString {
     if (this.root === '/') return layerPath;
-    return layerPath === '/' ? this.root : this.root + layerPath;
+    return (layerPath === '/' ? this.root : this.root + layerPath) as ByteString;
   }
 
-  stat(layerPath: string): Promise<LayerStat | null> {
-    return this.fs.stat(this.imagePath(layerPath));
+  /** The reference a walk hands the LayerFs for a layer path and the inode its listing gave. */
+  ref(layerPath: ByteString, inode: number): LayerRef {
+    return { path: this.imagePath(layerPath), inode };
+  }
+
+  /** lstat by layer path. */
+  lookup(layerPath: ByteString): Promise<LayerStat | null> {
+    return this.fs.lookup(this.imagePath(layerPath));
   }
 
   close(): Promise<void> {
@@ -63,11 +71,11 @@ export function sourceKind(file: string, options: SourceOptions = {}): 'layer' |
 export async function openDiffSource(file: string, options: SourceOptions = {}): Promise<DiffSource> {
   const open = options.open ?? openExt4LayerFs;
   const fs = await open(file);
-  if (sourceKind(file, options) === 'layer') return new DiffSource(fs, '/', file);
+  if (sourceKind(file, options) === 'layer') return new DiffSource(fs, '/' as ByteString, file);
   const upper = path.posix.normalize('/' + (options.upperDir ?? scratchDirs('/', options.containerId).upperDir));
   if (upper === '/') {
     await fs.close();
     throw new LcowError('EINVAL', 'the sandbox upper directory cannot be the image root', { file, upperDir: options.upperDir });
   }
-  return new DiffSource(fs, upper, file);
+  return new DiffSource(fs, textToBytes(upper), file);
 }

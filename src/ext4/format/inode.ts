@@ -30,10 +30,15 @@ export const MODE_TYPE: Readonly<Record<FileKind, number>> = {
   fifo: 0o010000,
 };
 
+/** The kind of each file-type value (mode >> 12), undefined for the values no kind has. */
+const KIND_OF_TYPE_BITS: ReadonlyArray<FileKind | undefined> = (() => {
+  const table = new Array<FileKind | undefined>(16).fill(undefined);
+  for (const [kind, bits] of Object.entries(MODE_TYPE) as Array<[FileKind, number]>) table[bits >> 12] = kind;
+  return table;
+})();
+
 export function kindOfMode(mode: number): FileKind | undefined {
-  const bits = mode & S_IFMT;
-  for (const [kind, b] of Object.entries(MODE_TYPE) as Array<[FileKind, number]>) if (b === bits) return kind;
-  return undefined;
+  return KIND_OF_TYPE_BITS[(mode & S_IFMT) >> 12];
 }
 
 /** i_flags bits the writer or the reader act on. */

@@ -25,6 +25,7 @@ export type ReadBlock = (block: number) => Promise<Buffer>;
  * 59 million entries before this check.
  */
 export function normaliseRuns(runs: MappedRun[], ino: number): MappedRun[] {
+  if (runs.length === 1 && runs[0]!.length > 0) return runs; // most files: nothing to compare
   const bad = (why: string): LcowError => new LcowError('EBADIMAGE', `inode ${ino}: ${why}`, { inode: ino });
   const out = runs.filter((r) => r.length > 0).sort((a, b) => a.logical - b.logical);
   for (let i = 1; i < out.length; i++) {

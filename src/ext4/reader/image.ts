@@ -66,10 +66,10 @@ const STREAM_CHUNK = 1024 * 1024;
 const MAX_DIR_BYTES = 2 ** 31;
 /** A symlink target longer than this is corrupt (PATH_MAX is 4096). */
 const MAX_SYMLINK_BYTES = 64 * 1024;
-/** Cache budgets: decoded inodes (bytes), logical→physical maps (runs), directory name maps for lookups (entries). */
+/** Cache budgets in bytes of heap, each value weighed roughly (objects, map slots and the buffers they hold). */
 const INODE_CACHE_BYTES = 4 * 1024 * 1024;
-const MAP_CACHE_RUNS = 256 * 1024;
-const DIR_CACHE_ENTRIES = 256 * 1024;
+const MAP_CACHE_BYTES = 8 * 1024 * 1024;
+const DIR_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** Run `fn`, turning any non-LcowError (a RangeError on a truncated structure, say) into EBADIMAGE. */
 async function guarded<T>(what: string, path: string, fn: () => Promise<T>): Promise<T> {
@@ -83,9 +83,9 @@ async function guarded<T>(what: string, path: string, fn: () => Promise<T>): Pro
 
 export class Ext4Image {
   private readonly groups = new Map<number, GroupDescriptor>();
-  private readonly inodes = new Lru<number, Inode>(INODE_CACHE_BYTES, (i) => 256 + i.xattrArea.length);
-  private readonly maps = new Lru<number, MappedRun[]>(MAP_CACHE_RUNS, (r) => r.length + 1);
-  private readonly dirs = new Lru<number, Map<ByteString, DecodedDirEntry>>(DIR_CACHE_ENTRIES, (m) => m.size + 1);
+  private readonly inodes = new Lru<number, Inode>(INODE_CACHE_BYTES, (i) => 400 + i.xattrArea.length);
+  private readonly maps = new Lru<number, MappedRun[]>(MAP_CACHE_BYTES, (r) => 100 + 56 * r.length);
+  private readonly dirs = new Lru<number, Map<ByteString, DecodedDirEntry>>(DIR_CACHE_BYTES, (m) => 100 + 120 * m.size);
   private readonly hasFileType: boolean;
 
   private constructor(
@@ -304,7 +304,8 @@ export class Ext4Image {
     return guarded('read', where, async () => {
       const inode = await this.inode(ino);
       this.expectKind(inode, 'file', where);
-      if (inode.flags & INODE_FLAGS.inline_data) return inode.size > 0 ? [{ offset: 0, length: inode.size }] : [];
+      if (inode.size === 0) return []; // blocks past the end are never read, so need no claim
+      if (inode.flags & INODE_FLAGS.inline_data) return [{ offset: 0, length: inode.size }];
       const runs = await this.runs(inode, where);
       budget?.claim(ino, runs);
       const bs = this.superblock.blockSize;

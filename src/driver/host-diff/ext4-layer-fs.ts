@@ -7,11 +7,16 @@
  * directory listed once, each directory and data block claimed once.
  */
 import { isLcowError } from '../../errors.js';
+import type { Ext4Image } from '../../ext4/index.js';
 import { openExt4Image } from '../../layer/index.js';
 import type { LayerFs } from './layer-fs.js';
 
 export async function openExt4LayerFs(imageFile: string): Promise<LayerFs> {
-  const img = await openExt4Image(imageFile);
+  return ext4LayerFs(await openExt4Image(imageFile));
+}
+
+/** The LayerFs over an open image; close() closes the image. */
+export function ext4LayerFs(img: Ext4Image): LayerFs {
   const budget = img.newBudget();
   return {
     lookup: async (p) => {

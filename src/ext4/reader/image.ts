@@ -119,7 +119,7 @@ export class Ext4Image {
 
   /** lstat: the inode `path` names (the last component is not followed if it is a symlink). */
   stat(path: string): Promise<Ext4Stat> {
-    return guarded('stat', path, async () => this.statInode(await this.lookup(path)));
+    return guarded('stat', path, async () => this.statOf(await this.resolve(textToBytes(path))));
   }
 
   /** lstat, or undefined when the path does not exist. */
@@ -138,7 +138,7 @@ export class Ext4Image {
       const ino = await this.lookup(path);
       const out: Ext4DirEntry[] = [];
       for (const e of await this.listDirectory(ino)) {
-        out.push({ name: bytesToText(e.name), rawName: e.name, inode: e.ino, kind: (await this.statInode(e.ino)).kind });
+        out.push({ name: bytesToText(e.name), rawName: e.name, inode: e.ino, kind: (await this.statOf(e.ino)).kind });
       }
       return out;
     });
@@ -182,7 +182,7 @@ export class Ext4Image {
   async *walk(path = '/'): AsyncGenerator<Ext4WalkEntry> {
     const rawStart = normalisePath(textToBytes(path));
     const startIno = await guarded('walk', path, () => this.lookupBytes(rawStart));
-    const start = await guarded('walk', path, () => this.statInode(startIno));
+    const start = await guarded('walk', path, () => this.statOf(startIno));
     yield { path: bytesToText(rawStart), rawPath: rawStart, stat: start };
     if (start.kind !== 'dir') return;
     const budget = new WalkBudget();
@@ -195,7 +195,7 @@ export class Ext4Image {
         continue;
       }
       const p = joinBytePath(top.path, e.name);
-      const stat = await guarded('walk', bytesToText(p), () => this.statInode(e.ino));
+      const stat = await guarded('walk', bytesToText(p), () => this.statOf(e.ino));
       yield { path: bytesToText(p), rawPath: p, stat };
       if (stat.kind === 'dir') stack.push({ path: p, entries: await this.listDirectory(e.ino, budget, p), next: 0 });
     }
@@ -214,7 +214,11 @@ export class Ext4Image {
   }
 
   /** Resolve a path given as bytes. */
-  async lookupBytes(path: ByteString): Promise<number> {
+  lookupBytes(path: ByteString): Promise<number> {
+    return guarded('lookup', bytesToText(path), () => this.resolve(path));
+  }
+
+  private async resolve(path: ByteString): Promise<number> {
     let ino = ROOT_INO;
     let walked = '/' as ByteString;
     for (const part of normalisePath(path).split('/')) {
@@ -229,11 +233,8 @@ export class Ext4Image {
   }
 
   /** stat by inode number. */
-  async statInode(ino: number): Promise<Ext4Stat> {
-    const inode = await this.inode(ino);
-    const kind = kindOfMode(inode.mode);
-    if (!kind) throw new LcowError('EBADIMAGE', `inode ${ino}: unknown file type in mode 0${inode.mode.toString(8)}`, { inode: ino });
-    return statFromInode(inode, kind, this.superblock.blockSize);
+  statInode(ino: number): Promise<Ext4Stat> {
+    return guarded('stat', `<inode ${ino}>`, () => this.statOf(ino));
   }
 
   /**
@@ -359,6 +360,13 @@ export class Ext4Image {
       }
     };
     return Readable.from(chunks.call(this), { objectMode: false });
+  }
+
+  private async statOf(ino: number): Promise<Ext4Stat> {
+    const inode = await this.inode(ino);
+    const kind = kindOfMode(inode.mode);
+    if (!kind) throw new LcowError('EBADIMAGE', `inode ${ino}: unknown file type in mode 0${inode.mode.toString(8)}`, { inode: ino });
+    return statFromInode(inode, kind, this.superblock.blockSize);
   }
 
   private async group(g: number): Promise<GroupDescriptor> {

@@ -79,14 +79,20 @@ export interface PaxOverrides {
 }
 
 /** Records to write, in order: a key and its value (bytes, or text written as UTF-8). */
-export type PaxRecords = Array<[key: string, value: Buffer | string]>;
+export type PaxRecords = Array<[key: string | Buffer, value: Buffer | string]>;
 
 export function encodePaxRecords(records: PaxRecords): Buffer {
   return Buffer.concat(records.map(([k, v]) => encodePaxRecord(k, v)));
 }
 
-export function encodePaxRecord(key: string, value: Buffer | string): Buffer {
-  const body = Buffer.concat([Buffer.from(` ${key}=`), typeof value === 'string' ? Buffer.from(value) : value, Buffer.from('\n')]);
+export function encodePaxRecord(key: string | Buffer, value: Buffer | string): Buffer {
+  const body = Buffer.concat([
+    Buffer.from(' '),
+    typeof key === 'string' ? Buffer.from(key) : key,
+    Buffer.from('='),
+    typeof value === 'string' ? Buffer.from(value) : value,
+    Buffer.from('\n'),
+  ]);
   // The length prefix counts its own digits: find d with digits(body + d) === d.
   let d = 1;
   while (String(body.length + d).length !== d) d++;
@@ -111,8 +117,21 @@ export class PaxError extends Error {
   }
 }
 
-const SCHILY = 'SCHILY.xattr.';
+export const SCHILY = 'SCHILY.xattr.';
 const LIBARCHIVE = 'LIBARCHIVE.xattr.';
+
+/**
+ * An xattr name in a SCHILY keyword: '%' and '=' (which would end the
+ * keyword) as %25 and %3D, the escape GNU tar writes and reads.
+ */
+export function encodeXattrKeyword(name: Buffer): Buffer {
+  if (!name.includes(0x25) && !name.includes(0x3d)) return Buffer.concat([Buffer.from(SCHILY), name]);
+  return Buffer.concat([Buffer.from(SCHILY), Buffer.from(name.toString('latin1').replace(/%/g, '%25').replace(/=/g, '%3D'), 'latin1')]);
+}
+
+function decodeXattrKeyword(name: string): string {
+  return name.includes('%') ? name.replace(/%(25|3D)/g, (_, code: string) => (code === '25' ? '%' : '=')) : name;
+}
 
 export function collectPax(records: PaxRecord[]): PaxOverrides {
   const out: PaxOverrides = { xattrs: new Map(), sparse: [] };
@@ -154,7 +173,7 @@ export function collectPax(records: PaxRecord[]): PaxOverrides {
         break;
       default:
         if (key.startsWith(SCHILY)) {
-          out.xattrs.set(key.slice(SCHILY.length), Buffer.from(value));
+          out.xattrs.set(decodeXattrKeyword(key.slice(SCHILY.length)), Buffer.from(value));
         } else if (key.startsWith(LIBARCHIVE)) {
           // libarchive URL-encodes the name and base64-encodes the value.
           let name: string;

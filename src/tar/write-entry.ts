@@ -25,7 +25,8 @@ import { isUtf8 } from 'node:buffer';
 import type { SparseRegion, TarEntryKind, Timestamp } from './entry.js';
 import { BLOCK, blockPadding, encodeHeader } from './header.js';
 import { octalMax } from './large-numbers.js';
-import { encodePaxRecords, encodePaxTime, type PaxRecords } from './pax.js';
+import { textToBuffer } from '../byte-names.js';
+import { encodePaxRecords, encodePaxTime, encodeXattrKeyword, type PaxRecords } from './pax.js';
 import { META_TYPEFLAG, TYPEFLAG } from './types.js';
 
 export interface TarItem {
@@ -42,6 +43,7 @@ export interface TarItem {
   linkname?: string | Buffer;
   devmajor?: number;
   devminor?: number;
+  /** Full name → value; names as text (stray bytes as U+DC80..U+DCFF, see src/byte-names.ts), written as their bytes. */
   xattrs?: Map<string, Buffer>;
   /**
    * A sparse file's data regions (ascending, disjoint, inside `size`). The
@@ -150,7 +152,7 @@ export function encodeTarItem(item: TarItem): Buffer {
     records.push(['size', String(size)]);
     size = 0;
   }
-  for (const [k, v] of item.xattrs ?? []) records.push([`SCHILY.xattr.${k}`, v]);
+  for (const [k, v] of item.xattrs ?? []) records.push([encodeXattrKeyword(textToBuffer(k)), v]);
 
   const main = encodeHeader({
     name,

@@ -17,7 +17,7 @@
  * alongside (lower-view.ts): work linear in the tree, memory the listings on
  * the current path (and, for `changes`, the result).
  */
-import { bytesToText, joinBytePath, type ByteString } from '../../ext4/index.js';
+import { bytesToText, joinBytePath, type ByteString } from '../../byte-names.js';
 import type { LayerDirent, LayerStat } from './layer-fs.js';
 import { LowerDirs } from './lower-view.js';
 import { isFormatArtefact, isOpaqueXattrs, isWhiteout, refuseIndirect } from './overlay-encoding.js';

@@ -10,7 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import { LcowError } from '../../errors.js';
-import { byteStringOf, bytesToText, textToBytes, type ByteString } from '../../ext4/index.js';
+import { byteStringOf, bytesToText, textToBytes, type ByteString } from '../../byte-names.js';
 import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
 
 export interface FileGetCloser {

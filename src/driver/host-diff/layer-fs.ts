@@ -12,7 +12,8 @@
  * depth.
  */
 import type { Readable } from 'node:stream';
-import type { ByteString, DataRegion, Ext4Stat } from '../../ext4/index.js';
+import type { ByteString } from '../../byte-names.js';
+import type { DataRegion, Ext4Stat } from '../../ext4/index.js';
 
 export type LayerFileKind = Ext4Stat['kind'];
 

@@ -10,7 +10,7 @@
  * inside it, so a child is a binary search, not a path lookup from the root
  * (a lookup per entry made deep trees cost the square of their depth).
  */
-import { joinBytePath, type ByteString } from '../../ext4/index.js';
+import { joinBytePath, type ByteString } from '../../byte-names.js';
 import type { LayerDirent, LayerStat } from './layer-fs.js';
 import { isFormatArtefact, isOpaqueDir, isWhiteout } from './overlay-encoding.js';
 import type { DiffSource } from './source.js';

@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { LcowError } from '../../errors.js';
 import { scratchDirs } from '../../uvm/index.js';
-import { textToBytes, type ByteString } from '../../ext4/index.js';
+import { textToBytes, type ByteString } from '../../byte-names.js';
 import type { LayerFs, LayerRef, LayerStat } from './layer-fs.js';
 import { openExt4LayerFs } from './ext4-layer-fs.js';
 

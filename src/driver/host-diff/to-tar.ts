@@ -19,7 +19,8 @@
  */
 import { Readable } from 'node:stream';
 import { LcowError } from '../../errors.js';
-import { bytesOf, bytesToText, joinBytePath, type ByteString, type DataRegion } from '../../ext4/index.js';
+import { bytesOf, bytesToText, joinBytePath, type ByteString } from '../../byte-names.js';
+import type { DataRegion } from '../../ext4/index.js';
 import { componentLogger, type Logger } from '../../log.js';
 import { encodeTarItem, END_OF_ARCHIVE, MAX_SPARSE_REGIONS, padding, type TarEntryKind, type TarItem } from '../../tar/index.js';
 import type { LayerDirent, LayerRef, LayerStat } from './layer-fs.js';

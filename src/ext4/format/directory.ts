@@ -16,7 +16,7 @@
  * which is what e2fsck and the kernel's readdir-by-block fallback rely on.
  */
 import { LcowError } from '../../errors.js';
-import { byteStringOf, type ByteString } from './byte-names.js';
+import { byteStringOf, type ByteString } from '../../byte-names.js';
 import { BLOCK_SIZE } from './constants.js';
 import type { FileKind } from './inode.js';
 

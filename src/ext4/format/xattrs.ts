@@ -13,6 +13,7 @@
  * The hashes are the kernel's (ext4_xattr_hash_entry and ext4_xattr_rehash);
  * e2fsck checks each entry's hash against its value.
  */
+import { byteStringOf, bytesToText } from '../../byte-names.js';
 import { LcowError } from '../../errors.js';
 import { BLOCK_SIZE, INLINE_XATTR_SPACE } from './constants.js';
 
@@ -196,7 +197,9 @@ function decodeEntries(entries: Buffer, values: Buffer, ino: number, where: stri
     const valueInode = entries.readUInt32LE(at + 4);
     const valueSize = entries.readUInt32LE(at + 8);
     if (at + ENTRY_HEADER + nameLen > entries.length) throw bad('name runs past the end');
-    const name = joinXattrName(nameIndex, entries.toString('utf8', at + ENTRY_HEADER, at + ENTRY_HEADER + nameLen));
+    const suffix = byteStringOf(entries, at + ENTRY_HEADER, at + ENTRY_HEADER + nameLen);
+    if (suffix.includes('\0')) throw bad('name holds a NUL byte'); // no kernel writes one: names are C strings
+    const name = joinXattrName(nameIndex, bytesToText(suffix));
     let value: Buffer | undefined;
     if (valueInode === 0) {
       if (valueOffs + valueSize > values.length) throw bad(`value of ${name} runs past the end`);

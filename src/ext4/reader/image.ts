@@ -11,7 +11,7 @@
  * README for the rules and the bounds.
  *
  * Two faces. Paths as text ('/etc/passwd'; UTF-8, stray bytes as
- * U+DC80..U+DCFF, see ../format/byte-names.ts) for people and the CLI; and
+ * U+DC80..U+DCFF, see src/byte-names.ts) for people and the CLI; and
  * inode numbers with names as ByteStrings for walks, which never look a path
  * up again (a lookup per entry made a 1,000-level tree cost the square of
  * its depth). Lookups follow no symlinks.
@@ -19,7 +19,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { LcowError, isLcowError } from '../../errors.js';
-import { byteStringOf, bytesToText, joinBytePath, textToBytes, type ByteString } from '../format/byte-names.js';
+import { byteStringOf, bytesToText, joinBytePath, textToBytes, type ByteString } from '../../byte-names.js';
 import { ROOT_INO, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE } from '../format/constants.js';
 import { decodeDirectoryBlock, decodeInlineDirectory, type DecodedDirEntry } from '../format/directory.js';
 import { INCOMPAT, RO_COMPAT, hasIncompat, hasRoCompat } from '../format/features.js';

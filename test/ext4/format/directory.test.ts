@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { byteStringOf, bytesToText } from '../../../src/ext4/format/byte-names.js';
+import { byteStringOf, bytesToText } from '../../../src/byte-names.js';
 import { BLOCK_SIZE } from '../../../src/ext4/format/constants.js';
 import {
   decodeDirectoryBlock,

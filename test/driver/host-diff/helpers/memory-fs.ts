@@ -3,7 +3,8 @@
  * (property tests), counting close(), failing reads, sparse files.
  */
 import { Readable } from 'node:stream';
-import { bytesToText, textToBytes, type ByteString, type DataRegion } from '../../../../src/ext4/index.js';
+import { bytesToText, textToBytes, type ByteString } from '../../../../src/byte-names.js';
+import type { DataRegion } from '../../../../src/ext4/index.js';
 import type { LayerDirent, LayerFs, LayerRef, LayerStat } from '../../../../src/driver/host-diff/layer-fs.js';
 
 export interface MemNode {

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { byteStringOf, bytesOf, bytesToText, type ByteString } from '../../../../src/ext4/index.js';
+import { byteStringOf, bytesOf, bytesToText, type ByteString } from '../../../../src/byte-names.js';
 import type { LayerDirent, LayerFs, LayerStat, LayerFileKind } from '../../../../src/driver/host-diff/layer-fs.js';
 
 const XATTR_DUMP = `

@@ -2,7 +2,9 @@
  * File names are bytes: ext4 forbids only '/' and NUL in them, and a Linux
  * container may write any other byte sequence, UTF-8 or not. Two names that
  * differ only in bytes that are not UTF-8 (`caf\xe9`, `caf\xe8`) are two
- * files, and must stay two files through every walk, lookup and tar.
+ * files, and must stay two files through every walk, lookup and tar: this
+ * root helper is the one representation ext4's reader, tar's writer and the
+ * driver's host-side verbs share.
  *
  * Two forms carry them:
  *

@@ -22,6 +22,7 @@
  * non-UTF-8 names would be corrupted, and it has no sparse form.
  */
 import { isUtf8 } from 'node:buffer';
+import { LcowError } from '../errors.js';
 import type { SparseRegion, TarEntryKind, Timestamp } from './entry.js';
 import { BLOCK, blockPadding, encodeHeader } from './header.js';
 import { octalMax } from './large-numbers.js';
@@ -46,9 +47,12 @@ export interface TarItem {
   /** Full name → value; names as text (stray bytes as U+DC80..U+DCFF, see src/byte-names.ts), written as their bytes. */
   xattrs?: Map<string, Buffer>;
   /**
-   * A sparse file's data regions (ascending, disjoint, inside `size`). The
-   * caller writes their bytes back to back after the header, then
-   * padding(Σ lengths).
+   * A sparse file's data regions (ascending, disjoint, inside `size`), each
+   * starting at a multiple of 512 and, but for the last, a multiple of 512
+   * long: GNU tar reads every region from a block boundary, Go and Python
+   * read them back to back, and only such regions mean the same to both
+   * (ext4's block-aligned extents are). The caller writes their bytes back
+   * to back after the header, then padding(Σ lengths).
    */
   sparse?: readonly SparseRegion[];
 }
@@ -99,6 +103,17 @@ export function encodeSparseMap(regions: readonly SparseRegion[], realSize: numb
   return Buffer.concat([map, padding(map.length)]);
 }
 
+function checkSparseRegions(regions: readonly SparseRegion[], size: number): void {
+  let end = 0;
+  for (const [i, r] of regions.entries()) {
+    const last = i === regions.length - 1;
+    if (r.offset < end || r.offset + r.length > size || r.offset % BLOCK !== 0 || (!last && r.length % BLOCK !== 0)) {
+      throw new LcowError('EINVAL', `sparse region ${i} (${r.offset}+${r.length}) is not block-aligned, ascending and inside ${size} bytes`, { region: r });
+    }
+    end = r.offset + r.length;
+  }
+}
+
 /** The header bytes for `item` (PAX header + body + ustar header, and a sparse map); the caller writes the body and padding. */
 export function encodeTarItem(item: TarItem): Buffer {
   const records: PaxRecords = [];
@@ -113,6 +128,7 @@ export function encodeTarItem(item: TarItem): Buffer {
   let sparseMap: Buffer | undefined;
   let size = item.type === 'file' ? item.size : 0;
   if (sparse) {
+    checkSparseRegions(sparse, item.size);
     // The real name and size live in GNU.sparse.*; a reader that knows no sparse files sees a stand-in holding the map and the data.
     sparseMap = encodeSparseMap(sparse, item.size);
     records.push(['GNU.sparse.major', '1'], ['GNU.sparse.minor', '0'], ['GNU.sparse.name', fullName], ['GNU.sparse.realsize', String(item.size)]);

@@ -159,6 +159,12 @@ export class Ext4Patch {
     return this.sb.blocksCount - 1 - this.scratchUsed++;
   }
 
+  /** `count` contiguous free blocks (below any handed out before); returns the first. */
+  scratchRun(count: number): number {
+    this.scratchUsed += count;
+    return this.sb.blocksCount - this.scratchUsed;
+  }
+
   writeBlock(block: number, data: Buffer): void {
     data.copy(this.buf, block * this.blockSize);
   }

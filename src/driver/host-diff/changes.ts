@@ -18,6 +18,8 @@
  * the current path (and, for `changes`, the result).
  */
 import { bytesToText, joinBytePath, type ByteString } from '../../byte-names.js';
+import { LcowError } from '../../errors.js';
+import { HardLinks } from './hard-links.js';
 import type { LayerDirent, LayerStat } from './layer-fs.js';
 import { LowerDirs } from './lower-view.js';
 import { isFormatArtefact, isOpaqueXattrs, isWhiteout, refuseIndirect } from './overlay-encoding.js';
@@ -36,15 +38,24 @@ export interface Change {
   kind: ChangeKind;
 }
 
+/** The most changes one call returns (about 250 MiB of result); a layer past it is ETOOBIG, as no engine could hold the list. */
+export const MAX_CHANGES = 2 ** 21;
+
 export async function changes(layerOrSandboxPath: string, parentLayerPaths: string[], options: SourceOptions = {}): Promise<Change[]> {
   const out: Array<{ path: ByteString; kind: ChangeKind }> = [];
   await withSources(layerOrSandboxPath, parentLayerPaths, options, (top, rootIno, lower) =>
     walkChanges(top, rootIno, lower, async (path, kind) => {
+      if (out.length >= MAX_CHANGES) {
+        throw new LcowError('ETOOBIG', `${layerOrSandboxPath} has more than ${MAX_CHANGES} changes`, { file: layerOrSandboxPath, max: MAX_CHANGES });
+      }
       out.push({ path, kind });
     }),
   );
   out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return out.map((c) => ({ path: bytesToText(c.path), kind: c.kind }));
+  // In place: the byte paths go as their text forms come.
+  const result = out as unknown as Change[];
+  for (const [i, c] of out.entries()) result[i] = { path: bytesToText(c.path), kind: c.kind };
+  return result;
 }
 
 /**
@@ -55,14 +66,11 @@ export async function changes(layerOrSandboxPath: string, parentLayerPaths: stri
  */
 export async function diffSize(layerOrSandboxPath: string, parentLayerPaths: string[], options: SourceOptions = {}): Promise<number> {
   let total = 0;
-  const seen = new Set<number>();
+  const links = new HardLinks<true>();
   await withSources(layerOrSandboxPath, parentLayerPaths, options, (top, rootIno, lower) =>
     walkChanges(top, rootIno, lower, async (path, kind, stat, ino) => {
       if (kind === 'delete' || stat?.kind !== 'file') return;
-      if (stat.nlink > 1) {
-        if (seen.has(stat.inode)) return;
-        seen.add(stat.inode);
-      }
+      if (stat.nlink > 1 && links.earlier(stat, true)) return;
       for (const r of await top.fs.dataRegions(top.ref(path, ino), stat.size)) total += r.length;
     }),
   );
@@ -108,6 +116,8 @@ async function walkChanges(top: DiffSource, rootIno: number, rootLower: LowerDir
     const e = frame.entries[frame.next++];
     if (e === undefined) {
       stack.pop();
+      top.fs.done(frame.entries);
+      frame.lower.done();
       continue;
     }
     const path = joinBytePath(frame.path, e.name);

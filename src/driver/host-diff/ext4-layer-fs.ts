@@ -29,6 +29,7 @@ export function ext4LayerFs(img: Ext4Image): LayerFs {
     },
     stat: (ref) => img.statInode(ref.inode),
     list: (ref) => img.listDirectory(ref.inode, budget, ref.path),
+    done: (listing) => budget.release(listing.length),
     isEmptyDir: async (ref) => (await img.listDirectory(ref.inode, undefined, ref.path)).length === 0,
     readlink: (ref) => img.readlinkInode(ref.inode),
     listXattrs: (ref) => img.xattrsOfInode(ref.inode),

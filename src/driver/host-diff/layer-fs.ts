@@ -40,9 +40,12 @@ export interface LayerFs {
   /**
    * A directory's entries without '.' and '..', sorted by name bytes. Each
    * directory is listed at most once per LayerFs: listing one again may be
-   * EBADIMAGE (in an ext4 image that is a cycle or a hard-linked directory).
+   * EBADIMAGE (in an ext4 image that is a cycle or a hard-linked directory),
+   * and listings not yet done() may be capped (ETOOBIG).
    */
   list(dir: LayerRef): Promise<LayerDirent[]>;
+  /** The walk is done with a listing `list` gave (it counts against the entries a walk may hold at once). */
+  done(listing: LayerDirent[]): void;
   /** Whether a directory has no entries; does not count as its listing. */
   isEmptyDir(dir: LayerRef): Promise<boolean>;
   /** A symlink's target bytes. */

@@ -52,6 +52,11 @@ export class LowerDirs {
     return new LowerDirs(root, dirs);
   }
 
+  /** The walk has left this directory: its listings are done. */
+  done(): void {
+    for (const d of this.dirs) d.layer.fs.done(d.entries);
+  }
+
   /** The stat of the object the merged parents show at `name` here, or null. */
   async lookup(name: ByteString): Promise<LayerStat | null> {
     for (const d of this.dirs) {

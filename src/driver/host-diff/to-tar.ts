@@ -25,6 +25,7 @@ import { componentLogger, type Logger } from '../../log.js';
 import { encodeTarItem, END_OF_ARCHIVE, MAX_SPARSE_REGIONS, padding, type TarEntryKind, type TarItem } from '../../tar/index.js';
 import type { LayerDirent, LayerRef, LayerStat } from './layer-fs.js';
 import { isFormatArtefact, isOpaqueXattrs, isWhiteout, OPAQUE_MARKER, portableXattrs, refuseIndirect, WHITEOUT_PREFIX } from './overlay-encoding.js';
+import { HardLinks } from './hard-links.js';
 import { fitRegions } from './regions.js';
 import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
 
@@ -86,26 +87,6 @@ function pathOf(dir: DirNode | undefined, name: ByteString): ByteString {
 }
 
 /**
- * Multiply-linked inodes: the first name in sorted pre-order carries the
- * body; later names become hard links to it. A record goes once its last
- * name (by i_links_count) has been seen.
- */
-class FirstNames {
-  private readonly firsts = new Map<number, { dir: DirNode; name: ByteString; namesLeft: number }>();
-
-  /** The earlier name's layer path, or undefined (and this name is remembered as the first). */
-  earlier(stat: LayerStat, dir: DirNode, name: ByteString): ByteString | undefined {
-    const first = this.firsts.get(stat.inode);
-    if (first === undefined) {
-      this.firsts.set(stat.inode, { dir, name, namesLeft: stat.nlink - 1 });
-      return undefined;
-    }
-    if (--first.namesLeft <= 0) this.firsts.delete(stat.inode);
-    return pathOf(first.dir, first.name);
-  }
-}
-
-/**
  * Small pieces (headers, small bodies, padding) gathered into chunks of
  * about 64 KiB: every chunk handed to the stream costs a few promise turns,
  * which for a million small entries was a third of the time.
@@ -140,7 +121,8 @@ async function* tarEntries(src: DiffSource, rootStat: LayerStat, log: Logger): A
   const rootDir: DirNode = { parent: undefined, name: '' as ByteString };
   const rootPath = '/' as ByteString;
   const stack: Frame[] = [{ dir: rootDir, path: rootPath, entries: await src.fs.list(src.ref(rootPath, rootStat.inode)), next: 0 }];
-  const links = new FirstNames();
+  // The first name of a multiply-linked inode carries the body; later names become hard links to it.
+  const links = new HardLinks<{ dir: DirNode; name: ByteString }>();
   const out = new Batch();
   while (stack.length > 0) {
     const ready = out.take();
@@ -149,6 +131,7 @@ async function* tarEntries(src: DiffSource, rootStat: LayerStat, log: Logger): A
     const e = top.entries[top.next++];
     if (e === undefined) {
       stack.pop();
+      src.fs.done(top.entries);
       continue;
     }
     const path = joinBytePath(top.path, e.name);
@@ -181,10 +164,10 @@ async function* tarEntries(src: DiffSource, rootStat: LayerStat, log: Logger): A
     };
 
     if (stat.kind !== 'dir' && stat.nlink > 1) {
-      const first = links.earlier(stat, top.dir, e.name);
+      const first = links.earlier(stat, { dir: top.dir, name: e.name });
       if (first !== undefined) {
         // The inode's xattrs travel with its first name only, as GNU tar does.
-        out.add(encodeTarItem({ ...item, type: 'hardlink', linkname: tarName(first), xattrs: undefined }));
+        out.add(encodeTarItem({ ...item, type: 'hardlink', linkname: tarName(pathOf(first.dir, first.name)), xattrs: undefined }));
         continue;
       }
     }

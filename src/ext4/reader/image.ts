@@ -192,6 +192,7 @@ export class Ext4Image {
       const e = top.entries[top.next++];
       if (e === undefined) {
         stack.pop();
+        budget.release(top.entries.length);
         continue;
       }
       const p = joinBytePath(top.path, e.name);
@@ -240,8 +241,9 @@ export class Ext4Image {
   /**
    * A directory's entries without '.' and '..', sorted by name bytes, not
    * cached (a walk lists each directory once). With a budget, the directory
-   * must not have been entered before in that walk, and its blocks are
-   * claimed. Duplicate names are EBADIMAGE.
+   * must not have been entered before in that walk, its blocks are claimed,
+   * and its entries count as held until `budget.release(entries.length)`.
+   * Duplicate names are EBADIMAGE.
    */
   listDirectory(ino: number, budget?: WalkBudget, path?: ByteString): Promise<Ext4Dirent[]> {
     const where = path === undefined ? `<inode ${ino}>` : bytesToText(path);
@@ -249,6 +251,7 @@ export class Ext4Image {
       budget?.enterDirectory(ino, where);
       // The decoder holds '.' and '..' to the first two places.
       const out = (await this.readDirectory(ino, where, budget)).filter((e) => e.name !== '.' && e.name !== '..');
+      budget?.hold(out.length, where);
       out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       for (let i = 1; i < out.length; i++) {
         if (out[i]!.name === out[i - 1]!.name) throw duplicateName(where, out[i]!.name, ino);
@@ -478,7 +481,7 @@ export class Ext4Image {
 
   // ---- directories ------------------------------------------------------
 
-  /** Every entry of a directory, '.' and '..' first, as stored. */
+  /** Every entry of a directory, '.' and '..' first, as stored; more than a walk may hold (with what `budget` holds already) is ETOOBIG. */
   private async readDirectory(ino: number, where: string, budget?: WalkBudget): Promise<DecodedDirEntry[]> {
     const inode = await this.inode(ino);
     this.expectKind(inode, 'dir', where);
@@ -492,10 +495,12 @@ export class Ext4Image {
     const fileBlocks = Math.ceil(inode.size / bs);
     const runs = await this.runs(inode, where);
     budget?.claim(ino, runs);
+    const holding = budget ?? new WalkBudget();
     for (const r of runs) {
       if (r.uninit) continue;
       for (let k = 0; k < r.length && r.logical + k < fileBlocks; k++) {
         decodeDirectoryBlock(await this.readBlock(r.physical + k), this.hasFileType, ino, list);
+        holding.checkHold(list.length, where);
       }
     }
     return list;

@@ -8,51 +8,87 @@
  *   many names, which used to spin `changes` until it was killed;
  * - a block claimed twice as directory or file data is EBADIMAGE: many
  *   inodes mapping the same blocks would otherwise multiply the work (a diff
- *   of a 1 GiB image could stream terabytes).
+ *   of a 1 GiB image could stream terabytes);
+ * - the directory entries a walk holds at once (the listings of the
+ *   directories on its current path) are capped at MAX_HELD_ENTRIES, about
+ *   200 MiB of heap: past that, ETOOBIG. A million-entry directory is half
+ *   of it.
  *
  * Together: a walk reads each directory block and each data block of the
- * volume at most once. The claims are a bitmap over the volume, allocated in
- * chunks as blocks are claimed: at most blocksCount / 8 bytes (32 KiB per
- * GiB of volume with 4 KiB blocks).
+ * volume at most once, and its memory is bounded whatever the image. The
+ * entered directories and claimed blocks are bitmaps allocated in chunks as
+ * they are touched: at most inodesCount / 8 + blocksCount / 8 bytes (about
+ * 200 KiB per GiB of a 4 KiB-block volume).
  */
 import { LcowError } from '../../errors.js';
 import type { MappedRun } from './file-map.js';
 
-/** Blocks per bitmap chunk (a 4 KiB chunk covers 128 MiB of a 4 KiB-block volume). */
-const CHUNK_BITS = 32768;
+/** Directory entries one walk may hold in memory at once, about 100 bytes each. */
+export const MAX_HELD_ENTRIES = 2 ** 21;
+
+/** A set of numbers below 2^53 as a bitmap allocated 4 KiB at a time, where numbers are set. */
+class ChunkedBitmap {
+  private static readonly BITS = 32768;
+  private readonly chunks = new Map<number, Uint8Array>();
+
+  /** Set `n`; false when it was set already. */
+  add(n: number): boolean {
+    const index = Math.floor(n / ChunkedBitmap.BITS);
+    let chunk = this.chunks.get(index);
+    if (chunk === undefined) {
+      chunk = new Uint8Array(ChunkedBitmap.BITS / 8);
+      this.chunks.set(index, chunk);
+    }
+    const bit = n % ChunkedBitmap.BITS;
+    const mask = 1 << (bit & 7);
+    if (chunk[bit >> 3]! & mask) return false;
+    chunk[bit >> 3]! |= mask;
+    return true;
+  }
+}
 
 export class WalkBudget {
-  private readonly entered = new Set<number>();
-  private readonly chunks = new Map<number, Uint8Array>();
+  private readonly entered = new ChunkedBitmap();
+  private readonly claimed = new ChunkedBitmap();
+  private held = 0;
 
   /** Called once for every directory the walk lists. */
   enterDirectory(ino: number, path: string): void {
-    if (this.entered.has(ino)) {
+    if (!this.entered.add(ino)) {
       throw new LcowError('EBADIMAGE', `directory inode ${ino} is reached a second time at ${path}: a cycle or a hard-linked directory`, {
         inode: ino,
         path,
       });
     }
-    this.entered.add(ino);
   }
 
   /** Claim every block `runs` map (uninitialised ones too: they are allocated) for inode `ino`. */
   claim(ino: number, runs: readonly MappedRun[]): void {
     for (const r of runs) {
       for (let b = r.physical; b < r.physical + r.length; b++) {
-        const chunkIndex = Math.floor(b / CHUNK_BITS);
-        let chunk = this.chunks.get(chunkIndex);
-        if (chunk === undefined) {
-          chunk = new Uint8Array(CHUNK_BITS / 8);
-          this.chunks.set(chunkIndex, chunk);
-        }
-        const bit = b % CHUNK_BITS;
-        const mask = 1 << (bit & 7);
-        if (chunk[bit >> 3]! & mask) {
-          throw new LcowError('EBADIMAGE', `block ${b} belongs to inode ${ino} and to another inode`, { inode: ino, block: b });
-        }
-        chunk[bit >> 3]! |= mask;
+        if (!this.claimed.add(b)) throw new LcowError('EBADIMAGE', `block ${b} belongs to inode ${ino} and to another inode`, { inode: ino, block: b });
       }
     }
+  }
+
+  /** Check that `count` more entries may be held (while a listing is read); ETOOBIG past the cap. */
+  checkHold(count: number, path: string): void {
+    if (this.held + count > MAX_HELD_ENTRIES) {
+      throw new LcowError('ETOOBIG', `${path}: the directories on this path hold more than ${MAX_HELD_ENTRIES} entries`, {
+        path,
+        max: MAX_HELD_ENTRIES,
+      });
+    }
+  }
+
+  /** A listing of `count` entries is now held. */
+  hold(count: number, path: string): void {
+    this.checkHold(count, path);
+    this.held += count;
+  }
+
+  /** The walk is done with a listing of `count` entries. */
+  release(count: number): void {
+    this.held = Math.max(0, this.held - count);
   }
 }

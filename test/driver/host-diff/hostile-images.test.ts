@@ -11,7 +11,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INCOMPAT } from '../../../src/ext4/format/features.js';
+import { encodeDirectory, type DirectoryEntry } from '../../../src/ext4/format/directory.js';
 import { buildExtentTree } from '../../../src/ext4/format/extents.js';
+import { MAX_HELD_ENTRIES } from '../../../src/ext4/index.js';
 import { INODE_FLAGS } from '../../../src/ext4/format/inode.js';
 import { convertTarToExt4 } from '../../../src/layer/index.js';
 import { Ext4Patch, eaInodeXattrBlock, makeTree, mkfsImage, type TreeEntry } from '../../helpers/hostile-ext4.js';
@@ -254,6 +256,41 @@ describe('names no kernel writes', () => {
     },
     60_000,
   );
+});
+
+describe('more than a walk may hold', () => {
+  it(`a directory of ${MAX_HELD_ENTRIES + 1000} entries: ETOOBIG, within a 384 MiB heap`, async () => {
+    const img = await image(
+      [
+        { path: 'f', type: 'file', content: 'f' },
+        { path: 'huge', type: 'dir' },
+      ],
+      async (p) => {
+        const f = await p.lookup('/f');
+        const huge = await p.lookup('/huge');
+        const names = Array.from({ length: MAX_HELD_ENTRIES + 1000 }, (_, i): DirectoryEntry => ({
+          name: Buffer.from(`n${i.toString(36).padStart(7, '0')}`),
+          ino: f,
+          kind: 'file',
+        }));
+        const blocks = encodeDirectory([{ name: Buffer.from('.'), ino: huge, kind: 'dir' }, { name: Buffer.from('..'), ino: 2, kind: 'dir' }, ...names]);
+        const count = blocks.length / p.blockSize;
+        const start = p.scratchRun(count);
+        p.writeBlock(start, blocks);
+        p.setIBlock(huge, buildExtentTree([{ logical: 0, physical: start, length: count }], () => p.scratchBlock()).root);
+        p.setSize(huge, BigInt(blocks.length));
+      },
+      128,
+    );
+    const r = runVerbs({ kind: 'layer', image: img, gets: [hexPath('f'), hexPath('huge/n0000001')] }, 384, 120_000);
+    for (const verb of ['diff', 'changes', 'diffSize', 'walk'] as const)
+      expect('error' in r[verb] ? r[verb].error : r[verb], verb).toMatchObject({ code: 'ETOOBIG' });
+    const [f, inHuge] = gets(r);
+    expect(expectOk(f!, 'get f')).toEqual({ bytes: 1, sha256: sha('f') });
+    expect('error' in inHuge! ? inHuge.error : inHuge).toMatchObject({ code: 'ETOOBIG' });
+    expect(r.heapPeakMiB).toBeLessThan(384);
+    console.log(`a walk stopped at ${MAX_HELD_ENTRIES} held entries: heap peak ${r.heapPeakMiB.toFixed(0)} MiB`);
+  }, 180_000);
 });
 
 describe('sizes', () => {

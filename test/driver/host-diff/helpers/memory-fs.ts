@@ -74,6 +74,7 @@ export function memoryFs(nodes: Map<string, MemNode>): MemoryFs {
     async list(ref) {
       return children(bytesToText(ref.path));
     },
+    done() {},
     async isEmptyDir(ref) {
       return children(bytesToText(ref.path)).length === 0;
     },

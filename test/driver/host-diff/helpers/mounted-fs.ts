@@ -101,6 +101,7 @@ export function dirLayerFs(root: string, onClose: () => Promise<void> = async ()
       return st;
     },
     list: (ref) => list(ref.path),
+    done: () => {},
     isEmptyDir: async (ref) => (await list(ref.path)).length === 0,
     readlink: (ref) => fs.promises.readlink(abs(ref.path), { encoding: 'buffer' }),
     async listXattrs(ref) {

@@ -42,6 +42,17 @@ export function joinBytePath(dir: ByteString, name: ByteString): ByteString {
   return (dir === '/' ? `/${name}` : `${dir}/${name}`) as ByteString;
 }
 
+/** '/a/./b/../c' → '/a/c', lexically: '..' stops at the root, so no path leaves it. */
+export function normaliseBytePath(path: ByteString): ByteString {
+  const parts: string[] = [];
+  for (const p of path.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') parts.pop();
+    else parts.push(p);
+  }
+  return ('/' + parts.join('/')) as ByteString;
+}
+
 /** The bytes as text: UTF-8, stray bytes as U+DC80..U+DCFF. */
 export function bytesToText(s: ByteString): string {
   if (!NON_ASCII.test(s)) return s;

@@ -10,7 +10,7 @@
  */
 import type { Readable } from 'node:stream';
 import { LcowError } from '../../errors.js';
-import { byteStringOf, bytesToText, textToBytes, type ByteString } from '../../byte-names.js';
+import { byteStringOf, bytesToText, normaliseBytePath, textToBytes } from '../../byte-names.js';
 import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
 
 export interface FileGetCloser {
@@ -18,22 +18,12 @@ export interface FileGetCloser {
   close(): Promise<void>;
 }
 
-/** '/' + p with '.' and '..' resolved lexically, so '..' cannot leave the layer (a sandbox's upper dir). */
-function cleanLayerPath(p: ByteString): ByteString {
-  const parts: string[] = [];
-  for (const part of p.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') parts.pop();
-    else parts.push(part);
-  }
-  return ('/' + parts.join('/')) as ByteString;
-}
-
 export async function diffGetter(layerPath: string, options: SourceOptions = {}): Promise<FileGetCloser> {
   let source: DiffSource | undefined = await openDiffSource(layerPath, options);
   return {
     async get(p: string | Buffer): Promise<Readable> {
-      const clean = cleanLayerPath(typeof p === 'string' ? textToBytes(p) : byteStringOf(p));
+      // Cleaned against '/', so '..' cannot leave the layer (a sandbox's upper dir).
+      const clean = normaliseBytePath(typeof p === 'string' ? textToBytes(p) : byteStringOf(p));
       const shown = bytesToText(clean);
       if (!source) throw new LcowError('EINVAL', 'diff getter already closed', { file: layerPath, path: shown });
       const stat = clean === '/' ? null : await source.lookup(clean);

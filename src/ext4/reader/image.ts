@@ -19,7 +19,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { LcowError, isLcowError } from '../../errors.js';
-import { byteStringOf, bytesToText, joinBytePath, textToBytes, type ByteString } from '../../byte-names.js';
+import { byteStringOf, bytesToText, joinBytePath, normaliseBytePath, textToBytes, type ByteString } from '../../byte-names.js';
 import { ROOT_INO, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE } from '../format/constants.js';
 import { decodeDirectoryBlock, decodeInlineDirectory, type DecodedDirEntry } from '../format/directory.js';
 import { INCOMPAT, RO_COMPAT, hasIncompat, hasRoCompat } from '../format/features.js';
@@ -180,7 +180,7 @@ export class Ext4Image {
    * stack, no depth limit; a directory reached twice is EBADIMAGE.
    */
   async *walk(path = '/'): AsyncGenerator<Ext4WalkEntry> {
-    const rawStart = normalisePath(textToBytes(path));
+    const rawStart = normaliseBytePath(textToBytes(path));
     const startIno = await guarded('walk', path, () => this.lookupBytes(rawStart));
     const start = await guarded('walk', path, () => this.statOf(startIno));
     yield { path: bytesToText(rawStart), rawPath: rawStart, stat: start };
@@ -222,7 +222,7 @@ export class Ext4Image {
   private async resolve(path: ByteString): Promise<number> {
     let ino = ROOT_INO;
     let walked = '/' as ByteString;
-    for (const part of normalisePath(path).split('/')) {
+    for (const part of normaliseBytePath(path).split('/')) {
       if (part === '') continue;
       const name = part as ByteString;
       const e = (await this.dirMap(ino, walked, path)).get(name);
@@ -544,15 +544,4 @@ export class Ext4Image {
 
 function duplicateName(dir: string, name: ByteString, ino: number): LcowError {
   return new LcowError('EBADIMAGE', `directory ${dir} holds '${bytesToText(name)}' twice`, { path: dir, inode: ino });
-}
-
-/** '/a/./b/../c' → '/a/c' (lexically; '..' stops at the root). */
-function normalisePath(path: ByteString): ByteString {
-  const parts: string[] = [];
-  for (const p of path.split('/')) {
-    if (p === '' || p === '.') continue;
-    if (p === '..') parts.pop();
-    else parts.push(p);
-  }
-  return ('/' + parts.join('/')) as ByteString;
 }

@@ -177,6 +177,7 @@ async function* tarEntries(src: DiffSource, rootStat: LayerStat, log: Logger): A
         const regions = fitRegions(await src.fs.dataRegions(ref, stat.size), MAX_SPARSE_REGIONS);
         const stored = regions.reduce((n, r) => n + r.length, 0);
         out.add(encodeTarItem({ ...item, size: stat.size, sparse: stored < stat.size ? regions : undefined }));
+        if (stored === 0) break;
         for await (const chunk of fileBody(src, ref, regions, stored)) {
           if (chunk.length >= BATCH_BYTES) {
             const pending = out.take(true);

@@ -32,7 +32,7 @@ export interface Change {
    * Absolute path in the container's file system, e.g. '/etc/passwd'. A name
    * that is not UTF-8 keeps its bytes: each stray byte is U+DC80..U+DCFF
    * (PEP 383's surrogateescape), so `caf\xe9` and `caf\xe8` stay two paths;
-   * textToBuffer (src/ext4) gives the bytes back.
+   * textToBuffer (exported with the driver) gives the bytes back.
    */
   path: string;
   kind: ChangeKind;

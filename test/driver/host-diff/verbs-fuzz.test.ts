@@ -104,8 +104,9 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** How the verbs ended, over the whole run: 'ok' or an error code. */
+/** How the verbs ended, over the whole run: 'ok' or an error code; and the longest one image took. */
 const endings = new Map<string, number>();
+let slowest = 0;
 
 /** Run one verb; an LcowError is an acceptable end, anything else fails the property. */
 async function typed(what: string, fn: () => Promise<unknown>, tally = true): Promise<void> {
@@ -188,13 +189,16 @@ describe('host-side verbs on randomly corrupted sandboxes', () => {
             const [offset, length] = ranges[pick % ranges.length]!;
             buf[offset + (at % length)]! ^= x;
           }
+          const t = performance.now();
           await allVerbs(new MemorySource(top), new MemorySource(below));
+          slowest = Math.max(slowest, performance.now() - t);
         },
       ),
       { numRuns: 300, seed: 20261130 },
     );
     // The flips reach both outcomes: corruption the reader refuses, and corruption that still reads.
-    console.log('verb endings over 300 corrupted images (9 verb calls each):', Object.fromEntries(endings));
+    console.log('verb endings over 300 corrupted images (9 verb calls each):', Object.fromEntries(endings), `slowest image: ${slowest.toFixed(0)} ms`);
+    expect(slowest).toBeLessThan(5_000); // all nine calls on one image; typically ~50 ms
     expect(endings.get('EBADIMAGE')).toBeGreaterThan(100);
     expect(endings.get('ok')).toBeGreaterThan(150);
   }, 120_000);

@@ -9,7 +9,7 @@ export { Ext4Writer, type Ext4WriterOptions, type Ext4WriteResult } from './writ
 export { formatEmptyExt4, type EmptyExt4Image } from './writer/format-empty.js';
 export { appendVerityTree, type VerityResult } from './verity.js';
 export { Ext4Image, type Ext4DirEntry, type Ext4Dirent, type Ext4WalkEntry, type DataRegion } from './reader/image.js';
-export { MAX_HELD_ENTRIES, type WalkBudget } from './reader/walk-budget.js';
+export { HeldEntries, MAX_HELD_ENTRIES, type WalkBudget } from './reader/walk-budget.js';
 export type { ByteString } from '../byte-names.js';
 export type { Ext4BlockSource } from './reader/block-source.js';
 export type { Ext4Stat } from './reader/stat.js';

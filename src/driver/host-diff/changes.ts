@@ -19,6 +19,7 @@
  */
 import { bytesToText, joinBytePath, type ByteString } from '../../byte-names.js';
 import { LcowError } from '../../errors.js';
+import { HeldEntries } from '../../ext4/index.js';
 import { HardLinks } from './hard-links.js';
 import type { LayerDirent, LayerStat } from './layer-fs.js';
 import { LowerDirs } from './lower-view.js';
@@ -81,12 +82,14 @@ type Walk = (top: DiffSource, rootIno: number, lower: LowerDirs) => Promise<void
 
 async function withSources(top: string, parents: string[], options: SourceOptions, fn: Walk): Promise<void> {
   const opened: DiffSource[] = [];
+  // The top and its parents are walked together: one cap on the entries they hold.
+  const held = new HeldEntries();
   try {
-    const topSource = await openDiffSource(top, options);
+    const topSource = await openDiffSource(top, options, held);
     opened.push(topSource);
     const parentSources: DiffSource[] = [];
     for (const p of parents) {
-      const s = await openDiffSource(p, { open: options.open, kind: 'layer' });
+      const s = await openDiffSource(p, { open: options.open, kind: 'layer' }, held);
       opened.push(s);
       parentSources.push(s);
     }

@@ -7,17 +7,17 @@
  * directory listed once, each directory and data block claimed once.
  */
 import { isLcowError } from '../../errors.js';
-import type { Ext4Image } from '../../ext4/index.js';
+import type { Ext4Image, HeldEntries } from '../../ext4/index.js';
 import { openExt4Image } from '../../layer/index.js';
 import type { LayerFs } from './layer-fs.js';
 
-export async function openExt4LayerFs(imageFile: string): Promise<LayerFs> {
-  return ext4LayerFs(await openExt4Image(imageFile));
+export async function openExt4LayerFs(imageFile: string, held?: HeldEntries): Promise<LayerFs> {
+  return ext4LayerFs(await openExt4Image(imageFile), held);
 }
 
-/** The LayerFs over an open image; close() closes the image. */
-export function ext4LayerFs(img: Ext4Image): LayerFs {
-  const budget = img.newBudget();
+/** The LayerFs over an open image; close() closes the image. `held`: the entries cap shared with the other images of one operation. */
+export function ext4LayerFs(img: Ext4Image, held?: HeldEntries): LayerFs {
+  const budget = img.newBudget(held);
   return {
     lookup: async (p) => {
       try {

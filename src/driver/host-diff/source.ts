@@ -11,6 +11,7 @@ import path from 'node:path';
 import { LcowError } from '../../errors.js';
 import { scratchDirs } from '../../uvm/index.js';
 import { textToBytes, type ByteString } from '../../byte-names.js';
+import type { HeldEntries } from '../../ext4/index.js';
 import type { LayerFs, LayerRef, LayerStat } from './layer-fs.js';
 import { openExt4LayerFs } from './ext4-layer-fs.js';
 
@@ -22,7 +23,8 @@ import { openExt4LayerFs } from './ext4-layer-fs.js';
  */
 export const DEFAULT_UPPER_DIR = scratchDirs('/').upperDir;
 
-export type LayerFsOpener = (imageFile: string) => Promise<LayerFs>;
+/** Opens an image as a LayerFs; `held` is shared by all images one operation opens (the cap on directory entries held at once). */
+export type LayerFsOpener = (imageFile: string, held?: HeldEntries) => Promise<LayerFs>;
 
 export interface SourceOptions {
   /** Overlay upper dir inside a sandbox image (default '/upper'). */
@@ -68,9 +70,9 @@ export function sourceKind(file: string, options: SourceOptions = {}): 'layer' |
   return options.kind ?? (path.extname(file).toLowerCase() === '.vhdx' ? 'sandbox' : 'layer');
 }
 
-export async function openDiffSource(file: string, options: SourceOptions = {}): Promise<DiffSource> {
+export async function openDiffSource(file: string, options: SourceOptions = {}, held?: HeldEntries): Promise<DiffSource> {
   const open = options.open ?? openExt4LayerFs;
-  const fs = await open(file);
+  const fs = await open(file, held);
   if (sourceKind(file, options) === 'layer') return new DiffSource(fs, '/' as ByteString, file);
   const upper = path.posix.normalize('/' + (options.upperDir ?? scratchDirs('/', options.containerId).upperDir));
   if (upper === '/') {

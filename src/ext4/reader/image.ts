@@ -33,7 +33,7 @@ import { readBlockMap } from './block-map.js';
 import { findRun, readExtentTree, type MappedRun } from './file-map.js';
 import { Lru } from './lru.js';
 import { statFromInode, type Ext4Stat } from './stat.js';
-import { WalkBudget } from './walk-budget.js';
+import { WalkBudget, type HeldEntries } from './walk-budget.js';
 
 export interface Ext4DirEntry {
   /** The name as text (exact: stray bytes as U+DC80..U+DCFF). */
@@ -209,9 +209,9 @@ export class Ext4Image {
 
   // ---- inodes and bytes, for walks ----------------------------------------
 
-  /** A budget for one walk: pass the same one to every listDirectory and dataRegions call of that walk. */
-  newBudget(): WalkBudget {
-    return new WalkBudget();
+  /** A budget for one walk: pass the same one to every listDirectory and dataRegions call of that walk; `held` when other images' walks share the entries cap. */
+  newBudget(held?: HeldEntries): WalkBudget {
+    return new WalkBudget(held);
   }
 
   /** Resolve a path given as bytes. */

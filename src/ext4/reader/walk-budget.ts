@@ -10,9 +10,9 @@
  *   inodes mapping the same blocks would otherwise multiply the work (a diff
  *   of a 1 GiB image could stream terabytes);
  * - the directory entries a walk holds at once (the listings of the
- *   directories on its current path) are capped at MAX_HELD_ENTRIES, about
- *   200 MiB of heap: past that, ETOOBIG. A million-entry directory is half
- *   of it.
+ *   directories on its current path, in every image it walks together) are
+ *   capped at MAX_HELD_ENTRIES, about 200 MiB of heap: past that, ETOOBIG.
+ *   A million-entry directory is half of it.
  *
  * Together: a walk reads each directory block and each data block of the
  * volume at most once, and its memory is bounded whatever the image. The
@@ -47,10 +47,40 @@ class ChunkedBitmap {
   }
 }
 
+/**
+ * The directory entries held at once, counted across every image one
+ * operation walks (a diff of a layer walks its parents alongside, and each
+ * may hold a big directory at the same path).
+ */
+export class HeldEntries {
+  private count = 0;
+
+  /** Check that `extra` more entries may be held (while a listing is read); ETOOBIG past the cap. */
+  check(extra: number, path: string): void {
+    if (this.count + extra > MAX_HELD_ENTRIES) {
+      throw new LcowError('ETOOBIG', `${path}: the directories on this path hold more than ${MAX_HELD_ENTRIES} entries`, {
+        path,
+        max: MAX_HELD_ENTRIES,
+      });
+    }
+  }
+
+  hold(count: number, path: string): void {
+    this.check(count, path);
+    this.count += count;
+  }
+
+  release(count: number): void {
+    this.count = Math.max(0, this.count - count);
+  }
+}
+
 export class WalkBudget {
   private readonly entered = new ChunkedBitmap();
   private readonly claimed = new ChunkedBitmap();
-  private held = 0;
+
+  /** `held`: shared by the budgets of all images one operation walks. */
+  constructor(private readonly held = new HeldEntries()) {}
 
   /** Called once for every directory the walk lists. */
   enterDirectory(ino: number, path: string): void {
@@ -73,22 +103,16 @@ export class WalkBudget {
 
   /** Check that `count` more entries may be held (while a listing is read); ETOOBIG past the cap. */
   checkHold(count: number, path: string): void {
-    if (this.held + count > MAX_HELD_ENTRIES) {
-      throw new LcowError('ETOOBIG', `${path}: the directories on this path hold more than ${MAX_HELD_ENTRIES} entries`, {
-        path,
-        max: MAX_HELD_ENTRIES,
-      });
-    }
+    this.held.check(count, path);
   }
 
   /** A listing of `count` entries is now held. */
   hold(count: number, path: string): void {
-    this.checkHold(count, path);
-    this.held += count;
+    this.held.hold(count, path);
   }
 
   /** The walk is done with a listing of `count` entries. */
   release(count: number): void {
-    this.held = Math.max(0, this.held - count);
+    this.held.release(count);
   }
 }

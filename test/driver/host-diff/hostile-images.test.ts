@@ -276,8 +276,9 @@ describe('names no kernel writes', () => {
 });
 
 describe('more than a walk may hold', () => {
-  it(`a directory of ${MAX_HELD_ENTRIES + 1000} entries: ETOOBIG, within a 384 MiB heap`, async () => {
-    const img = await image(
+  /** /f, and /huge: `count` names for /f, written straight into fresh directory blocks. */
+  const hugeDirectory = (count: number): Promise<string> =>
+    image(
       [
         { path: 'f', type: 'file', content: 'f' },
         { path: 'huge', type: 'dir' },
@@ -285,25 +286,34 @@ describe('more than a walk may hold', () => {
       async (p) => {
         const f = await p.lookup('/f');
         const huge = await p.lookup('/huge');
-        const names = Array.from({ length: MAX_HELD_ENTRIES + 1000 }, (_, i): DirectoryEntry => ({
+        const names = Array.from({ length: count }, (_, i): DirectoryEntry => ({
           name: Buffer.from(`n${i.toString(36).padStart(7, '0')}`),
           ino: f,
           kind: 'file',
         }));
         const blocks = encodeDirectory([{ name: Buffer.from('.'), ino: huge, kind: 'dir' }, { name: Buffer.from('..'), ino: 2, kind: 'dir' }, ...names]);
-        const count = blocks.length / p.blockSize;
-        const start = p.scratchRun(count);
+        const length = blocks.length / p.blockSize;
+        const start = p.scratchRun(length);
         p.writeBlock(start, blocks);
-        p.setIBlock(huge, buildExtentTree([{ logical: 0, physical: start, length: count }], () => p.scratchBlock()).root);
+        p.setIBlock(huge, buildExtentTree([{ logical: 0, physical: start, length }], () => p.scratchBlock()).root);
         p.setSize(huge, BigInt(blocks.length));
       },
       128,
     );
+
+  it(`a directory of ${MAX_HELD_ENTRIES + 1000} entries: ETOOBIG, within a 384 MiB heap`, async () => {
+    const img = await hugeDirectory(MAX_HELD_ENTRIES + 1000);
     const r = runVerbs({ kind: 'layer', image: img, gets: [hexPath('f'), hexPath('huge/n0000001')] }, 384, 120_000);
     expectWalksRefused(r, 'ETOOBIG');
     expectGets(r, ['f', { code: 'ETOOBIG' }]);
     expect(r.heapPeakMiB).toBeLessThan(384);
     console.log(`a walk stopped at ${MAX_HELD_ENTRIES} held entries: heap peak ${r.heapPeakMiB.toFixed(0)} MiB`);
+  }, 180_000);
+
+  it('the cap counts every image walked together: a top and a parent each holding 55% of it is ETOOBIG', async () => {
+    const img = await hugeDirectory(Math.ceil(MAX_HELD_ENTRIES * 0.55));
+    const r = runVerbs({ kind: 'layer', image: img, parents: [img], only: ['changes', 'diffSize'] }, 384, 120_000);
+    for (const verb of ['changes', 'diffSize'] as const) expect('error' in r[verb] ? r[verb].error : r[verb], verb).toMatchObject({ code: 'ETOOBIG' });
   }, 180_000);
 });
 

@@ -17,6 +17,8 @@ export interface VerbSpec {
   getLimit?: number;
   /** Write the diff tar here. */
   tarOut?: string;
+  /** Only these verbs (default: all five); the others report { ok: null }. */
+  only?: Array<'diff' | 'changes' | 'diffSize' | 'diffGetter' | 'walk'>;
 }
 
 export type Outcome<T> = { ok: T; ms: number } | { error: { name: string; code: string | undefined; message: string }; ms: number };

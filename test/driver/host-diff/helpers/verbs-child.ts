@@ -19,7 +19,8 @@ const spec = JSON.parse(process.argv[2]!) as VerbSpec;
 let heapPeak = 0;
 const sampler = setInterval(() => (heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed)), 20);
 
-async function outcome<T>(fn: () => Promise<T>): Promise<Outcome<T>> {
+async function outcome<T>(fn: () => Promise<T>, verb?: NonNullable<VerbSpec['only']>[number]): Promise<Outcome<T>> {
+  if (verb && spec.only && !spec.only.includes(verb)) return { ok: null as T, ms: 0 };
   const t = performance.now();
   try {
     const ok = await fn();
@@ -49,9 +50,9 @@ async function digest(stream: Readable, limit = Infinity, file?: string): Promis
 
 const parents = spec.parents ?? [];
 const results: VerbResults = {
-  diff: await outcome(() => digest((spec.kind === 'sandbox' ? sandboxToTar : layerToTar)(spec.image), Infinity, spec.tarOut)),
-  changes: await outcome(() => changes(spec.image, parents, { kind: spec.kind })),
-  diffSize: await outcome(() => diffSize(spec.image, parents, { kind: spec.kind })),
+  diff: await outcome(() => digest((spec.kind === 'sandbox' ? sandboxToTar : layerToTar)(spec.image), Infinity, spec.tarOut), 'diff'),
+  changes: await outcome(() => changes(spec.image, parents, { kind: spec.kind }), 'changes'),
+  diffSize: await outcome(() => diffSize(spec.image, parents, { kind: spec.kind }), 'diffSize'),
   diffGetter: await outcome(async () => {
     const g = await diffGetter(spec.image, { kind: spec.kind });
     try {
@@ -61,7 +62,7 @@ const results: VerbResults = {
     } finally {
       await g.close();
     }
-  }),
+  }, 'diffGetter'),
   walk: await outcome(async () => {
     const img = await openExt4Image(spec.image);
     try {
@@ -71,7 +72,7 @@ const results: VerbResults = {
     } finally {
       await img.close();
     }
-  }),
+  }, 'walk'),
   heapPeakMiB: 0,
 };
 clearInterval(sampler);

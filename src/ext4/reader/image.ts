@@ -71,12 +71,15 @@ const INODE_CACHE_BYTES = 4 * 1024 * 1024;
 const MAP_CACHE_BYTES = 8 * 1024 * 1024;
 const DIR_CACHE_BYTES = 16 * 1024 * 1024;
 
-/** Run `fn`, turning any non-LcowError (a RangeError on a truncated structure, say) into EBADIMAGE. */
+/** Run `fn`, turning any non-LcowError into one: a failed system call into EIO, anything else (a RangeError on a truncated structure, say) into EBADIMAGE. */
 async function guarded<T>(what: string, path: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (isLcowError(err)) throw err;
+    if (typeof (err as NodeJS.ErrnoException | undefined)?.syscall === 'string') {
+      throw new LcowError('EIO', `ext4: ${what} ${path}: ${(err as Error).message}`, { path }, { cause: err });
+    }
     throw new LcowError('EBADIMAGE', `ext4: ${what} ${path}: corrupt structure`, { path }, { cause: err });
   }
 }

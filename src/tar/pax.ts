@@ -5,6 +5,7 @@
  * arbitrary binary: file capabilities, ACLs), so records are kept as Buffers
  * both ways and only decoded by whoever knows the key's meaning.
  */
+import { byteStringOf, bytesToText } from '../byte-names.js';
 import type { Timestamp } from './entry.js';
 
 export interface PaxRecord {
@@ -28,7 +29,8 @@ export function decodePaxRecords(data: Buffer): PaxRecord[] | undefined {
     if (len <= space - pos + 1 || end > data.length || data[end - 1] !== 0x0a) return undefined;
     const eq = data.indexOf(0x3d, space + 1);
     if (eq === -1 || eq >= end - 1) return undefined;
-    const key = data.toString('utf8', space + 1, eq);
+    // Keys are bytes too (an xattr name need not be UTF-8): exact text, as names are.
+    const key = bytesToText(byteStringOf(data, space + 1, eq));
     if (key.length === 0) return undefined;
     records.push({ key, value: data.subarray(eq + 1, end - 1) });
     pos = end;

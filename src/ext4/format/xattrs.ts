@@ -13,7 +13,7 @@
  * The hashes are the kernel's (ext4_xattr_hash_entry and ext4_xattr_rehash);
  * e2fsck checks each entry's hash against its value.
  */
-import { byteStringOf, bytesToText } from '../../byte-names.js';
+import { byteStringOf, bytesToText, textToBuffer } from '../../byte-names.js';
 import { LcowError } from '../../errors.js';
 import { BLOCK_SIZE, INLINE_XATTR_SPACE } from './constants.js';
 
@@ -42,7 +42,7 @@ export interface XattrRecord {
 export function splitXattrName(full: string): { index: number; name: Buffer } {
   for (const p of PREFIXES) {
     if (p.whole ? full === p.prefix : full.startsWith(p.prefix) && full.length > p.prefix.length) {
-      return { index: p.index, name: Buffer.from(p.whole ? '' : full.slice(p.prefix.length), 'utf8') };
+      return { index: p.index, name: textToBuffer(p.whole ? '' : full.slice(p.prefix.length)) };
     }
   }
   throw new LcowError('EUNSUPPORTED', `extended attribute namespace not supported by ext4: ${full}`, { xattr: full });

@@ -453,7 +453,7 @@ t.close()
     Buffer.from('%s%n%x'),
   ];
 
-  it('30 hostile names: each a tar member with its exact bytes (GNU tar extracts them all), in changes, in diffGetter', async () => {
+  it('30 hostile names: each a tar member with its exact bytes (GNU tar extracts them all, applyDiff converts them back), in changes, in diffGetter', async () => {
     expect(NAMES).toHaveLength(30);
     const img = await image(NAMES.map((n, i): TreeEntry => ({ path: Buffer.concat([Buffer.from('dir/'), n]), type: 'file', content: `#${i}` })));
     const tarOut = path.join(work, 'names.tar');
@@ -465,6 +465,13 @@ t.close()
     const extracted = fs.readdirSync(path.join(out, 'dir'), { encoding: 'buffer' });
     expect(extracted.map((b) => b.toString('hex')).sort()).toEqual(NAMES.map((b) => b.toString('hex')).sort());
     for (const [i, n] of NAMES.entries()) expect(fs.readFileSync(Buffer.concat([Buffer.from(`${out}/dir/`), n])).toString()).toBe(`#${i}`);
+
+    // and through applyDiff's converter: the diff of the converted diff is the same bytes
+    const again = path.join(work, 'names-again.vhd');
+    await convertTarToExt4(fs.createReadStream(tarOut), again);
+    const tarAgain = path.join(work, 'names-again.tar');
+    expectOk(run({ image: again, tarOut: tarAgain, only: ['diff'] }).diff, 'diff again');
+    expect(fs.readFileSync(tarAgain).equals(fs.readFileSync(tarOut))).toBe(true);
 
     const ch = expectOk(r.changes, 'changes');
     expect(ch).toHaveLength(31);

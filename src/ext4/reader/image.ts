@@ -472,14 +472,20 @@ export class Ext4Image {
     return all.subarray(0, Math.min(inode.size, all.length));
   }
 
+  /** A symlink's target: 1 to 64 KiB bytes without NUL, as symlink(2) makes them; anything else is EBADIMAGE. */
   private async symlinkTarget(inode: Inode, path: string): Promise<Buffer> {
-    if (inode.flags & INODE_FLAGS.inline_data) return this.inlineData(inode);
+    if (inode.size === 0 || inode.size > MAX_SYMLINK_BYTES) throw new LcowError('EBADIMAGE', `${path}: symlink of ${inode.size} bytes`, { path });
     const bs = this.superblock.blockSize;
     const dataBlocks = blocks512(inode, bs) - (inode.fileAcl ? bs / 512 : 0);
     // A fast symlink keeps its target in i_block and owns no data block.
-    if (inode.size < 60 && dataBlocks <= 0) return inode.iBlock.subarray(0, inode.size);
-    if (inode.size > MAX_SYMLINK_BYTES) throw new LcowError('EBADIMAGE', `${path}: symlink of ${inode.size} bytes`, { path });
-    return this.readData(inode, 0, inode.size, path);
+    const target =
+      inode.flags & INODE_FLAGS.inline_data
+        ? await this.inlineData(inode)
+        : inode.size < 60 && dataBlocks <= 0
+          ? inode.iBlock.subarray(0, inode.size)
+          : await this.readData(inode, 0, inode.size, path);
+    if (target.includes(0)) throw new LcowError('EBADIMAGE', `${path}: symlink target holds a NUL byte`, { path });
+    return target;
   }
 
   // ---- directories ------------------------------------------------------

@@ -25,6 +25,7 @@ import { componentLogger, type Logger } from '../../log.js';
 import { encodeTarItem, END_OF_ARCHIVE, MAX_SPARSE_REGIONS, padding, type TarEntryKind, type TarItem } from '../../tar/index.js';
 import type { LayerDirent, LayerRef, LayerStat } from './layer-fs.js';
 import { isFormatArtefact, isOpaqueXattrs, isWhiteout, OPAQUE_MARKER, portableXattrs, refuseIndirect, WHITEOUT_PREFIX } from './overlay-encoding.js';
+import { Batch } from './batch.js';
 import { HardLinks } from './hard-links.js';
 import { fitRegions } from './regions.js';
 import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
@@ -54,7 +55,8 @@ async function* sourceTar(open: () => Promise<DiffSource>, options: TarOptions):
     const root = await src.lookup('/' as ByteString);
     // A sandbox whose container never wrote anything may have no upper dir yet.
     if (root?.kind === 'dir') yield* tarEntries(src, root, log);
-    else if (root) throw new LcowError('EBADIMAGE', `${bytesToText(src.root)} in the image is not a directory`, { file: src.file, root: src.root });
+    else if (root)
+      throw new LcowError('EBADIMAGE', `${bytesToText(src.root)} in the image is not a directory`, { file: src.file, root: bytesToText(src.root) });
     yield END_OF_ARCHIVE;
   } finally {
     await src.close();
@@ -85,32 +87,6 @@ function pathOf(dir: DirNode | undefined, name: ByteString): ByteString {
   for (let d = dir; d !== undefined && d.parent !== undefined; d = d.parent) path = `${d.name}/${path}`;
   return ('/' + path) as ByteString;
 }
-
-/**
- * Small pieces (headers, small bodies, padding) gathered into chunks of
- * about 64 KiB: every chunk handed to the stream costs a few promise turns,
- * which for a million small entries was a third of the time.
- */
-class Batch {
-  private pieces: Buffer[] = [];
-  private bytes = 0;
-
-  add(piece: Buffer): void {
-    this.pieces.push(piece);
-    this.bytes += piece.length;
-  }
-
-  /** The gathered bytes once there are enough (or `force`), else undefined. */
-  take(force = false): Buffer | undefined {
-    if (this.bytes === 0 || (!force && this.bytes < BATCH_BYTES)) return undefined;
-    const out = Buffer.concat(this.pieces, this.bytes);
-    this.pieces = [];
-    this.bytes = 0;
-    return out;
-  }
-}
-
-const BATCH_BYTES = 64 * 1024;
 
 /** Sockets have no tar type (moby skips them too). */
 function tarKind(kind: LayerStat['kind']): TarEntryKind | undefined {
@@ -178,17 +154,7 @@ async function* tarEntries(src: DiffSource, rootStat: LayerStat, log: Logger): A
         const stored = regions.reduce((n, r) => n + r.length, 0);
         out.add(encodeTarItem({ ...item, size: stat.size, sparse: stored < stat.size ? regions : undefined }));
         if (stored === 0) break;
-        for await (const chunk of fileBody(src, ref, regions, stored)) {
-          if (chunk.length >= BATCH_BYTES) {
-            const pending = out.take(true);
-            if (pending) yield pending;
-            yield chunk;
-          } else {
-            out.add(chunk);
-            const ready = out.take();
-            if (ready) yield ready;
-          }
-        }
+        for await (const chunk of fileBody(src, ref, regions, stored)) yield* out.pass(chunk);
         break;
       }
       case 'symlink':

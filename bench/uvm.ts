@@ -5,6 +5,10 @@
  * written here — the floor the backend's own work sits on. Runs alternate
  * bare/backend so load from other processes hits both alike; each figure
  * is the median of RUNS runs. Prints a table with ratios (backend / bare).
+ *
+ * With LCOW_GCS_BINARY=/path/to/gcs it also runs one VM in gcs mode and
+ * times a SCSI mount and an exec through hcsshim's GCS bridge next to the
+ * same through qemu-guest-agent, in that one VM; without it, it says so.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, mkdir, writeFile } from 'node:fs/promises';
@@ -12,13 +16,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QemuBackend, ensureGuestImage, type QemuVm } from '../src/backend/qemu/index.js';
+import { QemuAgentGuestOps, QemuBackend, ensureGuestImage, type QemuVm } from '../src/backend/qemu/index.js';
 import type { VmSpec } from '../src/backend/index.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LAYERS = 127;
 const image = await ensureGuestImage();
-const backend = new QemuBackend();
+// The qemu-guest-agent backend, whatever LCOW_GCS_BINARY says: its figures stay comparable run to run.
+const backend = new QemuBackend({ guest: 'qemu-guest-agent' });
+const GCS_BINARY = process.env.LCOW_GCS_BINARY || undefined;
 // Bare QEMU runs with the accelerator ours chose (auto: KVM only where a probe VM boots with it).
 const accel = await backend.accel({ kernelPath: image.kernelPath, initrdPath: image.initrdPath });
 console.log(`accelerator: ${accel}`);
@@ -322,6 +328,50 @@ const layer = await ext4('layer', { 'f.txt': 'x' }, 4);
   await vm.terminate();
 }
 
+// ---- the GCS bridge next to qemu-guest-agent, in one VM ----------------
+const agentRows: Array<{ what: string; qga: number; gcs: number }> = [];
+if (GCS_BINARY) {
+  const gcsBackend = new QemuBackend({ guest: { gcsBinary: GCS_BINARY } });
+  const vm = await gcsBackend.createVm({
+    id: `bench-gcs-${process.pid}`,
+    memoryMiB: 512,
+    cpus: 1,
+    boot: await gcsBackend.defaultBoot(),
+    scsiControllers: 1,
+    vpmem: { count: 0, maxSizeBytes: 0 },
+  });
+  await vm.start();
+  // In gcs mode (no vsock here) vm.exec is qemu-guest-agent's, vm.execViaGcs the bridge's.
+  const qga = new QemuAgentGuestOps((argv, o) => vm.exec(argv, o));
+  const mountGcs: number[] = [];
+  const mountQga: number[] = [];
+  const execGcs: number[] = [];
+  const execQga: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const lunGcs = 2 * i;
+    const lunQga = 2 * i + 1;
+    await vm.addScsiDisk(0, lunGcs, { hostPath: layer, readOnly: true });
+    await vm.addScsiDisk(0, lunQga, { hostPath: layer, readOnly: true });
+    const steps = [
+      async () => mountGcs.push(await time(() => vm.mountScsi({ controller: 0, lun: lunGcs, guestPath: `/run/m/g${i}`, readOnly: true }))),
+      async () => mountQga.push(await time(() => qga.mountScsi({ controller: 0, lun: lunQga, guestPath: `/run/m/q${i}`, readOnly: true }))),
+      async () => execGcs.push(await time(async () => void (await vm.execViaGcs(['true'])))),
+      async () => execQga.push(await time(async () => void (await vm.exec(['true'])))),
+    ];
+    // alternate which agent goes first
+    for (const s of i % 2 === 0 ? steps : [steps[1]!, steps[0]!, steps[3]!, steps[2]!]) await s();
+    await vm.unmount(`/run/m/g${i}`);
+    await qga.unmount(`/run/m/q${i}`);
+    for (const lun of [lunGcs, lunQga]) {
+      await vm.unplugScsi(0, lun);
+      await vm.removeScsiDisk(0, lun);
+    }
+  }
+  await vm.terminate();
+  agentRows.push({ what: 'SCSI mount (guest side, disk already attached)', qga: median(mountQga), gcs: median(mountGcs) });
+  agentRows.push({ what: 'exec `true` to exit code', qga: median(execQga), gcs: median(execGcs) });
+}
+
 await rm(work, { recursive: true, force: true });
 
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
@@ -333,5 +383,15 @@ const lines = [
   ...rows.map(
     (r) => `| ${r.what} | ${r.bare === undefined ? '—' : ms(r.bare)} | ${ms(r.ours)} | ${r.bare === undefined ? '—' : `${(r.ours / r.bare).toFixed(2)}×`} |`,
   ),
+  '',
+  ...(GCS_BINARY
+    ? [
+        `Guest agents in one VM (gcs mode, ${path.basename(GCS_BINARY)}; median of ${RUNS}):`,
+        '',
+        '| measurement | qemu-guest-agent | GCS bridge | ratio |',
+        '|---|---:|---:|---:|',
+        ...agentRows.map((r) => `| ${r.what} | ${ms(r.qga)} | ${ms(r.gcs)} | ${(r.gcs / r.qga).toFixed(2)}× |`),
+      ]
+    : ['GCS bridge vs qemu-guest-agent: skipped (set LCOW_GCS_BINARY=/path/to/a static hcsshim gcs to measure it)']),
 ];
 process.stdout.write(lines.join('\n') + '\n');

@@ -10,8 +10,10 @@
  * 2. import: every layer converted tar → ext4 → layer.vhd on the host (diff-ids verified);
  * 3. a container sandbox (sandbox.vhdx, written on the host — no VM);
  * 4. get: a utility VM boots, the layers are hot-plugged (VPMEM, SCSI for
- *    the sandbox) and union-mounted with overlay;
- * 5. a command runs chrooted into that rootfs; a file is written into it;
+ *    the sandbox) and union-mounted with overlay — by qemu-guest-agent, or by
+ *    hcsshim's GCS over its bridge when LCOW_GCS_BINARY names a gcs binary
+ *    (the demo prints which: `guest: …`);
+ * 5. a command runs in a container (runc in the VM) on that rootfs; a file is written into it;
  * 6. put, then the container's changes and its diff are read on the host;
  * 7. everything is removed and the VM is gone.
  */
@@ -72,6 +74,8 @@ async function main(): Promise<void> {
     const h = await step('get ctr', () => driver.get('ctr'));
     try {
       const r = await step(`boot VM, attach ${layerIds.length} layers + sandbox, overlay, run`, () => h.run(argv));
+      // Which agent mounted the layers and made the union: LCOW_GCS_BINARY=/path/to/gcs makes it hcsshim's GCS.
+      console.log(`  guest: ${driver.status().guestAgent ?? 'unknown'}`);
       console.log(`  $ ${argv.map((a) => JSON.stringify(a)).join(' ')}   (exit ${r.exitCode})`);
       for (const line of r.stdout.toString().trimEnd().split('\n')) console.log(`  | ${line}`);
       if (r.stderr.length > 0) for (const line of r.stderr.toString().trimEnd().split('\n')) console.log(`  ! ${line}`);

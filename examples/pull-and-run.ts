@@ -8,7 +8,7 @@
  *    applet symlinks, then an app layer with a file, a whiteout and an opaque
  *    directory;
  * 2. create a container sandbox on top, get it (a service VM mounts the
- *    union), write and read a file inside, run a command chrooted into it, put;
+ *    union), write and read a file inside, run a command in a container on it, put;
  * 3. diff the sandbox to a tar and list its changes — on the host;
  * 4. remove everything and clean up.
  * Every step is printed with its duration.
@@ -100,7 +100,7 @@ export async function pullAndRun(options: { root?: string; global?: boolean; log
     await step('writeFile /app/note.txt (boots the service VM)', () => h.writeFile('/app/note.txt', 'written inside the VM\n'));
     const readBack = (await step('readFile /app/note.txt', () => h.readFile('/app/note.txt'))).toString();
     log(`  read back: ${JSON.stringify(readBack)}`);
-    const r = await step('run chroot: sh -c "cat …; ls /var/lib /etc"', () =>
+    const r = await step('run (runc): sh -c "cat …; ls /var/lib /etc"', () =>
       h.run(['/bin/sh', '-c', 'cat /app/greeting.txt /app/note.txt; ls /var/lib /etc']),
     );
     const runOutput = r.stdout.toString();

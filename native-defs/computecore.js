@@ -13,9 +13,6 @@ export const COMPUTECORE = {
     { decl: 'HCS_OPERATION __stdcall HcsCreateOperation(void *context, HCS_OPERATION_COMPLETION *callback)' },
     { decl: 'void __stdcall HcsCloseOperation(HCS_OPERATION operation)' },
     { decl: 'HRESULT __stdcall HcsWaitForOperationResult(HCS_OPERATION operation, DWORD timeoutMs, _Out_ void **resultDocument)' },
-    {
-      decl: 'HRESULT __stdcall HcsWaitForOperationResultAndProcessInfo(HCS_OPERATION operation, DWORD timeoutMs, _Out_ HCS_PROCESS_INFORMATION *processInformation, _Out_ void **resultDocument)',
-    },
     { decl: 'HRESULT __stdcall HcsSetOperationCallback(HCS_OPERATION operation, void *context, HCS_OPERATION_COMPLETION *callback)' },
     { decl: 'HRESULT __stdcall HcsCancelOperation(HCS_OPERATION operation)' },
     // Compute systems.
@@ -36,16 +33,7 @@ export const COMPUTECORE = {
     { decl: 'HRESULT __stdcall HcsWaitForComputeSystemExit(HCS_SYSTEM computeSystem, DWORD timeoutMs, _Out_ void **result)', optional: true },
     { decl: 'HRESULT __stdcall HcsEnumerateComputeSystems(PCWSTR query, HCS_OPERATION operation)' },
     { decl: 'HRESULT __stdcall HcsGrantVmAccess(PCWSTR vmId, PCWSTR filePath)' },
-    // Processes.
-    {
-      decl: 'HRESULT __stdcall HcsCreateProcess(HCS_SYSTEM computeSystem, PCWSTR processParameters, HCS_OPERATION operation, void *securityDescriptor, _Out_ HCS_PROCESS *process)',
-    },
-    { decl: 'HRESULT __stdcall HcsWaitForProcessExit(HCS_PROCESS process, DWORD timeoutMs, _Out_ void **result)', optional: true },
-    { decl: 'HRESULT __stdcall HcsSignalProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR options)' },
-    { decl: 'HRESULT __stdcall HcsTerminateProcess(HCS_PROCESS process, HCS_OPERATION operation, PCWSTR options)' },
-    {
-      decl: 'HRESULT __stdcall HcsSetProcessCallback(HCS_PROCESS process, HCS_EVENT_OPTIONS callbackOptions, void *context, HCS_EVENT_CALLBACK *callback)',
-    },
-    { decl: 'void __stdcall HcsCloseProcess(HCS_PROCESS process)' },
+    // No process functions: processes in an LCOW utility VM run through its GCS (hcsshim never uses
+    // HcsCreateProcess for one), over the hvsock bridge (src/backend/hcs/guest-link.ts).
   ],
 };

@@ -10,3 +10,5 @@ export interface LibraryDef {
   readonly library: string;
   readonly functions: readonly FunctionDef[];
 }
+/** Name of a C prototype declaration ('HRESULT __stdcall NAME(...)'). */
+export declare function declaredName(decl: string): string;

@@ -1,14 +1,17 @@
-// Koffi type declarations shared by computecore.dll, virtdisk.dll and kernel32.dll.
+// Koffi type declarations shared by computecore.dll, virtdisk.dll, kernel32.dll
+// and ws2_32.dll.
 //
-// Plain data, no koffi import: src/backend/hcs/native/types.ts registers these
-// with koffi once per process, and test/backend/hcs checks every size and
-// offset against the Win64 layout on Linux (koffi lays structs out the same
-// way on both). Kept as .js + .d.ts so the package ships them as they are:
-// the build compiles src/ only.
+// Plain data, no koffi import: register.js registers these with the koffi a
+// thread hands it (koffi's type names are per thread: the main thread and the
+// hvsock worker each register their own), and test/backend/hcs checks every
+// size and offset against the Win64 layout on Linux (koffi lays structs out
+// the same way on both). Kept as .js + .d.ts so the package ships them as
+// they are: the build compiles src/ only.
 
 /** Scalar aliases: [name, koffi type]. HRESULT/DWORD/ULONG/BOOL are 32-bit on Windows (never `long`: 8 bytes on Linux). */
 export const ALIASES = [
   ['HRESULT', 'int32_t'],
+  ['WORD', 'uint16_t'],
   ['DWORD', 'uint32_t'],
   ['ULONG', 'uint32_t'],
   ['BOOL', 'int32_t'],
@@ -23,10 +26,12 @@ export const ALIASES = [
   // NUL-terminated UTF-16. char16_t, not wchar_t: wchar_t is UTF-32 on Linux.
   ['PCWSTR', 'const char16_t *'],
   ['HANDLE', 'void *'],
+  // Winsock's SOCKET is a UINT_PTR: 8 bytes on Win64, INVALID_SOCKET is all ones.
+  ['SOCKET', 'uintptr_t'],
 ];
 
 /** Opaque handle types (pointers to an opaque struct; bigint or null in JS). */
-export const HANDLES = ['HCS_OPERATION', 'HCS_SYSTEM', 'HCS_PROCESS'];
+export const HANDLES = ['HCS_OPERATION', 'HCS_SYSTEM'];
 
 /**
  * Structs in dependency order; fields as [name, type] in memory order.
@@ -50,16 +55,6 @@ export const STRUCTS = [
       ['Type', 'HCS_EVENT_TYPE'],
       ['EventData', 'PCWSTR'],
       ['Operation', 'HCS_OPERATION'],
-    ],
-  },
-  {
-    name: 'HCS_PROCESS_INFORMATION',
-    fields: [
-      ['ProcessId', 'DWORD'],
-      ['Reserved', 'DWORD'],
-      ['StdInput', 'HANDLE'],
-      ['StdOutput', 'HANDLE'],
-      ['StdError', 'HANDLE'],
     ],
   },
   {
@@ -119,6 +114,39 @@ export const STRUCTS = [
     fields: [
       ['Version', 'ULONG'],
       ['Version2', 'ATTACH_VIRTUAL_DISK_PARAMETERS_VERSION2'],
+    ],
+  },
+  // Winsock (ws2_32.dll), for the hvsock worker.
+  {
+    // AF_HYPERV's address: the VM (its RuntimeId, or a wildcard) and the service, each a GUID (hvsocket.h).
+    name: 'SOCKADDR_HV',
+    fields: [
+      ['Family', 'uint16_t'],
+      ['Reserved', 'uint16_t'],
+      ['VmId', 'GUID'],
+      ['ServiceId', 'GUID'],
+    ],
+  },
+  {
+    // One socket of a WSAPoll call; koffi pads it to 16 bytes like the SDK.
+    name: 'WSAPOLLFD',
+    fields: [
+      ['fd', 'SOCKET'],
+      ['events', 'int16_t'],
+      ['revents', 'int16_t'],
+    ],
+  },
+  {
+    // Win64 order (the pointer comes after the shorts, unlike Win32's); filled by WSAStartup, never read here.
+    name: 'WSADATA',
+    fields: [
+      ['wVersion', 'WORD'],
+      ['wHighVersion', 'WORD'],
+      ['iMaxSockets', 'uint16_t'],
+      ['iMaxUdpDg', 'uint16_t'],
+      ['lpVendorInfo', 'void *'],
+      ['szDescription', 'char[257]'],
+      ['szSystemStatus', 'char[129]'],
     ],
   },
 ];

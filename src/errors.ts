@@ -30,8 +30,11 @@ export type LcowErrorCode =
   // transport / guest
   | 'EQMP' // QEMU monitor returned an error
   | 'EGUEST' // guest agent / guest command failure
+  | 'EGCS' // the guest compute service refused a bridge request (context: hresult, name, errorMessage, errorRecords)
+  | 'EBRIDGE' // the GCS bridge connection broke: a malformed frame, or the peer hung up (context.reason)
   | 'EEXEC' // a guest process exited non-zero where success was required
   | 'EHCS' // an HCS call failed (HRESULT in context)
+  | 'EHVSOCK' // a Winsock call on an hvsocket failed (context: call, wsaError, name)
   | 'EPLATFORM' // the backend cannot run on this OS
   | 'EHOSTDEPS' // a host program/package is missing
   | 'EIO'; // host file-system failure
@@ -56,4 +59,17 @@ export function isLcowError(err: unknown, ...codes: LcowErrorCode[]): err is Lco
 /** Narrow an unknown throw into an Error (for `cause` and logging). */
 export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * A host file-system failure (a Node errno error) as an LcowError: ENOENT is
+ * ENOTFOUND, every other errno EIO, with the errno itself in the context
+ * (`errno: 'ENOSPC'` for a full disk) so a caller can tell them apart without
+ * reading the message. An LcowError passes through unchanged.
+ */
+export function hostFsError(err: unknown, message: string, context: Record<string, unknown> = {}): LcowError {
+  if (err instanceof LcowError) return err;
+  const e = asError(err) as NodeJS.ErrnoException;
+  const code = e.code === 'ENOENT' ? 'ENOTFOUND' : 'EIO';
+  return new LcowError(code, `${message}: ${e.message}`, { ...context, ...(e.code !== undefined ? { errno: e.code } : {}) }, { cause: e });
 }

@@ -11,4 +11,6 @@ export default async function setup(): Promise<void> {
   if (process.env.LCOW_SKIP_GUEST_IMAGE === '1') return;
   const image = await ensureGuestImage();
   await new QemuBackend().accel({ kernelPath: image.kernelPath, initrdPath: image.initrdPath });
+  // The gcs variant too, when the run is judged by the real GCS (LCOW_GCS_BINARY).
+  if (process.env.LCOW_GCS_BINARY) await ensureGuestImage({ gcsBinary: process.env.LCOW_GCS_BINARY });
 }

@@ -32,12 +32,13 @@ describe('the built package', () => {
     }
   });
 
-  it('ships every non-TypeScript runtime file under src (the guest init script …) in dist, byte for byte', () => {
+  it('ships every non-TypeScript runtime file under src (the guest init scripts …) in dist, byte for byte', () => {
     const src = path.join(checkout, 'src');
     const assets = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter(
       (f) => !f.endsWith('.ts') && !f.endsWith('.md') && statSync(path.join(src, f)).isFile(),
     );
     expect(assets).toContain(path.join('backend', 'qemu', 'image', 'init.sh'));
+    expect(assets).toContain(path.join('backend', 'qemu', 'image', 'gcs-init.sh'));
     for (const f of assets) expect(readFileSync(path.join(built.dir, 'dist', f)), f).toEqual(readFileSync(path.join(src, f)));
   });
 

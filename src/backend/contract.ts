@@ -42,7 +42,13 @@ export interface BackendCapabilities {
    *   only take that same file back.
    */
   readonly vpmemUnplug: 'full' | 'same-file-only';
-  // Issue 10 adds `vpmemMapped` here: several layers on one device (hcsshim's mapped VPMEM).
+  /**
+   * Whether several files can share one VPMEM device, each mapped at its own
+   * offset (`addVpmemMapping`; hcsshim's mapped VPMEM, HCS on 19H1+). Then a
+   * device is a fixed `VmSpec.vpmem.maxSizeBytes` of guest memory that uvm
+   * packs layers into, and the guest mounts each layer from its range.
+   */
+  readonly vpmemMapped: boolean;
 }
 
 /**

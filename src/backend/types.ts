@@ -68,6 +68,16 @@ export interface VpmemMountRequest {
   slot: number;
   guestPath: string;
   fsType?: string;
+  /** Mount only this part of the device (mapped VPMEM: one layer among several on one device). */
+  mapping?: VpmemMapping;
+}
+
+/** Where one layer sits on a VPMEM device shared by several (hcsshim's mapped VPMEM). */
+export interface VpmemMapping {
+  /** Byte offset of the layer on the device (a multiple of 4096). */
+  offsetBytes: number;
+  /** Bytes of the layer (a multiple of 4096). */
+  sizeBytes: number;
 }
 
 export interface CombineLayersRequest {
@@ -125,6 +135,14 @@ export interface HostOps {
   addVpmemDevice(slot: number, device: VpmemAttachment): Promise<VpmemAddResult>;
   /** With `capabilities.vpmemUnplug: 'same-file-only'` the slot then holds its file (see BackendCapabilities). */
   removeVpmemDevice(slot: number): Promise<void>;
+  /**
+   * With `capabilities.vpmemMapped`: map a file at `offsetBytes` of VPMEM
+   * device `slot`; the first mapping of a slot creates the device. Refusals
+   * as for addVpmemDevice. Without the capability: EUNSUPPORTED.
+   */
+  addVpmemMapping(slot: number, offsetBytes: number, device: VpmemAttachment): Promise<VpmemAddResult>;
+  /** Undo addVpmemMapping; the last mapping of a slot takes the device with it. */
+  removeVpmemMapping(slot: number, offsetBytes: number): Promise<void>;
 }
 
 /** Guest side: requests carried out inside the running Linux. */
@@ -163,6 +181,8 @@ export interface CreateVmOptions {
 
 export interface HypervisorBackend {
   readonly name: BackendName;
+  /** What serves guest requests, for people reading logs and reports: 'gcs (bridge v4)', 'qemu-guest-agent', 'fake'. */
+  readonly guestAgent: string;
   readonly limits: BackendLimits;
   readonly capabilities: BackendCapabilities;
   /** Build (not boot) a VM. */

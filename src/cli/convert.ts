@@ -1,9 +1,11 @@
 /**
- * `lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json]`
+ * `lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--no-sync] [--json]`
  *
  * Progress goes to stderr only when stderr is a terminal; stdout carries
  * only the result (a line, or JSON with --json), so the command composes in
  * scripts. Ctrl-C aborts cleanly: the temporary image is removed.
+ * --no-sync skips the fsync of the image and its directory (the rename is
+ * still atomic): for a scratch image, or to compare with tools that do not sync.
  */
 import { stat } from 'node:fs/promises';
 import { LcowError } from '../errors.js';
@@ -19,6 +21,7 @@ interface Args {
   verity: boolean;
   maxDiskSizeBytes?: number;
   alignBytes?: number;
+  sync: boolean;
   json: boolean;
 }
 
@@ -35,13 +38,14 @@ export function parseSize(text: string, option = '--max-size'): number {
 
 export function parseArgs(argv: string[]): Args {
   const positional: string[] = [];
-  const args: Omit<Args, 'input' | 'output'> = { whiteouts: false, vhdFooter: true, verity: false, json: false };
+  const args: Omit<Args, 'input' | 'output'> = { whiteouts: false, vhdFooter: true, verity: false, sync: true, json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--whiteouts') args.whiteouts = true;
     else if (a === '--no-vhd') args.vhdFooter = false;
     else if (a === '--verity') args.verity = true;
     else if (a === '--json') args.json = true;
+    else if (a === '--no-sync') args.sync = false;
     else if (a === '--max-size' || a.startsWith('--max-size=')) {
       const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
       if (v === undefined) throw new LcowError('EINVAL', '--max-size needs a value', { option: '--max-size' });
@@ -54,14 +58,18 @@ export function parseArgs(argv: string[]): Args {
     else
       throw new LcowError(
         'EINVAL',
-        `unknown option '${a}' (usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json])`,
+        `unknown option '${a}' (usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--no-sync] [--json])`,
         { option: a },
       );
   }
   if (positional.length !== 2) {
-    throw new LcowError('EINVAL', 'usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json]', {
-      args: argv,
-    });
+    throw new LcowError(
+      'EINVAL',
+      'usage: lcow convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--no-sync] [--json]',
+      {
+        args: argv,
+      },
+    );
   }
   return { ...args, input: positional[0]!, output: positional[1]! };
 }
@@ -103,6 +111,7 @@ export async function run(argv: string[]): Promise<number> {
       verity: args.verity,
       maxDiskSizeBytes: args.maxDiskSizeBytes,
       alignBytes: args.alignBytes,
+      sync: args.sync,
       signal: controller.signal,
       onProgress: bar.active ? (p) => bar.update({ bytes: p.bytesRead, entries: p.entries }) : undefined,
     });

@@ -14,6 +14,15 @@
  * by V8 when it decides to grow or to optimise, so setting them at run time,
  * before the conversion starts, takes effect.
  *
+ * TurboFan was measured again after the reader's hot loops were rewritten
+ * (issue 11; main-thread CPU of the conversion, medians of 5): with it,
+ * 0.42 s instead of 0.60 s on that /usr tar and 0.27 s instead of 0.37 s on
+ * a 125 MiB node_modules tar, but 63–67 MiB peak RSS (over the 64 MiB
+ * budget) and more CPU in all (its compiler threads). Raising its budget
+ * (--interrupt-budget) or keeping inlining off left it at 60–65 MiB for a
+ * smaller gain. So it stays off, and the hot paths are written for V8's
+ * baseline tier instead (tar/header.ts, ext4/format/inode.ts).
+ *
  * Process-wide, so only the CLI calls this — never the library (an engine
  * embedding lcow-uvm keeps its own V8 settings; the driver's conversion
  * worker caps its own young generation instead, see driver/apply-diff.ts).

@@ -2,9 +2,11 @@
  * `lcow run --root DIR [--opt k=v]… [--keep] [--stdin] <layer-id | image archive> -- argv…`
  *
  * Makes a sandbox on top of the image's top layer, mounts the union in a
- * utility VM and runs `chroot <rootfs> argv…` — an argv array end to end —
- * printing its stdout and stderr and exiting with its exit code. The sandbox
- * is removed afterwards unless --keep (its id is printed to stderr).
+ * utility VM and runs argv there as a container process (runc, its own
+ * namespaces, no capability to mount or reach a device: driver/oci-config.ts)
+ * — an argv array end to end — printing its stdout and stderr and exiting
+ * with its exit status (128 + n after signal n). The sandbox is removed
+ * afterwards unless --keep (its id is printed to stderr).
  *
  * An argument that names an existing layer id is used as the top layer;
  * otherwise it is read as an image archive (docker save tarball or OCI

@@ -6,6 +6,7 @@
  *
  * Concurrency: verbs on one layer id are serialised by a per-id lock; work in
  * a service VM by that VM's lock; nothing holds a global lock around I/O.
+ * One opener of a data root at a time (root-lock.ts), from open to cleanup.
  */
 import { promises as fs } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -14,7 +15,7 @@ import { LcowError, asError, isLcowError } from '../errors.js';
 import { componentLogger, type Logger } from '../log.js';
 import { ServiceVms, type ServiceVmMode } from '../svm/index.js';
 import { resolveUtilityVMOptions, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
-import { convertInWorker } from './apply-diff.js';
+import { ConversionWorkers } from './apply-diff.js';
 import { bootFromOptions, checkBootOptions } from './boot.js';
 import { resolveBackend, type DriverBackend } from './driver-backend.js';
 import { changes as hostChanges, diffSize as hostDiffSize, type Change } from './host-diff/changes.js';
@@ -25,9 +26,11 @@ import { chainForChild, readParentIds, writeChain } from './layer-chain.js';
 import { findLayerImage, layerImage, type LayerDetails } from './layer-details.js';
 import { LayerHandle, type DriverSvms, type RootfsSpec } from './layer-handle.js';
 import { LAYER_FILE, Layout, SANDBOX_FILE, checkLayerId } from './layout.js';
+import { lockRoot, type RootLock } from './root-lock.js';
 import { DEFAULT_SANDBOX_SIZE_GB, MAX_SANDBOX_SIZE_GB, parseLcowOptions, type LcowDriverOpenOptions, type LcowOptions } from './options.js';
 import { serviceVmLifecycle } from './service-vm.js';
 import { Templates, hostSandboxMaker } from './templates.js';
+import { typedFs } from './typed-fs.js';
 
 export interface CreateOptions {
   /** Per-layer storage options; `lcow.sandboxsize` is honoured by createReadWrite. */
@@ -51,6 +54,8 @@ export interface DriverStatus {
   serviceVms: string[];
   /** Backend name once one was loaded, else undefined (no VM was needed yet). */
   backend: string | undefined;
+  /** What serves the service VMs' guest requests ('gcs (bridge v4)', 'qemu-guest-agent'), once a backend was loaded. */
+  guestAgent: string | undefined;
   sandboxSizeGB: number;
   /** Layers currently got (get without its put). */
   mounted: string[];
@@ -64,18 +69,23 @@ export class LcowDriver {
   private readonly ids = new KeyedMutex();
   private readonly mounts = new Map<string, { count: number; handle: LayerHandle }>();
   private readonly templates: Templates;
+  /** applyDiff's worker threads, kept between layers; ended by cleanup. */
+  private readonly conversions = new ConversionWorkers();
   private readonly backendChoice: DriverBackend;
   private backend: Promise<HypervisorBackend> | undefined;
   private backendName: string | undefined;
+  private guestAgent: string | undefined;
   private boot: Promise<BootSpec | undefined> | undefined;
   private guestSerial = 0;
+  /** Held from open to cleanup; undefined once cleanup gave the root back. */
+  private rootLock: RootLock | undefined;
 
   private constructor(root: string, options: LcowOptions, open: LcowDriverOpenOptions) {
     this.layout = new Layout(root);
     this.options = options;
     this.log = componentLogger(open.logger, 'driver', { root: this.layout.root });
     this.backendChoice = open.backend ?? 'auto';
-    this.templates = new Templates(this.layout, hostSandboxMaker);
+    this.templates = new Templates(this.layout, hostSandboxMaker, (tar, dest) => this.conversions.convert(tar, dest));
     this.svms = new ServiceVms<UtilityVM, ContainerLayers>({
       mode: options.globalMode ? 'global' : 'safe',
       maxParallelStarts: open.maxParallelStarts,
@@ -114,12 +124,24 @@ export class LcowDriver {
     // against the backend's limits when the engine gave a backend object, else the limits every backend has.
     resolveUtilityVMOptions({ id: 'check', ...open.serviceVm, ...(typeof open.backend === 'object' ? { backend: open.backend } : {}) });
     const d = new LcowDriver(root, options, open);
-    for (const dir of [d.layout.root, d.layout.cacheDir]) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    // A crash while a template was being written leaves its temp file (never the template itself).
-    for (const name of (await fs.readdir(d.layout.cacheDir)).filter((n) => n.includes('.tmp-'))) {
-      await fs.rm(`${d.layout.cacheDir}/${name}`, { force: true });
+    await typedFs('open', { root: d.layout.root }, async () => {
+      for (const dir of [d.layout.root, d.layout.cacheDir]) await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    });
+    // Nothing is read or deleted before the root is ours: another opener's work is not a crash leftover.
+    const lock = await lockRoot(d.layout.root, d.layout.cacheDir);
+    d.rootLock = lock;
+    try {
+      await typedFs('open', { root: d.layout.root }, async () => {
+        // A crash while a template was being written leaves its temp file (never the template itself).
+        for (const name of (await fs.readdir(d.layout.cacheDir)).filter((n) => n.includes('.tmp-'))) {
+          await fs.rm(`${d.layout.cacheDir}/${name}`, { force: true });
+        }
+        await d.collectLeftovers();
+      });
+    } catch (err) {
+      await lock.release();
+      throw err;
     }
-    await d.collectLeftovers();
     d.log.info({ mode: d.svms.mode, sandboxSizeGB: options.sandboxSizeGB }, 'driver open');
     return d;
   }
@@ -133,8 +155,8 @@ export class LcowDriver {
 
   /** A read-only layer directory with its chain; its content arrives by applyDiff. */
   async create(id: string, parent = '', _opts: CreateOptions = {}): Promise<void> {
-    checkLayerId(id);
-    await this.ids.run(id, () => this.createDir(id, parent, async () => undefined));
+    this.ready(id);
+    await this.locked('create', id, () => this.createDir(id, parent, async () => undefined));
   }
 
   /**
@@ -142,9 +164,9 @@ export class LcowDriver {
    * cached template (made on first use, on the host) and starts no VM.
    */
   async createReadWrite(id: string, parent = '', opts: CreateReadWriteOptions = {}): Promise<void> {
-    checkLayerId(id);
+    this.ready(id);
     const sizeGB = this.sandboxSize(opts);
-    await this.ids.run(id, () =>
+    await this.locked('createReadWrite', id, () =>
       this.createDir(id, parent, async (work) => {
         const r = await this.templates.sandbox(`${work}/${SANDBOX_FILE}`, sizeGB, this.options.sandboxSizeGB);
         this.log.debug({ id, sizeGB, fromTemplate: r.fromTemplate }, 'sandbox created');
@@ -160,8 +182,8 @@ export class LcowDriver {
    * layer is not an error (a crashed remove is retried by the engine).
    */
   async remove(id: string): Promise<void> {
-    checkLayerId(id);
-    await this.ids.run(id, async () => {
+    this.ready(id);
+    await this.locked('remove', id, async () => {
       const user = await this.gotLayerUsing(id);
       if (user !== undefined) {
         throw new LcowError('EBUSY', user === id ? `layer ${id} is in use (get without put)` : `layer ${id} is a parent of ${user}, which is in use`, {
@@ -185,6 +207,7 @@ export class LcowDriver {
   }
 
   async exists(id: string): Promise<boolean> {
+    this.assertOpen();
     try {
       checkLayerId(id);
       return (await fs.stat(this.layout.dir(id))).isDirectory();
@@ -199,8 +222,8 @@ export class LcowDriver {
    * the layer is got.
    */
   async get(id: string): Promise<LayerHandle> {
-    checkLayerId(id);
-    return this.ids.run(id, async () => {
+    this.ready(id);
+    return this.locked('get', id, async () => {
       const known = this.mounts.get(id);
       if (known) {
         known.count++;
@@ -220,18 +243,26 @@ export class LcowDriver {
     });
   }
 
-  /** Undo one get; the last put unmounts and gives the VM reference back. A put without get is a no-op. */
+  /**
+   * Undo one get; the last put unmounts and gives the VM reference back. A
+   * put without get is a no-op. A last put that cannot unmount fails and
+   * leaves the layer got (its sandbox may still be written), to be put again.
+   */
   async put(id: string): Promise<void> {
     checkLayerId(id);
-    await this.ids.run(id, async () => {
+    await this.locked('put', id, async () => {
       const m = this.mounts.get(id);
       if (!m) {
         this.log.debug({ id }, 'put without get');
         return;
       }
-      if (--m.count > 0) return;
-      this.mounts.delete(id);
+      if (m.count > 1) {
+        m.count--;
+        return;
+      }
+      // When the union cannot be unmounted, the layer stays got: remove and diff stay EBUSY, the next put tries again.
       await m.handle.close();
+      this.mounts.delete(id);
     });
   }
 
@@ -245,8 +276,8 @@ export class LcowDriver {
    * directory, chain included, is renamed into place).
    */
   async applyDiff(id: string, parent: string, tar: AsyncIterable<Uint8Array>, opts: ApplyDiffOptions = {}): Promise<number> {
-    checkLayerId(id);
-    return this.ids.run(id, async () => {
+    this.ready(id);
+    return this.locked('applyDiff', id, async () => {
       const existing = await findLayerImage(this.layout, id).catch((err: unknown) => {
         if (isLcowError(err, 'ENOTFOUND')) return null; // no directory: a new layer
         throw err;
@@ -256,7 +287,7 @@ export class LcowDriver {
       await fs.mkdir(work, { mode: 0o755 });
       try {
         if (existing === null) await writeChain(work, await chainForChild(this.layout, parent));
-        const { sizeBytes } = await convertInWorker(tar, `${work}/${LAYER_FILE}`, { signal: opts.signal });
+        const { sizeBytes } = await this.conversions.convert(tar, `${work}/${LAYER_FILE}`, { signal: opts.signal });
         if (existing === null) await fs.rename(work, this.layout.dir(id));
         else await fs.rename(`${work}/${LAYER_FILE}`, this.layout.layerFile(id));
         this.log.debug({ id, parent, sizeBytes }, 'layer applied');
@@ -270,31 +301,31 @@ export class LcowDriver {
   /** The layer's content as a tar (whiteouts for deletions); read on the host. */
   async diff(id: string, _parent = ''): Promise<Readable> {
     const d = await this.quiescentImage(id, 'diff');
-    return d.isSandbox ? sandboxToTar(d.file, { logger: this.log }) : layerToTar(d.file, { logger: this.log });
+    return typedFs('diff', { id }, async () => (d.isSandbox ? sandboxToTar(d.file, { logger: this.log }) : layerToTar(d.file, { logger: this.log })));
   }
 
   /** What the layer adds, modifies and deletes relative to its parents. */
   async changes(id: string, _parent = ''): Promise<Change[]> {
     const d = await this.quiescentImage(id, 'changes');
-    return hostChanges(d.file, await this.parentImages(id));
+    return typedFs('changes', { id }, async () => hostChanges(d.file, await this.parentImages(id)));
   }
 
   /** Bytes of the regular files the layer adds or modifies. */
   async diffSize(id: string, _parent = ''): Promise<number> {
     const d = await this.quiescentImage(id, 'diffSize');
-    return hostDiffSize(d.file, await this.parentImages(id));
+    return typedFs('diffSize', { id }, async () => hostDiffSize(d.file, await this.parentImages(id)));
   }
 
   /** Read named files of the layer (tar-split reassembly); close() when done. */
   async diffGetter(id: string): Promise<FileGetCloser> {
     const d = await this.quiescentImage(id, 'diffGetter');
-    return hostDiffGetter(d.file);
+    return typedFs('diffGetter', { id }, async () => hostDiffGetter(d.file));
   }
 
   // --------------------------------------------------------------- facts
 
   async getMetadata(id: string): Promise<Record<string, string>> {
-    checkLayerId(id);
+    this.ready(id);
     const d = await findLayerImage(this.layout, id);
     const parents = await readParentIds(this.layout, id);
     return {
@@ -307,7 +338,7 @@ export class LcowDriver {
 
   /** The layer's directory on the host. */
   async getLayerPath(id: string): Promise<string> {
-    checkLayerId(id);
+    this.ready(id);
     await findLayerImage(this.layout, id);
     return this.layout.dir(id);
   }
@@ -319,6 +350,7 @@ export class LcowDriver {
       dataRoot: this.layout.root,
       serviceVms: this.svms.ids(),
       backend: this.backendName,
+      guestAgent: this.guestAgent,
       sandboxSizeGB: this.options.sandboxSizeGB,
       mounted: [...this.mounts.keys()],
     };
@@ -326,9 +358,14 @@ export class LcowDriver {
 
   /**
    * Driver shutdown: unmount whatever is still got, force-stop every service
-   * VM, finish crash leftovers. Every step is tried; the first error is thrown.
+   * VM, end the conversion workers, finish crash leftovers, give the data
+   * root back (another process may open it then). Every step is tried; the
+   * first error is thrown. The driver is closed afterwards: verbs are EINVAL
+   * (open the root again); a second cleanup does nothing.
    */
   async cleanup(): Promise<void> {
+    const lock = this.rootLock;
+    if (!lock) return;
     let first: unknown;
     const note = (err: unknown, what: string) => {
       this.log.warn({ err: asError(err) }, `cleanup: ${what}`);
@@ -339,11 +376,29 @@ export class LcowDriver {
       await m.handle.close().catch((e: unknown) => note(e, `unmount ${id}`));
     }
     await this.svms.stopAll().catch((e: unknown) => note(e, 'stop service VMs'));
-    await this.collectLeftovers().catch((e: unknown) => note(e, 'leftovers'));
+    await this.conversions.close().catch((e: unknown) => note(e, 'end conversion workers'));
+    await typedFs('cleanup', { root: this.layout.root }, () => this.collectLeftovers()).catch((e: unknown) => note(e, 'leftovers'));
+    this.rootLock = undefined;
+    await lock.release().catch((e: unknown) => note(e, 'release the data root'));
     if (first !== undefined) throw asError(first);
   }
 
   // ------------------------------------------------------------ internals
+
+  private assertOpen(): void {
+    if (!this.rootLock) throw new LcowError('EINVAL', `the driver on ${this.layout.root} was cleaned up; open the data root again`, { root: this.layout.root });
+  }
+
+  /** A verb's first check: the driver is open and `id` is a layer id. */
+  private ready(id: string): void {
+    this.assertOpen();
+    checkLayerId(id);
+  }
+
+  /** A verb's work under the id's lock, its file-system failures typed. */
+  private locked<T>(verb: string, id: string, fn: () => Promise<T>): Promise<T> {
+    return typedFs(verb, { id }, () => this.ids.run(id, fn));
+  }
 
   private async createDir(id: string, parent: string, fill: (work: string) => Promise<void>): Promise<void> {
     if (await this.exists(id)) throw new LcowError('EEXIST', `layer ${id} already exists`, { id });
@@ -404,7 +459,7 @@ export class LcowDriver {
 
   /** The layer's image for a host-side read; a sandbox that is mounted in a VM is EBUSY (its image is changing). */
   private async quiescentImage(id: string, verb: string): Promise<LayerDetails> {
-    checkLayerId(id);
+    this.ready(id);
     const d = await layerImage(this.layout, id);
     if (d.isSandbox && this.mounts.get(id)?.handle.isMounted) {
       throw new LcowError('EBUSY', `${verb}: sandbox ${id} is mounted in a service VM; put it first`, { id, verb });
@@ -416,6 +471,7 @@ export class LcowDriver {
     this.backend ??= resolveBackend(this.backendChoice).then(
       (b) => {
         this.backendName = b.name;
+        this.guestAgent = b.guestAgent;
         return b;
       },
       (err: unknown) => {

@@ -13,7 +13,7 @@ export {
   type LcowDriverOpenOptions,
 } from './options.js';
 export type { DriverBackend } from './driver-backend.js';
-export { LAYER_FILE, SANDBOX_FILE, CHAIN_FILE, REMOVING_SUFFIX, checkLayerId } from './layout.js';
+export { LAYER_FILE, SANDBOX_FILE, CHAIN_FILE, REMOVING_SUFFIX, MAX_LAYER_ID_BYTES, checkLayerId } from './layout.js';
 export type { Change, ChangeKind } from './host-diff/changes.js';
 /** A Change's path (text, stray bytes as U+DC80..U+DCFF) → the name's exact bytes. */
 export { textToBuffer } from '../byte-names.js';

@@ -1,19 +1,22 @@
 /**
  * What `get(id)` returns: a layer's root file system in a service VM, mounted
  * lazily on first use (moby's optimisation: most gets are never read) and
- * operated on through argv-safe guest processes (guest-fs.ts).
+ * operated on through argv-safe guest processes (guest-fs.ts); `run` starts a
+ * container process on it under runc (container-run.ts).
  *
  * The handle holds one service-VM lease and one union mount while mounted;
  * `close()` — called by the driver's last `put` — gives both back. Every
  * operation runs under that VM's lock (operations on one VM are serialised;
  * different VMs run in parallel).
  */
+import { posix } from 'node:path';
 import { Mutex } from 'async-mutex';
 import { LcowError, asError, isLcowError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ExecOptions, ExecResult } from '../backend/index.js';
 import type { ServiceVmLease, ServiceVms } from '../svm/index.js';
 import { mountContainerLayers, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
+import { CONTAINER_BASE_DIR, makeContainerBase, runContainer } from './container-run.js';
 import { GuestFs, type GuestStat, type MkdirOptions, type RemoveOptions } from './guest-fs.js';
 
 export type DriverSvms = ServiceVms<UtilityVM, ContainerLayers>;
@@ -26,6 +29,14 @@ export interface RootfsSpec {
   sandbox?: string;
 }
 
+/** VMs whose container base directory exists (made once per VM, under its lock, before its first union). */
+const withContainerBase = new WeakSet<UtilityVM>();
+
+/** A hostname from a layer id: letters, digits and '-' only, at most 63 of them (one DNS label). */
+function hostnameOf(id: string): string {
+  return id.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 63) || 'lcow';
+}
+
 interface Mounted {
   lease: ServiceVmLease<UtilityVM, ContainerLayers>;
   union: ContainerLayers;
@@ -36,6 +47,8 @@ export class LayerHandle {
   private mounted: Mounted | undefined;
   private closed = false;
   private readonly mountLock = new Mutex();
+  /** Runs so far: with the guest root's name, each run's container id, unique in its VM. */
+  private runs = 0;
 
   constructor(
     readonly id: string,
@@ -81,40 +94,50 @@ export class LayerHandle {
   }
 
   /**
-   * Run a process chrooted into the rootfs: `chroot <rootfs> argv…`, one argv
-   * array end to end. Resolves with any exit code (the caller decides).
+   * Run a container process on the rootfs: runc in the service VM, in its own
+   * namespaces, without the capabilities to mount or reach a device
+   * (oci-config.ts); one argv array end to end. `cwd` and `env` apply inside
+   * the container. Resolves with any exit status (the caller decides); a
+   * program that cannot be started is EGUEST; at the time limit the
+   * container is killed and the run is ETIMEOUT.
    */
   run(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     const given: unknown = argv; // checked as JavaScript callers may pass anything; Array.isArray(argv) would widen argv to any[]
     if (!Array.isArray(given) || argv.length === 0) throw new LcowError('EINVAL', 'run needs a non-empty argv array', { id: this.id });
     return this.withVm((m) =>
-      m.lease.vm.exec(['chroot', m.union.rootfs, ...argv], {
-        ...options,
-        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...options.env },
-        timeoutMs: options.timeoutMs ?? this.timeoutMs,
-      }),
+      runContainer(
+        (a, o) => m.lease.vm.exec(a, o),
+        {
+          rootfs: m.union.rootfs,
+          readonlyRootfs: m.union.scratch === undefined,
+          id: `${posix.basename(this.guestRoot)}-${++this.runs}`,
+          hostname: hostnameOf(this.id),
+          args: argv,
+          timeoutMs: this.timeoutMs,
+        },
+        options,
+      ),
     );
   }
 
-  /** Unmount and give the VM reference back (the driver's last put). Every step is tried. */
+  /**
+   * Unmount and give the VM reference back (the driver's last put). When the
+   * union cannot be unmounted, the handle keeps it and its VM reference and
+   * stays usable: the layer is still in use (its sandbox still attached),
+   * and the next close tries again — it never forgets a mounted union.
+   */
   async close(): Promise<void> {
     await this.mountLock.runExclusive(async () => {
-      this.closed = true;
       const m = this.mounted;
+      if (m) {
+        await m.lease.entry.runExclusive(() =>
+          // A retry: the map dropped the union when its first release failed; the union's own handle resumes.
+          m.lease.entry.unionMounts.get(this.guestRoot) === m.union ? m.lease.entry.unionMounts.release(this.guestRoot, (u) => u.release()) : m.union.release(),
+        );
+      }
+      this.closed = true;
       this.mounted = undefined;
-      if (!m) return;
-      let first: unknown;
-      try {
-        await m.lease.entry.runExclusive(() => m.lease.entry.unionMounts.release(this.guestRoot, (u) => u.release()));
-      } catch (err) {
-        first = err;
-      }
-      try {
-        await m.lease.release();
-      } catch (err) {
-        first ??= err;
-      }
-      if (first !== undefined) throw asError(first);
+      await m?.lease.release();
     });
   }
 
@@ -147,6 +170,17 @@ export class LayerHandle {
     });
   }
 
+  /** The mount points runc needs, under every union of this VM (called under the VM's lock). */
+  private async ensureContainerBase(vm: UtilityVM): Promise<void> {
+    if (withContainerBase.has(vm)) return;
+    const r = await makeContainerBase((a, o) => vm.exec(a, o), this.timeoutMs);
+    if (r.exitCode !== 0) {
+      const stderr = r.stderr.toString('utf8').trim();
+      throw new LcowError('EEXEC', `cannot make ${CONTAINER_BASE_DIR} in the service VM: ${stderr}`, { id: this.id, exitCode: r.exitCode, stderr });
+    }
+    withContainerBase.add(vm);
+  }
+
   private ensure(): Promise<Mounted> {
     if (this.mounted) return Promise.resolve(this.mounted);
     return this.mountLock.runExclusive(async () => {
@@ -155,9 +189,12 @@ export class LayerHandle {
       const spec = await this.spec();
       const lease = await this.svms.acquire(this.id);
       try {
-        const union = await lease.entry.runExclusive(() =>
-          lease.entry.unionMounts.acquire(this.guestRoot, () => mountContainerLayers(lease.vm, spec.layers, spec.sandbox, this.guestRoot)),
-        );
+        const union = await lease.entry.runExclusive(async () => {
+          await this.ensureContainerBase(lease.vm);
+          return lease.entry.unionMounts.acquire(this.guestRoot, () =>
+            mountContainerLayers(lease.vm, spec.layers, spec.sandbox, this.guestRoot, { baseDirs: [CONTAINER_BASE_DIR] }),
+          );
+        });
         this.mounted = { lease, union, fs: new GuestFs((argv, o) => lease.vm.exec(argv, o), union.rootfs, this.timeoutMs) };
         return this.mounted;
       } catch (err) {

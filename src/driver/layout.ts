@@ -27,11 +27,28 @@ const RESERVED = new Set([CACHE_DIR, '.', '..']);
 
 export type WorkKind = 'creating' | 'applying';
 
-/** A layer id is one plain path component that cannot be taken for a leftover. */
+/** A file name's limit in bytes (NAME_MAX on Linux; NTFS counts UTF-16 units, never more than UTF-8 bytes). */
+const NAME_MAX_BYTES = 255;
+/** Decimal digits of the largest pid a work directory's name can carry (32 bits: Windows). */
+const PID_DIGITS = 10;
+/** The longest name the driver derives from an id: `<id>-applying-<pid>-<8 hex>` (workDir). */
+const LONGEST_SUFFIX_BYTES = Math.max(REMOVING_SUFFIX.length, ...WORK_MARKERS.map((m) => m.length + PID_DIGITS + 1 + 8));
+/** The longest layer id, in UTF-8 bytes, such that every name made from it fits a file name. */
+export const MAX_LAYER_ID_BYTES = NAME_MAX_BYTES - LONGEST_SUFFIX_BYTES;
+/** A UTF-16 surrogate without its partner: no file system can store it as it is. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A layer id is one plain path component that cannot be taken for a
+ * leftover, and short enough in UTF-8 bytes that every name made from it
+ * (work directories, `-removing`) is a legal file name.
+ */
 export function checkLayerId(id: string, what = 'layer id'): void {
   const bad = (why: string) => new LcowError('EINVAL', `bad ${what} ${JSON.stringify(id)}: ${why}`, { id });
   if (typeof id !== 'string' || id === '') throw bad('empty');
-  if (id.length > 200) throw bad('longer than 200 characters');
+  if (LONE_SURROGATE.test(id)) throw bad('not valid Unicode (a lone surrogate)');
+  const bytes = Buffer.byteLength(id, 'utf8');
+  if (bytes > MAX_LAYER_ID_BYTES) throw bad(`${bytes} bytes in UTF-8; at most ${MAX_LAYER_ID_BYTES}`);
   if (/[/\\\0]/.test(id)) throw bad('contains a path separator or NUL');
   if (RESERVED.has(id) || id.startsWith('.')) throw bad('reserved name');
   if (id.endsWith(REMOVING_SUFFIX) || WORK_MARKERS.some((m) => id.includes(m))) throw bad('looks like a crash leftover');
@@ -59,7 +76,7 @@ export class Layout {
   removingDir(id: string): string {
     return path.join(this.root, id + REMOVING_SUFFIX);
   }
-  /** A fresh work dir for a create/applyDiff in progress. */
+  /** A fresh work dir for a create/applyDiff in progress (its name's length is in LONGEST_SUFFIX_BYTES). */
   workDir(id: string, kind: WorkKind): string {
     return path.join(this.root, `${id}-${kind}-${process.pid}-${randomBytes(4).toString('hex')}`);
   }

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
-import { LcowError, isLcowError } from '../errors.js';
+import { LcowError, hostFsError } from '../errors.js';
 import { formatEmptyExt4 } from '../ext4/index.js';
 import { componentLogger, type Logger } from '../log.js';
 import { createVhdx } from '../vhd/index.js';
@@ -53,13 +53,6 @@ export async function copySandboxTemplate(templatePath: string, dest: string): P
     await fs.rename(tmp, dest);
   } catch (err) {
     await fs.rm(tmp, { force: true });
-    if (isLcowError(err)) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new LcowError(
-      code === 'ENOENT' ? 'ENOTFOUND' : 'EIO',
-      `cannot copy the sandbox template ${templatePath} to ${dest}: ${(err as Error).message}`,
-      { templatePath, dest },
-      { cause: err },
-    );
+    throw hostFsError(err, `cannot copy the sandbox template ${templatePath} to ${dest}`, { templatePath, dest });
   }
 }

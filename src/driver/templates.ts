@@ -13,7 +13,6 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { Mutex } from 'async-mutex';
 import { LcowError } from '../errors.js';
-import { convertInWorker } from './apply-diff.js';
 import type { Layout } from './layout.js';
 import { copySandboxTemplate, createSandbox } from './sandbox.js';
 
@@ -21,6 +20,9 @@ import { copySandboxTemplate, createSandbox } from './sandbox.js';
 export type SandboxMaker = (dest: string, sizeGB: number) => Promise<void>;
 
 export const hostSandboxMaker: SandboxMaker = (dest, sizeGB) => createSandbox(dest, sizeGB);
+
+/** Converts a layer tar into an image at `dest` (the driver's conversion workers). */
+export type LayerConverter = (tar: AsyncIterable<Uint8Array>, dest: string) => Promise<{ sizeBytes: number }>;
 
 async function exists(file: string): Promise<boolean> {
   return fs.stat(file).then(
@@ -36,6 +38,7 @@ export class Templates {
   constructor(
     private readonly layout: Layout,
     private readonly makeSandbox: SandboxMaker,
+    private readonly convertLayer: LayerConverter,
   ) {}
 
   /** A sandbox of `sizeGB` at `dest`: copied from the template for `templateSizeGB`, made fresh for other sizes. */
@@ -62,7 +65,7 @@ export class Templates {
     await this.emptyLock.runExclusive(async () => {
       if (await exists(file)) return;
       // An empty tar is its two zero end-of-archive blocks.
-      const { sizeBytes } = await convertInWorker(Readable.from([Buffer.alloc(1024)]), file);
+      const { sizeBytes } = await this.convertLayer(Readable.from([Buffer.alloc(1024)]), file);
       if (sizeBytes <= 0) throw new LcowError('EIO', 'empty layer conversion produced nothing', { file });
     });
     return file;

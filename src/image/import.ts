@@ -5,14 +5,17 @@
  * are chain ids (chain-id.ts); a layer the driver has is skipped.
  *
  * A compressed archive (`docker save | gzip`, or zstd) is expanded once into a
- * private temporary file, since members need random access; close() removes it.
+ * temporary file, since members need random access. That file is unlinked as
+ * soon as it is open and read through its handle: a killed import leaves
+ * nothing behind (it left its whole decompressed copy, 400 MB for one real
+ * image, in the temp folder every time); close() frees it.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { LcowError, asError, isLcowError } from '../errors.js';
+import type { Readable } from 'node:stream';
+import { LcowError, asError, hostFsError, isLcowError } from '../errors.js';
 import { componentLogger, type Logger } from '../log.js';
 import { decompress, detectCompression } from '../tar/index.js';
 import { directoryStore, tarFileStore, type MemberStore } from './archive.js';
@@ -36,7 +39,7 @@ export interface ImageArchive {
   layers: ArchiveLayer[];
   config: ImageConfig;
   repoTags: string[];
-  /** Remove the temporary copy a compressed archive was expanded into (no-op otherwise). */
+  /** Free the temporary copy a compressed archive was expanded into (no-op otherwise). */
   close(): Promise<void>;
 }
 
@@ -70,17 +73,18 @@ export async function readImageArchive(pathOrDir: string): Promise<ImageArchive>
   } catch (err) {
     throw new LcowError('ENOTFOUND', `no image archive at ${pathOrDir}`, { file: pathOrDir }, { cause: err });
   }
-  let expanded: string | undefined;
+  let expanded: fs.promises.FileHandle | undefined;
   const close = async () => {
-    if (expanded) await fs.promises.rm(path.dirname(expanded), { recursive: true, force: true });
+    const fh = expanded;
     expanded = undefined;
+    await fh?.close();
   };
   try {
     let store: MemberStore;
     if (st.isDirectory()) store = directoryStore(pathOrDir);
     else {
       expanded = await expandIfCompressed(pathOrDir);
-      store = await tarFileStore(expanded ?? pathOrDir);
+      store = await tarFileStore(pathOrDir, expanded);
     }
     const resolved = await resolveLayout(store, pathOrDir);
     const diffIds = resolved.config.rootfs?.diff_ids;
@@ -103,23 +107,40 @@ export async function readImageArchive(pathOrDir: string): Promise<ImageArchive>
   }
 }
 
-/** The archive decompressed into a private temporary file, or undefined when it is plain tar. */
-async function expandIfCompressed(file: string): Promise<string | undefined> {
+/**
+ * The archive decompressed into a temporary file that is already unlinked
+ * (its handle, which the caller closes), or undefined when it is plain tar.
+ */
+async function expandIfCompressed(file: string): Promise<fs.promises.FileHandle | undefined> {
   const head = Buffer.alloc(6);
-  const fh = await fs.promises.open(file, 'r');
+  const src = await fs.promises.open(file, 'r').catch((err: unknown) => {
+    throw hostFsError(err, `cannot open ${file}`, { file });
+  });
   try {
-    await fh.read(head, 0, head.length, 0);
+    await src.read(head, 0, head.length, 0);
   } finally {
-    await fh.close();
+    await src.close();
   }
   if (detectCompression(head) === 'none') return undefined;
-  const dir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'lcow-image-'));
-  const out = path.join(dir, 'image.tar');
+  const tmp = path.join(os.tmpdir(), `lcow-image-${process.pid}-${randomBytes(6).toString('hex')}.tar`);
+  const out = await fs.promises.open(tmp, 'wx+', 0o600).catch((err: unknown) => {
+    throw hostFsError(err, `cannot make a temporary file to expand ${file}`, { file, tmp });
+  });
   try {
-    await pipeline(Readable.from(decompress(fs.createReadStream(file)), { objectMode: false }), fs.createWriteStream(out, { flags: 'wx', mode: 0o600 }));
+    await fs.promises.unlink(tmp).catch((err: unknown) => {
+      throw hostFsError(err, `cannot unlink the temporary file ${tmp}`, { file, tmp });
+    });
+    let position = 0;
+    for await (const chunk of decompress(fs.createReadStream(file))) {
+      for (let done = 0; done < chunk.length;) done += (await out.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
+      position += chunk.length;
+    }
   } catch (err) {
-    await fs.promises.rm(dir, { recursive: true, force: true });
-    if (isLcowError(err, 'EUNSUPPORTED')) throw err;
+    await out.close();
+    await fs.promises.rm(tmp, { force: true }); // there only when the unlink itself failed
+    if (isLcowError(err, 'EUNSUPPORTED', 'EIO', 'ENOTFOUND')) throw err;
+    // A system call that failed is the host's (a full temp folder: errno ENOSPC); anything else, the archive's.
+    if ((err as NodeJS.ErrnoException).syscall !== undefined) throw hostFsError(err, `cannot expand ${file} into ${os.tmpdir()}`, { file });
     throw badImage(`${file}: the compressed archive does not decompress: ${asError(err).message}`, { file }, err);
   }
   return out;

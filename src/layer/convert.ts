@@ -12,7 +12,8 @@
  * The VHD footer's UniqueId is derived from the content rather than random,
  * so converting the same layer twice gives byte-identical files (the ext4
  * writer is deterministic): with dm-verity it is the root hash, otherwise a
- * hash of the uncompressed tar stream and the options that shape the image.
+ * hash of the uncompressed tar stream (content-digest.ts, hashed off the
+ * main thread) and the options that shape the image.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
@@ -22,6 +23,7 @@ import { EXT4_BLOCK_SIZE as BLOCK_SIZE, Ext4Writer, appendVerityTree, type Layer
 import { componentLogger, type Logger } from '../log.js';
 import { decompress, readTarEntries } from '../tar/index.js';
 import { encodeVhdFooter } from '../vhd/index.js';
+import { ContentDigest } from './content-digest.js';
 import { convertWhiteouts } from './whiteouts.js';
 
 export interface ConvertProgress {
@@ -49,6 +51,13 @@ export interface ConvertOptions {
   alignBytes?: number;
   maxDiskSizeBytes?: number;
   maxFileSizeBytes?: number;
+  /**
+   * fsync the image, and its directory after the rename, before resolving.
+   * Default true: the image is durable when the promise resolves. false
+   * leaves that to the caller (`lcow convert --no-sync`, as `cp` or hcsshim's
+   * tar2ext4 do); the rename stays atomic either way.
+   */
+  sync?: boolean;
   /** Called as input is consumed (every upstream chunk); throttle in the caller. */
   onProgress?: (p: ConvertProgress) => void;
   signal?: AbortSignal;
@@ -101,13 +110,14 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
   const work = convertInto(handle, input, target, options, log);
   try {
     const result = await (signal ? Promise.race([work, aborted]) : work);
-    await handle.sync();
+    const durable = options.sync ?? true;
+    if (durable) await handle.sync();
     await handle.close();
     fh = undefined;
     await rename(tmp, target).catch((err: unknown) => {
       throw fsError(err, 'rename the finished image into place', target);
     });
-    await syncDir(dirname(target));
+    if (durable) await syncDir(dirname(target));
     log.debug({ ...result }, 'converted');
     return result;
   } catch (err) {
@@ -126,9 +136,8 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
 
 async function convertInto(fh: FileHandle, input: ConvertInput, target: string, options: ConvertOptions, log: Logger): Promise<ConvertResult> {
   const progress: ConvertProgress = { bytesRead: 0, entries: 0 };
-  // Only a footer without verity needs it (for the content-derived VHD id); SHA-256 of a
-  // 400 MiB tar is ~0.25 s of main-thread time, a sixth of a whole conversion.
-  const tarHash = (options.vhdFooter ?? true) && !options.verity ? createHash('sha256') : undefined;
+  // Only a footer without verity needs it (for the content-derived VHD id).
+  const tarDigest = (options.vhdFooter ?? true) && !options.verity ? new ContentDigest() : undefined;
   const { signal, onProgress } = options;
 
   async function* counted(): AsyncGenerator<Buffer | Uint8Array> {
@@ -142,24 +151,31 @@ async function convertInto(fh: FileHandle, input: ConvertInput, target: string, 
   }
   async function* hashed(): AsyncGenerator<Buffer> {
     for await (const chunk of decompress(counted())) {
-      tarHash?.update(chunk);
+      const backlog = tarDigest?.update(chunk);
+      if (backlog) await backlog;
       yield chunk;
     }
   }
 
   const writer = Ext4Writer.create(fh, { maxDiskSizeBytes: options.maxDiskSizeBytes, logger: log });
   const entries = readTarEntries(hashed(), { maxFileSizeBytes: options.maxFileSizeBytes, logger: log });
-  for await (const entry of options.whiteouts ? convertWhiteouts(entries) : entries) {
-    if (signal?.aborted) throw canceled(target);
-    try {
-      await writer.add(entry);
-    } catch (err) {
-      throw withEntry(err, entry);
+  try {
+    for await (const entry of options.whiteouts ? convertWhiteouts(entries) : entries) {
+      if (signal?.aborted) throw canceled(target);
+      try {
+        await writer.add(entry);
+      } catch (err) {
+        throw withEntry(err, entry);
+      }
+      progress.entries++;
     }
-    progress.entries++;
+  } catch (err) {
+    tarDigest?.abandon();
+    throw err;
   }
   onProgress?.({ ...progress });
   const fs = await writer.finish();
+  const contentDigest = await tarDigest?.digest();
 
   let total = fs.sizeBytes;
   const result: ConvertResult = { outPath: target, sizeBytes: total, ext4SizeBytes: fs.sizeBytes, entries: progress.entries, uuid: fs.uuid };
@@ -181,7 +197,7 @@ async function convertInto(fh: FileHandle, input: ConvertInput, target: string, 
     const uniqueId = result.rootHash
       ? Buffer.from(result.rootHash, 'hex').subarray(0, 16)
       : createHash('sha256')
-          .update(tarHash!.digest())
+          .update(contentDigest!)
           .update(JSON.stringify({ whiteouts: options.whiteouts ?? false, maxDiskSizeBytes: options.maxDiskSizeBytes ?? null }))
           .digest()
           .subarray(0, 16);

@@ -20,6 +20,11 @@ export interface ByteReader {
   drain(): Promise<void>;
   /** Stop early: release the input. */
   close(): Promise<void>;
+  /**
+   * `n` bytes at once when they are already in memory (zero-copy), else
+   * undefined and nothing consumed: lets the reader skip an await per header.
+   */
+  takeNow?(n: number): Buffer | undefined;
 }
 
 /**
@@ -71,6 +76,10 @@ export class ByteSource implements ByteReader {
       got += part.length;
     }
     return Buffer.concat(parts, got);
+  }
+
+  takeNow(n: number): Buffer | undefined {
+    return this.chunk.length >= n ? this.take(n) : undefined;
   }
 
   /** The next slice of at most `max` bytes, whatever the current chunk holds; empty at end of input. */

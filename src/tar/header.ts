@@ -12,7 +12,7 @@
  * ustar: 345 prefix[155]
  * GNU:   345 atime[12] 357 ctime[12] … 386 sparse[4×24] 482 isextended 483 realsize[12]
  */
-import { encodeOctal, parseNumeric, parseOctal } from './large-numbers.js';
+import { encodeOctal, parseNumericAt, parseOctalAt } from './large-numbers.js';
 
 export const BLOCK = 512;
 
@@ -58,26 +58,53 @@ export function isZeroBlock(block: Buffer): boolean {
   return true;
 }
 
-/** The header's byte sum with the checksum field read as eight spaces: unsigned, and signed (historic tars summed signed chars). */
-function checksums(block: Buffer): { unsigned: number; signed: number } {
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]!;
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
+const CHKSUM_START = 148;
+const CHKSUM_END = 156;
+/** What the checksum field adds to the sum: it is summed as eight spaces. */
+const CHKSUM_AS_SPACES = 8 * 0x20;
+
+/**
+ * The header's unsigned byte sum, the checksum field read as eight spaces.
+ * Read as 32-bit words when the block is aligned (always, from a reused read
+ * buffer): two 16-bit lanes per word, a quarter of the loop iterations of a
+ * byte loop — this sum runs once per member and was the reader's largest
+ * cost on a many-file archive. The lanes cannot carry into each other:
+ * 128 words × 2 bytes × 255 < 2^16.
+ */
+export function unsignedChecksum(block: Buffer): number {
+  let sum = 0;
+  if ((block.byteOffset & 3) === 0) {
+    const words = new Uint32Array(block.buffer, block.byteOffset, BLOCK / 4);
+    let lanes = 0;
+    for (let i = 0; i < BLOCK / 4; i++) {
+      const w = words[i]!;
+      lanes += (w & 0x00ff00ff) + ((w >>> 8) & 0x00ff00ff);
+    }
+    sum = (lanes & 0xffff) + Math.floor(lanes / 0x10000);
+  } else {
+    for (let i = 0; i < BLOCK; i++) sum += block[i]!;
   }
-  return { unsigned, signed };
+  for (let i = CHKSUM_START; i < CHKSUM_END; i++) sum -= block[i]!;
+  return sum + CHKSUM_AS_SPACES;
 }
 
-/** The stored checksum matches either sum. */
+/** The same sum over signed chars, as some historic tars computed it. */
+function signedChecksum(block: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= CHKSUM_START && i < CHKSUM_END ? 0x20 : block[i]!;
+    sum += b > 127 ? b - 256 : b;
+  }
+  return sum;
+}
+
+/** The stored checksum matches either sum (the signed one is computed only when the unsigned one does not match). */
 export function checksumMatches(block: Buffer): boolean {
-  const stored = parseOctal(block.subarray(148, 156));
-  if (stored === undefined) return false;
   // An all-NUL checksum field is not "0": real headers always carry one.
-  if (block[148] === 0 && block[149] === 0) return false;
-  const { unsigned, signed } = checksums(block);
-  return stored === unsigned || stored === signed;
+  if (block[CHKSUM_START] === 0 && block[CHKSUM_START + 1] === 0) return false;
+  const stored = parseOctalAt(block, CHKSUM_START, CHKSUM_END - CHKSUM_START);
+  if (stored === undefined) return false;
+  return stored === unsignedChecksum(block) || stored === signedChecksum(block);
 }
 
 /** Bytes up to the first NUL (the whole field when there is none). */
@@ -86,16 +113,25 @@ export function cString(field: Buffer): Buffer {
   return nul === -1 ? field : field.subarray(0, nul);
 }
 
+/** The text field of `length` bytes at `start`, up to its first NUL: one view, no intermediate subarray. */
+function cStringAt(block: Buffer, start: number, length: number): Buffer {
+  let end = start;
+  const limit = start + length;
+  while (end < limit && block[end] !== 0) end++;
+  return block.subarray(start, end);
+}
+
 function num(block: Buffer, start: number, length: number, field: string): number {
-  const v = parseNumeric(block.subarray(start, start + length));
+  const v = parseNumericAt(block, start, length);
   if (v === undefined) throw new HeaderError(`invalid numeric field '${field}'`, field);
   return v;
 }
 
+// "ustar\0" then the version "00" (POSIX), or "ustar  \0" (old GNU), at byte 257.
 function detectFormat(block: Buffer): TarFormat {
-  const magic = block.toString('latin1', 257, 265);
-  if (magic === 'ustar  \0') return 'gnu';
-  if (magic.startsWith('ustar\0')) return 'ustar';
+  if (block[257] !== 0x75 || block[258] !== 0x73 || block[259] !== 0x74 || block[260] !== 0x61 || block[261] !== 0x72) return 'v7';
+  if (block[262] === 0) return 'ustar';
+  if (block[262] === 0x20 && block[263] === 0x20 && block[264] === 0) return 'gnu';
   return 'v7';
 }
 
@@ -110,18 +146,17 @@ export function decodeSparseArray(block: Buffer, start: number, count: number): 
   return regions;
 }
 
+const SLASH = Buffer.from('/');
+
 export function decodeHeader(block: Buffer): RawHeader {
   if (!checksumMatches(block)) throw new HeaderError('header checksum mismatch', 'chksum');
   const format = detectFormat(block);
-  let name = cString(block.subarray(0, 100));
-  if (format === 'ustar') {
-    const prefix = cString(block.subarray(345, 500));
-    if (prefix.length > 0) name = Buffer.concat([prefix, Buffer.from('/'), name]);
-  }
+  let name = cStringAt(block, 0, 100);
+  if (format === 'ustar' && block[345] !== 0) name = Buffer.concat([cStringAt(block, 345, 155), SLASH, name]);
   const typeflag = block[156] === 0 ? '0' : String.fromCharCode(block[156]!);
   const header: RawHeader = {
     name,
-    linkname: cString(block.subarray(157, 257)),
+    linkname: cStringAt(block, 157, 100),
     mode: num(block, 100, 8, 'mode') & 0o7777,
     uid: num(block, 108, 8, 'uid'),
     gid: num(block, 116, 8, 'gid'),
@@ -184,6 +219,6 @@ export function encodeHeader(f: UstarFields): Buffer {
   encodeOctal(b, 329, 8, f.devmajor);
   encodeOctal(b, 337, 8, f.devminor);
   // Six digits, NUL, space: the form GNU tar writes.
-  b.write(checksums(b).unsigned.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
+  b.write(unsignedChecksum(b).toString(8).padStart(6, '0') + '\0 ', 148, 8, 'ascii');
   return b;
 }

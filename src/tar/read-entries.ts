@@ -60,7 +60,7 @@ export async function* readTarEntries(
     let pending: Pending = { pax: [] };
     for (;;) {
       const headerOffset = src.position;
-      const block = await src.read(BLOCK);
+      const block = src.takeNow?.(BLOCK) ?? (await src.read(BLOCK));
       if (block.length === 0) {
         // EOF on a block boundary without the end-of-archive marker: accepted,
         // as GNU tar and Go do — unless a long-name/PAX header was dangling.
@@ -123,17 +123,15 @@ export async function* readTarEntries(
       const { entry, dataSize } = await buildEntry(src, raw, pending, headerOffset, options);
       pending = { pax: [] };
       if (entry.kind === 'file') {
-        const state = { remaining: dataSize };
-        entry.body = bodyOf(src, state, entry.tarName);
+        const body = new Body(src, dataSize, entry.tarName);
+        entry.body = body;
         entry.dataOffset = src.position;
         yield entry;
-        if (state.remaining > 0) {
-          const skipped = await src.skip(state.remaining);
-          if (skipped < state.remaining) throw truncated(entry.tarName, src.position);
-        }
-        await skipExact(src, blockPadding(dataSize), entry.tarName);
+        // What the consumer left of the body, then the padding to the next header.
+        const rest = body.remaining + blockPadding(dataSize);
+        if (rest > 0 && src.takeNow?.(rest) === undefined && (await src.skip(rest)) < rest) throw truncated(entry.tarName, src.position);
       } else {
-        await skipBody(src, dataSize, entry.tarName, headerOffset);
+        if (dataSize > 0) await skipBody(src, dataSize, entry.tarName, headerOffset);
         yield entry;
       }
     }
@@ -152,13 +150,14 @@ function isByteReader(input: AsyncIterable<Buffer | Uint8Array | string> | ByteR
 type Built = { entry: TarEntry; dataSize: number };
 
 async function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: number, options: ReadTarOptions): Promise<Built> {
-  const rawName = raw.name.toString('latin1');
+  // The header's own name, for messages only (decoded when one is needed).
+  const rawName = (): string => raw.name.toString('latin1');
   let pax: PaxOverrides;
   try {
     pax = collectPax(pending.pax);
   } catch (err) {
     if (!(err instanceof PaxError)) throw err;
-    throw new LcowError('EBADTAR', `${err.message} for '${rawName}'`, { entry: rawName, offset, key: err.key });
+    throw new LcowError('EBADTAR', `${err.message} for '${rawName()}'`, { entry: rawName(), offset, key: err.key });
   }
   const sparseFail = (err: unknown, name: string): never => {
     if (err instanceof SparseError || err instanceof HeaderError)
@@ -169,7 +168,7 @@ async function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, off
   try {
     sparseInfo = raw.typeflag === '0' || raw.typeflag === '7' ? sparseFromPax(pax.sparse) : undefined; // a sparse member is a regular one
   } catch (err) {
-    sparseFail(err, rawName);
+    sparseFail(err, rawName());
   }
 
   const nameBytes = sparseInfo?.name ?? pax.path ?? pending.longName ?? raw.name;
@@ -273,17 +272,31 @@ async function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, off
 
 const emptyBody: AsyncIterable<Buffer> = { async *[Symbol.asyncIterator]() {} };
 
-function bodyOf(src: ByteReader, state: { remaining: number }, tarName: string): AsyncIterable<Buffer> {
-  return {
-    async *[Symbol.asyncIterator]() {
-      while (state.remaining > 0) {
-        const chunk = await src.readSome(Math.min(state.remaining, MAX_BODY_SLICE));
-        if (chunk.length === 0) throw truncated(tarName, src.position);
-        state.remaining -= chunk.length;
-        yield chunk;
-      }
-    },
-  };
+/**
+ * A member's body as slices of the input. An iterator object rather than an
+ * async generator: most members are small files read in one slice, and a
+ * generator's machinery per member was a visible share of the reader's time.
+ */
+class Body implements AsyncIterable<Buffer>, AsyncIterator<Buffer> {
+  constructor(
+    private readonly src: ByteReader,
+    /** Body bytes not handed out yet. */
+    public remaining: number,
+    private readonly tarName: string,
+  ) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<Buffer>> {
+    if (this.remaining === 0) return { done: true, value: undefined };
+    const n = Math.min(this.remaining, MAX_BODY_SLICE);
+    const chunk = this.src.takeNow?.(n) ?? (await this.src.readSome(n));
+    if (chunk.length === 0) throw truncated(this.tarName, this.src.position);
+    this.remaining -= chunk.length;
+    return { done: false, value: chunk };
+  }
 }
 
 function checkSize(size: number, max: number | undefined, ctx: { entry: string; offset: number }): void {

@@ -3,12 +3,17 @@
  * or SCSI), its read-write scratch (SCSI), and the overlay that unites them —
  * hcsshim's MountLCOWLayers / CombineLayersLCOW / release, as one handle.
  *
- * Layout in the guest:
+ * Layout in the guest (hcsshim's, internal/layers/lcow.go):
  *   layers   /run/m/<n>                      (short: 127 of them fit the overlay's page)
- *   scratch  /run/m/<n>                      read-write
- *   upper    <scratch>/upper, <scratch>/work             (default: one container per scratch)
- *         or <scratch>/scratch/<containerId>/{upper,work} (options.containerId: shared scratch, as hcsshim)
+ *   scratch  <guestRoot>                     read-write: the container's directory is its scratch disk
+ *   upper    <guestRoot>/upper, <guestRoot>/work             (default: one container per scratch)
+ *         or <guestRoot>/scratch/<containerId>/{upper,work} (options.containerId, as hcsshim)
  *   rootfs   <guestRoot>/rootfs              the overlay; read-only when there is no scratch
+ *   base     options.baseDirs                guest directories under every layer (the caller's)
+ * The scratch is mounted at the rootfs's parent because a GCS newer than
+ * v0.12 bind-mounts `<ScratchPath>/bundle` over that parent whenever the
+ * scratch is not under it, and only a container's delete undoes that bind
+ * (gcs-bridge-facts.md §3.4).
  *
  * Release order: the union first (nothing below it can go while it is
  * mounted), then the scratch and the layers, `concurrency` at a time, started
@@ -32,6 +37,12 @@ export interface MountContainerLayersOptions {
   containerId?: string;
   /** Layers placed (and later released) at once (default 4). Placement order does not affect the union's order. */
   concurrency?: number;
+  /**
+   * Guest directories under every layer (the bottom-most lower dirs), which
+   * must exist in the guest: e.g. the mount points a container runtime
+   * needs, so that it never creates them in the scratch. Not released.
+   */
+  baseDirs?: readonly string[];
 }
 
 export interface ContainerLayers {
@@ -72,11 +83,11 @@ export async function mountContainerLayers(
     const layers = await placeLayers(uvm, layerPaths, concurrency, undo);
     let scratch: ScsiDisk | undefined;
     if (scratchPath !== undefined) {
-      scratch = await uvm.scsi.add(scratchPath, { readOnly: false, mount: {} });
+      scratch = await uvm.scsi.add(scratchPath, { readOnly: false, mount: { guestPath: guestRoot } });
       undo.unshift(scratch);
     }
     const union = await uvm.unions.combine({
-      lowerDirs: lowerDirsOf(layers),
+      lowerDirs: [...lowerDirsOf(layers), ...(options.baseDirs ?? [])],
       ...(scratch ? scratchDirs(scratch.guestPath as string, options.containerId) : {}),
       target: posix.join(guestRoot, 'rootfs'),
     });
@@ -133,9 +144,13 @@ function validate(
 ): void {
   const ctx = { vmId: uvm.id, guestRoot };
   if (!Array.isArray(layerPaths) || layerPaths.length === 0) throw new LcowError('EINVAL', 'a container needs at least one read-only layer', ctx);
-  if (scratchPath === undefined && layerPaths.length < 2) {
+  const baseDirs = options.baseDirs ?? [];
+  if (scratchPath === undefined && layerPaths.length + baseDirs.length < 2) {
     // overlayfs refuses a single lower dir without an upper (see overlay.ts); fail before touching the VM.
     throw new LcowError('EINVAL', 'a read-only rootfs (no scratch) needs at least two layers', { ...ctx, layers: layerPaths.length });
+  }
+  for (const d of baseDirs) {
+    if (typeof d !== 'string' || !posix.isAbsolute(d)) throw new LcowError('EINVAL', `base dir ${JSON.stringify(d)} must be an absolute guest path`, ctx);
   }
   if (!posix.isAbsolute(guestRoot)) throw new LcowError('EINVAL', `guestRoot ${guestRoot} must be an absolute guest path`, ctx);
   if (options.containerId !== undefined && !/^[A-Za-z0-9_.-]+$/.test(options.containerId)) {

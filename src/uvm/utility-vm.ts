@@ -101,6 +101,7 @@ export class UtilityVM {
       guard: this.guard,
       orphans: this.orphans,
       unplug: backend.capabilities.vpmemUnplug,
+      mapped: backend.capabilities.vpmemMapped,
       ...resolved.vpmem,
     });
     this.unions = new UnionManager(this.id, guarded, this.mountPoints, this.guard);
@@ -233,6 +234,8 @@ export class UtilityVM {
       removeScsiDisk: (c, l) => vm.removeScsiDisk(c, l),
       addVpmemDevice: async (s, d) => (check('addVpmemDevice'), vm.addVpmemDevice(s, d)),
       removeVpmemDevice: (s) => vm.removeVpmemDevice(s),
+      addVpmemMapping: async (s, o, d) => (check('addVpmemMapping'), vm.addVpmemMapping(s, o, d)),
+      removeVpmemMapping: (s, o) => vm.removeVpmemMapping(s, o),
       mountScsi: async (r) => (check('mountScsi'), vm.mountScsi(r)),
       mountVpmem: async (r) => (check('mountVpmem'), vm.mountVpmem(r)),
       unmount: (p) => vm.unmount(p),

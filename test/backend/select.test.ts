@@ -24,12 +24,12 @@ describe('selectBackend', () => {
     expect(b.name).toBe('qemu');
   });
 
-  it('each backend declares its limits (LCOW_LIMITS or narrower) and how it unplugs VPMEM', async () => {
+  it('each backend declares its limits (LCOW_LIMITS or narrower) and how it unplugs and maps VPMEM', async () => {
     const hcs = await selectBackend('hcs');
     const qemu = await selectBackend('qemu');
-    expect([hcs.limits, hcs.capabilities]).toEqual([LCOW_LIMITS, { vpmemUnplug: 'full' }]);
+    expect([hcs.limits, hcs.capabilities]).toEqual([LCOW_LIMITS, { vpmemUnplug: 'full', vpmemMapped: true }]);
     expect(SCSI_CONTROLLER_GUIDS).toHaveLength(hcs.limits.scsiControllers);
-    expect([qemu.limits, qemu.capabilities]).toEqual([QEMU_LIMITS, { vpmemUnplug: 'same-file-only' }]);
+    expect([qemu.limits, qemu.capabilities]).toEqual([QEMU_LIMITS, { vpmemUnplug: 'same-file-only', vpmemMapped: false }]);
     expect(LCOW_LIMITS).toMatchObject({ scsiControllers: 4, lunsPerController: 64, vpmemDevices: 128 });
     for (const key of Object.keys(LCOW_LIMITS) as (keyof typeof LCOW_LIMITS)[]) expect(qemu.limits[key]).toBeLessThanOrEqual(LCOW_LIMITS[key]);
     expect(qemu.limits.vpmemMaxSizeBytes).toBe(4 * 1024 ** 3);

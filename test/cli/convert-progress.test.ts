@@ -70,8 +70,10 @@ describe('lcow convert arguments', () => {
       vhdFooter: false,
       verity: true,
       maxDiskSizeBytes: 2 * 1024 ** 3,
+      sync: true,
       json: true,
     });
+    expect(parseArgs(['a.tar', 'b.vhd', '--no-sync']).sync).toBe(false);
     expect(parseArgs(['a.tar', 'b.vhd', '--max-size=1M']).maxDiskSizeBytes).toBe(1024 ** 2);
     expect(parseArgs(['a.tar', 'b.vhd', '--align', '4K']).alignBytes).toBe(4096);
     expect(parseArgs(['a.tar', 'b.vhd', '--align=2M']).alignBytes).toBe(2 * 1024 ** 2);

@@ -4,7 +4,7 @@
  * progress bar (under `script`, which gives the child a pseudo-terminal).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -34,6 +34,14 @@ describe('lcow convert', () => {
     expect(stdout.join('')).toMatch(/^.*a\.vhd: .* bytes, ext4 \d+\), 33 entries\n$/);
     expect(stderr.join('')).toBe(''); // stderr is not a TTY here: no progress bar
     expect(e2fsck(out).status).toBe(0);
+  });
+
+  it('--no-sync writes the same image (only the fsyncs are skipped)', async () => {
+    const tar = join(dir, 'nosync.tar');
+    pyTar(tar, 'pax', richMembers());
+    expect(await main(['convert', tar, join(dir, 'synced.vhd')])).toBe(0);
+    expect(await main(['convert', '--no-sync', tar, join(dir, 'unsynced.vhd')])).toBe(0);
+    expect(readFileSync(join(dir, 'unsynced.vhd')).equals(readFileSync(join(dir, 'synced.vhd')))).toBe(true);
   });
 
   it('--json prints the ConvertResult; --verity adds the root hash; --no-vhd drops the footer', async () => {

@@ -1,5 +1,5 @@
-// `lcow run`: a sandbox on the image's top layer, argv chrooted into the
-// union in a real VM, stdout/stderr/exit code passed through, sandbox gone after.
+// `lcow run`: a sandbox on the image's top layer, argv run as a container
+// process (runc) on the union in a real VM, stdout/stderr/exit code passed through, sandbox gone after.
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,7 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('lcow run', () => {
-  it('runs argv chrooted into the rootfs, passes output and exit code, removes its sandbox', async () => {
+  it('runs argv in a container on the rootfs, passes output and exit code, removes its sandbox', async () => {
     const r = await lcow(['run', '--root', root, 'base', '--', '/bin/sh', '-c', 'echo "arg: $0"; cat /etc/os-release; echo oops >&2; exit 3', 'x y']);
     expect(r.stdout.toString()).toBe('arg: x y\nNAME=lcow-test\n');
     expect(r.stderr).toContain('oops\n');

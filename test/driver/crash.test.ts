@@ -53,7 +53,7 @@ function converting(): boolean {
 
 describe('crash safety (SIGKILL)', () => {
   it('during applyDiff of a new layer: the layer is not there; a new driver cleans up and applies', async () => {
-    (await open()).status();
+    await (await open()).cleanup(); // a root that exists, given back: the child opens it
     const c = child('apply', 'L');
     await until(c, converting, 'conversion started');
     await kill(c);
@@ -85,6 +85,7 @@ describe('crash safety (SIGKILL)', () => {
     const junk = path.join(root, 'R', 'junk');
     mkdirSync(junk);
     for (let i = 0; i < 4_000; i++) writeFileSync(path.join(junk, String(i)), '');
+    await d0.cleanup(); // one opener at a time: the child's turn
     const c = child('remove', 'R');
     await until(c, () => existsSync(path.join(root, 'R-removing')), 'rename to -removing');
     await kill(c);

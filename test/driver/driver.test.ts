@@ -150,6 +150,31 @@ describe('LcowDriver on the fake backend', () => {
     expect(created).toHaveLength(1);
   });
 
+  it.each([[[]], [['lcow.globalmode=true']]])(
+    'a put whose union cannot be unmounted (%j) keeps the layer got: remove and diff stay EBUSY, the next put unmounts',
+    async (options) => {
+      const d = await open(options);
+      await d.create('rw');
+      writeFileSync(path.join(root, 'rw', 'sandbox.vhdx'), Buffer.alloc(4096));
+      backend.disks.define(path.join(root, 'rw', 'sandbox.vhdx'), { sizeBytes: 1 << 30 });
+      const h = await d.get('rw');
+      const rootfs = await h.rootfs();
+      backend.vms[0]!.faults.failNext('removeCombinedLayers', 'EEXEC');
+      await expect(d.put('rw')).rejects.toMatchObject({ code: 'EEXEC' });
+      expect(d.status().mounted).toEqual(['rw']);
+      expect(h.isMounted).toBe(true);
+      await expect(d.remove('rw')).rejects.toMatchObject({ code: 'EBUSY' });
+      await expect(d.changes('rw')).rejects.toMatchObject({ code: 'EBUSY' });
+      expect(await h.rootfs()).toBe(rootfs); // still mounted, still usable
+      expect(backend.vms[0]!.guest.mounts.has(rootfs)).toBe(true);
+      await d.put('rw');
+      expect(d.status()).toMatchObject({ mounted: [] });
+      expect(backend.vms[0]!.guest.mounts.has(rootfs)).toBe(false);
+      await d.remove('rw');
+      await d.cleanup();
+    },
+  );
+
   it('a failed service-VM start fails the operation and leaves no entry; the next one works', async () => {
     const d = await open();
     await layer(d, 'base');
@@ -172,7 +197,7 @@ describe('LcowDriver on the fake backend', () => {
     writeFileSync(path.join(root, 'cache', 'sandbox-20gb.vhdx'), 'a finished template');
     const d = await open();
     expect(readdirSync(root).sort()).toEqual(['cache']);
-    expect(readdirSync(path.join(root, 'cache'))).toEqual(['sandbox-20gb.vhdx']);
+    expect(readdirSync(path.join(root, 'cache')).sort()).toEqual(['root.lock', 'root.pid', 'sandbox-20gb.vhdx']); // the lock is the opener's
     expect(await d.exists('gone')).toBe(false);
   });
 

@@ -1,6 +1,6 @@
 // The driver with real QEMU service VMs. Safe mode: the count of service VMs
 // is back to 0 after every operation. Global mode: exactly one VM until
-// cleanup. File operations, chrooted processes, and a sandbox's writes
+// cleanup. File operations, container processes, and a sandbox's writes
 // coming back out through diff/changes on the host.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,8 +51,9 @@ describe('safe mode with real VMs', () => {
     expect(d.status().serviceVms).toEqual([]); // lazy: nothing yet
     expect((await h.readFile('/app/hello.txt')).toString()).toBe('hello from app\n');
     expect(d.status().serviceVms).toEqual(['app']);
-    // (lost+found is the converter's: e2fsck wants one in every ext4)
-    expect((await h.readdir('/')).filter((n) => n !== 'lost+found')).toEqual(['app', 'bin', 'etc', 'tmp']);
+    // (lost+found is the converter's: e2fsck wants one in every ext4; dev, proc and sys are the
+    // container runtime's mount points, from a guest directory under every union)
+    expect((await h.readdir('/')).filter((n) => n !== 'lost+found')).toEqual(['app', 'bin', 'dev', 'etc', 'proc', 'sys', 'tmp']);
     expect(await h.readdir('/etc')).toEqual([]); // os-release whited out by app
     expect(await h.stat('/bin/busybox')).toMatchObject({ type: 'file', mode: 0o755 });
     expect(await h.stat('/bin/sh')).toMatchObject({ type: 'symlink' });
@@ -63,7 +64,7 @@ describe('safe mode with real VMs', () => {
     expect(d.status().serviceVms).toEqual([]);
   });
 
-  it('a sandbox: write, read, run chrooted; put; the writes come back out on the host', async () => {
+  it('a sandbox: write, read, run a container process; put; the writes come back out on the host', async () => {
     await d.createReadWrite('ctr', 'app');
     expect(d.status().serviceVms).toEqual([]);
     const h = await d.get('ctr');

@@ -21,6 +21,17 @@ const run = promisify(execFile);
 let counter = 0;
 let backend: QemuBackend | undefined;
 
+/**
+ * A static hcsshim GCS binary, when the run is to be judged by the real GCS:
+ * then testBackend() (and every real-VM test that uses it) serves mounts,
+ * overlays and unplugs through the GCS bridge instead of qemu-guest-agent.
+ */
+export const GCS_BINARY = process.env.LCOW_GCS_BINARY || undefined;
+
+/** The error a failed guest operation has in this run's mode (the GCS's HRESULT, or a script's exit status). */
+export const GUEST_FAILURE_CODE = GCS_BINARY ? 'EGCS' : 'EEXEC';
+
+/** The shared backend of a test file; in gcs mode when LCOW_GCS_BINARY is set (QemuBackend's own default). */
 export function testBackend(options?: QemuBackendOptions): QemuBackend {
   if (options) return new QemuBackend(options);
   backend ??= new QemuBackend({ consoleLogDir: process.env.LCOW_QEMU_CONSOLE_DIR });

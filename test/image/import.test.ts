@@ -244,17 +244,34 @@ describe('readImageArchive + importImage', () => {
     await expectImported(await writeTarball(path.join(work, 'oci.tar'), ociFiles()));
   });
 
-  it('imports a gzip-compressed docker save (docker save | gzip) and removes its expanded copy', async () => {
+  it('imports a gzip-compressed docker save (docker save | gzip) from an expanded copy that has no name', async () => {
     const plain = await writeTarball(path.join(work, 'gz-src.tar'), legacyDockerSave());
     const file = path.join(work, 'legacy.tar.gz');
     fs.writeFileSync(file, zlib.gzipSync(fs.readFileSync(plain)));
-    const tmpCopies = () => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('lcow-image-')).length;
-    const before = tmpCopies();
-    await expectImported(file);
-    expect(tmpCopies()).toBe(before);
-    fs.writeFileSync(path.join(work, 'broken.tar.gz'), zlib.gzipSync(fs.readFileSync(plain)).subarray(0, 300));
-    await expect(readImageArchive(path.join(work, 'broken.tar.gz'))).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EBADIMAGE'));
-    expect(tmpCopies()).toBe(before);
+    // A private temp folder: the expanded copy is unlinked as soon as it is open, so a killed import leaves nothing.
+    const tmp = path.join(work, 'tmp');
+    fs.mkdirSync(tmp);
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const img = await readImageArchive(file);
+      expect(fs.readdirSync(tmp)).toEqual([]); // while the archive is open and being read
+      const opened = await img.layers[0]!.open();
+      expect(fs.readdirSync(tmp)).toEqual([]);
+      opened.destroy();
+      await img.close();
+      await img.close(); // twice is harmless
+      await expectImported(file);
+      fs.writeFileSync(path.join(work, 'broken.tar.gz'), zlib.gzipSync(fs.readFileSync(plain)).subarray(0, 300));
+      await expect(readImageArchive(path.join(work, 'broken.tar.gz'))).rejects.toSatisfy((e: unknown) => isLcowError(e, 'EBADIMAGE'));
+      expect(fs.readdirSync(tmp)).toEqual([]);
+      // a temp folder that cannot take the copy is a typed host error, not a bad image
+      process.env.TMPDIR = path.join(work, 'no-such-dir');
+      await expect(readImageArchive(file)).rejects.toMatchObject({ code: 'ENOTFOUND', context: { errno: 'ENOENT' } });
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
   });
 
   it('indexes long member names written by GNU tar (GNU long names and PAX paths) and by tar-stream', async () => {

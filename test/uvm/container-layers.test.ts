@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FakeBackend, FakeVm } from '../../src/backend/fake/index.js';
+import { FakeBackend, type FakeVm } from '../../src/backend/fake/index.js';
 import { isLcowError } from '../../src/errors.js';
 import {
   mountContainerLayers,
@@ -61,11 +61,28 @@ describe('union mount data', () => {
 });
 
 describe('mountContainerLayers (fake backend)', () => {
+  it('baseDirs go under every layer: the union shows them, writes beside them land in the scratch', async () => {
+    const { uvm, vm, backend } = await fakeUvm();
+    const layers = defineImage(backend);
+    await expect(mountContainerLayers(uvm, layers, undefined, '/run/c/x', { baseDirs: ['relative'] })).rejects.toMatchObject({ code: 'EINVAL' });
+    expect((await sh(vm, 'mkdir', '-p', '/run/base/proc', '/run/base/dev')).code).toBe(0);
+    const c = await mountContainerLayers(uvm, layers, '/c1/sandbox.vhdx', '/run/c/c1', { baseDirs: ['/run/base'] });
+    expect(c.union.request.lowerDirs).toEqual([...c.layers.map((l) => l.guestPath), '/run/base']);
+    expect((await sh(vm, 'ls', c.rootfs)).out).toBe('app\nbin\ndev\netc\nproc\n');
+    await unmountContainerLayers(c);
+    expect(backend.disks.get('/c1/sandbox.vhdx').tree.get('upper/proc')).toBeUndefined();
+    // one layer and a base dir make a valid read-only union (two lower dirs)
+    const ro = await mountContainerLayers(uvm, [layers[2]!], undefined, '/run/c/ro', { baseDirs: ['/run/base'] });
+    expect((await sh(vm, 'cat', `${ro.rootfs}/etc/os`)).out).toBe('base\n');
+    await unmountContainerLayers(ro);
+  });
+
   it('gives a rootfs with union semantics: bottom file, shadowed file, whiteout; writes land in the scratch upper', async () => {
     const { uvm, vm, backend } = await fakeUvm();
     const layers = defineImage(backend);
     const c = await mountContainerLayers(uvm, layers, '/c1/sandbox.vhdx', '/run/c/c1');
     expect(c.rootfs).toBe('/run/c/c1/rootfs');
+    expect(c.scratch!.guestPath).toBe('/run/c/c1'); // hcsshim's layout: the scratch is the rootfs's parent
     expect(c.layers.map((l) => l.placement)).toEqual(['vpmem', 'vpmem', 'vpmem']);
     expect(c.union.request.lowerDirs).toEqual(c.layers.map((l) => l.guestPath));
     expect(c.union.request.upperDir).toBe(`${c.scratch!.guestPath}/upper`);
@@ -80,6 +97,18 @@ describe('mountContainerLayers (fake backend)', () => {
     expect(backend.disks.get('/img/top/layer.vhd').tree.get('etc/new')).toBeUndefined();
     expect([...vm.guest.mounts.keys()]).toEqual([]);
     expect(vm.vpmem.size + vm.scsi.size).toBe(0);
+    expect(vm.violations).toEqual([]);
+  });
+
+  it('with a mapped-VPMEM backend the layers share one device, each mounted from its range', async () => {
+    const backend = new FakeBackend({ capabilities: { vpmemMapped: true } });
+    const { uvm, vm } = await fakeUvm({}, backend);
+    const c = await mountContainerLayers(uvm, defineImage(backend), '/c1/sandbox.vhdx', '/run/c/c1');
+    expect(c.layers.map((l) => l.placement)).toEqual(['vpmem', 'vpmem', 'vpmem']);
+    expect(new Set(vm.callsOf('addVpmemMapping').map(([slot]) => slot))).toEqual(new Set([0]));
+    expect(await sh(vm, 'cat', `${c.rootfs}/etc/motd`)).toEqual({ code: 0, out: 'top motd\n' });
+    await c.release();
+    expect(vm.vpmemMappings.size).toBe(0);
     expect(vm.violations).toEqual([]);
   });
 

@@ -5,7 +5,7 @@
 // left behind (no mount, no SCSI device) after release.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { readFromExt4 } from '../helpers/vm.js';
+import { GUEST_FAILURE_CODE, readFromExt4 } from '../helpers/vm.js';
 import { guestOut, makeLayerImage, makeScratchImage, ourMounts, scsiDevices, sharedUvm } from './vm-layers.js';
 
 const vm = sharedUvm('uvm-scsi', { vpmem: { count: 0 } });
@@ -62,9 +62,9 @@ describe('SCSI manager in a real VM', () => {
 
   it('a failed mount rolls back the attach (no device left in the guest)', async () => {
     const notExt4 = await makeScratchImage(vm.dir, 'x.img', 4);
-    // ask for a file system the disk does not have: the guest mount fails
+    // ask for a file system the disk does not have: the guest mount fails (the GCS's HRESULT in gcs mode)
     const err = await vm.uvm.scsi.add(notExt4, { readOnly: true, mount: { fsType: 'xfs' } }).catch((e: unknown) => e);
-    expect(err).toMatchObject({ code: expect.any(String) });
+    expect(err).toMatchObject({ code: GUEST_FAILURE_CODE });
     expect(await scsiDevices(vm.uvm)).toEqual([]);
     expect(vm.uvm.scsi.inUse()).toEqual([]);
     expect(await ourMounts(vm.uvm)).toEqual([]);

@@ -4,8 +4,8 @@
 // middle layer — then a teardown that leaves no mount and no SCSI device.
 import { describe, expect, it } from 'vitest';
 import { mountContainerLayers, unmountContainerLayers } from '../../src/uvm/index.js';
-import { readFromExt4 } from '../helpers/vm.js';
-import { guestOut, makeLayerImage, makeScratchImage, ourMounts, scsiDevices, sharedUvm } from './vm-layers.js';
+import { GCS_BINARY, readFromExt4 } from '../helpers/vm.js';
+import { gcsSteps, guestOut, makeLayerImage, makeScratchImage, ourMounts, scsiDevices, sharedUvm } from './vm-layers.js';
 
 const vm = sharedUvm('uvm-union', { memoryMiB: 768 });
 
@@ -44,6 +44,17 @@ describe('union mounts in a real VM', () => {
     expect(await ourMounts(vm.uvm)).toEqual([]);
     expect(await scsiDevices(vm.uvm)).toEqual([]);
     expect((await readFromExt4(scratch, '/upper/written')).toString()).toBe('through the union\n');
+    if (GCS_BINARY) {
+      // every mount, the union, every unmount and unplug was the GCS's (63 SCSI layers + the scratch; 64 on VPMEM)
+      expect(await gcsSteps(vm.uvm)).toMatchObject({
+        'scsi::Mount': 64,
+        'pmem::Mount': 64,
+        'overlay::MountLayer': 1,
+        'scsi::Unmount': 64,
+        'pmem::Unmount': 64,
+        'scsi::UnplugDevice': 64,
+      });
+    }
   }, 1_800_000);
 
   it('without a scratch the union is read-only', async () => {

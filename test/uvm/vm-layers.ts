@@ -57,6 +57,17 @@ export async function scsiDevices(uvm: UtilityVM): Promise<string[]> {
 }
 
 /**
+ * gcs mode: how many times the real GCS ran each storage step so far. Its
+ * info log (/run/gcs.log) has one span per step (`name="scsi::Mount"` …), so
+ * this shows that the GCS, not the agent, served the mounts and overlays.
+ */
+export async function gcsSteps(uvm: UtilityVM): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const m of (await guestOut(uvm, ['cat', '/run/gcs.log'])).matchAll(/name="((?:scsi|pmem|overlay)::\w+)"/g)) counts[m[1]!] = (counts[m[1]!] ?? 0) + 1;
+  return counts;
+}
+
+/**
  * One started UtilityVM (QEMU) and one temporary folder shared by a test
  * file: booted in beforeAll, terminated and removed in afterAll.
  */

@@ -179,3 +179,88 @@ describe('layer placement: VPMEM first, SCSI for each typed fallback reason', ()
     expect(vm.violations).toEqual([]);
   });
 });
+
+/** A backend that maps several files into one VPMEM device, as HCS does. */
+const hcsLike = () => new FakeBackend({ capabilities: { vpmemMapped: true } });
+
+describe('VPMEM manager: mapped devices (hcsshim mapped VPMEM)', () => {
+  it('packs files into the lowest device with room, at page-aligned offsets, and mounts only each file’s range', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 2, maxSizeBytes: 8 * MiB } }, hcsLike());
+    backend.disks.define('/a', { sizeBytes: 3 * MiB + 512, files: { who: 'a' } }); // a VHD: data + a 512-byte footer
+    backend.disks.define('/b', { sizeBytes: 2 * MiB, files: { who: 'b' } });
+    backend.disks.define('/c', { sizeBytes: 4 * MiB, files: { who: 'c' } });
+    const a = device(await uvm.vpmem.tryAdd('/a'));
+    const b = device(await uvm.vpmem.tryAdd('/b'));
+    const c = device(await uvm.vpmem.tryAdd('/c')); // 3 MiB + 4 KiB + 2 MiB used on device 0: the next 4 MiB do not fit
+    expect([a.slot, a.mapping]).toEqual([0, { offsetBytes: 0, sizeBytes: 3 * MiB + 4096 }]);
+    expect([b.slot, b.mapping]).toEqual([0, { offsetBytes: 3 * MiB + 4096, sizeBytes: 2 * MiB }]);
+    expect([c.slot, c.mapping]).toEqual([1, { offsetBytes: 0, sizeBytes: 4 * MiB }]);
+    expect(vm.callsOf('addVpmemMapping')).toEqual([
+      [0, 0, { hostPath: '/a', format: undefined }],
+      [0, 3 * MiB + 4096, { hostPath: '/b', format: undefined }],
+      [1, 0, { hostPath: '/c', format: undefined }],
+    ]);
+    expect(vm.callsOf('addVpmemDevice')).toEqual([]);
+    expect(vm.callsOf('mountVpmem').map(([r]) => r)).toEqual([
+      { slot: 0, guestPath: a.guestPath, mapping: a.mapping },
+      { slot: 0, guestPath: b.guestPath, mapping: b.mapping },
+      { slot: 1, guestPath: c.guestPath, mapping: c.mapping },
+    ]);
+    expect((await vm.exec(['cat', `${b.guestPath}/who`])).stdout.toString()).toBe('b');
+    expect([uvm.vpmem.inUse(), [...uvm.vpmem.mappings()]]).toEqual([
+      [0, 1],
+      [
+        [0, 2],
+        [1, 1],
+      ],
+    ]);
+
+    // A freed range is reused by the next file that fits; a device with no file left is free again.
+    await a.release();
+    const d = device(await uvm.vpmem.tryAdd('/c')); // the same file shares its mapping
+    expect(d.mapping).toEqual(c.mapping);
+    backend.disks.define('/e', { sizeBytes: 1 * MiB });
+    const e = device(await uvm.vpmem.tryAdd('/e'));
+    expect([e.slot, e.mapping]).toEqual([0, { offsetBytes: 0, sizeBytes: 1 * MiB }]);
+    await Promise.all([b.release(), c.release(), d.release(), e.release()]);
+    expect([uvm.vpmem.inUse(), [...uvm.vpmem.mappings()]]).toEqual([[], []]);
+    expect(vm.vpmemMappings.size).toBe(0);
+    expect(vm.violations).toEqual([]);
+  });
+
+  it('teardown is guest unmount, then the mapping; refusals and full devices fall back to SCSI like unmapped ones', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 1, maxSizeBytes: 4 * MiB } }, hcsLike());
+    backend.disks.define('/big', { sizeBytes: 5 * MiB });
+    backend.disks.define('/raw', { sizeBytes: 1 * MiB, pmemUnsuitable: true });
+    backend.disks.define('/x', { sizeBytes: 3 * MiB });
+    backend.disks.define('/y', { sizeBytes: 2 * MiB });
+    expect(await uvm.vpmem.tryAdd('/big')).toMatchObject({ fallback: 'vpmem-too-large' });
+    expect(await uvm.vpmem.tryAdd('/raw')).toMatchObject({ fallback: 'vpmem-unsuitable' });
+    const x = device(await uvm.vpmem.tryAdd('/x'));
+    expect(await uvm.vpmem.tryAdd('/y')).toMatchObject({ fallback: 'vpmem-full' }); // 1 MiB left of the one device
+    const y = await uvm.addLayer('/y');
+    expect([y.placement, y.fallbackReason]).toEqual(['scsi', 'vpmem-full']);
+    const from = vm.calls.length;
+    await x.release();
+    expect(vm.calls.slice(from).map((c) => c.op)).toEqual(['unmount', 'removeVpmemMapping']);
+    await y.release();
+    expect(vm.violations).toEqual([]);
+  });
+
+  it('concurrent adds never share a range; a failed mount gives the range back', async () => {
+    const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 1, maxSizeBytes: 64 * MiB } }, hcsLike());
+    const paths = Array.from({ length: 12 }, (_, i) => `/l${i}`);
+    for (const p of paths) backend.disks.define(p, { sizeBytes: 1 * MiB + 1 });
+    const devs = (await Promise.all(paths.map((p) => uvm.vpmem.tryAdd(p)))).map(device);
+    const offsets = devs.map((d) => d.mapping!.offsetBytes).sort((x, y) => x - y);
+    expect(new Set(offsets).size).toBe(12);
+    expect(offsets.every((o, i) => i === 0 || o - offsets[i - 1]! >= 1 * MiB + 4096)).toBe(true);
+    await Promise.all(devs.map((d) => d.release()));
+
+    vm.faults.failNext('mountVpmem', 'EGUEST');
+    expect(await code(uvm.vpmem.tryAdd('/l0'))).toBe('EGUEST');
+    expect(vm.callsOf('removeVpmemMapping').at(-1)).toEqual([0, 0]);
+    expect(device(await uvm.vpmem.tryAdd('/l1')).mapping).toEqual({ offsetBytes: 0, sizeBytes: 1 * MiB + 4096 });
+    expect(vm.violations).toEqual([]);
+  });
+});

@@ -13,12 +13,13 @@ import { FakeVm } from './vm.js';
 export interface FakeBackendOptions {
   /** Narrower hardware than hcsshim's (the default), to test that callers read the limits. */
   limits?: Partial<BackendLimits>;
-  /** 'same-file-only' behaves like QEMU, which cannot unplug virtio-pmem. Default 'full'. */
+  /** 'same-file-only' behaves like QEMU, which cannot unplug virtio-pmem; vpmemMapped like HCS. Default 'full', not mapped. */
   capabilities?: Partial<BackendCapabilities>;
 }
 
 export class FakeBackend implements HypervisorBackend {
   readonly name = 'fake' as const;
+  readonly guestAgent = 'fake';
   readonly limits: BackendLimits;
   readonly capabilities: BackendCapabilities;
   /** The fake host's disk files. */
@@ -31,7 +32,7 @@ export class FakeBackend implements HypervisorBackend {
 
   constructor(options: FakeBackendOptions = {}) {
     this.limits = { ...LCOW_LIMITS, ...options.limits };
-    this.capabilities = { vpmemUnplug: 'full', ...options.capabilities };
+    this.capabilities = { vpmemUnplug: 'full', vpmemMapped: false, ...options.capabilities };
   }
 
   async createVm(spec: VmSpec, _options?: CreateVmOptions): Promise<FakeVm> {

@@ -11,6 +11,8 @@ export type FakeOp =
   | 'removeScsiDisk'
   | 'addVpmemDevice'
   | 'removeVpmemDevice'
+  | 'addVpmemMapping'
+  | 'removeVpmemMapping'
   | 'mountScsi'
   | 'mountVpmem'
   | 'unmount'

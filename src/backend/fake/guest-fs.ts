@@ -122,7 +122,12 @@ export class GuestFs {
   /** A directory in a disk mount, as an overlay layer (nested overlays are not modelled). */
   locate(guestPath: string): { loc: TreeLoc; mountPath: string; readOnly: boolean } {
     const r = this.resolve(guestPath);
-    if (r.rec?.kind !== 'disk' || r.mountPath === undefined) throw guestError('EGUEST', `${guestPath} is not on a mounted disk`, { guestPath });
+    if (r.rec === undefined) {
+      // A directory of the guest's own file system (its tmpfs), such as a caller's base dir under a union.
+      if (this.root.get(r.rel)?.kind !== 'dir') throw guestError('ENOTFOUND', `${guestPath}: no such directory`, { guestPath });
+      return { loc: { tree: this.root, prefix: r.rel }, mountPath: '/', readOnly: false };
+    }
+    if (r.rec.kind !== 'disk' || r.mountPath === undefined) throw guestError('EGUEST', `${guestPath} is not on a mounted disk`, { guestPath });
     if (r.rec.tree.get(r.rel)?.kind !== 'dir') throw guestError('ENOTFOUND', `${guestPath}: no such directory`, { guestPath });
     return { loc: { tree: r.rec.tree, prefix: r.rel }, mountPath: r.mountPath, readOnly: r.rec.readOnly };
   }

@@ -51,6 +51,8 @@ export class FakeVm implements VmHandle {
   /** `${controller}:${lun}` → attached disk. */
   readonly scsi = new Map<string, ScsiSlot>();
   readonly vpmem = new Map<number, FakeDisk>();
+  /** Mapped VPMEM: slot → offset → the file mapped there and its size. */
+  readonly vpmemMappings = new Map<number, Map<number, { disk: FakeDisk; sizeBytes: number }>>();
   /**
    * With vpmemUnplug 'same-file-only': a removed slot → the disk it still
    * maps. Only that disk may have it back, as with QEMU: the same path
@@ -173,6 +175,46 @@ export class FakeVm implements VmHandle {
     });
   }
 
+  addVpmemMapping(slot: number, offsetBytes: number, device: VpmemAttachment): Promise<VpmemAddResult> {
+    return this.op('addVpmemMapping', [slot, offsetBytes, device], async () => {
+      if (!this.contract.capabilities.vpmemMapped) throw new LcowError('EUNSUPPORTED', 'this fake backend maps one file per VPMEM device', { vmId: this.id });
+      const { count, maxSizeBytes } = this.spec.vpmem;
+      if (!Number.isInteger(slot) || slot < 0 || slot >= count)
+        throw new LcowError('EINVAL', `VPMEM slot ${slot} out of range`, { vmId: this.id, slot, count });
+      if (this.vpmem.has(slot)) throw new LcowError('EEXIST', `VPMEM ${slot} holds a whole-device file`, { vmId: this.id, slot });
+      const disk = this.disks.get(device.hostPath);
+      if (disk.pmemUnsuitable) return vpmemRefused('unsuitable', `${device.hostPath} cannot back a VPMEM device`);
+      const size = await this.disks.size(device.hostPath).catch(() => 0);
+      if (size > maxSizeBytes) return vpmemRefused('too-large', `${device.hostPath} (${size} bytes) is larger than a VPMEM device`);
+      const sizeBytes = Math.ceil(size / 4096) * 4096;
+      if (offsetBytes % 4096 !== 0 || offsetBytes + sizeBytes > maxSizeBytes) {
+        throw new LcowError('EINVAL', `mapping ${offsetBytes}+${sizeBytes} does not fit VPMEM ${slot} (${maxSizeBytes} bytes, page-aligned)`, {
+          vmId: this.id,
+          slot,
+          offsetBytes,
+        });
+      }
+      const maps = this.vpmemMappings.get(slot) ?? new Map<number, { disk: FakeDisk; sizeBytes: number }>();
+      for (const [o, m] of maps) {
+        if (offsetBytes < o + m.sizeBytes && o < offsetBytes + sizeBytes)
+          this.violations.push(`addVpmemMapping ${slot}@${offsetBytes} overlaps the mapping at ${o}`);
+      }
+      maps.set(offsetBytes, { disk, sizeBytes });
+      this.vpmemMappings.set(slot, maps);
+      return VPMEM_ADDED;
+    });
+  }
+
+  removeVpmemMapping(slot: number, offsetBytes: number): Promise<void> {
+    return this.op('removeVpmemMapping', [slot, offsetBytes], () => {
+      const maps = this.vpmemMappings.get(slot);
+      if (!maps?.has(offsetBytes)) throw new LcowError('ENOTFOUND', `VPMEM ${slot} maps nothing at ${offsetBytes}`, { vmId: this.id, slot, offsetBytes });
+      if (this.mountedDevice(`pmem:${slot}@${offsetBytes}`)) this.violations.push(`removeVpmemMapping ${slot}@${offsetBytes} while mounted`);
+      maps.delete(offsetBytes);
+      if (maps.size === 0) this.vpmemMappings.delete(slot);
+    });
+  }
+
   // ---- guest ---------------------------------------------------------------
 
   mountScsi(req: ScsiMountRequest): Promise<void> {
@@ -187,6 +229,14 @@ export class FakeVm implements VmHandle {
 
   mountVpmem(req: VpmemMountRequest): Promise<void> {
     return this.op('mountVpmem', [req], () => {
+      if (req.mapping) {
+        const m = this.vpmemMappings.get(req.slot)?.get(req.mapping.offsetBytes);
+        if (!m || m.sizeBytes !== req.mapping.sizeBytes) {
+          throw guestError('EGUEST', `no mapping ${req.mapping.offsetBytes}+${req.mapping.sizeBytes} on pmem${req.slot}`, { vmId: this.id, slot: req.slot });
+        }
+        this.mountAt(req.guestPath, { kind: 'disk', device: `pmem:${req.slot}@${req.mapping.offsetBytes}`, tree: m.disk.tree, readOnly: true });
+        return;
+      }
       const disk = this.vpmem.get(req.slot);
       if (!disk) throw guestError('EGUEST', `no pmem${req.slot} in the guest`, { vmId: this.id, slot: req.slot });
       this.mountAt(req.guestPath, { kind: 'disk', device: `pmem:${req.slot}`, tree: disk.tree, readOnly: true });
@@ -272,6 +322,7 @@ export class FakeVm implements VmHandle {
     this.guest.mounts.clear();
     this.scsi.clear();
     this.vpmem.clear();
+    this.vpmemMappings.clear();
     this.resolveExit(info);
   }
 

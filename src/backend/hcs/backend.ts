@@ -9,7 +9,8 @@ import type { BackendCapabilities, BackendLimits } from '../contract.js';
 import type { BootSpec, CreateVmOptions, HypervisorBackend, VmSpec } from '../types.js';
 import { discoverBootFiles, defaultKirdPath, type BootFileNames } from './boot-files.js';
 import { HCS_LIMITS, buildKernelCmdLine, buildLcowComputeSystem, vpmemDevice, type ComputeSystemDocument, type LcowBootDoc } from './documents/index.js';
-import { unavailableGuestConnection, type GuestConnectionFactory } from './guest-connection.js';
+import { injectedGuestLink, type GuestConnectionFactory } from './guest-connection.js';
+import { hvsockGuestLink, type HvsockGuestOptions } from './guest-link.js';
 import { loadNativeHcs, resolveLibraryPaths, type HcsLibraryPaths, type NativeHcs } from './native/load.js';
 import { OperationRunner } from './operation.js';
 import { HcsVm } from './vm.js';
@@ -25,10 +26,21 @@ export interface HcsBackendOptions {
   bootFiles?: BootFileNames;
   /** Boot through UEFI from the kirdpath folder instead of LinuxKernelDirect (older builds). */
   uefiBoot?: boolean;
-  /** The guest side; default rejects every request (no GCS bridge here). */
+  /**
+   * Bring your own guest side (called once the VM has started). Default: hcsshim's GCS over the
+   * VM's hvsockets, through ws2_32 (`libraries.ws2_32`, System32's on Windows).
+   */
   guestConnection?: GuestConnectionFactory;
+  /** The default guest side: the hvsock worker's poll interval, the GCS connection and request time limits. */
+  hvsock?: Omit<HvsockGuestOptions, 'library'>;
   /** Per-operation limit for HCS calls, ms. */
   timeoutMs?: number;
+  /**
+   * Several layers per VPMEM device, each mapped at an offset (hcsshim's
+   * mapped VPMEM, its default from Windows 10 1903 / build 18362 on).
+   * Default true; false for older hosts (hcsshim's VPMemNoMultiMapping).
+   */
+  vpmemMultiMapping?: boolean;
   /** Grace for a cancelled operation to complete before its handle is abandoned. */
   cancelGraceMs?: number;
   platform?: NodeJS.Platform;
@@ -69,17 +81,23 @@ function uefiBoot(b: BootSpec): LcowBootDoc {
 export class HcsBackend implements HypervisorBackend {
   readonly name = 'hcs' as const;
   readonly limits: BackendLimits = HCS_LIMITS;
-  readonly capabilities: BackendCapabilities = { vpmemUnplug: 'full' };
-  private native: NativeHcs | undefined;
+  readonly capabilities: BackendCapabilities;
+  /** hcsshim's GCS, over hvsockets (or the injected guestConnection). */
+  readonly guestAgent = 'gcs (bridge v4)';
+  private native: { hcs: NativeHcs; paths: HcsLibraryPaths } | undefined;
 
-  constructor(private readonly options: HcsBackendOptions = {}) {}
+  constructor(private readonly options: HcsBackendOptions = {}) {
+    this.capabilities = { vpmemUnplug: 'full', vpmemMapped: options.vpmemMultiMapping ?? true };
+  }
 
   async createVm(spec: VmSpec, options: CreateVmOptions = {}): Promise<HcsVm> {
-    const native = this.load();
+    const { hcs: native, paths } = this.load();
     const logger = componentLogger(options.logger ?? this.options.logger, 'backend/hcs', { vmId: spec.id });
     const document = lcowDocumentFor(spec, this.options.owner ?? 'lcow-uvm', this.options.uefiBoot);
     const runner = new OperationRunner(native, { logger, cancelGraceMs: this.options.cancelGraceMs });
-    const guest = await (this.options.guestConnection ?? unavailableGuestConnection)({ vmId: spec.id });
+    const guest = this.options.guestConnection
+      ? injectedGuestLink(this.options.guestConnection)
+      : hvsockGuestLink({ requestTimeoutMs: spec.operationTimeoutMs, ...this.options.hvsock, library: paths.ws2_32 });
     const vm = new HcsVm(spec, document, { native, runner, guest, logger, timeoutMs: this.options.timeoutMs ?? spec.operationTimeoutMs });
     await vm.create();
     return vm;
@@ -89,8 +107,11 @@ export class HcsBackend implements HypervisorBackend {
     return discoverBootFiles(this.options.kirdPath ?? defaultKirdPath(), this.options.bootFiles);
   }
 
-  private load(): NativeHcs {
-    this.native ??= loadNativeHcs(resolveLibraryPaths(this.options.libraries, this.options.platform ?? process.platform));
+  private load(): { hcs: NativeHcs; paths: HcsLibraryPaths } {
+    if (!this.native) {
+      const paths = resolveLibraryPaths(this.options.libraries, this.options.platform ?? process.platform);
+      this.native = { hcs: loadNativeHcs(paths), paths };
+    }
     return this.native;
   }
 }

@@ -17,7 +17,7 @@ import type { Logger } from '../../log.js';
 import { LcowError, asError } from '../../errors.js';
 import { callAsync } from './native/call-async.js';
 import { completionRouter } from './native/callbacks.js';
-import type { Handle, ProcessInformation } from './native/computecore.js';
+import type { Handle } from './native/computecore.js';
 import { holdEventLoop } from './native/keepalive.js';
 import type { NativeHcs } from './native/load.js';
 import { takeWideString } from './native/wide-string.js';
@@ -27,15 +27,12 @@ export interface RunOptions {
   timeoutMs: number;
   /** Added to any error's context (vmId, resource path …). */
   context?: Record<string, unknown>;
-  /** Collect HCS_PROCESS_INFORMATION (HcsCreateProcess). */
-  processInfo?: boolean;
   /** Aborted when the VM stops: the operation is cancelled like a timed-out one. */
   signal?: AbortSignal;
 }
 
 export interface OperationOutcome {
   document: string | null;
-  processInfo?: ProcessInformation;
 }
 
 export interface OperationRunnerOptions {
@@ -113,13 +110,6 @@ export class OperationRunner {
   private collect(name: string, op: Handle, o: RunOptions): OperationOutcome {
     const { cc, free } = this.native;
     const doc: [bigint | null] = [null];
-    if (o.processInfo) {
-      const info: [ProcessInformation | null] = [null];
-      const hr = cc.HcsWaitForOperationResultAndProcessInfo(op, 0, info, doc);
-      const document = takeWideString(doc[0], free);
-      if (failed(hr)) throw hresultError(hr, name, o.context, document);
-      return { document, processInfo: info[0] ?? undefined };
-    }
     const hr = cc.HcsWaitForOperationResult(op, 0, doc);
     const document = takeWideString(doc[0], free);
     if (failed(hr)) throw hresultError(hr, name, o.context, document);

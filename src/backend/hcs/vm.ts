@@ -2,9 +2,11 @@
  * One LCOW utility VM as an HCS compute system.
  *
  * Host side: HcsCreate/Start/Terminate/ModifyComputeSystem through the
- * OperationRunner, HcsGrantVmAccess before every attach. Guest side: the
- * request documents go to the injected GuestConnection; exec goes through
- * HcsCreateProcess (exec.ts).
+ * OperationRunner, HcsGrantVmAccess before every attach. Guest side: every
+ * guest operation and every process is a request to the VM's GCS, over the
+ * GuestLink made before start and connected after it (guest-connection.ts;
+ * by default hvsockets, guest-link.ts). HCS's own process API is not used:
+ * hcsshim never runs a process in an LCOW UVM through it.
  *
  * Exit: a SystemExited (or ServiceDisconnect) event marks the VM stopped,
  * settles waitExit(), and rejects every call still pending with EVMSTOPPED.
@@ -28,9 +30,9 @@ import type {
   VpmemAttachment,
   VpmemMountRequest,
 } from '../types.js';
+import { GcsGuestOps } from '../gcs/index.js';
 import * as documents from './documents/index.js';
-import { runExec } from './exec.js';
-import type { GuestConnection } from './guest-connection.js';
+import type { GuestConnection, GuestConnectionTarget, GuestLink, GuestLinkFactory } from './guest-connection.js';
 import { hresultError, failed } from './hresult.js';
 import { callAsync } from './native/call-async.js';
 import { eventRouter, type HcsEvent } from './native/callbacks.js';
@@ -41,20 +43,26 @@ import { settlesWithin, type OperationRunner } from './operation.js';
 export interface HcsVmDeps {
   native: NativeHcs;
   runner: OperationRunner;
-  guest: GuestConnection;
+  /** Made before HcsStartComputeSystem, connected after it. */
+  guest: GuestLinkFactory;
   logger: Logger;
   /** Per-operation limit for create/start/modify (default 4 min, hcsshim's create/start timeout). */
   timeoutMs?: number;
 }
-
-type GuestMount = { kind: 'scsi'; req: ScsiMountRequest } | { kind: 'vpmem'; req: VpmemMountRequest };
 
 export class HcsVm implements VmHandle {
   readonly id: string;
   private stateValue: VmState = 'created';
   private system: Handle | null = null;
   private readonly eventId: bigint;
-  private readonly mounts = new Map<string, GuestMount>();
+  /** HCS's RuntimeId: the VM's GUID, the VmId of its hvsock addresses. */
+  private runtimeIdValue: string | undefined;
+  private link: GuestLink | undefined;
+  private connection: GuestConnection | undefined;
+  /** Mounts, overlays and unplugs as GCS requests, carried by the guest connection. */
+  private readonly gcs: GcsGuestOps;
+  /** Mapped VPMEM: the offsets each device maps a file at (the first creates the device, the last removes it). */
+  private readonly vpmemMappings = new Map<number, Set<number>>();
   private readonly exitInfo: Promise<VmExitInfo>;
   private settleExit!: (info: VmExitInfo) => void;
   /** Rejects (with EVMSTOPPED) when the VM stops; raced against every pending call. */
@@ -83,13 +91,22 @@ export class HcsVm implements VmHandle {
     this.stopped = new Promise<never>((_, reject) => (this.rejectStopped = reject));
     this.stopped.catch(() => {}); // observed through whileRunning only
     this.eventId = eventRouter().add((e) => this.onEvent(e));
+    this.gcs = new GcsGuestOps(this.id, (request) => {
+      this.requireRunningHandle();
+      return this.whileRunning(this.requireConnection().modify(request));
+    });
   }
 
   get state(): VmState {
     return this.stateValue;
   }
 
-  /** HcsCreateComputeSystem + the system event callback. Called by HcsBackend.createVm. */
+  /** HCS's RuntimeId of the VM (known once created). */
+  get runtimeId(): string | undefined {
+    return this.runtimeIdValue;
+  }
+
+  /** HcsCreateComputeSystem, the system event callback, the RuntimeId. Called by HcsBackend.createVm. */
   async create(): Promise<void> {
     const { cc } = this.deps.native;
     const out: [Handle | null] = [null];
@@ -111,19 +128,71 @@ export class HcsVm implements VmHandle {
       await this.closeHandle();
       throw hresultError(hr, 'HcsSetComputeSystemCallback', { vmId: this.id });
     }
+    try {
+      this.runtimeIdValue = await this.readRuntimeId(this.system);
+    } catch (err) {
+      await this.closeHandle(); // never started: closing the last handle tears the system down
+      throw err;
+    }
   }
 
+  /** As hcsshim's create: the VM GUID from the system's properties, before anything listens on it. */
+  private async readRuntimeId(system: Handle): Promise<string> {
+    const { document } = await this.deps.runner.run(
+      'HcsGetComputeSystemProperties',
+      (op) => callAsync(this.deps.native.cc.HcsGetComputeSystemProperties, system, op, null),
+      { timeoutMs: this.timeoutMs, context: { vmId: this.id } },
+    );
+    let runtimeId: unknown;
+    try {
+      runtimeId = (JSON.parse(document ?? '{}') as { RuntimeId?: unknown }).RuntimeId;
+    } catch {
+      runtimeId = undefined;
+    }
+    if (typeof runtimeId !== 'string' || !runtimeId) {
+      throw new LcowError('EHCS', 'HcsGetComputeSystemProperties gave no RuntimeId', { vmId: this.id, operation: 'HcsGetComputeSystemProperties', document });
+    }
+    return runtimeId;
+  }
+
+  /**
+   * hcsshim's order: the guest link first (the default listens on the VM's hvsockets, which its init
+   * dials at boot), then HcsStartComputeSystem, then the connection. A VM whose guest does not
+   * connect is terminated, and start rejects with why.
+   */
   async start(): Promise<void> {
     if (this.stateValue !== 'created') throw new LcowError('EINVAL', `cannot start a VM in state ${this.stateValue}`, { vmId: this.id });
     const system = this.requireHandle();
     this.stateValue = 'starting';
+    let link: GuestLink;
+    try {
+      link = await this.deps.guest(this.target());
+    } catch (err) {
+      this.stateValue = 'created';
+      throw err;
+    }
+    this.link = link;
     try {
       await this.op('HcsStartComputeSystem', (op) => callAsync(this.deps.native.cc.HcsStartComputeSystem, system, op, null));
     } catch (err) {
+      this.link = undefined;
+      await link.close();
       if (this.stateValue === 'starting') this.stateValue = 'created';
       throw err;
     }
+    try {
+      this.connection = await this.whileRunning(link.connect());
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'the guest did not connect; terminating the VM');
+      await this.terminate().catch((e: unknown) => this.deps.logger.warn({ err: e }, 'terminating a VM whose guest never connected failed'));
+      throw err;
+    }
     if (this.stateValue === 'starting') this.stateValue = 'running';
+  }
+
+  private target(): GuestConnectionTarget {
+    if (!this.runtimeIdValue) throw new LcowError('EINVAL', `VM ${this.id} has no RuntimeId (not created)`, { vmId: this.id });
+    return { vmId: this.id, runtimeId: this.runtimeIdValue, logger: this.deps.logger };
   }
 
   async terminate(): Promise<void> {
@@ -142,6 +211,7 @@ export class HcsVm implements VmHandle {
     }
     this.stateValue = 'stopping';
     const system = this.requireHandle();
+    await this.shutdownGuest();
     try {
       await this.deps.runner.run('HcsTerminateComputeSystem', (op) => callAsync(this.deps.native.cc.HcsTerminateComputeSystem, system, op, null), {
         timeoutMs: this.timeoutMs,
@@ -158,6 +228,22 @@ export class HcsVm implements VmHandle {
       this.markStopped({ reason: 'terminated', detail: 'no SystemExited event after terminate' });
     }
     await this.closing;
+  }
+
+  /**
+   * ShutdownForced first (the issue's order; the GCS powers the VM off at once, without a sync), then
+   * HcsTerminateComputeSystem regardless, as hcsshim ends a UVM. Bounded: a request that cannot be
+   * written must not hold the terminate up.
+   */
+  private async shutdownGuest(): Promise<void> {
+    const c = this.connection;
+    if (!c?.shutdownForced) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      c.shutdownForced().catch((err: unknown) => this.deps.logger.debug({ err }, 'ShutdownForced was not sent')),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_FORCED_WAIT_MS))),
+    ]);
+    clearTimeout(timer);
   }
 
   waitExit(): Promise<VmExitInfo> {
@@ -184,60 +270,82 @@ export class HcsVm implements VmHandle {
   }
 
   async addVpmemDevice(slot: number, device: VpmemAttachment): Promise<VpmemAddResult> {
+    const refused = await this.vpmemRefusal(slot, device);
+    if (refused) return refused;
+    const request = documents.addVpmemDevice(slot, device.hostPath, device.format);
+    await this.grantAccess(device.hostPath);
+    await this.modify(request);
+    return VPMEM_ADDED;
+  }
+
+  /** Why HCS cannot take this file on a VPMEM device, before anything reaches HCS; a bad slot is EINVAL. */
+  private async vpmemRefusal(slot: number, device: VpmemAttachment): Promise<VpmemAddResult | undefined> {
     const { count, maxSizeBytes } = this.spec.vpmem;
     if (slot >= count) throw new LcowError('EINVAL', `VPMEM slot ${slot} is past the ${count} devices of this VM`, { vmId: this.id, slot });
     if (documents.vpmemImageFormat(device.hostPath, device.format) === undefined) {
       return vpmemRefused('unsuitable', `${device.hostPath}: HCS VPMEM devices take VHD or VHDX images only`);
     }
-    const request = documents.addVpmemDevice(slot, device.hostPath, device.format);
     const size = (await fs.stat(device.hostPath).catch(() => undefined))?.size;
     if (size !== undefined && size > maxSizeBytes) {
       return vpmemRefused('too-large', `${device.hostPath} (${size} bytes) is larger than the VPMEM device maximum ${maxSizeBytes}`);
     }
-    await this.grantAccess(device.hostPath);
-    await this.modify(request);
-    return VPMEM_ADDED;
+    return undefined;
   }
 
   removeVpmemDevice(slot: number): Promise<void> {
     return this.modify(documents.removeVpmemDevice(slot));
   }
 
+  async addVpmemMapping(slot: number, offsetBytes: number, device: VpmemAttachment): Promise<VpmemAddResult> {
+    const refused = await this.vpmemRefusal(slot, device);
+    if (refused) return refused;
+    const offsets = this.vpmemMappings.get(slot) ?? new Set<number>();
+    if (offsets.has(offsetBytes)) throw new LcowError('EEXIST', `VPMEM ${slot} already maps a file at ${offsetBytes}`, { vmId: this.id, slot, offsetBytes });
+    const request = documents.addVpmemMapping(slot, offsetBytes, device.hostPath, device.format, offsets.size === 0);
+    await this.grantAccess(device.hostPath);
+    await this.modify(request);
+    this.vpmemMappings.set(slot, offsets.add(offsetBytes));
+    return VPMEM_ADDED;
+  }
+
+  async removeVpmemMapping(slot: number, offsetBytes: number): Promise<void> {
+    const offsets = this.vpmemMappings.get(slot);
+    if (!offsets?.has(offsetBytes)) throw new LcowError('ENOTFOUND', `VPMEM ${slot} maps nothing at ${offsetBytes}`, { vmId: this.id, slot, offsetBytes });
+    await this.modify(documents.removeVpmemMapping(slot, offsetBytes, offsets.size === 1));
+    offsets.delete(offsetBytes);
+    if (offsets.size === 0) this.vpmemMappings.delete(slot);
+  }
+
   // ---- guest side ----
 
-  async mountScsi(req: ScsiMountRequest): Promise<void> {
-    await this.guest(documents.mountScsiRequest(req));
-    this.mounts.set(req.guestPath, { kind: 'scsi', req });
+  mountScsi(req: ScsiMountRequest): Promise<void> {
+    return this.gcs.mountScsi(req);
   }
 
-  async mountVpmem(req: VpmemMountRequest): Promise<void> {
-    await this.guest(documents.mountVpmemRequest(req));
-    this.mounts.set(req.guestPath, { kind: 'vpmem', req });
+  mountVpmem(req: VpmemMountRequest): Promise<void> {
+    return this.gcs.mountVpmem(req);
   }
 
-  /** The GCS unmounts by re-sending the mount's settings with Remove, so the mount is looked up by path. */
-  async unmount(guestPath: string): Promise<void> {
-    const m = this.mounts.get(guestPath);
-    if (!m) throw new LcowError('ENOTFOUND', `nothing mounted at ${guestPath} by this VM`, { vmId: this.id, guestPath });
-    await this.guest(m.kind === 'scsi' ? documents.unmountScsiRequest(m.req) : documents.unmountVpmemRequest(m.req));
-    this.mounts.delete(guestPath);
+  unmount(guestPath: string): Promise<void> {
+    return this.gcs.unmount(guestPath);
   }
 
   unplugScsi(controller: number, lun: number): Promise<void> {
-    return this.guest(documents.unplugScsiRequest(controller, lun));
+    return this.gcs.unplugScsi(controller, lun);
   }
 
   combineLayers(req: CombineLayersRequest): Promise<void> {
-    return this.guest(documents.combineLayersRequest(req));
+    return this.gcs.combineLayers(req);
   }
 
   removeCombinedLayers(target: string): Promise<void> {
-    return this.guest(documents.removeCombinedLayersRequest(target));
+    return this.gcs.removeCombinedLayers(target);
   }
 
+  /** Through the GCS: ExecuteProcess, one WaitForProcess, stdio over the link's transport (../gcs process.ts). */
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
-    const system = this.requireRunningHandle();
-    return this.whileRunning(runExec({ ...this.deps, system, vmId: this.id, timeoutMs: this.timeoutMs, signal: this.onStop.signal }, argv, options));
+    this.requireRunningHandle();
+    return this.whileRunning(this.requireConnection().exec(argv, options));
   }
 
   // ---- plumbing ----
@@ -257,11 +365,6 @@ export class HcsVm implements VmHandle {
     });
   }
 
-  private guest(request: documents.GuestModifyRequest): Promise<void> {
-    this.requireRunningHandle();
-    return this.whileRunning(this.deps.guest.modify(request));
-  }
-
   private async op(name: string, start: (op: Handle) => Promise<number>, context: Record<string, unknown> = {}): Promise<void> {
     await this.whileRunning(
       this.deps.runner.run(name, start, { timeoutMs: this.timeoutMs, context: { vmId: this.id, ...context }, signal: this.onStop.signal }),
@@ -277,6 +380,11 @@ export class HcsVm implements VmHandle {
   private requireHandle(): Handle {
     if (!this.system) throw new LcowError('EVMSTOPPED', `VM ${this.id} has no compute system`, { vmId: this.id });
     return this.system;
+  }
+
+  private requireConnection(): GuestConnection {
+    if (!this.connection) throw new LcowError('EINVAL', `VM ${this.id} has no guest connection`, { vmId: this.id });
+    return this.connection;
   }
 
   private requireRunningHandle(): Handle {
@@ -302,8 +410,13 @@ export class HcsVm implements VmHandle {
     this.rejectStopped(new LcowError('EVMSTOPPED', `VM ${this.id} stopped (${info.reason})`, { vmId: this.id, ...info }));
     this.settleExit(info);
     this.onStop.abort();
-    void this.deps.guest.close().catch(() => {});
-    this.closing = this.closeHandle().catch((err: unknown) => this.deps.logger.warn({ err }, 'closing the compute system failed'));
+    this.connection?.stop?.(`VM ${this.id} stopped (${info.reason})`);
+    const link = this.link;
+    this.link = undefined;
+    this.closing = Promise.all([
+      this.closeHandle().catch((err: unknown) => this.deps.logger.warn({ err }, 'closing the compute system failed')),
+      link?.close().catch((err: unknown) => this.deps.logger.warn({ err }, 'closing the guest link failed')),
+    ]).then(() => undefined);
   }
 
   /** Close asynchronously: a sync close on the main thread could wait on a callback koffi needs that thread for. */
@@ -314,6 +427,9 @@ export class HcsVm implements VmHandle {
     if (system) await callAsync(this.deps.native.cc.HcsCloseComputeSystem, system);
   }
 }
+
+/** How long terminate waits for ShutdownForced to be written before HcsTerminateComputeSystem. */
+const SHUTDOWN_FORCED_WAIT_MS = 2_000;
 
 function unlimitedAbortController(): AbortController {
   const c = new AbortController();

@@ -2,6 +2,11 @@
  * QemuBackend: creates QemuVm handles. Without an explicit boot spec a VM
  * boots the guest image this backend builds (or finds cached).
  *
+ * Guest agent: qemu-guest-agent by default; hcsshim's GCS when given a GCS
+ * binary (`guest: { gcsBinary }`, or LCOW_GCS_BINARY=/path/to/gcs). Then the
+ * guest image is the gcs variant (cached beside the default one, keyed also
+ * by the binary's sha256) and every VM of this backend runs in gcs mode.
+ *
  * Acceleration: 'auto' by default — KVM when a probe VM really boots with
  * it, else TCG (see accel-probe.ts: /dev/kvm can exist and still hang every
  * VM at boot). LCOW_QEMU_ACCEL (or the `accel` option) names one instead:
@@ -16,7 +21,8 @@ import { chooseAccel, qemuContext } from './accel-probe.js';
 import { ensureGuestImage } from './image/build.js';
 import { cacheRoot } from './image/cache.js';
 import { QEMU_LIMITS, validateSpec } from './qemu-args.js';
-import { QemuVm } from './qemu-vm.js';
+import { QemuVm, type QemuGcsMode } from './qemu-vm.js';
+import { vsockStdio } from './vsock-stdio.js';
 
 /** Boot → agent-ready limit of the KVM probe VM; working KVM needs well under this. */
 export const KVM_PROBE_TIMEOUT_MS = 10_000;
@@ -32,27 +38,62 @@ export interface QemuBackendOptions {
   /** Write each VM's serial console to `<dir>/<vm id>.log` (kernel messages, for debugging). */
   consoleLogDir?: string;
   logger?: Logger;
+  /**
+   * What serves guest requests: 'qemu-guest-agent', or hcsshim's GCS from a
+   * static binary you built (`{ gcsBinary }`). Default: the GCS when
+   * LCOW_GCS_BINARY names one, else qemu-guest-agent.
+   */
+  guest?: 'qemu-guest-agent' | { gcsBinary: string };
 }
 
 export class QemuBackend implements HypervisorBackend {
   readonly name: BackendName = 'qemu';
   readonly limits: BackendLimits = QEMU_LIMITS;
-  /** QEMU 7.2 cannot unplug virtio-pmem (see QemuVm.removeVpmemDevice). */
-  readonly capabilities: BackendCapabilities = { vpmemUnplug: 'same-file-only' };
+  /**
+   * QEMU 7.2 cannot unplug virtio-pmem (see QemuVm.removeVpmemDevice), and a
+   * virtio-pmem device is one memory-backend-file: one file, from its start,
+   * so no device holds several layers at offsets (vpmemMapped false, in gcs
+   * mode too; the GCS's side of MappingInfo is still proven, with one file
+   * that holds two images).
+   */
+  readonly capabilities: BackendCapabilities = { vpmemUnplug: 'same-file-only', vpmemMapped: false };
+  /** The GCS binary of gcs mode, or undefined for qemu-guest-agent. */
+  readonly gcsBinary: string | undefined;
   private bootPromise: Promise<BootSpec> | undefined;
+  private agentBootPromise: Promise<BootSpec> | undefined;
   private accelPromise: Promise<string> | undefined;
 
-  constructor(private readonly options: QemuBackendOptions = {}) {}
+  constructor(private readonly options: QemuBackendOptions = {}) {
+    const guest = options.guest ?? (process.env.LCOW_GCS_BINARY ? { gcsBinary: process.env.LCOW_GCS_BINARY } : 'qemu-guest-agent');
+    this.gcsBinary = guest === 'qemu-guest-agent' ? undefined : guest.gcsBinary;
+  }
 
+  get guestAgent(): string {
+    return this.gcsBinary === undefined ? 'qemu-guest-agent' : 'gcs (bridge v4)';
+  }
+
+  /** The guest image this backend's VMs boot: the gcs variant in gcs mode. */
   defaultBoot(): Promise<BootSpec> {
-    this.bootPromise ??= ensureGuestImage({ logger: this.options.logger }).then(
+    this.bootPromise ??= this.buildBoot(this.gcsBinary);
+    return this.bootPromise;
+  }
+
+  /** The default (qemu-guest-agent) image: what the accelerator probe boots in either mode. */
+  private agentBoot(): Promise<BootSpec> {
+    if (this.gcsBinary === undefined) return this.defaultBoot();
+    this.agentBootPromise ??= this.buildBoot(undefined);
+    return this.agentBootPromise;
+  }
+
+  private buildBoot(gcsBinary: string | undefined): Promise<BootSpec> {
+    return ensureGuestImage({ logger: this.options.logger, ...(gcsBinary === undefined ? {} : { gcsBinary }) }).then(
       (img): BootSpec => ({ kind: 'kernel-initrd', kernelPath: img.kernelPath, initrdPath: img.initrdPath }),
       (err: unknown) => {
-        this.bootPromise = undefined;
+        if (gcsBinary === this.gcsBinary) this.bootPromise = undefined;
+        else this.agentBootPromise = undefined;
         throw err;
       },
     );
-    return this.bootPromise;
   }
 
   async createVm(spec: VmSpec, options: CreateVmOptions = {}): Promise<QemuVm & VmHandle> {
@@ -63,26 +104,35 @@ export class QemuBackend implements HypervisorBackend {
     const consoleDir = o.consoleLogDir ?? process.env.LCOW_QEMU_CONSOLE_DIR;
     return new QemuVm(spec, {
       qemuBinary: this.qemuBinary(),
-      accel: await this.accel(boot),
+      // The probe boots the VM's own files, except a gcs image (its init waits for a GCS port the probe has not).
+      accel: await this.accel(this.gcsBinary === undefined ? boot : undefined),
       kernelPath: boot.kernelPath,
       initrdPath: boot.initrdPath,
       startTimeoutMs: o.startTimeoutMs ?? 180_000,
       stopGraceMs: o.stopGraceMs ?? 5_000,
       consoleLogPath: consoleDir ? `${consoleDir}/${spec.id}.log` : undefined,
       logger: options.logger ?? o.logger,
+      ...(this.gcsBinary === undefined ? {} : { gcs: this.gcsMode() }),
     });
+  }
+
+  /** gcs mode, with vsock stdio where the host can give a guest a vsock device (vsock-stdio.ts). */
+  private gcsMode(): QemuGcsMode {
+    const vsock = vsockStdio();
+    return vsock ? { vsock } : {};
   }
 
   /**
    * The accelerator VMs of this backend use: the one asked for, or for
    * 'auto' the probe's verdict (once per backend; remembered on disk per
-   * host boot). `boot` is what a probe VM boots.
+   * host boot). `boot` is what a probe VM boots (default: the
+   * qemu-guest-agent image, in gcs mode too: the probe waits for its agent).
    */
   accel(boot?: { kernelPath: string; initrdPath: string }): Promise<string> {
     const wanted = this.options.accel ?? process.env.LCOW_QEMU_ACCEL ?? 'auto';
     if (wanted !== 'auto') return Promise.resolve(wanted);
     this.accelPromise ??= (async () => {
-      const b = boot ?? (await this.defaultBoot());
+      const b = boot ?? (await this.agentBoot());
       if (!('initrdPath' in b)) throw new Error('unreachable: defaultBoot gives kernel+initrd');
       const binary = this.qemuBinary();
       const verdict = await chooseAccel({

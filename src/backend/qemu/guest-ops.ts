@@ -9,7 +9,7 @@
  */
 import { LcowError } from '../../errors.js';
 import type { CombineLayersRequest, ExecOptions, ExecResult, ScsiMountRequest, VpmemMountRequest } from '../types.js';
-import { scsiControllerPciDevice, vpmemRootPortAddr } from './qemu-args.js';
+import { pciAddress, scsiControllerPciDevice, vpmemRootPortAddr } from './qemu-args.js';
 
 export type GuestRunner = (argv: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
@@ -43,14 +43,17 @@ find_dev() {
   return 1
 }`;
 
-/** Poll find_dev (args $1 $2), then mkdir -m 0700 $target and mount; $3 target $4 fstype $5 options. */
-const POLL_AND_MOUNT = `
+/** Poll find_dev (args $1 $2) until $dev is a block device; exit 3 after DEVICE_POLL_ROUNDS. */
+const POLL = `
 n=0
 until find_dev "$1" "$2" && [ -b "$dev" ]; do
   n=$((n + 1))
   [ "$n" -ge ${DEVICE_POLL_ROUNDS} ] && { echo "no block device for $1 $2" >&2; exit 3; }
   sleep 0.01
-done
+done`;
+
+/** POLL, then mkdir -m 0700 $target and mount; $3 target $4 fstype $5 options. */
+const POLL_AND_MOUNT = `${POLL}
 made=0
 [ -d "$3" ] || { mkdir -p -m 0700 "$3" && made=1; } || exit 4
 if ! mount -t "$4" -o "$5" "$dev" "$3"; then
@@ -60,6 +63,15 @@ fi`;
 
 const MOUNT_SCSI_SCRIPT = FIND_SCSI_DEV + POLL_AND_MOUNT;
 const MOUNT_PMEM_SCRIPT = FIND_PMEM_DEV + POLL_AND_MOUNT;
+
+/**
+ * $1 root-port PCI address: once the device behind it is there, print the N
+ * of its /dev/pmemN. The guest numbers pmem devices by probe order (lowest
+ * free region id), not by slot; hcsshim's GCS mounts /dev/pmem<DeviceNumber>,
+ * so in gcs mode the host asks which N a slot got.
+ */
+const PMEM_INDEX_SCRIPT = `${FIND_PMEM_DEV}${POLL}
+echo "\${dev#/dev/pmem}"`;
 
 /** $1 controller PCI address, $2 LUN: ask the guest to drop the disk; already gone is fine. */
 const UNPLUG_SCSI_SCRIPT = `
@@ -108,10 +120,6 @@ const OVERLAY_SCRIPT = `
 t=$1; o=$2; shift 2
 mkdir -p "$t" "$@" || exit 4
 mount -t overlay overlay -o "$o" "$t"`;
-
-function pciAddress(device: number, fn = 0): string {
-  return `0000:00:${device.toString(16).padStart(2, '0')}.${fn}`;
-}
 
 export function checkGuestPath(p: string, what: string): void {
   if (!p.startsWith('/') || p.includes('\0') || p.includes('\n')) {
@@ -200,6 +208,16 @@ export class GuestOpsImpl {
       });
     }
     await this.must('mountVpmem', argv('ro,noload'), ctx);
+  }
+
+  /** The N of the /dev/pmemN that VPMEM slot `slot` appeared as (waiting for it to appear). */
+  async pmemIndex(slot: number): Promise<number> {
+    const { device, fn } = vpmemRootPortAddr(slot);
+    const r = await this.must('pmemIndex', ['/bin/sh', '-c', PMEM_INDEX_SCRIPT, 'sh', pciAddress(device, fn)], { slot });
+    const n = Number(r.stdout.toString().trim());
+    if (!Number.isSafeInteger(n) || n < 0)
+      throw new LcowError('EGUEST', `VPMEM slot ${slot}: no pmem number in ${JSON.stringify(r.stdout.toString())}`, { slot });
+    return n;
   }
 
   /** Make the guest let go of VPMEM slot `slot` (no /dev/pmem left behind). */

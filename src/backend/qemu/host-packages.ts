@@ -19,6 +19,7 @@ export const QEMU_HOST_PACKAGES: readonly HostPackage[] = [
   { proof: '/usr/bin/qemu-system-x86_64', name: 'qemu-system-x86' },
   { proof: '/usr/bin/qemu-img', name: 'qemu-utils' },
   { proof: '/usr/sbin/qemu-ga', name: 'qemu-guest-agent' },
+  { proof: '/usr/sbin/runc', name: 'runc' },
   { proof: '/bin/busybox', name: 'busybox-static' },
   { proof: '/sbin/depmod', name: 'kmod' },
   { proof: '/usr/bin/cpio', name: 'cpio' },

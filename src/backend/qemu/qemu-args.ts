@@ -3,16 +3,20 @@
  *
  * PCI layout on the q35 root bus is fixed so that the guest can find a
  * device by where it sits rather than by probe order:
- *   00:02.0        virtio-serial (the agent's port)
+ *   00:02.0        virtio-serial (the agent's port; in gcs mode the GCS bridge's too)
+ *   00:03.0        vhost-vsock (gcs mode, where the host has /dev/vhost-vsock)
  *   00:04.0+c      virtio-scsi controller c (id scsi<c>), c = 0..3
  *   00:08.0 …      pcie-root-port for VPMEM slot s at 00:(08 + s/8).(s%8)
  *                  (id pmem-rp<s>); 16 multifunction devices hold 128 ports.
  */
 import { LcowError } from '../../errors.js';
 import { LCOW_LIMITS, VPMEM_SIZE_ALIGNMENT, type BackendLimits } from '../contract.js';
+import { SCSI_CONTROLLER_GUIDS } from '../gcs/index.js';
 import type { VmSpec } from '../types.js';
 
 export const AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
+/** The virtio-serial port the gcs variant's init runs the GCS on (image/gcs-init.sh). */
+export const GCS_PORT_NAME = 'gcs.bridge';
 export const SCSI_PCI_SLOT_BASE = 0x04;
 export const VPMEM_PCI_SLOT_BASE = 0x08;
 
@@ -35,6 +39,14 @@ export interface QemuArgsInput {
   accel: string;
   /** Serial console to this file (and console=ttyS0); absent: no serial port. */
   consoleLogPath?: string;
+  /**
+   * gcs mode: the unix socket of the GCS bridge's port. QEMU waits for the
+   * host to connect before it runs the guest (wait=on): with nobody there a
+   * virtio-serial read returns EOF and the GCS exits.
+   */
+  gcsSocket?: string;
+  /** gcs mode with vsock stdio: the guest's vsock context id (needs /dev/vhost-vsock). */
+  vsockCid?: number;
 }
 
 /** PCI address ("slot.function", hex slot) of the root port for VPMEM slot s. */
@@ -44,6 +56,16 @@ export function vpmemRootPortAddr(slot: number): { device: number; fn: number } 
 
 export function scsiControllerPciDevice(controller: number): number {
   return SCSI_PCI_SLOT_BASE + controller;
+}
+
+/** A function on the root bus as sysfs names it: 0000:00:DD.F. */
+export function pciAddress(device: number, fn = 0): string {
+  return `0000:00:${device.toString(16).padStart(2, '0')}.${fn}`;
+}
+
+/** Every SCSI controller the layout can hold: hcsshim's GUID for it (what the GCS asks for) and where it sits. */
+export function scsiControllerAddresses(): { guid: string; pci: string }[] {
+  return SCSI_CONTROLLER_GUIDS.map((guid, c) => ({ guid, pci: pciAddress(scsiControllerPciDevice(c)) }));
 }
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
@@ -136,6 +158,15 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
     '-device',
     `virtserialport,bus=vser0.0,chardev=qga,name=${AGENT_PORT_NAME}`,
   ];
+  if (input.gcsSocket) {
+    args.push(
+      '-chardev',
+      `socket,id=gcs,path=${qemuOptValue(input.gcsSocket)},server=on,wait=on`,
+      '-device',
+      `virtserialport,bus=vser0.0,chardev=gcs,name=${GCS_PORT_NAME}`,
+    );
+  }
+  if (input.vsockCid !== undefined) args.push('-device', `vhost-vsock-pci,id=vsock0,guest-cid=${input.vsockCid},bus=pcie.0,addr=0x3`);
   for (let c = 0; c < spec.scsiControllers; c++) {
     args.push('-device', `virtio-scsi-pci,id=scsi${c},bus=pcie.0,addr=${hex(scsiControllerPciDevice(c))}`);
   }

@@ -3,11 +3,21 @@
  *
  * Lifecycle: created → starting (spawn, QMP handshake, agent sync) →
  * running → stopping → stopped. The child's 'exit' event is the single
- * source of truth for "stopped": it rejects every pending QMP and agent call
- * with EVMSTOPPED, removes the private socket folder, and settles waitExit.
- * Host operations go to QMP, guest operations to qemu-ga (see guest-ops.ts).
+ * source of truth for "stopped": it rejects every pending QMP, agent and GCS
+ * call with EVMSTOPPED, removes the private socket folder, and settles
+ * waitExit. Host operations go to QMP, guest operations to qemu-ga (see
+ * guest-ops.ts) — or, in gcs mode, to hcsshim's GCS over its bridge.
+ *
+ * gcs mode (options.gcs; the boot image is the gcs variant): mounts,
+ * unmounts, overlays and SCSI unplugs are GCS requests. Process output
+ * needs vsock, so without it `exec` still runs through qemu-ga (output and
+ * exit code from there) and `execViaGcs` runs a process through the bridge
+ * for its exit code alone; with vsock both go through the GCS. qemu-ga stays
+ * for what the GCS has no request for: finding which /dev/pmemN a VPMEM slot
+ * became, and letting go of a virtio-pmem device QEMU cannot unplug.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,6 +25,7 @@ import path from 'node:path';
 import { LcowError, asError, isLcowError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';
 import { VPMEM_ADDED, vpmemRefused, type VpmemAddResult } from '../contract.js';
+import { GcsClient, GcsGuestOps, type StdioTransport } from '../gcs/index.js';
 import type {
   CombineLayersRequest,
   DiskAttachment,
@@ -48,7 +59,17 @@ export interface QemuVmOptions {
   stopGraceMs: number;
   consoleLogPath?: string;
   logger?: Logger;
+  /** Serve guest requests with hcsshim's GCS; the boot files must be the gcs variant of the guest image. */
+  gcs?: QemuGcsMode;
 }
+
+export interface QemuGcsMode {
+  /** Process stdio over vsock: the guest's context id and the host's listeners (needs /dev/vhost-vsock). */
+  vsock?: { cid: number; stdio: StdioTransport; firstStdioPort: number };
+}
+
+/** What serves a VM's guest requests. */
+export type QemuGuestAgent = 'gcs' | 'qemu-guest-agent';
 
 const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
 const STDERR_TAIL_BYTES = 8192;
@@ -83,6 +104,11 @@ export class QemuVm implements VmHandle {
   private qmp: QmpClient | undefined;
   private agent: GuestAgentClient | undefined;
   private readonly guest: GuestOpsImpl;
+  private gcs: GcsClient | undefined;
+  /** gcs mode: guest operations as GCS requests. */
+  private readonly gcsOps: GcsGuestOps | undefined;
+  /** gcs mode: the N of /dev/pmemN each attached VPMEM slot became (looked up at its first mount). */
+  private readonly pmemNumbers = new Map<number, number>();
   private readonly log: Logger;
   private stderrTail = '';
   private terminateRequested = false;
@@ -108,7 +134,13 @@ export class QemuVm implements VmHandle {
     this.log = componentLogger(options.logger, 'qemu-vm', { vmId: spec.id });
     this.opTimeoutMs = spec.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
-    this.guest = new GuestOpsImpl((argv, o) => this.exec(argv, o));
+    this.guest = new GuestOpsImpl((argv, o) => this.execViaAgent(argv, o));
+    if (options.gcs) this.gcsOps = new GcsGuestOps(this.id, (request) => this.whileRunning(() => this.requireGcs('guest request').modify(request)));
+  }
+
+  /** What serves this VM's mounts, overlays and unplugs. */
+  get guestAgent(): QemuGuestAgent {
+    return this.options.gcs ? 'gcs' : 'qemu-guest-agent';
   }
 
   get state(): VmState {
@@ -137,6 +169,7 @@ export class QemuVm implements VmHandle {
       this.runDir = await mkdtemp(path.join(os.tmpdir(), `lcow-qemu-${this.id.slice(0, 16)}-`));
       const qmpSocket = path.join(this.runDir, 'qmp.sock');
       const agentSocket = path.join(this.runDir, 'agent.sock');
+      const gcsSocket = this.options.gcs ? path.join(this.runDir, 'gcs.sock') : undefined;
       const args = buildQemuArgs({
         spec: this.spec,
         kernelPath: this.options.kernelPath,
@@ -145,17 +178,21 @@ export class QemuVm implements VmHandle {
         agentSocket,
         accel: this.options.accel,
         consoleLogPath: this.options.consoleLogPath,
+        gcsSocket,
+        vsockCid: this.options.gcs?.vsock?.cid,
       });
       this.log.debug({ args }, 'spawning qemu');
       this.spawnChild(args);
       const aborted = (): string | undefined => (this.exitInfo ? `qemu exited: ${this.stderrTail.trim() || this.exitInfo.detail}` : undefined);
+      // With wait=on QEMU runs nothing (not even QMP) until the GCS port has its client.
+      const gcsSock = gcsSocket ? await connectUnixSocket(gcsSocket, deadline, aborted) : undefined;
       const qmpSock = await connectUnixSocket(qmpSocket, deadline, aborted);
       this.qmp = await QmpClient.handshake(qmpSock, Math.max(1, deadline - Date.now()), this.log);
       this.qmp.on('event', (ev) => this.log.debug({ event: ev.event }, 'qmp event'));
       const agentSock = await connectUnixSocket(agentSocket, deadline, aborted);
       this.agent = new GuestAgentClient(agentSock, this.log);
       if (this.exitInfo) this.agent.stop('VM stopped');
-      await this.agent.waitReady(deadline, 1000);
+      await Promise.all([this.agent.waitReady(deadline, 1000), gcsSock && this.connectGcs(gcsSock, deadline)]);
       if (this.exitInfo) throw new LcowError('EVMSTOPPED', 'VM stopped during start', {});
       this.currentState = 'running';
       this.log.info({ pid: this.child?.pid }, 'VM running');
@@ -169,6 +206,21 @@ export class QemuVm implements VmHandle {
         { cause: err },
       );
     }
+  }
+
+  /** Negotiate with the GCS; its bytes wait in the socket until the guest opens its end of the port. */
+  private async connectGcs(socket: Socket, deadline: number): Promise<void> {
+    const vsock = this.options.gcs?.vsock;
+    const client = await GcsClient.connect(socket, {
+      logger: this.log,
+      vmId: this.id,
+      requestTimeoutMs: this.opTimeoutMs,
+      negotiateTimeoutMs: Math.max(1, deadline - Date.now()),
+      ...(vsock ? { stdio: vsock.stdio, firstStdioPort: vsock.firstStdioPort } : {}),
+    });
+    this.gcs = client;
+    if (this.exitInfo) client.stop('VM stopped');
+    this.log.info({ protocolVersion: client.protocolVersion, capabilities: client.capabilities.GuestDefinedCapabilities }, 'GCS bridge negotiated');
   }
 
   private spawnChild(args: string[]): void {
@@ -198,6 +250,7 @@ export class QemuVm implements VmHandle {
     this.log.info(info, 'VM stopped');
     this.qmp?.stop(`VM ${this.id} stopped (${info.reason})`);
     this.agent?.stop(`VM ${this.id} stopped (${info.reason})`);
+    this.gcs?.stop(`VM ${this.id} stopped (${info.reason})`);
     const dir = this.runDir;
     const done = (): void => this.resolveExited(info);
     if (dir) void rm(dir, { recursive: true, force: true }).then(done, done);
@@ -231,8 +284,12 @@ export class QemuVm implements VmHandle {
     const grace = this.options.stopGraceMs;
     const exitedWithin = (ms: number): Promise<boolean> =>
       Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
-    // 1. the guest syncs its file systems and powers off (-no-reboot makes that an exit)
-    if (this.agent && !this.agent.stopped) {
+    // 1. the guest powers off (-no-reboot makes that an exit): in gcs mode
+    // ShutdownForced, as hcsshim ends a UVM; else qemu-ga's `poweroff -f`, which syncs first
+    if (this.gcs && !this.gcs.isClosed) {
+      await Promise.race([this.gcs.shutdownForced().catch(() => undefined), this.exited]);
+      if (await exitedWithin(grace)) return;
+    } else if (this.agent && !this.agent.stopped) {
       const asked = await Promise.race([
         this.agent.request('guest-exec', { path: 'poweroff', arg: ['-f'] }, grace).then(
           () => true,
@@ -272,12 +329,24 @@ export class QemuVm implements VmHandle {
     try {
       return await op();
     } catch (err) {
-      if (isLcowError(err, 'EVMSTOPPED') && !this.exitInfo) {
+      // A GCS bridge that broke (EBRIDGE) is, like a closed QMP or agent
+      // socket, most often the VM going away: the GCS serves one connection
+      // per boot and the guest powers off when it exits.
+      if (isLcowError(err, 'EVMSTOPPED', 'EBRIDGE') && !this.exitInfo) {
         const exited = await Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
         if (!exited && !this.terminateRequested) await this.kill();
       }
+      if (isLcowError(err, 'EBRIDGE') && this.exitInfo) {
+        throw new LcowError('EVMSTOPPED', `VM ${this.id} stopped (${this.exitInfo.reason}): ${err.message}`, { ...err.context, vmId: this.id }, { cause: err });
+      }
       throw err;
     }
+  }
+
+  private requireGcs(op: string): GcsClient {
+    this.requireRunning(op);
+    if (!this.gcs) throw new LcowError('EUNSUPPORTED', `${op}: VM ${this.id} is not in gcs mode`, { vmId: this.id, op });
+    return this.gcs;
   }
 
   private requireRunning(op: string): { qmp: QmpClient; agent: GuestAgentClient } {
@@ -406,14 +475,52 @@ export class QemuVm implements VmHandle {
         throw new LcowError('ENOTFOUND', `no VPMEM device in slot ${slot} of VM ${this.id}`, { vmId: this.id, slot });
       }
       await this.guest.releaseVpmem(slot);
+      this.pmemNumbers.delete(slot); // its region id is free again: a revived device may get another
       this.vpmemFiles.delete(slot);
       this.retiredVpmemSlots.set(slot, held);
     });
   }
 
+  /** A virtio-pmem device maps one whole file (capabilities.vpmemMapped is false). */
+  addVpmemMapping(slot: number, offsetBytes: number): Promise<VpmemAddResult> {
+    return Promise.reject(
+      new LcowError('EUNSUPPORTED', 'QEMU maps one file per virtio-pmem device, never several at offsets', { vmId: this.id, slot, offsetBytes }),
+    );
+  }
+
+  removeVpmemMapping(slot: number, offsetBytes: number): Promise<void> {
+    return Promise.reject(
+      new LcowError('EUNSUPPORTED', 'QEMU maps one file per virtio-pmem device, never several at offsets', { vmId: this.id, slot, offsetBytes }),
+    );
+  }
+
   // ---- guest side ------------------------------------------------------
 
+  /**
+   * Run a process from argv. In gcs mode with vsock stdio it runs through the
+   * GCS; otherwise through qemu-ga (output and exit code both from there).
+   */
   exec(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    if (this.gcs?.hasStdio) return this.execViaGcs(argv, options);
+    return this.execViaAgent(argv, options);
+  }
+
+  /**
+   * gcs mode: run a process through the GCS bridge (ExecuteProcess, one
+   * WaitForProcess, kill -9 by a second process on a time limit). Without
+   * vsock there is no stdio: the exit code is the GCS's, stdout and stderr
+   * are empty, stdin is EUNSUPPORTED.
+   */
+  execViaGcs(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+    return this.whileRunning(() => this.requireGcs('execViaGcs').exec(argv, options));
+  }
+
+  /** gcs mode: every goroutine's stack in the GCS (diagnostics). */
+  gcsDumpStacks(): Promise<string> {
+    return this.whileRunning(() => this.requireGcs('gcsDumpStacks').dumpStacks());
+  }
+
+  private execViaAgent(argv: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
     return this.whileRunning(async () => {
       const { agent } = this.requireRunning('exec');
       return guestExec(agent, argv, options, { requestTimeoutMs: this.opTimeoutMs });
@@ -422,29 +529,43 @@ export class QemuVm implements VmHandle {
 
   mountScsi(req: ScsiMountRequest): Promise<void> {
     this.checkScsiSlot(req.controller, req.lun);
-    return this.guest.mountScsi(req);
+    return (this.gcsOps ?? this.guest).mountScsi(req);
   }
 
-  mountVpmem(req: VpmemMountRequest): Promise<void> {
+  async mountVpmem(req: VpmemMountRequest): Promise<void> {
     this.checkVpmemSlot(req.slot);
-    return this.guest.mountVpmem(req);
+    if (!this.gcsOps) {
+      if (req.mapping)
+        throw new LcowError('EUNSUPPORTED', 'mounting part of a VPMEM device needs the GCS (dm-linear); qemu-guest-agent mounts whole devices', {
+          vmId: this.id,
+          slot: req.slot,
+        });
+      return this.guest.mountVpmem(req);
+    }
+    // The GCS mounts /dev/pmem<DeviceNumber>: send the N this slot's device has in the guest.
+    let n = this.pmemNumbers.get(req.slot);
+    if (n === undefined) {
+      n = await this.guest.pmemIndex(req.slot);
+      this.pmemNumbers.set(req.slot, n);
+    }
+    return this.gcsOps.mountVpmem({ ...req, slot: n });
   }
 
   unmount(guestPath: string): Promise<void> {
-    return this.guest.unmount(guestPath);
+    return (this.gcsOps ?? this.guest).unmount(guestPath);
   }
 
   unplugScsi(controller: number, lun: number): Promise<void> {
     this.checkScsiSlot(controller, lun);
-    return this.guest.unplugScsi(controller, lun);
+    return (this.gcsOps ?? this.guest).unplugScsi(controller, lun);
   }
 
   combineLayers(req: CombineLayersRequest): Promise<void> {
-    return this.guest.combineLayers(req);
+    return (this.gcsOps ?? this.guest).combineLayers(req);
   }
 
   removeCombinedLayers(target: string): Promise<void> {
-    return this.guest.removeCombinedLayers(target);
+    return (this.gcsOps ?? this.guest).removeCombinedLayers(target);
   }
 }
 

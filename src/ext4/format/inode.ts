@@ -88,34 +88,38 @@ export interface Inode extends Omit<InodeFields, 'crtime' | 'xattrArea'> {
   xattrArea: Buffer;
 }
 
-function putTime(b: Buffer, t: Timestamp, loOff: number, extraOff: number): void {
+function putTime(v: DataView, t: Timestamp, loOff: number, extraOff: number): void {
   const e = encodeTime(t);
-  b.writeUInt32LE(e.lo, loOff);
-  b.writeUInt32LE(e.extra, extraOff);
+  v.setUint32(loOff, e.lo, true);
+  v.setUint32(extraOff, e.extra, true);
 }
 
-/** Encode into `out` at `offset` (INODE_SIZE bytes, assumed zero). */
+/**
+ * Encode into `out` at `offset` (INODE_SIZE bytes, assumed zero). Through a
+ * DataView: one builtin call per field, where Buffer's write methods run
+ * their range checks in JavaScript — an image has an inode per member.
+ */
 export function encodeInode(f: InodeFields, out: Buffer, offset = 0): void {
-  const b = out.subarray(offset, offset + INODE_SIZE);
-  b.writeUInt16LE(f.mode & 0xffff, 0x0);
-  b.writeUInt16LE(f.uid & 0xffff, 0x2);
-  b.writeUInt32LE(f.size % 2 ** 32, 0x4);
-  b.writeUInt16LE(f.gid & 0xffff, 0x18);
-  b.writeUInt16LE(f.linksCount, 0x1a);
-  b.writeUInt32LE(f.blocks % 2 ** 32, 0x1c);
-  b.writeUInt32LE(f.flags >>> 0, 0x20);
-  f.iBlock.copy(b, 0x28, 0, 60);
-  b.writeUInt32LE(f.fileAcl >>> 0, 0x68);
-  b.writeUInt32LE(Math.floor(f.size / 2 ** 32), 0x6c);
-  b.writeUInt16LE(Math.floor(f.blocks / 2 ** 32) & 0xffff, 0x74);
-  b.writeUInt16LE((f.uid >>> 16) & 0xffff, 0x78);
-  b.writeUInt16LE((f.gid >>> 16) & 0xffff, 0x7a);
-  b.writeUInt16LE(EXTRA_ISIZE, 0x80);
-  putTime(b, f.ctime, 0x0c, 0x84);
-  putTime(b, f.mtime, 0x10, 0x88);
-  putTime(b, f.atime, 0x08, 0x8c);
-  putTime(b, f.crtime, 0x90, 0x94);
-  if (f.xattrArea) f.xattrArea.copy(b, 128 + EXTRA_ISIZE);
+  const v = new DataView(out.buffer, out.byteOffset + offset, INODE_SIZE);
+  v.setUint16(0x0, f.mode & 0xffff, true);
+  v.setUint16(0x2, f.uid & 0xffff, true);
+  v.setUint32(0x4, f.size % 2 ** 32, true);
+  v.setUint16(0x18, f.gid & 0xffff, true);
+  v.setUint16(0x1a, f.linksCount, true);
+  v.setUint32(0x1c, f.blocks % 2 ** 32, true);
+  v.setUint32(0x20, f.flags >>> 0, true);
+  out.set(f.iBlock.subarray(0, 60), offset + 0x28);
+  v.setUint32(0x68, f.fileAcl >>> 0, true);
+  v.setUint32(0x6c, Math.floor(f.size / 2 ** 32), true);
+  v.setUint16(0x74, Math.floor(f.blocks / 2 ** 32) & 0xffff, true);
+  v.setUint16(0x78, (f.uid >>> 16) & 0xffff, true);
+  v.setUint16(0x7a, (f.gid >>> 16) & 0xffff, true);
+  v.setUint16(0x80, EXTRA_ISIZE, true);
+  putTime(v, f.ctime, 0x0c, 0x84);
+  putTime(v, f.mtime, 0x10, 0x88);
+  putTime(v, f.atime, 0x08, 0x8c);
+  putTime(v, f.crtime, 0x90, 0x94);
+  if (f.xattrArea) out.set(f.xattrArea, offset + 128 + EXTRA_ISIZE);
 }
 
 /** Decode inode `ino` from its on-disk bytes (`b`, s_inode_size long); `huge`: the volume has huge_file. */

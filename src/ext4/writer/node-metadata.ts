@@ -14,7 +14,7 @@ import { LcowError } from '../../errors.js';
 import type { BatchWriter } from './batch-writer.js';
 import { BLOCK_SIZE, MAX_LINKS } from '../format/constants.js';
 import { directoryBlockCount, encodeDirectory, type DirectoryEntry } from '../format/directory.js';
-import { buildExtentTree, extentTreeBlockCount, splitLongExtents, type Extent, type ExtentTree } from '../format/extents.js';
+import { ROOT_CAPACITY, buildExtentTree, extentTreeBlockCount, splitLongExtents, type Extent, type ExtentTree } from '../format/extents.js';
 import { INODE_FLAGS, MODE_TYPE, encodeDevice, type InodeFields } from '../format/inode.js';
 import type { DirNode, Node } from './namespace.js';
 import { layoutXattrs, type XattrLayout } from '../format/xattrs.js';
@@ -27,6 +27,8 @@ export function metadataBlockCount(n: Node): number {
 
 /** Append `n`'s metadata blocks to `out`, which must be at block `first`. */
 export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter): Promise<void> {
+  // Most nodes (a small file, a symlink, a device) have no metadata blocks: skip building their extent root.
+  if (n.type !== 'dir' && !(n.xattrs && n.xattrs.size > 0) && extentsOf(n, 0, 0).length <= ROOT_CAPACITY) return;
   const { dirBlocks, tree, xattrs } = shape(n, first);
   if (n.type === 'dir') {
     const data = encodeDirectory(dirEntries(n));

@@ -12,21 +12,31 @@
  * `vpmemUnplug`: with 'full' the slot is free again; with 'same-file-only'
  * (QEMU cannot unplug virtio-pmem) it is retired, still mapping its file, and
  * only that file is sent there again — other files go to free slots.
+ *
+ * With the backend's `vpmemMapped` (HCS), a device is shared, as in
+ * hcsshim's mapped VPMEM: each file takes the lowest page-aligned range of
+ * the lowest device with room (a device is `maxSizeBytes` long, holds at
+ * most MAX_MAPPINGS files), the guest mounts just that range, and the
+ * device goes when its last file does.
  */
-import type { BackendCapabilities, DiskFormat, GuestOps, HostOps, VpmemAddResult, VpmemRefusal } from '../../backend/index.js';
+import type { BackendCapabilities, DiskFormat, GuestOps, HostOps, VpmemAddResult, VpmemMapping, VpmemRefusal } from '../../backend/index.js';
 import type { MountPoints } from '../mount-points.js';
 import type { HostFiles } from '../host-files.js';
 import type { Orphans } from '../orphans.js';
 import { ReleaseOnce } from '../release-once.js';
 import { RefTable, type RefEntry } from '../ref-table.js';
 import type { VmGuard } from '../vm-guard.js';
+import { Regions } from './regions.js';
 
-export type VpmemHost = Pick<HostOps, 'addVpmemDevice' | 'removeVpmemDevice'>;
+export type VpmemHost = Pick<HostOps, 'addVpmemDevice' | 'removeVpmemDevice' | 'addVpmemMapping' | 'removeVpmemMapping'>;
 export type VpmemMounter = Pick<GuestOps, 'mountVpmem' | 'unmount'>;
 
 /** hcsshim's defaults for a utility VM, taken when the backend's limits allow. */
 export const DEFAULT_VPMEM_DEVICES = 64;
 export const DEFAULT_VPMEM_MAX_SIZE = 4 * 1024 ** 3;
+
+/** Files one shared device holds at most (hcsshim's MaxMappedDeviceCount). */
+export const MAX_MAPPINGS = 1024;
 
 /** Why a file did not get a VPMEM device (uvm then uses SCSI). */
 export type VpmemFallbackReason = 'vpmem-disabled' | 'vpmem-full' | 'vpmem-too-large' | 'vpmem-unsuitable';
@@ -38,6 +48,8 @@ interface Device {
   readonly hostPath: string;
   readonly slot: number;
   readonly guestPath: string;
+  /** Mapped VPMEM: the device's range this file occupies. */
+  readonly mapping?: VpmemMapping;
   mounted: boolean;
 }
 
@@ -48,7 +60,9 @@ type Slot =
   /** Removed from a 'same-file-only' backend: it still maps heldPath, and only heldPath may have it back. */
   | { readonly state: 'retired'; readonly heldPath: string }
   /** The backend refused it as held by another file (e.g. heldPath was replaced on disk): no file can have it. */
-  | { readonly state: 'unusable' };
+  | { readonly state: 'unusable' }
+  /** Mapped VPMEM: a device holding one or more files at their ranges. */
+  | { readonly state: 'shared'; readonly regions: Regions };
 
 const FREE: Slot = { state: 'free' };
 const UNUSABLE: Slot = { state: 'unusable' };
@@ -62,6 +76,8 @@ export interface VpmemManagerDeps {
   guard: VmGuard;
   orphans: Orphans;
   unplug: BackendCapabilities['vpmemUnplug'];
+  /** Several files per device (the backend's capabilities.vpmemMapped). */
+  mapped: boolean;
   count: number;
   maxSizeBytes: number;
 }
@@ -71,6 +87,8 @@ export interface VpmemDevice {
   readonly hostPath: string;
   readonly slot: number;
   readonly guestPath: string;
+  /** Mapped VPMEM: where on the shared device this file is. */
+  readonly mapping: VpmemMapping | undefined;
   readonly released: boolean;
   release(): Promise<void>;
 }
@@ -137,7 +155,12 @@ export class VpmemManager {
 
   /** Device numbers holding a device now. */
   inUse(): number[] {
-    return this.slotsIn('used');
+    return this.deps.mapped ? this.slotsIn('shared') : this.slotsIn('used');
+  }
+
+  /** Mapped VPMEM: the files each device holds now (device number → count). */
+  mappings(): Map<number, number> {
+    return new Map(this.slots.flatMap((s, i) => (s.state === 'shared' ? [[i, s.regions.count] as const] : [])));
   }
 
   /** Device numbers a new file cannot have: retired (only their old file can) or unusable. */
@@ -156,9 +179,9 @@ export class VpmemManager {
     if (size > this.deps.maxSizeBytes) {
       throw new Refused('vpmem-too-large', `${hostPath} (${size} bytes) is larger than a VPMEM device (${this.deps.maxSizeBytes} bytes)`);
     }
-    const dev = await this.plug(hostPath, format);
+    const dev = this.deps.mapped ? await this.map(hostPath, format, size) : await this.plug(hostPath, format);
     try {
-      await guard.do('mountVpmem', () => mounter.mountVpmem({ slot: dev.slot, guestPath: dev.guestPath }));
+      await guard.do('mountVpmem', () => mounter.mountVpmem({ slot: dev.slot, guestPath: dev.guestPath, ...(dev.mapping ? { mapping: dev.mapping } : {}) }));
       dev.mounted = true;
     } catch (err) {
       paths.free(dev.guestPath);
@@ -169,10 +192,72 @@ export class VpmemManager {
     return dev;
   }
 
-  /** Remove the device on the host; its slot is then free or retired, as the backend's unplug allows. */
+  /** Remove the device (or the file's mapping) on the host; its slot is then free, retired or still shared. */
   private async removeDevice(dev: Device): Promise<void> {
-    await this.deps.guard.undo('removeVpmemDevice', () => this.deps.host.removeVpmemDevice(dev.slot));
+    const { guard, host } = this.deps;
+    const { mapping } = dev;
+    if (mapping) {
+      await guard.undo('removeVpmemMapping', () => host.removeVpmemMapping(dev.slot, mapping.offsetBytes));
+      const slot = this.slots[dev.slot]!;
+      if (slot.state === 'shared') {
+        slot.regions.release(mapping.offsetBytes);
+        if (slot.regions.count === 0) this.slots[dev.slot] = FREE;
+      }
+      return;
+    }
+    await guard.undo('removeVpmemDevice', () => host.removeVpmemDevice(dev.slot));
     this.slots[dev.slot] = this.deps.unplug === 'full' ? FREE : { state: 'retired', heldPath: dev.hostPath };
+  }
+
+  /**
+   * Mapped VPMEM: take the lowest range that fits on the lowest device with
+   * room (synchronously, so concurrent adds never share one), and map the
+   * file there. A refusal gives the range back.
+   */
+  private async map(hostPath: string, format: DiskFormat | undefined, size: number): Promise<Device> {
+    const { guard, host, paths } = this.deps;
+    for (;;) {
+      const place = this.placeMapping(size);
+      if (!place)
+        throw new Refused(
+          'vpmem-full',
+          `no VPMEM device has ${size} bytes free for ${hostPath} (${this.deps.count} devices of ${this.deps.maxSizeBytes} bytes)`,
+        );
+      const { slot, regions, mapping } = place;
+      const dev: Device = { hostPath, slot, guestPath: paths.allocate(`vpmem ${slot}@${mapping.offsetBytes}`), mapping, mounted: false };
+      const giveBack = (): void => {
+        paths.free(dev.guestPath);
+        regions.release(mapping.offsetBytes);
+        if (regions.count === 0 && this.slots[slot]?.state === 'shared') this.slots[slot] = FREE;
+      };
+      let result: VpmemAddResult;
+      try {
+        result = await guard.do('addVpmemMapping', () => host.addVpmemMapping(slot, mapping.offsetBytes, { hostPath, format }));
+      } catch (err) {
+        giveBack();
+        throw err;
+      }
+      if (result.added) return dev;
+      giveBack();
+      if (result.refused === 'slot-held') {
+        this.slots[slot] = UNUSABLE;
+        continue;
+      }
+      throw new Refused(FALLBACK_FOR[result.refused], result.detail);
+    }
+  }
+
+  private placeMapping(size: number): { slot: number; regions: Regions; mapping: VpmemMapping } | undefined {
+    for (const [i, s] of this.slots.entries()) {
+      if (s.state !== 'free' && s.state !== 'shared') continue;
+      const regions = s.state === 'shared' ? s.regions : new Regions(this.deps.maxSizeBytes);
+      if (regions.count >= MAX_MAPPINGS) continue;
+      const mapping = regions.allocate(size);
+      if (!mapping) continue;
+      if (s.state === 'free') this.slots[i] = { state: 'shared', regions };
+      return { slot: i, regions, mapping };
+    }
+    return undefined;
   }
 
   /** The slot retired holding this very file (its device comes back), else the lowest free one; -1 if none. */
@@ -223,10 +308,11 @@ class VpmemHandle implements VpmemDevice {
   readonly hostPath: string;
   readonly slot: number;
   readonly guestPath: string;
+  readonly mapping: VpmemMapping | undefined;
   private readonly once: ReleaseOnce;
 
   constructor(entry: RefEntry<Device>, manager: VpmemManager) {
-    ({ hostPath: this.hostPath, slot: this.slot, guestPath: this.guestPath } = entry.value);
+    ({ hostPath: this.hostPath, slot: this.slot, guestPath: this.guestPath, mapping: this.mapping } = entry.value);
     this.once = new ReleaseOnce('VPMEM device', { hostPath: this.hostPath, slot: this.slot }, () => manager.remove(entry));
   }
 

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
-import { LcowError } from '../../errors.js';
+import { LcowError, hostFsError } from '../../errors.js';
 import type { SparseImage } from '../sparse-image.js';
 import { encodeBatEntry } from './bat.js';
 import {
@@ -75,7 +75,7 @@ export async function createVhdx(path: string, image: SparseImage | { size: numb
   const bat = Buffer.alloc(batLength);
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   const fh = await open(tmp, 'wx').catch((err: unknown) => {
-    throw new LcowError('EIO', `cannot create ${tmp}`, { file: path }, { cause: err });
+    throw hostFsError(err, `cannot create ${tmp}`, { file: path });
   });
   let ok = false;
   try {
@@ -152,6 +152,9 @@ export async function createVhdx(path: string, image: SparseImage | { size: numb
     await rename(tmp, path);
     ok = true;
     return { path, fileSize, virtualSize: size, allocatedBlocks: allocated };
+  } catch (err) {
+    // A full disk (ENOSPC) or any other write failure, typed; the temp file goes below.
+    throw hostFsError(err, `cannot write ${path}`, { file: path });
   } finally {
     if (!ok) {
       await fh.close().catch(() => undefined);

@@ -11,16 +11,9 @@ import { lcowDocumentFor } from '../../../src/backend/hcs/backend.js';
 import {
   addScsiAttachment,
   addVpmemDevice,
-  buildProcessParameters,
-  combineLayersRequest,
-  mountScsiRequest,
-  mountVpmemRequest,
-  removeCombinedLayersRequest,
   removeScsiAttachment,
   removeVpmemDevice,
   roundMemoryMiB,
-  unmountVpmemRequest,
-  unplugScsiRequest,
   vpmemImageFormat,
 } from '../../../src/backend/hcs/documents/index.js';
 
@@ -120,46 +113,5 @@ describe('ModifySettingRequest (host side)', () => {
     } catch (err) {
       expect(isLcowError(err, 'EUNSUPPORTED')).toBe(true);
     }
-  });
-});
-
-describe('guest requests and process parameters', () => {
-  const g = golden('guest-requests.json') as Record<string, unknown>;
-
-  it('MappedVirtualDisk, VPMemDevice, SCSIDevice unplug', () => {
-    expectGolden(mountScsiRequest({ controller: 0, lun: 1, guestPath: '/run/mounts/m1', readOnly: false }), g.mountScsi);
-    expectGolden(
-      mountScsiRequest({ controller: 2, lun: 5, guestPath: '/run/m/42', readOnly: true, options: ['noload'], fsType: 'ext4' }),
-      g.mountScsiReadOnlyWithOptions,
-    );
-    expectGolden(mountVpmemRequest({ slot: 1, guestPath: '/run/layers/p1' }), g.mountVpmem);
-    expectGolden(unmountVpmemRequest({ slot: 1, guestPath: '/run/layers/p1' }), g.unmountVpmem);
-    expectGolden(unplugScsiRequest(0, 1), g.unplugScsi);
-  });
-
-  it('CombinedLayers with a scratch, read-only, and its removal', () => {
-    expectGolden(
-      combineLayersRequest({
-        lowerDirs: ['/run/m/2', '/run/m/1'],
-        upperDir: '/run/gcs/c/abc/scratch/upper',
-        workDir: '/run/gcs/c/abc/scratch/work',
-        target: '/run/gcs/c/abc/rootfs',
-      }),
-      g.combineLayers,
-    );
-    expectGolden(combineLayersRequest({ lowerDirs: ['/run/m/1'], target: '/run/u/1' }), g.combineLayersReadOnly);
-    expectGolden(removeCombinedLayersRequest('/run/gcs/c/abc/rootfs'), g.removeCombinedLayers);
-  });
-
-  it('rejects upper/work directories the GCS cannot express, and relative guest paths', () => {
-    expect(() => combineLayersRequest({ lowerDirs: ['/a'], upperDir: '/s/up', workDir: '/s/work', target: '/t' })).toThrow(/upper/);
-    expect(() => mountVpmemRequest({ slot: 0, guestPath: 'run/x' })).toThrow(/absolute/);
-  });
-
-  it('process parameters carry argv as an array, untouched (no shell string is built)', () => {
-    const argv = ['/bin/sh', '-c', `echo 'a b'; rm -rf "$x"`];
-    expectGolden(buildProcessParameters(argv, { cwd: '/', env: { PATH: '/usr/bin:/bin' } }), g.processParameters);
-    expect(buildProcessParameters(argv)).not.toHaveProperty('CommandLine');
-    expect(() => buildProcessParameters([])).toThrow();
   });
 });

@@ -3,17 +3,18 @@
  * computecore.dll (stub/computecore-stub.c): UTF-16 marshalling, out
  * parameters, result strings freed with the library's LocalFree, completion
  * and exit callbacks fired from the stub's own pthreads, cancellation on
- * timeout, HRESULT → typed errors, and the VM lifecycle. What this cannot
- * prove (HCS's own behaviour) is listed in src/backend/hcs/README.md.
+ * timeout, HRESULT → typed errors, and the VM lifecycle. The guest side here
+ * is an injected recording connection; the default one (the GCS over
+ * hvsockets) is driven in hvsock-vm.test.ts. What this cannot prove (HCS's
+ * own behaviour) is listed in src/backend/hcs/README.md.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LcowError, isLcowError } from '../../../src/errors.js';
-import type { VmSpec } from '../../../src/backend/types.js';
-import { HcsBackend, lcowDocumentFor, type GuestConnection } from '../../../src/backend/hcs/index.js';
-import type { GuestModifyRequest } from '../../../src/backend/hcs/documents/guest-request.js';
+import { isLcowError } from '../../../src/errors.js';
+import { HcsBackend, lcowDocumentFor, type GuestConnection, type GuestConnectionTarget } from '../../../src/backend/hcs/index.js';
+import type { GuestModifyRequest } from '../../../src/backend/gcs/index.js';
 import { loadComputeCore } from '../../../src/backend/hcs/native/computecore.js';
 import { callAsync } from '../../../src/backend/hcs/native/call-async.js';
 import { loadNativeHcs } from '../../../src/backend/hcs/native/load.js';
@@ -23,6 +24,7 @@ import fc from 'fast-check';
 import { eventLoopHolders } from '../../../src/backend/hcs/native/keepalive.js';
 import { createVhdxViaVirtdisk } from '../../../src/backend/hcs/vhdx.js';
 import type { HcsVm } from '../../../src/backend/hcs/vm.js';
+import { rejection, vmSpec } from './helpers.js';
 import { buildStubLibrary, type StubLibrary } from './stub-library.js';
 
 let stub: StubLibrary;
@@ -33,23 +35,29 @@ beforeEach(() => stub.reset());
 const LAYER = 'C:\\données\\層\\layer.vhd';
 const SANDBOX = 'C:\\data\\🐳 sandbox.vhdx'; // outside the BMP: a surrogate pair in UTF-16
 
-function spec(id: string): VmSpec {
+/** A guest side that records what reaches it (the GCS itself is the hvsock tests' and ../gcs's business). */
+function recordingGuest(): GuestConnection & { sent: GuestModifyRequest[]; runs: (readonly string[])[] } {
+  const sent: GuestModifyRequest[] = [];
+  const runs: (readonly string[])[] = [];
   return {
-    id,
-    memoryMiB: 1024,
-    cpus: 2,
-    boot: { kind: 'kernel-initrd', kernelPath: 'C:\\boot\\vmlinux', initrdPath: 'C:\\boot\\initrd.img' },
-    scsiControllers: 2,
-    vpmem: { count: 8, maxSizeBytes: 4 * 1024 ** 3 },
+    sent,
+    runs,
+    modify: async (r) => void sent.push(r),
+    exec: async (argv) => {
+      runs.push(argv);
+      return { exitCode: 0, stdout: Buffer.from('ran'), stderr: Buffer.alloc(0), truncated: false };
+    },
+    close: async () => {},
   };
 }
 
 function backend(extra: Partial<ConstructorParameters<typeof HcsBackend>[0]> = {}): HcsBackend {
-  return new HcsBackend({ libraries: stub.libraries, owner: 'test', ...extra });
+  const guest = recordingGuest();
+  return new HcsBackend({ libraries: stub.libraries, owner: 'test', guestConnection: () => guest, ...extra });
 }
 
 async function running(id: string, b = backend()): Promise<HcsVm> {
-  const vm = await b.createVm(spec(id));
+  const vm = await b.createVm(vmSpec(id));
   await vm.start();
   return vm;
 }
@@ -61,15 +69,6 @@ async function expectBalanced(): Promise<void> {
     expect(stub.counter('frees')).toBe(stub.counter('allocs'));
   });
   expect(stub.counter('violations')).toBe(0);
-}
-
-async function rejection(p: Promise<unknown>): Promise<LcowError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(LcowError);
-  return err as LcowError;
 }
 
 afterEach(async () => {
@@ -94,6 +93,7 @@ describe('HcsVm against the stand-in computecore', () => {
     expect(calls.map((c) => c.fn)).toEqual([
       'HcsCreateComputeSystem',
       'HcsSetComputeSystemCallback',
+      'HcsGetComputeSystemProperties', // the RuntimeId
       'HcsStartComputeSystem',
       'HcsGrantVmAccess',
       'HcsModifyComputeSystem',
@@ -107,19 +107,20 @@ describe('HcsVm against the stand-in computecore', () => {
     ]);
     // The document crossed as UTF-16 and came back identical.
     expect(calls[0]!.args[0]).toBe('vm-life');
-    expect(JSON.parse(calls[0]!.args[1]!)).toEqual(lcowDocumentFor(spec('vm-life'), 'test'));
+    expect(JSON.parse(calls[0]!.args[1]!)).toEqual(lcowDocumentFor(vmSpec('vm-life'), 'test'));
     // Access granted to exactly the path attached, right before the attach; non-ASCII and astral characters intact.
-    expect(calls[3]!.args).toEqual(['vm-life', SANDBOX, null]);
-    expect(JSON.parse(calls[4]!.args[1]!)).toEqual({
+    expect(calls[4]!.args).toEqual(['vm-life', SANDBOX, null]);
+    expect(JSON.parse(calls[5]!.args[1]!)).toEqual({
       ResourcePath: 'VirtualMachine/Devices/Scsi/df6d0690-79e5-55b6-a5ec-c1e2f77f580a/Attachments/1',
       RequestType: 'Add',
       Settings: { Type: 'VirtualDisk', Path: SANDBOX, ReadOnly: false },
     });
-    expect(calls[5]!.args).toEqual(['vm-life', LAYER, null]);
-    expect(JSON.parse(calls[6]!.args[1]!).Settings).toEqual({ HostPath: LAYER, ReadOnly: true, ImageFormat: 'Vhd1' });
-    expect(JSON.parse(calls[8]!.args[1]!)).toEqual({ ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/3', RequestType: 'Remove' });
+    expect(calls[6]!.args).toEqual(['vm-life', LAYER, null]);
+    expect(JSON.parse(calls[7]!.args[1]!).Settings).toEqual({ HostPath: LAYER, ReadOnly: true, ImageFormat: 'Vhd1' });
+    expect(JSON.parse(calls[9]!.args[1]!)).toEqual({ ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/3', RequestType: 'Remove' });
+    expect(vm.runtimeId).toMatch(/^c0ffee[0-9a-f]{2}-5e1f-4c0d-9a7b-[0-9a-f]{12}$/);
     // Completions and the exit event came from the stub's threads.
-    expect(stub.counter('foreignCallbacks')).toBe(9); // 8 operations + SystemExited
+    expect(stub.counter('foreignCallbacks')).toBe(10); // 9 operations + SystemExited
     expect(stub.counter('systemsClosed')).toBe(1);
     await expectBalanced();
   });
@@ -211,77 +212,65 @@ describe('HcsVm against the stand-in computecore', () => {
 
   it('fails createVm with a typed error and leaks nothing when HcsCreateComputeSystem fails', async () => {
     stub.fail('HcsCreateComputeSystem', 0x8037010f, true);
-    const err = await rejection(backend().createVm(spec('vm-dup')));
+    const err = await rejection(backend().createVm(vmSpec('vm-dup')));
     expect(err.context).toMatchObject({ name: 'HCS_E_SYSTEM_ALREADY_EXISTS', vmId: 'vm-dup' });
     await expectBalanced();
   });
 
-  it('exec: argv as CommandArgs, stdin/stdout/stderr through the returned pipe handles, exit code from ProcessExited', async () => {
-    const vm = await running('vm-exec');
-    const argv = ['/bin/cat', '--', "it's $(not) a shell"];
-    const r = await vm.exec(argv, { stdin: 'héllo 層', env: { A: 'b' }, cwd: '/tmp' });
-    expect(r.exitCode).toBe(7);
-    expect(r.stdout.toString()).toBe('out:héllo 層');
-    expect(r.stderr.toString()).toBe('err\n');
-    expect(r.truncated).toBe(false);
-    const create = stub.calls().find((c) => c.fn === 'HcsCreateProcess')!;
-    expect(JSON.parse(create.args[1]!)).toEqual({
-      CommandArgs: argv,
-      WorkingDirectory: '/tmp',
-      Environment: { A: 'b' },
-      EmulateConsole: false,
-      CreateStdInPipe: true,
-      CreateStdOutPipe: true,
-      CreateStdErrPipe: true,
+  it("mapped VPMEM in hcsshim's documents: the first file creates the device, others are Mappings at their offsets, the last removal takes the device", async () => {
+    const vm = await running('vm-mapped');
+    const other = 'C:\\layers\\second.vhd';
+    expect(await vm.addVpmemMapping(2, 0, { hostPath: LAYER })).toEqual({ added: true });
+    expect(await vm.addVpmemMapping(2, 8192, { hostPath: other })).toEqual({ added: true });
+    expect((await rejection(vm.addVpmemMapping(2, 8192, { hostPath: other }))).code).toBe('EEXIST');
+    await vm.removeVpmemMapping(2, 0);
+    await vm.removeVpmemMapping(2, 8192);
+    expect((await rejection(vm.removeVpmemMapping(2, 8192))).code).toBe('ENOTFOUND');
+    const docs = stub
+      .calls()
+      .filter((c) => c.fn === 'HcsModifyComputeSystem')
+      .map((c) => JSON.parse(c.args[1]!) as Record<string, unknown>);
+    expect(docs).toEqual([
+      { ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/2', RequestType: 'Add', Settings: { HostPath: LAYER, ReadOnly: true, ImageFormat: 'Vhd1' } },
+      { ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/2/Mappings/8192', RequestType: 'Add', Settings: { HostPath: other, ImageFormat: 'Vhd1' } },
+      { ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/2/Mappings/0', RequestType: 'Remove' },
+      { ResourcePath: 'VirtualMachine/Devices/VirtualPMem/Devices/2', RequestType: 'Remove' },
+    ]);
+    await vm.terminate();
+    await expectBalanced();
+  });
+
+  it('guest requests and exec go to an injected GuestConnection, made once the VM has started, given the RuntimeId', async () => {
+    const conn = recordingGuest();
+    const targets: GuestConnectionTarget[] = [];
+    const b = backend({
+      guestConnection: (t) => {
+        targets.push(t);
+        expect(stub.calls().map((c) => c.fn)).toContain('HcsStartComputeSystem');
+        return conn;
+      },
     });
-    expect(stub.calls().map((c) => c.fn)).toContain('HcsCloseProcess');
-    const capped = await vm.exec(['/bin/cat'], { stdin: 'x'.repeat(1000), maxOutputBytes: 10 });
-    expect(capped.stdout.toString()).toBe('out:xxxxxx');
-    expect(capped.truncated).toBe(true);
-    await vm.terminate();
-    await expectBalanced();
-  });
-
-  it('exec past its timeoutMs: HcsTerminateProcess, then ETIMEOUT, handles closed', async () => {
-    const vm = await running('vm-exec-timeout');
-    const err = await rejection(vm.exec(['/bin/hang'], { timeoutMs: 100 }));
-    expect(err.code).toBe('ETIMEOUT');
-    const fns = stub.calls().map((c) => c.fn);
-    expect(fns).toContain('HcsTerminateProcess');
-    expect(fns.indexOf('HcsCloseProcess')).toBeGreaterThan(fns.indexOf('HcsTerminateProcess'));
-    await vm.terminate();
-    await expectBalanced();
-  });
-
-  it('guest requests go to the injected GuestConnection; the default one refuses with EUNSUPPORTED', async () => {
-    const plain = await running('vm-guest-default');
-    const refused = await rejection(plain.mountScsi({ controller: 0, lun: 1, guestPath: '/run/m/1', readOnly: true }));
-    expect(refused.code).toBe('EUNSUPPORTED');
-    expect(refused.message).toMatch(/GCS bridge/);
-    await plain.terminate();
-
-    const sent: GuestModifyRequest[] = [];
-    const conn: GuestConnection = { modify: async (r) => void sent.push(r), close: async () => {} };
-    const vm = await running('vm-guest', backend({ guestConnection: () => conn }));
-    await vm.mountScsi({ controller: 1, lun: 2, guestPath: '/run/m/1', readOnly: true, options: ['noload'] });
+    const vm = await b.createVm(vmSpec('vm-guest'));
+    expect(targets).toEqual([]);
+    await vm.start();
+    expect(targets).toEqual([expect.objectContaining({ vmId: 'vm-guest', runtimeId: vm.runtimeId })]);
+    // The request shapes and the unmount bookkeeping are GcsGuestOps' (test/backend/gcs); here: they reach the connection.
     await vm.mountVpmem({ slot: 4, guestPath: '/run/m/2' });
-    await vm.combineLayers({ lowerDirs: ['/run/m/2', '/run/m/1'], target: '/run/u/1' });
-    await vm.removeCombinedLayers('/run/u/1');
-    await vm.unmount('/run/m/1');
     await vm.unmount('/run/m/2');
     await vm.unplugScsi(1, 2);
-    expect((await rejection(vm.unmount('/run/m/1'))).code).toBe('ENOTFOUND');
-    expect(sent.map((r) => `${r.ResourceType}/${r.RequestType}`)).toEqual([
-      'MappedVirtualDisk/Add',
-      'VPMemDevice/Add',
-      'CombinedLayers/Add',
-      'CombinedLayers/Remove',
-      'MappedVirtualDisk/Remove',
-      'VPMemDevice/Remove',
-      'SCSIDevice/Remove',
-    ]);
-    expect(sent[4]!.Settings).toEqual({ MountPath: '/run/m/1', Controller: 1, Lun: 2, ReadOnly: true, Options: ['noload'] });
+    expect(conn.sent.map((r) => `${r.ResourceType}/${r.RequestType}`)).toEqual(['VPMemDevice/Add', 'VPMemDevice/Remove', 'SCSIDevice/Remove']);
+    expect((await vm.exec(['/bin/true'])).stdout.toString()).toBe('ran');
+    expect(conn.runs).toEqual([['/bin/true']]);
+    expect(stub.calls().map((c) => c.fn)).not.toContain('HcsCreateProcess');
     await vm.terminate();
+    await expectBalanced();
+  });
+
+  it('a RuntimeId HCS does not give fails createVm with EHCS and closes the system', async () => {
+    stub.fail('HcsGetComputeSystemProperties', 0x8037010e, true);
+    const err = await rejection(backend().createVm(vmSpec('vm-no-runtime-id')));
+    expect(err.context).toMatchObject({ name: 'HCS_E_SYSTEM_NOT_FOUND', operation: 'HcsGetComputeSystemProperties' });
+    await vi.waitFor(() => expect(stub.counter('systemsClosed')).toBe(1));
     await expectBalanced();
   });
 
@@ -289,7 +278,7 @@ describe('HcsVm against the stand-in computecore', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hcs-vpmem-'));
     const big = path.join(dir, 'big.vhd');
     fs.writeFileSync(big, Buffer.alloc(8192));
-    const vm = await backend().createVm({ ...spec('vm-big'), vpmem: { count: 2, maxSizeBytes: 4096 } });
+    const vm = await backend().createVm({ ...vmSpec('vm-big'), vpmem: { count: 2, maxSizeBytes: 4096 } });
     await vm.start();
     const before = stub.calls().length;
     expect(await vm.addVpmemDevice(0, { hostPath: big })).toMatchObject({ added: false, refused: 'too-large', detail: expect.stringContaining(big) });
@@ -302,7 +291,7 @@ describe('HcsVm against the stand-in computecore', () => {
   });
 
   it('refuses host operations before start and a second start', async () => {
-    const vm = await backend().createVm(spec('vm-order'));
+    const vm = await backend().createVm(vmSpec('vm-order'));
     expect(isLcowError(await rejection(vm.addScsiDisk(0, 0, { hostPath: LAYER, readOnly: true })), 'EINVAL')).toBe(true);
     await vm.start();
     expect((await rejection(vm.start())).code).toBe('EINVAL');
@@ -311,7 +300,7 @@ describe('HcsVm against the stand-in computecore', () => {
   });
 
   it('terminating a VM that never started closes its handle without waiting for an exit event', async () => {
-    const vm = await backend().createVm(spec('vm-idle'));
+    const vm = await backend().createVm(vmSpec('vm-idle'));
     await vm.terminate();
     expect(await vm.waitExit()).toEqual({ reason: 'terminated', detail: 'never started' });
     expect(vm.state).toBe('stopped');
@@ -336,7 +325,7 @@ describe('bindings', () => {
         const r = await runner.run('HcsGetComputeSystemProperties', (op) => callAsync(native.cc.HcsGetComputeSystemProperties, sys[0]!, op, null), {
           timeoutMs: 10_000,
         });
-        expect(r.document).toBe(`{"Id":"${id}","State":"Running","SystemType":"VirtualMachine"}`); // library → UTF-16 → JS
+        expect(r.document?.startsWith(`{"Id":"${id}","RuntimeId":"`)).toBe(true); // library → UTF-16 → JS (the stub does not escape)
         await callAsync(native.cc.HcsCloseComputeSystem, sys[0]!);
       }),
       { numRuns: 60 },
@@ -346,7 +335,6 @@ describe('bindings', () => {
 
   it('binds optional exports lazily: absent in the library → undefined, not a throw at load', () => {
     const cc = loadComputeCore(stub.libraries.computecore);
-    expect(cc.HcsWaitForProcessExit).toBeUndefined();
     expect(cc.HcsWaitForComputeSystemExit).toBeUndefined();
     expect(typeof cc.HcsCreateOperation).toBe('function');
   });

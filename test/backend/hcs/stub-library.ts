@@ -1,7 +1,9 @@
 /**
- * Builds stub/computecore-stub.c into a temp dir and exposes its control
- * exports. The same file is passed to the backend as computecore, kernel32
- * and virtdisk (dlopen returns one instance, so the counters are shared).
+ * Builds stub/computecore-stub.c and stub/ws2_32-stub.c into one library in a
+ * temp dir and exposes their control exports. The same file is passed to the
+ * backend as computecore, kernel32, virtdisk and ws2_32 (dlopen returns one
+ * instance, in the main thread and the hvsock worker alike, so the counters
+ * and the call log are shared).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,9 +17,29 @@ export interface StubCall {
   args: (string | null)[];
 }
 
+export type WinsockCounter = 'open' | 'opened' | 'startups' | 'cleanups' | 'wouldBlocks' | 'polls' | 'callsOnLoader' | 'threads';
+
+/** The ws2_32 stand-in's controls. */
+export interface WinsockStub {
+  /** Where bind puts `<VmId>_<ServiceId>` unix sockets. */
+  root: string;
+  /** The path a guest connects to for (vmId, serviceId). */
+  pathOf(vmId: string, serviceId: string): string;
+  reset(): void;
+  counter(name: WinsockCounter): number;
+  /** The next n calls of fn return WSAEWOULDBLOCK without touching the socket. */
+  wouldBlock(fn: 'accept' | 'recv' | 'send', n: number): void;
+  /** The next call of fn fails with this Winsock error. */
+  fail(fn: string, wsa: number): void;
+  /** Cap every send at this many bytes (0: no cap). */
+  maxSend(bytes: number): void;
+  layout(what: string): number;
+}
+
 export interface StubLibrary {
   path: string;
-  libraries: { computecore: string; kernel32: string; virtdisk: string };
+  libraries: { computecore: string; kernel32: string; virtdisk: string; ws2_32: string };
+  winsock: WinsockStub;
   reset(): void;
   clearFaults(): void;
   calls(): StubCall[];
@@ -32,9 +54,11 @@ export interface StubLibrary {
 
 export function buildStubLibrary(): StubLibrary {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hcs-stub-'));
-  const src = fileURLToPath(new URL('./stub/computecore-stub.c', import.meta.url));
-  const so = path.join(dir, 'computecore-stub.so');
-  execFileSync('cc', ['-shared', '-fPIC', '-pthread', '-O1', '-o', so, src]);
+  const sources = ['computecore-stub.c', 'ws2_32-stub.c'].map((f) => fileURLToPath(new URL(`./stub/${f}`, import.meta.url)));
+  const so = path.join(dir, 'hcs-stub.so');
+  execFileSync('cc', ['-shared', '-fPIC', '-pthread', '-O1', '-o', so, ...sources]);
+  // A short folder of its own: a unix socket path is at most 107 bytes, and two GUIDs take 73.
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'hv-'));
   const lib = koffi.load(so);
   const log = lib.func('const char *stub_log(void)');
   const reset = lib.func('void stub_reset(void)');
@@ -45,10 +69,34 @@ export function buildStubLibrary(): StubLibrary {
   const fail = lib.func('void stub_fail(const char *fn, int32_t hr, int async, const char *doc)');
   const fireExit = lib.func('void stub_fire_exit(void)');
   const layout = lib.func('long stub_layout(const char *what)');
+  const ws = {
+    setRoot: lib.func('void ws_stub_set_root(const char *dir)'),
+    reset: lib.func('void ws_stub_reset(void)'),
+    counter: lib.func('long ws_stub_counter(const char *name)'),
+    wouldBlock: lib.func('void ws_stub_would_block(const char *fn, int n)'),
+    fail: lib.func('void ws_stub_fail(const char *fn, int wsa)'),
+    maxSend: lib.func('void ws_stub_max_send(int bytes)'),
+    layout: lib.func('long ws_stub_layout(const char *what)'),
+  };
+  ws.setRoot(root);
+  const winsock: WinsockStub = {
+    root,
+    pathOf: (vmId, serviceId) => path.join(root, `${vmId.toLowerCase()}_${serviceId.toLowerCase()}`),
+    reset: () => ws.reset(),
+    counter: (name) => Number(ws.counter(name)),
+    wouldBlock: (fn, n) => ws.wouldBlock(fn, n),
+    fail: (fn, wsa) => ws.fail(fn, wsa),
+    maxSend: (bytes) => ws.maxSend(bytes),
+    layout: (what) => Number(ws.layout(what)),
+  };
   return {
     path: so,
-    libraries: { computecore: so, kernel32: so, virtdisk: so },
-    reset: () => reset(),
+    libraries: { computecore: so, kernel32: so, virtdisk: so, ws2_32: so },
+    winsock,
+    reset: () => {
+      reset();
+      ws.reset();
+    },
     clearFaults: () => clearFaults(),
     calls: () =>
       (log() as string)
@@ -61,6 +109,9 @@ export function buildStubLibrary(): StubLibrary {
     fail: (fn, hr, atCompletion, doc) => fail(fn, hr | 0, atCompletion ? 1 : 0, doc ?? ''),
     fireExit: () => fireExit(),
     layout: (what) => Number(layout(what)),
-    cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
+    cleanup: () => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(root, { recursive: true, force: true });
+    },
   };
 }

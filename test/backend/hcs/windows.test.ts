@@ -1,8 +1,10 @@
 /**
  * Runs only on a Windows host (skipped here): the real System32 DLLs bind,
- * one real HCS operation completes through the runner, and virtdisk makes a
- * VHDX. Needs Hyper-V / the Host Compute Service (and usually elevation)
- * for the HCS part; a refusal must still be a typed EHCS error.
+ * one real HCS operation completes through the runner, virtdisk makes a
+ * VHDX, and the hvsock worker starts on the real ws2_32 and listens on an
+ * AF_HYPERV socket. Needs Hyper-V / the Host Compute Service (and usually
+ * elevation) for the HCS and hvsock parts; a refusal must still be a typed
+ * EHCS or EHVSOCK error.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,6 +17,10 @@ import { callAsync } from '../../../src/backend/hcs/native/call-async.js';
 import { loadNativeHcs, systemLibraryPaths } from '../../../src/backend/hcs/native/load.js';
 import { loadVirtDisk } from '../../../src/backend/hcs/native/virtdisk.js';
 import { OperationRunner } from '../../../src/backend/hcs/operation.js';
+import { acquireHvsock, liveHvsockWorkers, vsockServiceId } from '../../../src/backend/hcs/hvsock/index.js';
+
+/** HV_GUID_LOOPBACK: a host listener other host sockets can reach, no VM needed. */
+const HV_GUID_LOOPBACK = 'e0e16197-dd56-4a10-9195-5ee7a155a838';
 
 describe.runIf(process.platform === 'win32')('on a Windows host', () => {
   it('binds every required export of computecore, kernel32 and virtdisk from System32', () => {
@@ -33,6 +39,20 @@ describe.runIf(process.platform === 'win32')('on a Windows host', () => {
     } catch (err) {
       expect(isLcowError(err, 'EHCS')).toBe(true);
     }
+  });
+
+  it('the hvsock worker starts on the real ws2_32 (WSAStartup on its thread) and listens on AF_HYPERV, or fails typed', async () => {
+    const lease = await acquireHvsock({ library: systemLibraryPaths().ws2_32! });
+    try {
+      const listener = await lease.transport.listen(HV_GUID_LOOPBACK, vsockServiceId(0x7fff0001)).catch((err: unknown) => {
+        expect(isLcowError(err, 'EHVSOCK')).toBe(true); // e.g. WSAEACCES without the rights hcsshim runs with
+        return undefined;
+      });
+      listener?.close();
+    } finally {
+      await lease.release();
+    }
+    expect(liveHvsockWorkers()).toBe(0);
   });
 
   it('createVhdxViaVirtdisk creates a dynamic VHDX', async () => {

@@ -51,6 +51,7 @@ describe('image builder parsing', () => {
       kernelPackageVersion: '1',
       busyboxVersion: 'b',
       qemuGaVersion: 'q',
+      runcVersion: 'r',
       modules: ['a'],
       initScript: '#!/bin/sh\n',
     };
@@ -59,6 +60,7 @@ describe('image builder parsing', () => {
       { kernelPackageVersion: '2' },
       { busyboxVersion: 'c' },
       { qemuGaVersion: 'r' },
+      { runcVersion: 's' },
       { modules: ['a', 'b'] },
       { initScript: '#!/bin/sh\n:\n' },
     ]) {

@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { ensureGuestImage } from '../../../src/backend/qemu/index.js';
+import { hashInputs, type ImageInputs } from '../../../src/backend/qemu/image/inputs.js';
 import { run } from '../../../src/cli/image-build.js';
 
 describe('guest image', () => {
@@ -43,5 +44,40 @@ describe('guest image', () => {
     expect(existsSync(info.kernel as string)).toBe(true);
     expect(existsSync(info.initrd as string)).toBe(true);
     await expect(run(['--bogus'])).rejects.toMatchObject({ code: 'EINVAL' });
+  });
+});
+
+describe('guest image inputs', () => {
+  const base: ImageInputs = {
+    kernelPackage: 'k',
+    kernelPackageVersion: '1',
+    busyboxVersion: 'b',
+    qemuGaVersion: 'q',
+    runcVersion: 'r',
+    modules: ['m'],
+    initScript: '#!/bin/sh',
+  };
+  const gcs = { binaryPath: '/opt/a/gcs', binarySha256: 'ab'.repeat(32), initHook: 'hook', scsiControllers: 'g 0000:00:04.0\n' };
+
+  it("the gcs variant has its own hash, keyed by the binary's bytes, not its path; the default hash ignores the variant", () => {
+    expect(hashInputs({ ...base, gcs })).not.toBe(hashInputs(base));
+    expect(hashInputs({ ...base, gcs: { ...gcs, binaryPath: '/elsewhere/gcs' } })).toBe(hashInputs({ ...base, gcs }));
+    expect(hashInputs({ ...base, gcs: { ...gcs, binarySha256: 'cd'.repeat(32) } })).not.toBe(hashInputs({ ...base, gcs }));
+    expect(hashInputs({ ...base, gcs: { ...gcs, initHook: 'other' } })).not.toBe(hashInputs({ ...base, gcs }));
+  });
+});
+
+describe.skipIf(!process.env.LCOW_GCS_BINARY)('the gcs variant of the guest image (skipped: set LCOW_GCS_BINARY=/path/to/gcs)', () => {
+  it('sits beside the default one and holds the GCS, its init hook, the vmbus shim table and dm_mod', async () => {
+    const img = await ensureGuestImage({ gcsBinary: process.env.LCOW_GCS_BINARY });
+    expect(img.dir).toMatch(new RegExp(`guest-gcs-${img.manifest.hash}$`));
+    expect(img.manifest.gcsSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(img.manifest.modules).toEqual(expect.arrayContaining(['dm_mod', 'overlay']));
+    const cpio = execFileSync('sh', ['-c', 'zstd -dc "$1" | cpio -t --quiet', 'sh', img.initrdPath], { maxBuffer: 64 << 20 })
+      .toString()
+      .split('\n');
+    for (const want of ['bin/gcs', 'etc/lcow-init.d/gcs.sh', 'etc/lcow-gcs/scsi-controllers', 'usr/sbin/qemu-ga']) expect(cpio).toContain(want);
+    expect(cpio.some((f) => f.endsWith('/dm-mod.ko'))).toBe(true);
+    expect((await ensureGuestImage()).dir).not.toBe(img.dir);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { QEMU_LIMITS, buildQemuArgs, kernelCommandLine, memoryArg, vpmemRootPortAddr } from '../../../src/backend/qemu/qemu-args.js';
+import { QEMU_LIMITS, buildQemuArgs, kernelCommandLine, memoryArg, scsiControllerAddresses, vpmemRootPortAddr } from '../../../src/backend/qemu/qemu-args.js';
 import type { VmSpec } from '../../../src/backend/types.js';
 import { isLcowError } from '../../../src/errors.js';
 
@@ -61,6 +61,31 @@ describe('qemu argv', () => {
     const args = build(spec());
     expect(values(args, '-chardev')).toEqual(['socket,id=qmp,path=/r/qmp.sock,server=on,wait=off', 'socket,id=qga,path=/r/agent.sock,server=on,wait=off']);
     expect(values(args, '-device')).toContain('virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0');
+  });
+
+  it('gcs mode: the bridge port waits for its client (wait=on); vsock only when asked; the vmbus shim table', () => {
+    const plain = build(spec());
+    expect(plain.join(' ')).not.toMatch(/gcs|vsock/);
+    const gcs = buildQemuArgs({
+      spec: spec(),
+      kernelPath: '/k',
+      initrdPath: '/i',
+      qmpSocket: '/r/qmp.sock',
+      agentSocket: '/r/agent.sock',
+      accel: 'tcg',
+      gcsSocket: '/r/gcs.sock',
+      vsockCid: 1234,
+    });
+    expect(values(gcs, '-chardev')).toContain('socket,id=gcs,path=/r/gcs.sock,server=on,wait=on');
+    expect(values(gcs, '-device')).toEqual(
+      expect.arrayContaining(['virtserialport,bus=vser0.0,chardev=gcs,name=gcs.bridge', 'vhost-vsock-pci,id=vsock0,guest-cid=1234,bus=pcie.0,addr=0x3']),
+    );
+    expect(scsiControllerAddresses()).toEqual([
+      { guid: 'df6d0690-79e5-55b6-a5ec-c1e2f77f580a', pci: '0000:00:04.0' },
+      { guid: '0110f83b-de10-5172-a266-78bca56bf50a', pci: '0000:00:05.0' },
+      { guid: 'b5d2d8d4-3a75-51bf-945b-3444dc6b8579', pci: '0000:00:06.0' },
+      { guid: '305891a9-b251-5dfe-91a2-c25d9212275b', pci: '0000:00:07.0' },
+    ]);
   });
 
   it('appends the caller kernel arguments after its own', () => {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QemuVm } from '../../../src/backend/qemu/index.js';
 import { inspectDisk } from '../../../src/backend/qemu/index.js';
 import { isLcowError } from '../../../src/errors.js';
-import { bootTestVm, convertDisk, guestText, makeExt4Disk, readFromExt4, tempDir } from '../../helpers/vm.js';
+import { GUEST_FAILURE_CODE, bootTestVm, convertDisk, guestText, makeExt4Disk, readFromExt4, tempDir } from '../../helpers/vm.js';
 
 let vm: QemuVm;
 let dir: string;
@@ -144,13 +144,13 @@ describe('qemu backend SCSI', () => {
     await vm.removeCombinedLayers('/run/c/deep');
   });
 
-  it('rejects a location outside the VM with EINVAL and a bad mount with EEXEC, leaving no mount point', async () => {
+  it("rejects a location outside the VM with EINVAL and a bad mount with the guest's failure (EEXEC, or EGCS in gcs mode), leaving no mount point", async () => {
     const disk = await makeExt4Disk({}, { dir, name: 'bad.img' });
     const bad = await vm.addScsiDisk(4, 0, { hostPath: disk, readOnly: true }).catch((e: unknown) => e);
     expect(isLcowError(bad, 'EINVAL')).toBe(true);
     await vm.addScsiDisk(0, 2, { hostPath: disk, readOnly: true });
     const err = await vm.mountScsi({ controller: 0, lun: 2, guestPath: '/run/m/bad', readOnly: true, fsType: 'xfs' }).catch((e: unknown) => e);
-    expect(isLcowError(err, 'EEXEC')).toBe(true);
+    expect(isLcowError(err, GUEST_FAILURE_CODE)).toBe(true);
     expect((await vm.exec(['ls', '-d', '/run/m/bad'])).exitCode).not.toBe(0);
     await vm.unplugScsi(0, 2);
     await vm.removeScsiDisk(0, 2);

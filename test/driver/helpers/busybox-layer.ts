@@ -1,5 +1,5 @@
 // A small bootable-userland layer: the host's static busybox as /bin/busybox
-// plus applet symlinks — enough for `chroot <rootfs> /bin/sh -c …` in a VM.
+// plus applet symlinks — enough for a container process `/bin/sh -c …` in a VM.
 import { readFileSync } from 'node:fs';
 import type { Item } from './layers.js';
 

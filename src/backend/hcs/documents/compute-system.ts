@@ -6,7 +6,7 @@
 import { LcowError } from '../../../errors.js';
 import { VPMEM_SIZE_ALIGNMENT } from '../../contract.js';
 import { HCS_LIMITS, HVSOCKET_DEFAULT_BIND_SD, SCHEMA_VERSION, SCSI_CONTROLLER_GUIDS } from './constants.js';
-import { requireInteger, requireNonEmpty } from './validate.js';
+import { requireInteger, requireNonEmpty } from '../../request-checks.js';
 import type { VirtualPMemDevice } from './modify.js';
 
 export type LcowBootDoc =

@@ -2,5 +2,3 @@ export * from './constants.js';
 export * from './kernel-cmdline.js';
 export * from './compute-system.js';
 export * from './modify.js';
-export * from './guest-request.js';
-export * from './process.js';

@@ -6,7 +6,7 @@
 import { LcowError } from '../../../errors.js';
 import type { DiskFormat } from '../../types.js';
 import { SCSI_CONTROLLER_GUIDS } from './constants.js';
-import { requireNonEmpty, requireScsiSlot, requireVpmemSlot } from './validate.js';
+import { requireInteger, requireNonEmpty, requireScsiSlot, requireVpmemSlot } from '../../request-checks.js';
 
 export type RequestType = 'Add' | 'Remove' | 'Update';
 
@@ -28,6 +28,9 @@ export interface VirtualPMemDevice {
   ImageFormat: 'Vhd1' | 'Vhdx';
 }
 
+/** A further file on an existing VPMEM device (hcsshim's VirtualPMemMapping). */
+export type VirtualPMemMapping = Omit<VirtualPMemDevice, 'ReadOnly'>;
+
 export function scsiResourcePath(controller: number, lun: number): string {
   requireScsiSlot(controller, lun);
   return `VirtualMachine/Devices/Scsi/${SCSI_CONTROLLER_GUIDS[controller]}/Attachments/${lun}`;
@@ -36,6 +39,11 @@ export function scsiResourcePath(controller: number, lun: number): string {
 export function vpmemResourcePath(slot: number): string {
   requireVpmemSlot(slot);
   return `VirtualMachine/Devices/VirtualPMem/Devices/${slot}`;
+}
+
+/** One file among several on a VPMEM device (mapped VPMEM): the device's path plus the byte offset. */
+export function vpmemMappingResourcePath(slot: number, offsetBytes: number): string {
+  return `${vpmemResourcePath(slot)}/Mappings/${requireInteger('offsetBytes', offsetBytes, 0, Number.MAX_SAFE_INTEGER)}`;
 }
 
 export function addScsiAttachment(controller: number, lun: number, hostPath: string, readOnly: boolean): ModifySettingRequest<ScsiAttachment> {
@@ -72,4 +80,25 @@ export function addVpmemDevice(slot: number, hostPath: string, format?: DiskForm
 
 export function removeVpmemDevice(slot: number): ModifySettingRequest<never> {
   return { ResourcePath: vpmemResourcePath(slot), RequestType: 'Remove' };
+}
+
+/**
+ * Mapped VPMEM as hcsshim sends it: the first file of a slot creates the
+ * device (with that file as its HostPath), every further one is a Mapping
+ * at its offset; removing the last one removes the device.
+ */
+export function addVpmemMapping(
+  slot: number,
+  offsetBytes: number,
+  hostPath: string,
+  format: DiskFormat | undefined,
+  firstOfDevice: boolean,
+): ModifySettingRequest<VirtualPMemDevice | VirtualPMemMapping> {
+  if (firstOfDevice) return addVpmemDevice(slot, hostPath, format);
+  const { HostPath, ImageFormat } = vpmemDevice(hostPath, format);
+  return { ResourcePath: vpmemMappingResourcePath(slot, offsetBytes), RequestType: 'Add', Settings: { HostPath, ImageFormat } };
+}
+
+export function removeVpmemMapping(slot: number, offsetBytes: number, lastOfDevice: boolean): ModifySettingRequest<never> {
+  return lastOfDevice ? removeVpmemDevice(slot) : { ResourcePath: vpmemMappingResourcePath(slot, offsetBytes), RequestType: 'Remove' };
 }

@@ -11,21 +11,10 @@ export type Out<T> = [T | null];
 /** `void *` in, as koffi 3 takes it. */
 export type Ptr = bigint | null;
 
-export interface ProcessInformation {
-  ProcessId: number;
-  Reserved: number;
-  StdInput: Ptr;
-  StdOutput: Ptr;
-  StdError: Ptr;
-}
-
 export interface ComputeCoreApi {
   HcsCreateOperation: KoffiFunc<(context: Ptr, callback: Ptr) => Handle | null>;
   HcsCloseOperation: KoffiFunc<(operation: Handle) => void>;
   HcsWaitForOperationResult: KoffiFunc<(operation: Handle, timeoutMs: number, resultDocument: Out<bigint> | null) => number>;
-  HcsWaitForOperationResultAndProcessInfo: KoffiFunc<
-    (operation: Handle, timeoutMs: number, processInformation: Out<ProcessInformation> | null, resultDocument: Out<bigint> | null) => number
-  >;
   HcsSetOperationCallback: KoffiFunc<(operation: Handle, context: Ptr, callback: Ptr) => number>;
   HcsCancelOperation: KoffiFunc<(operation: Handle) => number>;
   HcsCreateComputeSystem: KoffiFunc<(id: string, configuration: string, operation: Handle, sd: Ptr, computeSystem: Out<Handle>) => number>;
@@ -41,13 +30,6 @@ export interface ComputeCoreApi {
   HcsWaitForComputeSystemExit?: KoffiFunc<(computeSystem: Handle, timeoutMs: number, result: Out<bigint> | null) => number>;
   HcsEnumerateComputeSystems: KoffiFunc<(query: string | null, operation: Handle) => number>;
   HcsGrantVmAccess: KoffiFunc<(vmId: string, filePath: string) => number>;
-  HcsCreateProcess: KoffiFunc<(computeSystem: Handle, processParameters: string, operation: Handle, sd: Ptr, process: Out<Handle>) => number>;
-  /** Server 2022+; undefined where the export is missing. */
-  HcsWaitForProcessExit?: KoffiFunc<(process: Handle, timeoutMs: number, result: Out<bigint> | null) => number>;
-  HcsSignalProcess: KoffiFunc<(process: Handle, operation: Handle, options: string | null) => number>;
-  HcsTerminateProcess: KoffiFunc<(process: Handle, operation: Handle, options: string | null) => number>;
-  HcsSetProcessCallback: KoffiFunc<(process: Handle, options: number, context: Ptr, callback: Ptr) => number>;
-  HcsCloseProcess: KoffiFunc<(process: Handle) => void>;
 }
 
 export function loadComputeCore(path: string): ComputeCoreApi {
@@ -60,7 +42,6 @@ export const HcsEventType = {
   SystemCrashInitiated: 0x00000002,
   SystemCrashReport: 0x00000003,
   SystemGuestConnectionClosed: 0x00000006,
-  ProcessExited: 0x00010000,
   OperationCallback: 0x01000000,
   ServiceDisconnect: 0x02000000,
 } as const;

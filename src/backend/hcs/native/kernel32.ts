@@ -2,12 +2,10 @@
 import type { KoffiFunc } from 'koffi';
 import { KERNEL32 } from '../../../../native-defs/kernel32.js';
 import { bindLibrary } from './bind.js';
-import type { Out, Ptr } from './computecore.js';
+import type { Ptr } from './computecore.js';
 
 export interface Kernel32Api {
   LocalFree: KoffiFunc<(mem: Ptr) => Ptr>;
-  ReadFile: KoffiFunc<(file: Ptr, buffer: Buffer, bytesToRead: number, bytesRead: Out<number>, overlapped: Ptr) => number>;
-  WriteFile: KoffiFunc<(file: Ptr, buffer: Buffer, bytesToWrite: number, bytesWritten: Out<number>, overlapped: Ptr) => number>;
   CloseHandle: KoffiFunc<(object: Ptr) => number>;
 }
 

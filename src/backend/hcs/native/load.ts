@@ -11,9 +11,11 @@ import type { FreeFn } from './wide-string.js';
 
 export interface HcsLibraryPaths {
   computecore: string;
-  /** Exports LocalFree (and ReadFile/WriteFile/CloseHandle for process pipes). */
+  /** Exports LocalFree and CloseHandle. */
   kernel32: string;
   virtdisk: string;
+  /** Winsock, for the hvsockets to the guest; loaded by the hvsock worker only. Off Windows only when given. */
+  ws2_32?: string;
 }
 
 /**
@@ -26,6 +28,7 @@ export function systemLibraryPaths(env: NodeJS.ProcessEnv = process.env): HcsLib
     computecore: path.win32.join(sys32, 'computecore.dll'),
     kernel32: path.win32.join(sys32, 'kernel32.dll'),
     virtdisk: path.win32.join(sys32, 'virtdisk.dll'),
+    ws2_32: path.win32.join(sys32, 'ws2_32.dll'),
   };
 }
 
@@ -49,7 +52,8 @@ export function resolveLibraryPaths(explicit?: Partial<HcsLibraryPaths>, platfor
     if (!kernel32 || !virtdisk) {
       throw new LcowError('EINVAL', 'with an explicit computecore path off Windows, kernel32 and virtdisk paths are needed too', { explicit });
     }
-    return { computecore: explicit.computecore, kernel32, virtdisk };
+    const ws2_32 = explicit.ws2_32 ?? sys?.ws2_32;
+    return { computecore: explicit.computecore, kernel32, virtdisk, ...(ws2_32 ? { ws2_32 } : {}) };
   }
   if (platform !== 'win32') throw hcsUnavailableError(platform);
   return { ...systemLibraryPaths(), ...explicit };

@@ -1,7 +1,7 @@
 /**
  * Build (or find cached) the QEMU guest image: a Debian cloud kernel and an
- * initrd holding busybox, qemu-ga with its libraries, the kernel modules the
- * backend's virtual hardware needs, and the project's /init.
+ * initrd holding busybox, qemu-ga and runc with their libraries, the kernel
+ * modules the backend's virtual hardware needs, and the project's /init.
  *
  * The kernel package is downloaded and unpacked into a temporary folder — it
  * is never installed on the host. The result is written to a temporary folder
@@ -18,13 +18,20 @@ import { componentLogger, type Logger } from '../../../log.js';
 import { runHostCommand } from '../host-command.js';
 import { ensureHostPackages } from '../host-packages.js';
 import { cacheRoot, imageDir, imagePaths, readImage, type GuestImage, type GuestImageManifest } from './cache.js';
-import { BUILDER_FORMAT, hashInputs, resolveImageInputs, type ImageInputs } from './inputs.js';
+import { BUILDER_FORMAT, hashInputs, resolveImageInputs, type GcsImageInputs, type ImageInputs } from './inputs.js';
+import { scsiControllerAddresses } from '../qemu-args.js';
 import { sharedLibraries } from './ldd.js';
 import { moduleClosure, parseModulesBuiltin, parseModulesDep } from './modules.js';
 
 export interface BuildOptions {
   /** Rebuild even when a cached image with the same inputs exists. */
   force?: boolean;
+  /**
+   * Build the gcs variant: this static hcsshim GCS binary at /bin/gcs, the
+   * init hook that starts it on the `gcs.bridge` port, and dm_mod (see
+   * inputs.ts). Never fetched or built here: the caller names a binary.
+   */
+  gcsBinary?: string;
   /** Cache root (default $LCOW_UVM_CACHE or ~/.cache/lcow-uvm). */
   cacheDir?: string;
   logger?: Logger;
@@ -37,19 +44,21 @@ export interface BuildResult extends GuestImage {
 
 const BUSYBOX = '/bin/busybox';
 const QEMU_GA = '/usr/sbin/qemu-ga';
+/** Container processes run under it, as in a real LCOW guest (driver/container-run.ts). */
+const RUNC = '/usr/sbin/runc';
 
 export async function ensureGuestImage(options: BuildOptions = {}): Promise<BuildResult> {
   const log = componentLogger(options.logger, 'qemu-image');
   await ensureHostPackages();
-  const inputs = await resolveImageInputs();
+  const inputs = await resolveImageInputs(options.gcsBinary === undefined ? {} : { gcsBinary: options.gcsBinary, scsiControllers: scsiControllerAddresses() });
   const hash = hashInputs(inputs);
   const root = options.cacheDir ?? cacheRoot();
-  const dir = imageDir(hash, root);
+  const dir = imageDir(hash, root, inputs.gcs ? 'gcs' : 'default');
   if (!options.force) {
     const cached = await readImage(dir);
     if (cached) return { ...cached, built: false };
   }
-  log.info({ hash, kernel: inputs.kernelPackage }, 'building guest image');
+  log.info({ hash, kernel: inputs.kernelPackage, gcs: inputs.gcs?.binaryPath }, 'building guest image');
   await mkdir(root, { recursive: true });
   const out = await mkdtemp(path.join(root, `.guest-${hash}.tmp-`));
   const work = await mkdtemp(path.join(os.tmpdir(), 'lcow-image-'));
@@ -106,10 +115,12 @@ async function buildInto(out: string, work: string, inputs: ImageInputs, hash: s
   await copyModules(modBase, release, inputs.modules, staging);
   await installBusybox(staging);
   await installProgram(QEMU_GA, staging);
+  await installProgram(RUNC, staging);
   await writeFile(path.join(staging, 'init'), inputs.initScript, { mode: 0o755 });
   await writeFile(path.join(staging, 'etc/lcow-modules'), inputs.modules.join('\n') + '\n');
   await writeFile(path.join(staging, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   await writeFile(path.join(staging, 'etc/group'), 'root:x:0:\n');
+  if (inputs.gcs) await installGcs(inputs.gcs, staging);
   await packInitrd(staging, path.join(out, 'initrd.img'));
 
   const manifest: GuestImageManifest = {
@@ -120,11 +131,23 @@ async function buildInto(out: string, work: string, inputs: ImageInputs, hash: s
     kernelRelease: release,
     busyboxVersion: inputs.busyboxVersion,
     qemuGaVersion: inputs.qemuGaVersion,
+    runcVersion: inputs.runcVersion,
     modules: [...inputs.modules],
+    ...(inputs.gcs ? { gcsSha256: inputs.gcs.binarySha256 } : {}),
     builtAt: new Date().toISOString(),
   };
   await writeFile(imagePaths(out).manifestPath, JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
+}
+
+/** The GCS binary, its init hook and the controller table the hook's vmbus shim reads. */
+async function installGcs(gcs: GcsImageInputs, staging: string): Promise<void> {
+  await copyFile(gcs.binaryPath, path.join(staging, 'bin/gcs'));
+  await chmod(path.join(staging, 'bin/gcs'), 0o755);
+  await mkdir(path.join(staging, 'etc/lcow-init.d'), { recursive: true });
+  await writeFile(path.join(staging, 'etc/lcow-init.d/gcs.sh'), gcs.initHook, { mode: 0o644 });
+  await mkdir(path.join(staging, 'etc/lcow-gcs'), { recursive: true });
+  await writeFile(path.join(staging, 'etc/lcow-gcs/scsi-controllers'), gcs.scsiControllers);
 }
 
 /** Kernel packages put modules in lib/modules (bookworm) or usr/lib/modules (usr-merged later releases). */

@@ -1,6 +1,7 @@
 /**
  * Where built guest images live: `$LCOW_UVM_CACHE` or ~/.cache/lcow-uvm,
- * one folder per input hash (`guest-<hash>/`), each holding vmlinuz,
+ * one folder per input hash (`guest-<hash>/`, `guest-gcs-<hash>/` for the
+ * variant with hcsshim's GCS), each holding vmlinuz,
  * initrd.img and manifest.json. A folder only appears by an atomic rename of
  * a finished build, so its presence means it is complete.
  */
@@ -17,7 +18,11 @@ export interface GuestImageManifest {
   kernelRelease: string;
   busyboxVersion: string;
   qemuGaVersion: string;
+  /** Absent in images built before runc was added. */
+  runcVersion?: string;
   modules: string[];
+  /** The gcs variant: the sha256 of the GCS binary it holds at /bin/gcs. */
+  gcsSha256?: string;
   builtAt: string;
 }
 
@@ -33,8 +38,9 @@ export function cacheRoot(): string {
   return process.env.LCOW_UVM_CACHE || path.join(homedir(), '.cache', 'lcow-uvm');
 }
 
-export function imageDir(hash: string, root = cacheRoot()): string {
-  return path.join(root, `guest-${hash}`);
+/** `guest-<hash>`, or `guest-gcs-<hash>` for the gcs variant (beside the default, so both stay cached). */
+export function imageDir(hash: string, root = cacheRoot(), variant: 'default' | 'gcs' = 'default'): string {
+  return path.join(root, variant === 'gcs' ? `guest-gcs-${hash}` : `guest-${hash}`);
 }
 
 export function imagePaths(dir: string): Omit<GuestImage, 'manifest'> {

@@ -1,10 +1,13 @@
 /**
  * What goes into the guest image, and the hash that names its cache folder.
  * The image is rebuilt only when one of these changes: the init script, the
- * module list, the kernel package version, or the busybox / qemu-ga package
- * versions copied from the host (plus BUILDER_FORMAT for layout changes).
+ * module list, the kernel package version, or the busybox / qemu-ga / runc
+ * package versions copied from the host (plus BUILDER_FORMAT for layout changes).
+ * The gcs variant adds a GCS binary (by the sha256 of its bytes, not its
+ * path), the init hook that starts it, and the modules it needs.
  */
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,13 +32,37 @@ export const GUEST_MODULES: readonly string[] = ['virtio_pci', 'virtio_console',
 
 export const INIT_SCRIPT_PATH = fileURLToPath(new URL('./init.sh', import.meta.url));
 
+/** The gcs variant's init hook (sourced by init.sh from /etc/lcow-init.d/). */
+export const GCS_INIT_HOOK_PATH = fileURLToPath(new URL('./gcs-init.sh', import.meta.url));
+
+/**
+ * What the gcs variant loads besides GUEST_MODULES: dm_mod, because the GCS
+ * mounts a mapped VPMEM layer through a dm-linear device over part of
+ * /dev/pmemN; the virtio vsock transport, which it dials for process stdio
+ * (used only where the host has /dev/vhost-vsock).
+ */
+export const GCS_EXTRA_MODULES: readonly string[] = ['dm_mod', 'vmw_vsock_virtio_transport'];
+
+export interface GcsImageInputs {
+  /** Where the binary is read from (not hashed: its bytes are). */
+  binaryPath: string;
+  binarySha256: string;
+  initHook: string;
+  /** "GUID PCI-address" per SCSI controller, for the /sys/bus/vmbus shim. */
+  scsiControllers: string;
+}
+
 export interface ImageInputs {
   kernelPackage: string;
   kernelPackageVersion: string;
   busyboxVersion: string;
   qemuGaVersion: string;
+  /** The OCI runtime that runs container processes in the guest (driver/container-run.ts). */
+  runcVersion: string;
   modules: readonly string[];
   initScript: string;
+  /** Present in the gcs variant only (absent, the hash is the default image's). */
+  gcs?: GcsImageInputs;
 }
 
 async function installedVersion(pkg: string): Promise<string> {
@@ -93,18 +120,51 @@ export async function resolveKernelPackage(): Promise<{ name: string; version: s
   });
 }
 
-export async function resolveImageInputs(): Promise<ImageInputs> {
-  const [kernel, busyboxVersion, qemuGaVersion, initScript] = await Promise.all([
+export interface ImageVariant {
+  /** A static hcsshim GCS binary to put in the image (the gcs variant). */
+  gcsBinary?: string;
+  /** For the vmbus shim: the GCS's SCSI controller GUIDs, by controller index, and each controller's PCI address. */
+  scsiControllers?: readonly { guid: string; pci: string }[];
+}
+
+export async function resolveImageInputs(variant: ImageVariant = {}): Promise<ImageInputs> {
+  const [kernel, busyboxVersion, qemuGaVersion, runcVersion, initScript, gcs] = await Promise.all([
     resolveKernelPackage(),
     installedVersion('busybox-static'),
     installedVersion('qemu-guest-agent'),
+    installedVersion('runc'),
     readFile(INIT_SCRIPT_PATH, 'utf8'),
+    variant.gcsBinary === undefined ? undefined : gcsInputs(variant.gcsBinary, variant.scsiControllers ?? []),
   ]);
-  return { kernelPackage: kernel.name, kernelPackageVersion: kernel.version, busyboxVersion, qemuGaVersion, modules: GUEST_MODULES, initScript };
+  const base = { kernelPackage: kernel.name, kernelPackageVersion: kernel.version, busyboxVersion, qemuGaVersion, runcVersion, initScript };
+  return gcs ? { ...base, modules: [...GUEST_MODULES, ...GCS_EXTRA_MODULES], gcs } : { ...base, modules: GUEST_MODULES };
+}
+
+async function gcsInputs(binaryPath: string, controllers: readonly { guid: string; pci: string }[]): Promise<GcsImageInputs> {
+  const [binarySha256, initHook] = await Promise.all([sha256File(binaryPath), readFile(GCS_INIT_HOOK_PATH, 'utf8')]);
+  return { binaryPath, binarySha256, initHook, scsiControllers: controllers.map((c) => `${c.guid} ${c.pci}\n`).join('') };
+}
+
+async function sha256File(file: string): Promise<string> {
+  const h = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  } catch (err) {
+    throw new LcowError('ENOTFOUND', `cannot read the GCS binary ${file} (LCOW_GCS_BINARY / guest.gcsBinary)`, { path: file }, { cause: err });
+  }
+  return h.digest('hex');
 }
 
 export function hashInputs(inputs: ImageInputs): string {
+  const { gcs, ...rest } = inputs;
   const h = createHash('sha256');
-  h.update(JSON.stringify({ format: BUILDER_FORMAT, ...inputs }));
+  // The default image's hash is unchanged by the variant's existence: `gcs` only joins when present.
+  h.update(
+    JSON.stringify({
+      format: BUILDER_FORMAT,
+      ...rest,
+      ...(gcs ? { gcs: { sha256: gcs.binarySha256, initHook: gcs.initHook, scsiControllers: gcs.scsiControllers } } : {}),
+    }),
+  );
   return h.digest('hex').slice(0, 16);
 }

@@ -6,11 +6,13 @@
  *   - records every call with its UTF-16 arguments decoded to UTF-8 (JSON lines);
  *   - completes operations from threads of its own (pthread) after a delay,
  *     calling the registered HCS_OPERATION_COMPLETION, and fires HCS_EVENT
- *     callbacks (SystemExited, ProcessExited) from its threads too;
+ *     callbacks (SystemExited) from its threads too;
  *   - returns result documents allocated here, freed by its LocalFree, and
  *     counts both so the tests can match allocations against frees;
  *   - records protocol violations (an operation closed before it completed,
- *     a result read after close, a callback for a closed operation).
+ *     a result read after close, a callback for a closed operation);
+ *   - reports a RuntimeId per compute system in its properties document.
+ * Built into one library with ws2_32-stub.c, which logs through stub_record.
  * It is not HCS: it checks marshalling and the call protocol, nothing else.
  */
 #include <errno.h>
@@ -35,7 +37,6 @@ typedef int32_t BOOL;
 
 typedef struct { uint32_t Data1; uint16_t Data2, Data3; uint8_t Data4[8]; } GUID;
 typedef struct { uint32_t Type; const WCHAR *EventData; void *Operation; } HCS_EVENT;
-typedef struct { DWORD ProcessId, Reserved; void *StdInput, *StdOutput, *StdError; } HCS_PROCESS_INFORMATION;
 typedef struct { uint32_t DeviceId; GUID VendorId; } VIRTUAL_STORAGE_TYPE;
 typedef struct {
   uint32_t Version;
@@ -50,11 +51,11 @@ typedef void (*COMPLETION)(void *op, void *ctx);
 typedef void (*EVENTCB)(HCS_EVENT *ev, void *ctx);
 
 typedef struct Op {
-  void *ctx; COMPLETION cb; int started, completed, closed, has_pinfo;
-  HRESULT hr; char *result; HCS_PROCESS_INFORMATION pinfo; int hang;
+  void *ctx; COMPLETION cb; int started, completed, closed;
+  HRESULT hr; char *result; int hang;
 } Op;
-typedef struct Sys { char id[512]; void *ctx; EVENTCB cb; int exited; } Sys;
-typedef struct Proc { void *ctx; EVENTCB cb; int in_r, out_w, err_w; int hangs; volatile int killed; } Proc;
+/* runtime_id: the VM GUID HCS reports as RuntimeId, the VmId of the VM's hvsock addresses. */
+typedef struct Sys { char id[512]; char runtime_id[40]; void *ctx; EVENTCB cb; int exited; } Sys;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -66,7 +67,7 @@ static int delay_ms = 5;
 static char hang_fn[128];
 static char fail_fn[128]; static HRESULT fail_hr; static int fail_async; static char fail_doc[512];
 static Sys *last_sys;
-static int exit_code = 7;
+static int systems_created;
 
 __attribute__((constructor)) static void init(void) { main_thread = pthread_self(); }
 
@@ -126,6 +127,8 @@ static void record(const char *fn, const char *a, const char *b, const char *c) 
   json_str(a); append(",", 1); json_str(b); append(",", 1); json_str(c); append("]}\n", 3);
   pthread_mutex_unlock(&mu);
 }
+/* The same log for ws2_32-stub.c, built into this library with it: one order across HCS and Winsock calls. */
+void stub_record(const char *fn, const char *a, const char *b, const char *c) { record(fn, a, b, c); }
 static void record_w(const char *fn, const WCHAR *a, const WCHAR *b) {
   char *ua = utf8_of(a), *ub = utf8_of(b); record(fn, ua, ub, NULL); free(ua); free(ub);
 }
@@ -191,11 +194,6 @@ static HRESULT wait_result(Op *op, DWORD timeout, void **doc) {
   return hr;
 }
 HRESULT HcsWaitForOperationResult(Op *op, DWORD timeout, void **doc) { return wait_result(op, timeout, doc); }
-HRESULT HcsWaitForOperationResultAndProcessInfo(Op *op, DWORD timeout, HCS_PROCESS_INFORMATION *pi, void **doc) {
-  HRESULT hr = wait_result(op, timeout, doc);
-  if (pi && op->has_pinfo) *pi = op->pinfo;
-  return hr;
-}
 HRESULT HcsSetOperationCallback(Op *op, void *ctx, COMPLETION cb) { op->ctx = ctx; op->cb = cb; return S_OK; }
 HRESULT HcsCancelOperation(Op *op) {
   record("HcsCancelOperation", NULL, NULL, NULL);
@@ -209,6 +207,9 @@ HRESULT HcsCreateComputeSystem(const WCHAR *id, const WCHAR *config, Op *op, voi
   record_w("HcsCreateComputeSystem", id, config);
   if (fail_fn[0] && !strcmp(fail_fn, "HcsCreateComputeSystem") && !fail_async) return fail_hr;
   Sys *s = calloc(1, sizeof *s); char *u = utf8_of(id); snprintf(s->id, sizeof s->id, "%s", u); free(u);
+  /* Distinct bytes in every GUID field, so a wrong byte order in the host's SOCKADDR_HV shows as a wrong address. */
+  pthread_mutex_lock(&mu); int n = ++systems_created; pthread_mutex_unlock(&mu);
+  snprintf(s->runtime_id, sizeof s->runtime_id, "%08x-5e1f-4c0d-9a7b-%012llx", 0xc0ffee00u + n, 0x0123456789ULL + n);
   last_sys = s; *out = s;
   return start("HcsCreateComputeSystem", op, NULL);
 }
@@ -244,7 +245,8 @@ HRESULT HcsModifyComputeSystem(Sys *s, Op *op, const WCHAR *config, void *identi
 }
 HRESULT HcsGetComputeSystemProperties(Sys *s, Op *op, const WCHAR *query) {
   record("HcsGetComputeSystemProperties", s->id, NULL, NULL);
-  char doc[700]; snprintf(doc, sizeof doc, "{\"Id\":\"%s\",\"State\":\"Running\",\"SystemType\":\"VirtualMachine\"}", s->id);
+  char doc[800];
+  snprintf(doc, sizeof doc, "{\"Id\":\"%s\",\"RuntimeId\":\"%s\",\"State\":\"Running\",\"SystemType\":\"VirtualMachine\"}", s->id, s->runtime_id);
   return start("HcsGetComputeSystemProperties", op, doc);
 }
 HRESULT HcsSetComputeSystemCallback(Sys *s, DWORD options, void *ctx, EVENTCB cb) {
@@ -258,45 +260,8 @@ HRESULT HcsGrantVmAccess(const WCHAR *vmId, const WCHAR *path) {
   return S_OK;
 }
 
-/* ---------- processes: echo stdin to stdout with a prefix, "err" to stderr, exit 7 (137 when terminated) ---------- */
-static void *proc_main(void *arg) {
-  Proc *p = arg; char buf[4096]; ssize_t n;
-  if (write(p->out_w, "out:", 4) < 0) {}
-  while (!p->killed && (n = read(p->in_r, buf, sizeof buf)) > 0) if (write(p->out_w, buf, n) < 0) break;
-  while (p->hangs && !p->killed) msleep(2); /* argv mentions "hang": run until HcsTerminateProcess */
-  if (write(p->err_w, "err\n", 4) < 0) {}
-  close(p->in_r); close(p->out_w); close(p->err_w);
-  for (int i = 0; i < 2000 && !p->cb; i++) msleep(1); /* until the host registered its callback */
-  char doc[64]; snprintf(doc, sizeof doc, "{\"Status\":0,\"ExitCode\":%d}", p->killed ? 137 : exit_code);
-  WCHAR *data = to_wide(doc);
-  HCS_EVENT ev = { 0x00010000, data, NULL };
-  pthread_mutex_lock(&mu); if (!pthread_equal(pthread_self(), main_thread)) foreign_callbacks++; pthread_mutex_unlock(&mu);
-  if (p->cb) p->cb(&ev, p->ctx);
-  free(data);
-  return NULL;
-}
-HRESULT HcsCreateProcess(Sys *s, const WCHAR *params, Op *op, void *sd, Proc **out) {
-  char *u = utf8_of(params); record("HcsCreateProcess", s->id, u, NULL);
-  int hangs = strstr(u, "hang") != NULL; free(u);
-  int in[2], o[2], e[2];
-  if (pipe(in) || pipe(o) || pipe(e)) return E_ABORT;
-  Proc *p = calloc(1, sizeof *p); p->hangs = hangs; p->in_r = in[0]; p->out_w = o[1]; p->err_w = e[1];
-  op->has_pinfo = 1;
-  op->pinfo = (HCS_PROCESS_INFORMATION){ 4242, 0, (void *)(intptr_t)in[1], (void *)(intptr_t)o[0], (void *)(intptr_t)e[0] };
-  *out = p;
-  pthread_t t; pthread_create(&t, NULL, proc_main, p); pthread_detach(t);
-  return start("HcsCreateProcess", op, "{\"ProcessId\":4242}");
-}
-HRESULT HcsSetProcessCallback(Proc *p, DWORD options, void *ctx, EVENTCB cb) { p->ctx = ctx; p->cb = cb; return S_OK; }
-HRESULT HcsSignalProcess(Proc *p, Op *op, const WCHAR *opts) { record_w("HcsSignalProcess", opts, NULL); return start("HcsSignalProcess", op, NULL); }
-HRESULT HcsTerminateProcess(Proc *p, Op *op, const WCHAR *opts) { record("HcsTerminateProcess", NULL, NULL, NULL); p->killed = 1; return start("HcsTerminateProcess", op, NULL); }
-void HcsCloseProcess(Proc *p) { record("HcsCloseProcess", NULL, NULL, NULL); }
-/* HcsWaitForComputeSystemExit / HcsWaitForProcessExit are deliberately absent (pre-2022 hosts). */
-
 /* ---------- kernel32 ---------- */
 void *LocalFree(void *mem) { if (mem) { free(mem); pthread_mutex_lock(&mu); frees++; pthread_mutex_unlock(&mu); } return NULL; }
-BOOL ReadFile(void *h, void *buf, DWORD n, DWORD *got, void *ov) { ssize_t r = read((int)(intptr_t)h, buf, n); *got = r > 0 ? (DWORD)r : 0; return r > 0; }
-BOOL WriteFile(void *h, const void *buf, DWORD n, DWORD *wrote, void *ov) { ssize_t r = write((int)(intptr_t)h, buf, n); *wrote = r > 0 ? (DWORD)r : 0; return r >= 0; }
 BOOL CloseHandle(void *h) { return close((int)(intptr_t)h) == 0; }
 
 /* ---------- virtdisk ---------- */
@@ -320,7 +285,7 @@ void stub_reset(void) {
   pthread_mutex_lock(&mu);
   log_len = 0; if (log_buf) log_buf[0] = 0;
   allocs = frees = violations = cancels = ops_created = ops_closed = foreign_callbacks = systems_closed = 0;
-  delay_ms = 5; hang_fn[0] = 0; fail_fn[0] = 0; fail_doc[0] = 0; exit_code = 7;
+  delay_ms = 5; hang_fn[0] = 0; fail_fn[0] = 0; fail_doc[0] = 0;
   pthread_mutex_unlock(&mu);
 }
 long stub_counter(const char *name) {
@@ -343,7 +308,6 @@ void stub_fire_exit(void) { if (last_sys) fire_exit(last_sys); }
 long stub_layout(const char *what) {
   if (!strcmp(what, "HCS_EVENT")) return sizeof(HCS_EVENT);
   if (!strcmp(what, "HCS_EVENT.Operation")) return offsetof(HCS_EVENT, Operation);
-  if (!strcmp(what, "HCS_PROCESS_INFORMATION")) return sizeof(HCS_PROCESS_INFORMATION);
   if (!strcmp(what, "VIRTUAL_STORAGE_TYPE")) return sizeof(VIRTUAL_STORAGE_TYPE);
   if (!strcmp(what, "CREATE_VIRTUAL_DISK_PARAMETERS")) return sizeof(CREATE_VIRTUAL_DISK_PARAMETERS);
   if (!strcmp(what, "CREATE.ResiliencyGuid")) return offsetof(CREATE_VIRTUAL_DISK_PARAMETERS, Version2.ResiliencyGuid);

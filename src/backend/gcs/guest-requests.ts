@@ -1,19 +1,20 @@
 /**
- * Guest-side requests in hcsshim's GCS shapes (guestrequest.ModificationRequest).
- * On LCOW hcsshim does not send these through HCS: it strips them from the
- * ModifySettingRequest and sends them over its own GCS bridge (hvsock port
- * 0x40000000). They are built here and handed to a GuestConnection.
+ * ModifySettings requests in hcsshim's guest shapes
+ * (guestrequest.ModificationRequest + guestresource.LCOW*): what the GCS is
+ * asked to mount, unmount, unite and unplug. Fields that hcsshim marks
+ * `omitempty` are left out when unset; the real GCS (v0.12.0-rc.3) accepted
+ * each of these shapes.
  */
-import { LcowError } from '../../../errors.js';
-import type { CombineLayersRequest, ScsiMountRequest, VpmemMountRequest } from '../../types.js';
-import type { RequestType } from './modify.js';
-import { requireNonEmpty, requireScsiSlot, requireVpmemSlot } from './validate.js';
+import { LcowError } from '../../errors.js';
+import { requireInteger, requireNonEmpty, requireScsiSlot, requireVpmemSlot } from '../request-checks.js';
+import type { CombineLayersRequest, ScsiMountRequest, VpmemMapping, VpmemMountRequest } from '../types.js';
 
 export type GuestResourceType = 'MappedVirtualDisk' | 'VPMemDevice' | 'CombinedLayers' | 'SCSIDevice';
+export type GuestRequestType = 'Add' | 'Remove' | 'Update';
 
 export interface GuestModifyRequest<S = unknown> {
   ResourceType: GuestResourceType;
-  RequestType: RequestType;
+  RequestType: GuestRequestType;
   Settings: S;
 }
 
@@ -26,9 +27,16 @@ export interface LcowMappedVirtualDisk {
   Filesystem?: string;
 }
 
+/** The part of a shared VPMEM device one layer occupies; the GCS puts a dm-linear device over it. */
+export interface LcowVPMemMappingInfo {
+  DeviceOffsetInBytes: number;
+  DeviceSizeInBytes: number;
+}
+
 export interface LcowMappedVPMemDevice {
   DeviceNumber: number;
   MountPath: string;
+  MappingInfo?: LcowVPMemMappingInfo;
 }
 
 export interface LcowCombinedLayers {
@@ -64,15 +72,32 @@ export function unmountScsiRequest(req: ScsiMountRequest): GuestModifyRequest<Lc
   return { ResourceType: 'MappedVirtualDisk', RequestType: 'Remove', Settings: mappedVirtualDisk(req) };
 }
 
-function mappedVpmem(req: VpmemMountRequest): LcowMappedVPMemDevice {
-  requireVpmemSlot(req.slot);
-  return { DeviceNumber: req.slot, MountPath: absoluteGuestPath('guestPath', req.guestPath) };
+const PAGE = 4096;
+
+function mappingInfo(m: VpmemMapping): LcowVPMemMappingInfo {
+  const offset = requireInteger('mapping.offsetBytes', m.offsetBytes, 0, Number.MAX_SAFE_INTEGER);
+  const size = requireInteger('mapping.sizeBytes', m.sizeBytes, PAGE, Number.MAX_SAFE_INTEGER);
+  if (offset % PAGE !== 0 || size % PAGE !== 0) {
+    throw new LcowError('EINVAL', `a VPMEM mapping is page-aligned (offset ${offset}, size ${size})`, { offsetBytes: offset, sizeBytes: size });
+  }
+  return { DeviceOffsetInBytes: offset, DeviceSizeInBytes: size };
 }
 
+function mappedVpmem(req: VpmemMountRequest): LcowMappedVPMemDevice {
+  requireVpmemSlot(req.slot);
+  return {
+    DeviceNumber: req.slot,
+    MountPath: absoluteGuestPath('guestPath', req.guestPath),
+    ...(req.mapping ? { MappingInfo: mappingInfo(req.mapping) } : {}),
+  };
+}
+
+/** The GCS mounts /dev/pmem<DeviceNumber> (or, with MappingInfo, a dm-linear device over part of it) read-only. */
 export function mountVpmemRequest(req: VpmemMountRequest): GuestModifyRequest<LcowMappedVPMemDevice> {
   return { ResourceType: 'VPMemDevice', RequestType: 'Add', Settings: mappedVpmem(req) };
 }
 
+/** With MappingInfo the GCS also removes the dm-linear device it made. */
 export function unmountVpmemRequest(req: VpmemMountRequest): GuestModifyRequest<LcowMappedVPMemDevice> {
   return { ResourceType: 'VPMemDevice', RequestType: 'Remove', Settings: mappedVpmem(req) };
 }

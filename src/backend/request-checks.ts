@@ -1,9 +1,11 @@
 /**
- * Argument checks shared by the document builders: a bad number is an
- * EINVAL naming the field, before any document reaches HCS.
+ * Argument checks shared by the request builders of HCS (its documents) and
+ * of the GCS bridge: a bad number is an EINVAL naming the field, before any
+ * request leaves the process. Slots are checked against the LCOW hardware,
+ * which is what both speak of.
  */
-import { LcowError } from '../../../errors.js';
-import { HCS_LIMITS } from './constants.js';
+import { LcowError } from '../errors.js';
+import { LCOW_LIMITS } from './contract.js';
 
 export function requireInteger(field: string, value: number, min: number, max: number): number {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
@@ -13,12 +15,12 @@ export function requireInteger(field: string, value: number, min: number, max: n
 }
 
 export function requireScsiSlot(controller: number, lun: number): void {
-  requireInteger('controller', controller, 0, HCS_LIMITS.scsiControllers - 1);
-  requireInteger('lun', lun, 0, HCS_LIMITS.lunsPerController - 1);
+  requireInteger('controller', controller, 0, LCOW_LIMITS.scsiControllers - 1);
+  requireInteger('lun', lun, 0, LCOW_LIMITS.lunsPerController - 1);
 }
 
 export function requireVpmemSlot(slot: number): void {
-  requireInteger('slot', slot, 0, HCS_LIMITS.vpmemDevices - 1);
+  requireInteger('slot', slot, 0, LCOW_LIMITS.vpmemDevices - 1);
 }
 
 export function requireNonEmpty(field: string, value: string): string {

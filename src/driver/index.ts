@@ -15,6 +15,8 @@ export {
 export type { DriverBackend } from './driver-backend.js';
 export { LAYER_FILE, SANDBOX_FILE, CHAIN_FILE, REMOVING_SUFFIX, MAX_LAYER_ID_BYTES, checkLayerId } from './layout.js';
 export type { Change, ChangeKind } from './host-diff/changes.js';
+/** A Change's path (text, stray bytes as U+DC80..U+DCFF) → the name's exact bytes. */
+export { textToBuffer } from '../byte-names.js';
 export type { FileGetCloser } from './host-diff/diff-getter.js';
 /** One lock per key (a layer id), for layers built on the driver (the plugin server's Get directories). */
 export { KeyedMutex } from './keyed-mutex.js';

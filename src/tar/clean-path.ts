@@ -9,8 +9,10 @@
  * '.' components, a trailing '/'.
  */
 
-/** Longest path component Linux accepts (NAME_MAX; ext4's directory entries hold no more), in bytes of UTF-8. */
+/** Longest path component Linux accepts (NAME_MAX; ext4's directory entries hold no more), in bytes. */
 export const MAX_NAME_BYTES = 255;
+
+import { textToBuffer } from '../byte-names.js';
 
 export type PathProblem = 'absolute' | 'dotdot' | 'nul' | 'name-too-long';
 
@@ -23,7 +25,7 @@ export function cleanPath(name: string): CleanResult {
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') return { ok: false, problem: 'dotdot' };
-    if (Buffer.byteLength(part, 'utf8') > MAX_NAME_BYTES) return { ok: false, problem: 'name-too-long', component: part };
+    if (textToBuffer(part).length > MAX_NAME_BYTES) return { ok: false, problem: 'name-too-long', component: part };
     parts.push(part);
   }
   return { ok: true, path: parts.join('/') };

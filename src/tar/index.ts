@@ -19,4 +19,5 @@ export { readTarEntries, type ReadTarOptions } from './read-entries.js';
 export { FileBytes, type ByteReader } from './byte-source.js';
 export { decompress, detectCompression, type Compression, type DecompressOptions } from './compression.js';
 export { zstdSupport } from './zstd.js';
-export { encodeTarItem, padding, END_OF_ARCHIVE, type TarItem } from './write-entry.js';
+export { encodeTarItem, encodeSparseMap, padding, END_OF_ARCHIVE, type TarItem } from './write-entry.js';
+export { MAX_SPARSE_REGIONS } from './sparse.js';

@@ -83,12 +83,11 @@ export function octalMax(width: number): number {
 
 /** Write `value` as zero-padded octal digits and a NUL into `width` bytes at `offset` (the caller checks octalMax). */
 export function encodeOctal(buf: Buffer, offset: number, width: number, value: number): void {
-  buf.write(
-    Math.trunc(value)
-      .toString(8)
-      .padStart(width - 1, '0') + '\0',
-    offset,
-    width,
-    'latin1',
-  );
+  // Digit by digit into the buffer (no string): a header has five of these, and a diff writes a header per file.
+  let v = Math.trunc(value);
+  buf[offset + width - 1] = 0;
+  for (let i = offset + width - 2; i >= offset; i--) {
+    buf[i] = 0x30 + (v % 8);
+    v = Math.floor(v / 8);
+  }
 }

@@ -5,6 +5,7 @@
  * arbitrary binary: file capabilities, ACLs), so records are kept as Buffers
  * both ways and only decoded by whoever knows the key's meaning.
  */
+import { byteStringOf, bytesToText } from '../byte-names.js';
 import type { Timestamp } from './entry.js';
 
 export interface PaxRecord {
@@ -28,7 +29,8 @@ export function decodePaxRecords(data: Buffer): PaxRecord[] | undefined {
     if (len <= space - pos + 1 || end > data.length || data[end - 1] !== 0x0a) return undefined;
     const eq = data.indexOf(0x3d, space + 1);
     if (eq === -1 || eq >= end - 1) return undefined;
-    const key = data.toString('utf8', space + 1, eq);
+    // Keys are bytes too (an xattr name need not be UTF-8): exact text, as names are.
+    const key = bytesToText(byteStringOf(data, space + 1, eq));
     if (key.length === 0) return undefined;
     records.push({ key, value: data.subarray(eq + 1, end - 1) });
     pos = end;
@@ -79,14 +81,20 @@ export interface PaxOverrides {
 }
 
 /** Records to write, in order: a key and its value (bytes, or text written as UTF-8). */
-export type PaxRecords = Array<[key: string, value: Buffer | string]>;
+export type PaxRecords = Array<[key: string | Buffer, value: Buffer | string]>;
 
 export function encodePaxRecords(records: PaxRecords): Buffer {
   return Buffer.concat(records.map(([k, v]) => encodePaxRecord(k, v)));
 }
 
-export function encodePaxRecord(key: string, value: Buffer | string): Buffer {
-  const body = Buffer.concat([Buffer.from(` ${key}=`), typeof value === 'string' ? Buffer.from(value) : value, Buffer.from('\n')]);
+export function encodePaxRecord(key: string | Buffer, value: Buffer | string): Buffer {
+  const body = Buffer.concat([
+    Buffer.from(' '),
+    typeof key === 'string' ? Buffer.from(key) : key,
+    Buffer.from('='),
+    typeof value === 'string' ? Buffer.from(value) : value,
+    Buffer.from('\n'),
+  ]);
   // The length prefix counts its own digits: find d with digits(body + d) === d.
   let d = 1;
   while (String(body.length + d).length !== d) d++;
@@ -111,8 +119,21 @@ export class PaxError extends Error {
   }
 }
 
-const SCHILY = 'SCHILY.xattr.';
+export const SCHILY = 'SCHILY.xattr.';
 const LIBARCHIVE = 'LIBARCHIVE.xattr.';
+
+/**
+ * An xattr name in a SCHILY keyword: '%' and '=' (which would end the
+ * keyword) as %25 and %3D, the escape GNU tar writes and reads.
+ */
+export function encodeXattrKeyword(name: Buffer): Buffer {
+  if (!name.includes(0x25) && !name.includes(0x3d)) return Buffer.concat([Buffer.from(SCHILY), name]);
+  return Buffer.concat([Buffer.from(SCHILY), Buffer.from(name.toString('latin1').replace(/%/g, '%25').replace(/=/g, '%3D'), 'latin1')]);
+}
+
+function decodeXattrKeyword(name: string): string {
+  return name.includes('%') ? name.replace(/%(25|3D)/g, (_, code: string) => (code === '25' ? '%' : '=')) : name;
+}
 
 export function collectPax(records: PaxRecord[]): PaxOverrides {
   const out: PaxOverrides = { xattrs: new Map(), sparse: [] };
@@ -154,7 +175,7 @@ export function collectPax(records: PaxRecord[]): PaxOverrides {
         break;
       default:
         if (key.startsWith(SCHILY)) {
-          out.xattrs.set(key.slice(SCHILY.length), Buffer.from(value));
+          out.xattrs.set(decodeXattrKeyword(key.slice(SCHILY.length)), Buffer.from(value));
         } else if (key.startsWith(LIBARCHIVE)) {
           // libarchive URL-encodes the name and base64-encodes the value.
           let name: string;

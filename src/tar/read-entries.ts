@@ -18,6 +18,7 @@
  */
 import type { Logger } from '../log.js';
 import { componentLogger } from '../log.js';
+import { byteStringOf, bytesToText } from '../byte-names.js';
 import { LcowError } from '../errors.js';
 import { ByteSource, type ByteReader } from './byte-source.js';
 import { cleanPath, describePathProblem } from './clean-path.js';
@@ -39,8 +40,6 @@ const MAX_LONG_NAME = 64 * 1024;
 const MAX_PAX_HEADER = 16 * 1024 * 1024;
 /** Largest body slice handed out at once. */
 const MAX_BODY_SLICE = 1024 * 1024;
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Metadata headers seen since the last real entry; they apply to the next one. */
 interface Pending {
@@ -173,7 +172,7 @@ async function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, off
   }
 
   const nameBytes = sparseInfo?.name ?? pax.path ?? pending.longName ?? raw.name;
-  const tarName = decodeText(nameBytes, rawName, offset, 'name');
+  const tarName = decodeText(nameBytes);
   const ctx = { entry: tarName, offset };
   let dataSize = pax.size ?? raw.size;
 
@@ -249,14 +248,14 @@ async function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, off
     case 'dir':
       return { entry: { kind: 'dir', path, tarName, meta }, dataSize };
     case 'hardlink': {
-      const target = decodeText(linkBytes, rawName, offset, 'linkname');
+      const target = decodeText(linkBytes);
       const t = cleanPath(target);
       if (!t.ok) throw new LcowError('EBADTAR', `hard link target: ${describePathProblem(t.problem)}: '${target}'`, { ...ctx, target, problem: t.problem });
       if (t.path === '') throw new LcowError('EBADTAR', `hard link '${tarName}' has no target`, { ...ctx, target });
       return { entry: { kind: 'hardlink', path, tarName, meta, target: t.path }, dataSize };
     }
     case 'symlink': {
-      const target = decodeText(linkBytes, rawName, offset, 'linkname');
+      const target = decodeText(linkBytes);
       if (target === '' || target.includes('\0')) throw new LcowError('EBADTAR', `symlink '${tarName}' has an empty or invalid target`, ctx);
       // Linux symlinks are always 0777 (their bits are never checked); tars
       // made elsewhere (macOS: 0755) would otherwise give odd-looking images.
@@ -336,12 +335,9 @@ function describePending(p: Pending): string | undefined {
   return undefined;
 }
 
-function decodeText(bytes: Buffer, rawName: () => string, offset: number, field: string): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw new LcowError('EUNSUPPORTED', `entry ${field} is not valid UTF-8: '${bytes.toString('latin1')}'`, { entry: rawName(), offset, field });
-  }
+/** Names and link targets are bytes: as exact text (UTF-8, stray bytes as U+DC80..U+DCFF; see ../byte-names.ts), never rewritten. */
+function decodeText(bytes: Buffer): string {
+  return bytesToText(byteStringOf(bytes));
 }
 
 function printable(c: string): string {

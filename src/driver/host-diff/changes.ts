@@ -11,86 +11,142 @@
  *     nothing changes nothing);
  *   - an opaque directory: additionally 'delete' for each child the parents
  *     show that the layer does not have (their subtrees go with them).
- * Parents are nearest first. Sorted by path, byte order.
+ * Parents are nearest first. Sorted by path bytes.
+ *
+ * One loop over an explicit stack, the parents' directories walked
+ * alongside (lower-view.ts): work linear in the tree, memory the listings on
+ * the current path (and, for `changes`, the result).
  */
-import { compareNames, joinPath, type LayerStat } from './layer-fs.js';
-import { LowerView } from './lower-view.js';
+import { bytesToText, joinBytePath, type ByteString } from '../../byte-names.js';
+import { LcowError } from '../../errors.js';
+import { HeldEntries } from '../../ext4/index.js';
+import { HardLinks } from './hard-links.js';
+import type { LayerDirent, LayerStat } from './layer-fs.js';
+import { LowerDirs } from './lower-view.js';
 import { isFormatArtefact, isOpaqueXattrs, isWhiteout, refuseIndirect } from './overlay-encoding.js';
 import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
 
 export type ChangeKind = 'add' | 'modify' | 'delete';
 
 export interface Change {
-  /** Absolute path in the container's file system, e.g. '/etc/passwd'. */
+  /**
+   * Absolute path in the container's file system, e.g. '/etc/passwd'. A name
+   * that is not UTF-8 keeps its bytes: each stray byte is U+DC80..U+DCFF
+   * (PEP 383's surrogateescape), so `caf\xe9` and `caf\xe8` stay two paths;
+   * textToBuffer (exported with the driver) gives the bytes back.
+   */
   path: string;
   kind: ChangeKind;
 }
 
+/** The most changes one call returns (about 250 MiB of result); a layer past it is ETOOBIG, as no engine could hold the list. */
+export const MAX_CHANGES = 2 ** 21;
+
 export async function changes(layerOrSandboxPath: string, parentLayerPaths: string[], options: SourceOptions = {}): Promise<Change[]> {
-  const out: Change[] = [];
-  await withSources(layerOrSandboxPath, parentLayerPaths, options, (top, lower) =>
-    walkChanges(top, lower, '/', (c) => {
-      out.push(c);
+  const out: Array<{ path: ByteString; kind: ChangeKind }> = [];
+  await withSources(layerOrSandboxPath, parentLayerPaths, options, (top, rootIno, lower) =>
+    walkChanges(top, rootIno, lower, async (path, kind) => {
+      if (out.length >= MAX_CHANGES) {
+        throw new LcowError('ETOOBIG', `${layerOrSandboxPath} has more than ${MAX_CHANGES} changes`, { file: layerOrSandboxPath, max: MAX_CHANGES });
+      }
+      out.push({ path, kind });
     }),
   );
-  return out.sort((a, b) => compareNames(a.path, b.path));
+  out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // In place: the byte paths go as their text forms come.
+  const result = out as unknown as Change[];
+  for (const [i, c] of out.entries()) result[i] = { path: bytesToText(c.path), kind: c.kind };
+  return result;
 }
 
-/** Bytes of the regular files the layer adds or modifies (each inode counted once). */
+/**
+ * Bytes of data in the regular files the layer adds or modifies, each inode
+ * once: moby's ChangesSize, which sums file sizes, except that a sparse
+ * file counts the bytes it holds (its allocated data, cut at its size), not
+ * its holes — a 1 TiB file with one block of data is 4 KiB, as its diff is.
+ */
 export async function diffSize(layerOrSandboxPath: string, parentLayerPaths: string[], options: SourceOptions = {}): Promise<number> {
   let total = 0;
-  const seen = new Set<number>();
-  await withSources(layerOrSandboxPath, parentLayerPaths, options, (top, lower) =>
-    walkChanges(top, lower, '/', (c, stat) => {
-      if (c.kind !== 'delete' && stat?.kind === 'file' && !seen.has(stat.inode)) {
-        seen.add(stat.inode);
-        total += stat.size;
-      }
+  const links = new HardLinks<true>();
+  await withSources(layerOrSandboxPath, parentLayerPaths, options, (top, rootIno, lower) =>
+    walkChanges(top, rootIno, lower, async (path, kind, stat, ino) => {
+      if (kind === 'delete' || stat?.kind !== 'file') return;
+      if (stat.nlink > 1 && links.earlier(stat, true)) return;
+      for (const r of await top.fs.dataRegions(top.ref(path, ino), stat.size)) total += r.length;
     }),
   );
   return total;
 }
 
-async function withSources(top: string, parents: string[], options: SourceOptions, fn: (top: DiffSource, lower: LowerView) => Promise<void>): Promise<void> {
+type Walk = (top: DiffSource, rootIno: number, lower: LowerDirs) => Promise<void>;
+
+async function withSources(top: string, parents: string[], options: SourceOptions, fn: Walk): Promise<void> {
   const opened: DiffSource[] = [];
+  // The top and its parents are walked together: one cap on the entries they hold.
+  const held = new HeldEntries();
   try {
-    const topSource = await openDiffSource(top, options);
+    const topSource = await openDiffSource(top, options, held);
     opened.push(topSource);
     const parentSources: DiffSource[] = [];
     for (const p of parents) {
-      const s = await openDiffSource(p, { open: options.open, kind: 'layer' });
+      const s = await openDiffSource(p, { open: options.open, kind: 'layer' }, held);
       opened.push(s);
       parentSources.push(s);
     }
-    if ((await topSource.stat('/'))?.kind !== 'dir') return; // a sandbox with no upper dir yet: no changes
-    await fn(topSource, new LowerView(parentSources));
+    const root = await topSource.lookup('/' as ByteString);
+    if (root?.kind !== 'dir') return; // a sandbox with no upper dir yet: no changes
+    await fn(topSource, root.inode, await LowerDirs.root(parentSources));
   } finally {
     await Promise.allSettled(opened.map((s) => s.close()));
   }
 }
 
-type Emit = (change: Change, stat: LayerStat | null) => void;
+/** One change; for add/modify, the object's stat and inode number. */
+type Emit = (path: ByteString, kind: ChangeKind, stat: LayerStat | null, ino: number) => Promise<void>;
 
-async function walkChanges(top: DiffSource, lower: LowerView, dir: string, emit: Emit): Promise<void> {
-  const names = await top.fs.readdir(top.imagePath(dir));
-  for (const name of names) {
-    const path = joinPath(dir, name);
-    const stat = await top.stat(path);
-    if (!stat || (await isFormatArtefact(top.fs, top.imagePath(path), path, stat))) continue;
-    const below = await lower.lookup(path);
-    if (isWhiteout(stat)) {
-      if (below) emit({ path, kind: 'delete' }, null);
+interface Frame {
+  path: ByteString;
+  entries: LayerDirent[];
+  next: number;
+  lower: LowerDirs;
+}
+
+async function walkChanges(top: DiffSource, rootIno: number, rootLower: LowerDirs, emit: Emit): Promise<void> {
+  const root = '/' as ByteString;
+  const stack: Frame[] = [{ path: root, entries: await top.fs.list(top.ref(root, rootIno)), next: 0, lower: rootLower }];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1]!;
+    const e = frame.entries[frame.next++];
+    if (e === undefined) {
+      stack.pop();
+      top.fs.done(frame.entries);
+      frame.lower.done();
       continue;
     }
-    emit({ path, kind: below ? 'modify' : 'add' }, stat);
-    if (stat.kind !== 'dir') continue;
-    const xattrs = await top.fs.listXattrs(top.imagePath(path));
-    // A redirected directory's children live under another lower path: not comparable here.
-    refuseIndirect(xattrs, top.file, path);
-    if (below?.kind === 'dir' && isOpaqueXattrs(xattrs)) {
-      const here = new Set(await top.fs.readdir(top.imagePath(path)));
-      for (const child of await lower.readdir(path)) if (!here.has(child)) emit({ path: joinPath(path, child), kind: 'delete' }, null);
+    const path = joinBytePath(frame.path, e.name);
+    const ref = top.ref(path, e.ino);
+    const stat = await top.fs.stat(ref);
+    if (await isFormatArtefact(top.fs, ref, path, stat)) continue;
+    const below = await frame.lower.lookup(e.name);
+    if (isWhiteout(stat)) {
+      if (below) await emit(path, 'delete', null, e.ino);
+      continue;
     }
-    await walkChanges(top, lower, path, emit);
+    await emit(path, below ? 'modify' : 'add', stat, e.ino);
+    if (stat.kind !== 'dir') continue;
+    const xattrs = await top.fs.listXattrs(ref);
+    // A redirected directory's children live under another lower path: not comparable here.
+    refuseIndirect(xattrs, top.file, bytesToText(path));
+    const entries = await top.fs.list(ref);
+    const lower = await frame.lower.child(e.name);
+    if (below?.kind === 'dir' && isOpaqueXattrs(xattrs)) {
+      // Both lists are sorted by bytes: every name the parents show and this directory lacks.
+      let i = 0;
+      for (const name of await lower.names()) {
+        while (i < entries.length && entries[i]!.name < name) i++;
+        if (entries[i]?.name !== name) await emit(joinBytePath(path, name), 'delete', null, 0);
+      }
+    }
+    stack.push({ path, entries, next: 0, lower });
   }
 }

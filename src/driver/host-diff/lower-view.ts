@@ -1,85 +1,111 @@
 /**
- * What the parent chain shows at a path: the overlay lookup rules applied
- * over read-only layers, nearest first, without mounting anything.
+ * What the parent chain shows at one directory, walked alongside the top
+ * layer: the overlay lookup rules applied over read-only layers, nearest
+ * first, without mounting anything.
  *
- * In layer i, for path /a/b/c:
- *   - an ancestor that is a whiteout, or is not a directory, hides the path
- *     in every layer below;
- *   - an ancestor directory marked opaque stops the search below layer i;
- *   - the path itself: present → visible (a whiteout → hidden).
- * Lookups are cached per layer and path; a diff touches few paths, so this
- * beats materialising the whole merged tree.
+ * Below a directory path, layer i counts while the path is a directory in
+ * it; a whiteout or a non-directory at the path hides it in every layer
+ * further down, and a directory marked opaque is the last layer that counts.
+ * Each counting layer's listing of the directory is held while the walk is
+ * inside it, so a child is a binary search, not a path lookup from the root
+ * (a lookup per entry made deep trees cost the square of their depth).
  */
-import { compareNames, joinPath, type LayerStat } from './layer-fs.js';
+import { joinBytePath, type ByteString } from '../../byte-names.js';
+import type { LayerDirent, LayerStat } from './layer-fs.js';
 import { isFormatArtefact, isOpaqueDir, isWhiteout } from './overlay-encoding.js';
 import type { DiffSource } from './source.js';
 
-type LayerLookup = { state: 'found'; stat: LayerStat } | { state: 'hidden' } | { state: 'absent'; opaqueAbove: boolean };
+interface LowerDir {
+  layer: DiffSource;
+  entries: LayerDirent[];
+}
 
-export class LowerView {
-  private readonly stats = new Map<string, Promise<LayerStat | null>>();
-  private readonly opaque = new Map<string, Promise<boolean>>();
+/** The entry named `name` in a listing sorted by name bytes. */
+export function findEntry(entries: readonly LayerDirent[], name: ByteString): LayerDirent | undefined {
+  let lo = 0;
+  let hi = entries.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = entries[mid]!;
+    if (e.name === name) return e;
+    if (e.name < name) lo = mid + 1;
+    else hi = mid;
+  }
+  return undefined;
+}
 
-  /** `layers`: the parents, nearest first. */
-  constructor(private readonly layers: DiffSource[]) {}
+export class LowerDirs {
+  private constructor(
+    /** The directory's layer path. */
+    readonly path: ByteString,
+    private readonly dirs: LowerDir[],
+  ) {}
 
-  /** The stat of the object visible at `path` in the merged parents, or null. */
-  async lookup(path: string): Promise<LayerStat | null> {
-    if (path === '/') return null;
-    for (const [i, layer] of this.layers.entries()) {
-      const r = await this.lookupInLayer(i, layer, path);
-      if (r.state === 'found') return r.stat;
-      if (r.state === 'hidden' || r.opaqueAbove) return null;
+  /** The parents' root directories, nearest first. */
+  static async root(layers: DiffSource[]): Promise<LowerDirs> {
+    const root = '/' as ByteString;
+    const dirs: LowerDir[] = [];
+    for (const layer of layers) {
+      const st = await layer.lookup(root);
+      if (st?.kind === 'dir') dirs.push({ layer, entries: await layer.fs.list(layer.ref(root, st.inode)) });
+    }
+    return new LowerDirs(root, dirs);
+  }
+
+  /** The walk has left this directory: its listings are done. */
+  done(): void {
+    for (const d of this.dirs) d.layer.fs.done(d.entries);
+  }
+
+  /** The stat of the object the merged parents show at `name` here, or null. */
+  async lookup(name: ByteString): Promise<LayerStat | null> {
+    for (const d of this.dirs) {
+      const found = await this.entry(d, name);
+      if (found === 'absent') continue;
+      return found === 'hidden' ? null : found;
     }
     return null;
   }
 
-  /** Names visible in the merged parents' directory `dir`, sorted. */
-  async readdir(dir: string): Promise<string[]> {
-    const candidates = new Set<string>();
-    for (const layer of this.layers) {
-      const st = await layer.stat(dir);
-      if (st?.kind === 'dir') for (const n of await layer.fs.readdir(layer.imagePath(dir))) candidates.add(n);
+  /** What the parents show inside the subdirectory `name` (no layer when they show no directory there). */
+  async child(name: ByteString): Promise<LowerDirs> {
+    const path = joinBytePath(this.path, name);
+    const dirs: LowerDir[] = [];
+    for (const d of this.dirs) {
+      const found = await this.entry(d, name);
+      if (found === 'absent') continue;
+      if (found === 'hidden' || found.kind !== 'dir') break;
+      const ref = d.layer.ref(path, found.inode);
+      dirs.push({ layer: d.layer, entries: await d.layer.fs.list(ref) });
+      if (await isOpaqueDir(d.layer.fs, ref, found)) break;
     }
-    const visible: string[] = [];
-    for (const name of [...candidates].sort(compareNames)) if (await this.lookup(joinPath(dir, name))) visible.push(name);
-    return visible;
+    return new LowerDirs(path, dirs);
   }
 
-  private async lookupInLayer(i: number, layer: DiffSource, path: string): Promise<LayerLookup> {
-    const parts = path.split('/').filter(Boolean);
-    let opaqueAbove = false;
-    let cur = '';
-    for (const [k, part] of parts.entries()) {
-      cur += '/' + part;
-      const st = await this.stat(i, layer, cur);
-      if (!st) return { state: 'absent', opaqueAbove };
-      if (isWhiteout(st)) return { state: 'hidden' };
-      if (k === parts.length - 1) return { state: 'found', stat: st };
-      if (st.kind !== 'dir') return { state: 'hidden' };
-      if (await this.isOpaque(i, layer, cur, st)) opaqueAbove = true;
+  /** Names the merged parents show here, sorted by bytes. */
+  async names(): Promise<ByteString[]> {
+    const decided = new Set<ByteString>();
+    const visible: ByteString[] = [];
+    for (const d of this.dirs) {
+      for (const e of d.entries) {
+        if (decided.has(e.name)) continue;
+        const found = await this.entry(d, e.name);
+        if (found === 'absent') continue;
+        decided.add(e.name);
+        if (found !== 'hidden') visible.push(e.name);
+      }
     }
-    return { state: 'absent', opaqueAbove };
+    return visible.sort();
   }
 
-  /** `i` is `layer`'s index, which keys the caches. */
-  private stat(i: number, layer: DiffSource, path: string): Promise<LayerStat | null> {
-    const key = `${i}\0${path}`;
-    let p = this.stats.get(key);
-    if (!p) {
-      p = layer.stat(path).then(async (st) => (st && (await isFormatArtefact(layer.fs, layer.imagePath(path), path, st)) ? null : st));
-      this.stats.set(key, p);
-    }
-    return p;
-  }
-
-  private isOpaque(i: number, layer: DiffSource, path: string, st: LayerStat): Promise<boolean> {
-    const key = `${i}\0${path}`;
-    let p = this.opaque.get(key);
-    if (!p) {
-      p = isOpaqueDir(layer.fs, layer.imagePath(path), st);
-      this.opaque.set(key, p);
-    }
-    return p;
+  /** `name` in one layer's listing: its stat, 'hidden' (a whiteout), or 'absent' (missing, or the formatter's lost+found). */
+  private async entry(d: LowerDir, name: ByteString): Promise<LayerStat | 'hidden' | 'absent'> {
+    const e = findEntry(d.entries, name);
+    if (e === undefined) return 'absent';
+    const path = joinBytePath(this.path, name);
+    const ref = d.layer.ref(path, e.ino);
+    const st = await d.layer.fs.stat(ref);
+    if (await isFormatArtefact(d.layer.fs, ref, path, st)) return 'absent';
+    return isWhiteout(st) ? 'hidden' : st;
   }
 }

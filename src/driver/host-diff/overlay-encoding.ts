@@ -11,7 +11,7 @@
  * never leave the host.
  */
 import { LcowError } from '../../errors.js';
-import type { LayerFs, LayerStat } from './layer-fs.js';
+import type { LayerFs, LayerRef, LayerStat } from './layer-fs.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_MARKER = '.wh..wh..opq';
@@ -29,8 +29,8 @@ export function isOpaqueXattrs(xattrs: Map<string, Buffer>): boolean {
   return v !== undefined && v.length >= 1 && v[0] === 0x79 /* 'y' */ && (v.length === 1 || v[1] === 0);
 }
 
-export async function isOpaqueDir(fs: LayerFs, path: string, stat: LayerStat): Promise<boolean> {
-  return stat.kind === 'dir' && isOpaqueXattrs(await fs.listXattrs(path));
+export async function isOpaqueDir(fs: LayerFs, ref: LayerRef, stat: LayerStat): Promise<boolean> {
+  return stat.kind === 'dir' && isOpaqueXattrs(await fs.listXattrs(ref));
 }
 
 /**
@@ -68,14 +68,10 @@ export function portableXattrs(xattrs: Map<string, Buffer>): Map<string, Buffer>
 /**
  * `lost+found` at the root of an image, empty and root-owned, is made by the
  * ext4 formatter, not by the layer's author: it is not part of the diff.
+ * `layerPath` is where it is in the layer, `ref` where it is in the image
+ * (a sandbox's upper dir is not the image root, so its lost+found is the
+ * author's).
  */
-export async function isFormatArtefact(fs: LayerFs, imagePath: string, relPath: string, stat: LayerStat): Promise<boolean> {
-  return (
-    relPath === '/lost+found' &&
-    imagePath === '/lost+found' &&
-    stat.kind === 'dir' &&
-    stat.uid === 0 &&
-    stat.gid === 0 &&
-    (await fs.readdir(imagePath)).length === 0
-  );
+export async function isFormatArtefact(fs: LayerFs, ref: LayerRef, layerPath: string, stat: LayerStat): Promise<boolean> {
+  return layerPath === '/lost+found' && ref.path === '/lost+found' && stat.kind === 'dir' && stat.uid === 0 && stat.gid === 0 && (await fs.isEmptyDir(ref));
 }

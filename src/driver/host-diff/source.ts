@@ -10,7 +10,9 @@
 import path from 'node:path';
 import { LcowError } from '../../errors.js';
 import { scratchDirs } from '../../uvm/index.js';
-import type { LayerFs, LayerStat } from './layer-fs.js';
+import { textToBytes, type ByteString } from '../../byte-names.js';
+import type { HeldEntries } from '../../ext4/index.js';
+import type { LayerFs, LayerRef, LayerStat } from './layer-fs.js';
 import { openExt4LayerFs } from './ext4-layer-fs.js';
 
 /**
@@ -21,7 +23,8 @@ import { openExt4LayerFs } from './ext4-layer-fs.js';
  */
 export const DEFAULT_UPPER_DIR = scratchDirs('/').upperDir;
 
-export type LayerFsOpener = (imageFile: string) => Promise<LayerFs>;
+/** Opens an image as a LayerFs; `held` is shared by all images one operation opens (the cap on directory entries held at once). */
+export type LayerFsOpener = (imageFile: string, held?: HeldEntries) => Promise<LayerFs>;
 
 export interface SourceOptions {
   /** Overlay upper dir inside a sandbox image (default '/upper'). */
@@ -38,17 +41,24 @@ export class DiffSource {
   constructor(
     readonly fs: LayerFs,
     /** Image directory holding the content: '/' or e.g. '/upper'. */
-    readonly root: string,
+    readonly root: ByteString,
     readonly file: string,
   ) {}
 
-  imagePath(layerPath: string): string {
+  /** Where a layer path ('/etc/passwd') is in the image. */
+  imagePath(layerPath: ByteString): ByteString {
     if (this.root === '/') return layerPath;
-    return layerPath === '/' ? this.root : this.root + layerPath;
+    return (layerPath === '/' ? this.root : this.root + layerPath) as ByteString;
   }
 
-  stat(layerPath: string): Promise<LayerStat | null> {
-    return this.fs.stat(this.imagePath(layerPath));
+  /** The reference a walk hands the LayerFs for a layer path and the inode its listing gave. */
+  ref(layerPath: ByteString, inode: number): LayerRef {
+    return { path: this.imagePath(layerPath), inode };
+  }
+
+  /** lstat by layer path. */
+  lookup(layerPath: ByteString): Promise<LayerStat | null> {
+    return this.fs.lookup(this.imagePath(layerPath));
   }
 
   close(): Promise<void> {
@@ -60,14 +70,14 @@ export function sourceKind(file: string, options: SourceOptions = {}): 'layer' |
   return options.kind ?? (path.extname(file).toLowerCase() === '.vhdx' ? 'sandbox' : 'layer');
 }
 
-export async function openDiffSource(file: string, options: SourceOptions = {}): Promise<DiffSource> {
+export async function openDiffSource(file: string, options: SourceOptions = {}, held?: HeldEntries): Promise<DiffSource> {
   const open = options.open ?? openExt4LayerFs;
-  const fs = await open(file);
-  if (sourceKind(file, options) === 'layer') return new DiffSource(fs, '/', file);
+  const fs = await open(file, held);
+  if (sourceKind(file, options) === 'layer') return new DiffSource(fs, '/' as ByteString, file);
   const upper = path.posix.normalize('/' + (options.upperDir ?? scratchDirs('/', options.containerId).upperDir));
   if (upper === '/') {
     await fs.close();
     throw new LcowError('EINVAL', 'the sandbox upper directory cannot be the image root', { file, upperDir: options.upperDir });
   }
-  return new DiffSource(fs, upper, file);
+  return new DiffSource(fs, textToBytes(upper), file);
 }

@@ -16,6 +16,7 @@
  * which is what e2fsck and the kernel's readdir-by-block fallback rely on.
  */
 import { LcowError } from '../../errors.js';
+import { byteStringOf, type ByteString } from '../../byte-names.js';
 import { BLOCK_SIZE } from './constants.js';
 import type { FileKind } from './inode.js';
 
@@ -81,14 +82,23 @@ export function encodeDirectory(entries: DirectoryEntry[]): Buffer {
 }
 
 export interface DecodedDirEntry {
-  name: string;
+  /** The name's bytes, one char per byte (see byte-names.ts). */
+  name: ByteString;
   ino: number;
   /** From the entry's file_type when the volume has the filetype feature. */
   kind: FileKind | undefined;
 }
 
-/** The live entries of one directory block (or inline-data area), '.' and '..' included, appended to `out`. Malformed → EBADIMAGE. */
+/**
+ * The live entries of one directory block (or inline-data area), appended to
+ * `out`, which holds the directory's earlier entries: '.' must be the first
+ * entry of a directory and '..' the second, and nowhere else. Malformed
+ * entries and names no kernel could have written (empty, or holding '/' or
+ * NUL, which would turn one name into a path) are EBADIMAGE.
+ */
 export function decodeDirectoryBlock(b: Buffer, hasFileType: boolean, dirIno: number, out: DecodedDirEntry[]): void {
+  const bad = (at: number, why: string): LcowError =>
+    new LcowError('EBADIMAGE', `directory inode ${dirIno}: ${why} at byte ${at}`, { inode: dirIno, offset: at });
   let at = 0;
   while (at + 8 <= b.length) {
     const ino = b.readUInt32LE(at);
@@ -97,14 +107,14 @@ export function decodeDirectoryBlock(b: Buffer, hasFileType: boolean, dirIno: nu
     if ((recLen === 0 || recLen === 65535) && b.length === 65536 && at === 0) recLen = 65536;
     const nameLen = hasFileType ? b[at + 6]! : b.readUInt16LE(at + 6);
     if (recLen < 8 || recLen % 4 !== 0 || at + recLen > b.length || (ino !== 0 && 8 + nameLen > recLen)) {
-      throw new LcowError('EBADIMAGE', `directory inode ${dirIno}: bad entry at byte ${at} (rec_len ${recLen}, name_len ${nameLen})`, { inode: dirIno });
+      throw bad(at, `bad entry (rec_len ${recLen}, name_len ${nameLen})`);
     }
-    if (ino !== 0 && nameLen > 0) {
-      out.push({
-        name: b.toString('utf8', at + 8, at + 8 + nameLen),
-        ino,
-        kind: hasFileType ? KIND_OF_FILE_TYPE[b[at + 7]!] : undefined,
-      });
+    if (ino !== 0) {
+      if (nameLen === 0) throw bad(at, 'an entry with an empty name');
+      const name = byteStringOf(b, at + 8, at + 8 + nameLen);
+      if (name.includes('/') || name.includes('\0')) throw bad(at, `a name holding '/' or NUL (${JSON.stringify(name)})`);
+      if ((name === '.' && out.length !== 0) || (name === '..' && out.length !== 1)) throw bad(at, `'${name}' as entry ${out.length}`);
+      out.push({ name, ino, kind: hasFileType ? KIND_OF_FILE_TYPE[b[at + 7]!] : undefined });
     }
     at += recLen;
   }
@@ -117,8 +127,8 @@ export function decodeDirectoryBlock(b: Buffer, hasFileType: boolean, dirIno: nu
  */
 export function decodeInlineDirectory(iBlock: Buffer, xattrPart: Buffer | undefined, hasFileType: boolean, dirIno: number): DecodedDirEntry[] {
   const out: DecodedDirEntry[] = [
-    { name: '.', ino: dirIno, kind: 'dir' },
-    { name: '..', ino: iBlock.readUInt32LE(0), kind: 'dir' },
+    { name: '.' as ByteString, ino: dirIno, kind: 'dir' },
+    { name: '..' as ByteString, ino: iBlock.readUInt32LE(0), kind: 'dir' },
   ];
   decodeDirectoryBlock(iBlock.subarray(4, 60), hasFileType, dirIno, out);
   if (xattrPart && xattrPart.length) decodeDirectoryBlock(xattrPart, hasFileType, dirIno, out);

@@ -30,10 +30,15 @@ export const MODE_TYPE: Readonly<Record<FileKind, number>> = {
   fifo: 0o010000,
 };
 
+/** The kind of each file-type value (mode >> 12), undefined for the values no kind has. */
+const KIND_OF_TYPE_BITS: ReadonlyArray<FileKind | undefined> = (() => {
+  const table = new Array<FileKind | undefined>(16).fill(undefined);
+  for (const [kind, bits] of Object.entries(MODE_TYPE) as Array<[FileKind, number]>) table[bits >> 12] = kind;
+  return table;
+})();
+
 export function kindOfMode(mode: number): FileKind | undefined {
-  const bits = mode & S_IFMT;
-  for (const [kind, b] of Object.entries(MODE_TYPE) as Array<[FileKind, number]>) if (b === bits) return kind;
-  return undefined;
+  return KIND_OF_TYPE_BITS[(mode & S_IFMT) >> 12];
 }
 
 /** i_flags bits the writer or the reader act on. */
@@ -146,6 +151,18 @@ export function decodeInode(b: Buffer, ino: number, huge: boolean): Inode {
     extraIsize,
     xattrArea: big ? Buffer.from(b.subarray(128 + extraIsize)) : Buffer.alloc(0),
   };
+}
+
+/**
+ * The largest i_size an inode can have on a volume of `blockSize`-byte
+ * blocks, as e2fsck judges it: 2^32 blocks with extents (16 TiB at 4 KiB),
+ * the 12 direct + single, double and triple indirect blocks with a block
+ * map. A larger size is corrupt or hostile (2^63 made a diff stream forever).
+ */
+export function maxFileSize(blockSize: number, extents: boolean): number {
+  if (extents) return 2 ** 32 * blockSize - 1;
+  const perBlock = blockSize / 4;
+  return Math.min(2 ** 32 * blockSize, (12 + perBlock + perBlock ** 2 + perBlock ** 3) * blockSize) - 1;
 }
 
 /** i_blocks in 512-byte units whatever the HUGE_FILE flag says. */

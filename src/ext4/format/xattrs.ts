@@ -13,6 +13,7 @@
  * The hashes are the kernel's (ext4_xattr_hash_entry and ext4_xattr_rehash);
  * e2fsck checks each entry's hash against its value.
  */
+import { byteStringOf, bytesToText, textToBuffer } from '../../byte-names.js';
 import { LcowError } from '../../errors.js';
 import { BLOCK_SIZE, INLINE_XATTR_SPACE } from './constants.js';
 
@@ -41,7 +42,7 @@ export interface XattrRecord {
 export function splitXattrName(full: string): { index: number; name: Buffer } {
   for (const p of PREFIXES) {
     if (p.whole ? full === p.prefix : full.startsWith(p.prefix) && full.length > p.prefix.length) {
-      return { index: p.index, name: Buffer.from(p.whole ? '' : full.slice(p.prefix.length), 'utf8') };
+      return { index: p.index, name: textToBuffer(p.whole ? '' : full.slice(p.prefix.length)) };
     }
   }
   throw new LcowError('EUNSUPPORTED', `extended attribute namespace not supported by ext4: ${full}`, { xattr: full });
@@ -161,6 +162,16 @@ export function layoutXattrs(xattrs: Map<string, Buffer>, context: Record<string
   return out;
 }
 
+/** The largest value Linux lets anyone set (XATTR_SIZE_MAX): a larger one was not written by a kernel. */
+export const XATTR_VALUE_MAX = 64 * 1024;
+/**
+ * The most value bytes the reader accepts on one inode: sixteen values of the
+ * largest size. Without ea_inode everything fits the inode and one block
+ * (at most 64 KiB); with it, values live in their own inodes, which many
+ * owners may share, so this cap is what bounds a walk's reading per inode.
+ */
+export const XATTR_BYTES_PER_INODE_MAX = 16 * XATTR_VALUE_MAX;
+
 export interface RawXattr {
   name: string;
   nameIndex: number;
@@ -186,7 +197,9 @@ function decodeEntries(entries: Buffer, values: Buffer, ino: number, where: stri
     const valueInode = entries.readUInt32LE(at + 4);
     const valueSize = entries.readUInt32LE(at + 8);
     if (at + ENTRY_HEADER + nameLen > entries.length) throw bad('name runs past the end');
-    const name = joinXattrName(nameIndex, entries.toString('utf8', at + ENTRY_HEADER, at + ENTRY_HEADER + nameLen));
+    const suffix = byteStringOf(entries, at + ENTRY_HEADER, at + ENTRY_HEADER + nameLen);
+    if (suffix.includes('\0')) throw bad('name holds a NUL byte'); // no kernel writes one: names are C strings
+    const name = joinXattrName(nameIndex, bytesToText(suffix));
     let value: Buffer | undefined;
     if (valueInode === 0) {
       if (valueOffs + valueSize > values.length) throw bad(`value of ${name} runs past the end`);

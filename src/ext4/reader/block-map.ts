@@ -5,7 +5,7 @@
  * a hole over its whole span). Consecutive blocks are merged into runs.
  */
 import { LcowError } from '../../errors.js';
-import { normaliseRuns, type MappedRun, type ReadBlock } from './file-map.js';
+import { MappedBlockCount, normaliseRuns, type MappedRun, type ReadBlock } from './file-map.js';
 
 export async function readBlockMap(
   iBlock: Buffer,
@@ -18,8 +18,10 @@ export async function readBlockMap(
   const perBlock = blockSize / 4;
   const runs: MappedRun[] = [];
   const seen = new Set<number>();
+  const count = new MappedBlockCount(blocksCount, ino);
   const add = (logical: number, physical: number): void => {
     if (physical >= blocksCount) throw new LcowError('EBADIMAGE', `inode ${ino}: block map points at block ${physical}, outside the volume`, { inode: ino });
+    count.add(1);
     const last = runs[runs.length - 1];
     if (last && last.logical + last.length === logical && last.physical + last.length === physical) last.length++;
     else runs.push({ logical, physical, length: 1, uninit: false });
@@ -42,5 +44,5 @@ export async function readBlockMap(
     await visit(iBlock.readUInt32LE((11 + level) * 4), level, base);
     base += perBlock ** level;
   }
-  return normaliseRuns(runs);
+  return normaliseRuns(runs, ino);
 }

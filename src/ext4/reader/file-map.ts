@@ -17,17 +17,46 @@ export interface MappedRun {
 /** Reads one file-system block (by number); the reader's cache is behind it. */
 export type ReadBlock = (block: number) => Promise<Buffer>;
 
-/** Sort runs by logical block and drop any that overlap an earlier one (corrupt maps). */
-export function normaliseRuns(runs: MappedRun[]): MappedRun[] {
-  runs.sort((a, b) => a.logical - b.logical);
-  const out: MappedRun[] = [];
-  let end = 0;
-  for (const r of runs) {
-    if (r.length <= 0 || r.logical < end) continue;
-    out.push(r);
-    end = r.logical + r.length;
+/**
+ * Sort runs by logical block and check them: two runs covering one logical
+ * block, or one physical block mapped twice, are EBADIMAGE. No kernel writes
+ * either, and the second is how a small hostile image claims gigabytes: a
+ * directory whose extents map the same half megabyte over and over listed
+ * 59 million entries before this check.
+ */
+export function normaliseRuns(runs: MappedRun[], ino: number): MappedRun[] {
+  if (runs.length === 1 && runs[0]!.length > 0) return runs; // most files: nothing to compare
+  const bad = (why: string): LcowError => new LcowError('EBADIMAGE', `inode ${ino}: ${why}`, { inode: ino });
+  const out = runs.filter((r) => r.length > 0).sort((a, b) => a.logical - b.logical);
+  for (let i = 1; i < out.length; i++) {
+    const prev = out[i - 1]!;
+    if (out[i]!.logical < prev.logical + prev.length) throw bad(`logical block ${out[i]!.logical} is mapped twice`);
+  }
+  const byPhysical = [...out].sort((a, b) => a.physical - b.physical);
+  for (let i = 1; i < byPhysical.length; i++) {
+    const prev = byPhysical[i - 1]!;
+    if (byPhysical[i]!.physical < prev.physical + prev.length) throw bad(`physical block ${byPhysical[i]!.physical} is mapped twice`);
   }
   return out;
+}
+
+/**
+ * Counts the blocks a map claims as it is read: more than the volume holds
+ * means some block is mapped twice, so the walk stops there instead of
+ * collecting a map the size of what the metadata claims.
+ */
+export class MappedBlockCount {
+  private total = 0;
+  constructor(
+    private readonly blocksCount: number,
+    private readonly ino: number,
+  ) {}
+  add(length: number): void {
+    this.total += length;
+    if (this.total > this.blocksCount) {
+      throw new LcowError('EBADIMAGE', `inode ${this.ino}: maps more blocks than the volume's ${this.blocksCount}`, { inode: this.ino });
+    }
+  }
 }
 
 /** Index of the run containing logical block `lb`, or of the first run after it (may be runs.length). */
@@ -48,12 +77,14 @@ const MAX_EXTENT_DEPTH = 5;
 /**
  * Walk the extent tree rooted at `root` (i_block) and return every leaf
  * extent. Corrupt trees (bad header, wrong depth, a block seen twice, a block
- * past the volume) are EBADIMAGE; the walk visits each block at most once.
+ * past the volume, a block mapped twice) are EBADIMAGE; the walk visits each
+ * block at most once.
  */
 export async function readExtentTree(root: Buffer, readBlock: ReadBlock, blocksCount: number, ino: number): Promise<MappedRun[]> {
   const bad = (why: string): LcowError => new LcowError('EBADIMAGE', `inode ${ino}: extent tree ${why}`, { inode: ino });
   const runs: MappedRun[] = [];
   const seen = new Set<number>();
+  const count = new MappedBlockCount(blocksCount, ino);
   const walk = async (block: Buffer, expectDepth: number | undefined): Promise<void> => {
     const node = decodeExtentNode(block);
     if (!node) throw bad('node has a bad header');
@@ -61,6 +92,7 @@ export async function readExtentTree(root: Buffer, readBlock: ReadBlock, blocksC
     for (const e of node.leaves) {
       if (e.length === 0) continue;
       if (e.physical + e.length > blocksCount) throw bad(`extent at block ${e.physical} (+${e.length}) is outside the volume`);
+      count.add(e.length);
       runs.push(e);
     }
     for (const c of node.children) {
@@ -71,5 +103,5 @@ export async function readExtentTree(root: Buffer, readBlock: ReadBlock, blocksC
     }
   };
   await walk(root, undefined);
-  return normaliseRuns(runs);
+  return normaliseRuns(runs, ino);
 }

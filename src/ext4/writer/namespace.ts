@@ -5,6 +5,7 @@
  * hard links by path) so that the writer only has to lay out bytes. Inode
  * numbers are handed out at the end, so replaced nodes simply vanish.
  */
+import { textToBuffer } from '../../byte-names.js';
 import { LcowError } from '../../errors.js';
 import type { EntryMeta, Timestamp } from './entry.js';
 import type { Extent } from '../format/extents.js';
@@ -233,7 +234,7 @@ function checkName(name: string, tarName: string): void {
   if (name === '' || name === '.' || name === '..' || name.includes('\0')) {
     throw new LcowError('EBADTAR', `${tarName}: bad path component ${JSON.stringify(name)}`, { entry: tarName });
   }
-  if (Buffer.byteLength(name, 'utf8') > MAX_NAME_LEN) {
+  if (textToBuffer(name).length > MAX_NAME_LEN) {
     throw new LcowError('EBADTAR', `${tarName}: name longer than ${MAX_NAME_LEN} bytes`, { entry: tarName });
   }
 }

@@ -9,6 +9,7 @@
  * rare file with more than four extents, and keeps the writer's memory at
  * the namespace itself — no per-inode layout objects for the whole image.
  */
+import { textToBuffer } from '../../byte-names.js';
 import { LcowError } from '../../errors.js';
 import type { BatchWriter } from './batch-writer.js';
 import { BLOCK_SIZE, MAX_LINKS } from '../format/constants.js';
@@ -138,7 +139,7 @@ function directoryBlocks(d: DirNode): number {
 function* nameLengths(d: DirNode): Generator<number> {
   yield 1; // '.'
   yield 2; // '..'
-  for (const name of d.children.keys()) yield Buffer.byteLength(name, 'utf8');
+  for (const name of d.children.keys()) yield textToBuffer(name).length;
 }
 
 function dirEntries(d: DirNode): DirectoryEntry[] {
@@ -146,6 +147,7 @@ function dirEntries(d: DirNode): DirectoryEntry[] {
     { name: Buffer.from('.'), ino: d.ino, kind: 'dir' },
     { name: Buffer.from('..'), ino: d.parent.ino, kind: 'dir' },
   ];
-  for (const [name, child] of d.children) out.push({ name: Buffer.from(name, 'utf8'), ino: child.ino, kind: child.type });
+  // Names are exact text (stray bytes as U+DC80..U+DCFF, ../../byte-names.ts): written back as their bytes.
+  for (const [name, child] of d.children) out.push({ name: textToBuffer(name), ino: child.ino, kind: child.type });
   return out;
 }

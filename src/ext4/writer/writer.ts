@@ -12,6 +12,7 @@
  * no backups keeps groups past 0 free of superblock copies, so the data
  * can stream through group boundaries untouched.
  */
+import { textToBuffer } from '../../byte-names.js';
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { LcowError } from '../../errors.js';
@@ -264,7 +265,7 @@ export class Ext4Writer {
   }
 
   private async addSymlink(entry: SymlinkEntry, meta: NodeMeta, xattrs: Map<string, Buffer> | undefined): Promise<void> {
-    const target = Buffer.from(entry.target, 'utf8');
+    const target = textToBuffer(entry.target);
     if (target.length === 0 || target.length > MAX_SYMLINK_LEN || target.includes(0)) {
       throw new LcowError('EBADTAR', `${entry.tarName}: symlink target must be 1..${MAX_SYMLINK_LEN} bytes without NUL`, { entry: entry.tarName });
     }

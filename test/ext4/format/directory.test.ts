@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { byteStringOf, bytesOf, bytesToText } from '../../../src/byte-names.js';
 import { BLOCK_SIZE } from '../../../src/ext4/format/constants.js';
 import {
   decodeDirectoryBlock,
@@ -25,7 +26,7 @@ function decodeAll(data: Buffer): DecodedDirEntry[] {
   return out;
 }
 
-const decoded = (e: DirectoryEntry): DecodedDirEntry => ({ name: e.name.toString('utf8'), ino: e.ino, kind: e.kind });
+const decoded = (e: DirectoryEntry): DecodedDirEntry => ({ name: byteStringOf(e.name), ino: e.ino, kind: e.kind });
 
 describe("directory blocks: encodeDirectory through the reader's decodeDirectoryBlock", () => {
   const ent = (name: string | Buffer, ino: number, kind: FileKind = 'file'): DirectoryEntry => ({
@@ -112,7 +113,7 @@ describe("directory blocks: encodeDirectory through the reader's decodeDirectory
     checkBlocks(data);
     const back = decodeAll(data);
     expect(back).toEqual(entries.map(decoded));
-    expect(back[4]!.name).toBe('é'.repeat(127));
+    expect(bytesToText(back[4]!.name)).toBe('é'.repeat(127));
   });
 
   it('writes ext4_dir_entry_2 fields at their offsets', () => {
@@ -135,6 +136,8 @@ describe("directory blocks: encodeDirectory through the reader's decodeDirectory
     const arbEntry = fc.record({
       name: fc
         .string({ minLength: 1, maxLength: 80, unit: 'grapheme' })
+        // what a kernel can write: no '/' or NUL, and '.' and '..' only in the first two places
+        .filter((s) => !s.includes('/') && !s.includes('\0') && s !== '.' && s !== '..')
         .map((s) => Buffer.from(s, 'utf8'))
         .filter((b) => b.length <= 255),
       ino: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
@@ -166,6 +169,27 @@ describe("directory blocks: encodeDirectory through the reader's decodeDirectory
     const out: DecodedDirEntry[] = [];
     decodeDirectoryBlock(data, false, 2, out);
     expect(out).toEqual([{ name: 'abc', ino: 12, kind: undefined }]);
+  });
+
+  it("refuses names no kernel writes: holding '/' or NUL, empty, '.' or '..' out of place, as EBADIMAGE", () => {
+    const bad = (entries: DirectoryEntry[], patch?: (b: Buffer) => void): void => {
+      const data = encodeDirectory(entries);
+      patch?.(data);
+      expect(() => decodeAll(data)).toThrow(expect.objectContaining({ code: 'EBADIMAGE' }));
+    };
+    bad([...dots(), ent('../../etc/x', 12)]);
+    bad([...dots(), ent(Buffer.from([0x61, 0, 0x62]), 12)]);
+    bad([...dots(), ent('zz', 12)], (b) => b.writeUInt8(0, 24 + 6)); // name_len 0
+    bad([...dots(), ent('..', 12, 'dir')]);
+    bad([...dots(), ent('a', 12), ent('.', 13, 'dir')]);
+    bad([ent('..', 2, 'dir'), ent('.', 2, 'dir')]);
+    // names that are odd but legal pass, bytes and all
+    const odd = [Buffer.from('...'), Buffer.from('a\nb'), Buffer.from([0xff, 0xfe]), Buffer.from('..x')];
+    expect(decodeAll(encodeDirectory([...dots(), ...odd.map((n, i) => ent(n, 20 + i))])).map((e) => bytesOf(e.name))).toEqual([
+      Buffer.from('.'),
+      Buffer.from('..'),
+      ...odd,
+    ]);
   });
 
   it('refuses entries whose rec_len or name_len do not fit (EBADIMAGE)', () => {

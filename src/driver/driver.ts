@@ -463,13 +463,10 @@ export class LcowDriver {
     }
   }
 
-  /** The parents' image files for a host-side read, nearest first. */
+  /** The parents' image files for a host-side read, nearest first (a read-write parent's sandbox is read from its upper dir). */
   private async quiescentParents(id: string, verb: string): Promise<string[]> {
     const parents = await this.parentImages(id);
-    for (const p of parents) {
-      this.refuseMountedParent(id, p, verb);
-      if (p.isSandbox) throw new LcowError('EUNSUPPORTED', `${verb}: layer ${id} has a read-write parent ${p.id}`, { id, parent: p.id });
-    }
+    for (const p of parents) this.refuseMountedParent(id, p, verb);
     return parents.map((p) => p.file);
   }
 

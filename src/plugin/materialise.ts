@@ -21,6 +21,7 @@
 import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { textToBuffer } from '../byte-names.js';
 import { LcowError, hostFsError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { readTarEntries, type TarEntry, type TarEntryMeta, type TarFileEntry } from '../tar/index.js';
@@ -41,7 +42,9 @@ export async function materialise(tar: AsyncIterable<Uint8Array>, dir: string, l
   const dirs = new Map<string, TarEntryMeta | undefined>([['', undefined]]);
   const files = new Set<string>();
   const result: MaterialiseResult = { entries: 0, bytes: 0, skipped: 0 };
-  const abs = (rel: string) => path.join(dir, rel);
+  // Names are exact text (a stray byte as U+DC80..U+DCFF): the file system gets their bytes back.
+  const root = Buffer.from(dir.endsWith('/') ? dir : `${dir}/`);
+  const abs = (rel: string): Buffer => Buffer.concat([root, textToBuffer(rel)]);
 
   /** Make the parents of `rel` that the tar has not named yet (it may name them later, with their metadata). */
   const ensureParent = async (rel: string, tarName: string): Promise<void> => {
@@ -76,7 +79,7 @@ export async function materialise(tar: AsyncIterable<Uint8Array>, dir: string, l
           break;
         case 'symlink':
           claim(entry, dirs, files);
-          await fs.symlink(entry.target, target);
+          await fs.symlink(textToBuffer(entry.target), target);
           await setMeta(target, entry.meta, false);
           break;
         case 'hardlink':
@@ -105,7 +108,7 @@ function claim(entry: TarEntry, dirs: Map<string, unknown>, files: Set<string>):
 }
 
 /** The body at its offsets; all-zero chunks and sparse holes are left as holes. Returns bytes written. */
-async function writeFile(file: string, entry: TarFileEntry): Promise<number> {
+async function writeFile(file: Buffer, entry: TarFileEntry): Promise<number> {
   const fh = await fs.open(file, 'wx', 0o600);
   let written = 0;
   try {
@@ -160,7 +163,7 @@ function isZero(b: Buffer, from: number, to: number): boolean {
   return true;
 }
 
-async function setMeta(file: string, meta: TarEntryMeta, chmod: boolean): Promise<void> {
+async function setMeta(file: Buffer, meta: TarEntryMeta, chmod: boolean): Promise<void> {
   // Owner first: chown clears setuid/setgid, so the mode goes after it.
   if (asRoot) await fs.lchown(file, meta.uid, meta.gid);
   if (chmod) await fs.chmod(file, meta.mode & 0o7777);

@@ -54,6 +54,10 @@ describe('read-write parents', () => {
     const init = [...vm.scsi.values()].find((s) => s.disk.hostPath === path.join(root, 'c-init', 'sandbox.vhdx'));
     expect(init?.readOnly).toBe(true);
     await d.put('c');
+    // On the host a read-write parent is a layer too (the fake backend's writes are in memory: nothing on the host image).
+    expect(await d.changes('c')).toEqual([]);
+    expect(await d.diffSize('c')).toBe(0);
+    expect((await d.changes('c-init')).map((c) => c.path)).toEqual(['/.dockerenv']);
     expect(backend.disks.get(path.join(root, 'c', 'sandbox.vhdx')).tree.get('upper/etc/hosts')).toEqual({ kind: 'file', data: Buffer.from('mine\n') });
     expect(backend.disks.get(path.join(root, 'c-init', 'sandbox.vhdx')).tree.get('upper/etc/hosts')).toEqual({ kind: 'file', data: Buffer.from('hosts\n') });
   });

@@ -8,6 +8,7 @@ import tar from 'tar-stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
 import { materialise } from '../../src/plugin/materialise.js';
+import { END_OF_ARCHIVE, encodeTarItem, padding } from '../../src/tar/index.js';
 
 let dir: string;
 beforeEach(() => {
@@ -118,5 +119,19 @@ describe('materialise', () => {
         ]),
       ),
     ).rejects.toMatchObject({ code: 'EBADTAR' });
+  });
+
+  it('names that are not UTF-8 keep their bytes: caf\\xe9 and caf\\xe8 are two files', async () => {
+    const item = (name: Buffer, data: string) => [
+      encodeTarItem({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, size: data.length, mtime: { sec: 1, nsec: 0 } }),
+      Buffer.from(data),
+      padding(data.length),
+    ];
+    const e9 = Buffer.from([0x63, 0x61, 0x66, 0xe9]);
+    const e8 = Buffer.from([0x63, 0x61, 0x66, 0xe8]);
+    await run(Buffer.concat([...item(e9, 'e9'), ...item(e8, 'e8'), END_OF_ARCHIVE]));
+    const names = readdirSync(dir, { encoding: 'buffer' });
+    expect(names.map((n) => n.toString('hex')).sort()).toEqual([e8.toString('hex'), e9.toString('hex')]);
+    expect(readFileSync(Buffer.concat([Buffer.from(`${dir}/`), e9]), 'utf8')).toBe('e9');
   });
 });

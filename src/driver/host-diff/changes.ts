@@ -11,7 +11,10 @@
  *     nothing changes nothing);
  *   - an opaque directory: additionally 'delete' for each child the parents
  *     show that the layer does not have (their subtrees go with them).
- * Parents are nearest first. Sorted by path bytes.
+ * Parents are nearest first, each a read-only layer or a read-write one
+ * (moby's `-init` layer under a container): a `.vhdx` parent is a sandbox,
+ * read from its overlay upper directory, where whiteouts and opaque
+ * directories mean what they mean in the union. Sorted by path bytes.
  *
  * One loop over an explicit stack, the parents' directories walked
  * alongside (lower-view.ts): work linear in the tree, memory the listings on
@@ -24,7 +27,7 @@ import { HardLinks } from './hard-links.js';
 import type { LayerDirent, LayerStat } from './layer-fs.js';
 import { LowerDirs } from './lower-view.js';
 import { isFormatArtefact, isOpaqueXattrs, isWhiteout, refuseIndirect } from './overlay-encoding.js';
-import { openDiffSource, type DiffSource, type SourceOptions } from './source.js';
+import { openDiffSource, sourceKind, type DiffSource, type SourceOptions } from './source.js';
 
 export type ChangeKind = 'add' | 'modify' | 'delete';
 
@@ -89,7 +92,8 @@ async function withSources(top: string, parents: string[], options: SourceOption
     opened.push(topSource);
     const parentSources: DiffSource[] = [];
     for (const p of parents) {
-      const s = await openDiffSource(p, { open: options.open, kind: 'layer' }, held);
+      // A parent's upper dir is where the union put it (the top's upperDir/containerId are the top's own).
+      const s = await openDiffSource(p, { open: options.open, kind: sourceKind(p) }, held);
       opened.push(s);
       parentSources.push(s);
     }

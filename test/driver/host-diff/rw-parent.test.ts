@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changes, diffSize } from '../../../src/driver/host-diff/changes.js';
-import { buildExt4, tmpDir, type SpecEntry } from './helpers/fixtures.js';
+import { buildExt4, tmpDir, type SpecEntry, TestMounts } from './helpers/fixtures.js';
 import { OPENERS } from './helpers/openers.js';
 
 const BASE: SpecEntry[] = [
@@ -27,17 +27,9 @@ const BASE: SpecEntry[] = [
 
 let work: string;
 let base: string, init: string, ctr: string;
-const mounts: string[] = [];
-
-function mount(args: string[], dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  execFileSync('mount', [...args, dir]);
-  mounts.push(dir);
-}
-function umount(dir: string): void {
-  execFileSync('umount', [dir]);
-  mounts.splice(mounts.indexOf(dir), 1);
-}
+const mounts = new TestMounts();
+const mount = (args: string[], dir: string) => mounts.mount(args, dir);
+const umount = (dir: string) => mounts.umount(dir);
 
 /** A sandbox written by the kernel through an overlay on `lowerdirs` (mounted by the caller); returned as a VHDX. */
 function kernelSandbox(name: string, lowerdirs: string[], edit: (m: (p: string) => string) => void): string {
@@ -96,7 +88,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  for (const d of [...mounts].reverse()) execFileSync('umount', ['-l', d]);
+  mounts.umountAll();
   fs.rmSync(work, { recursive: true, force: true });
 });
 

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changes, diffSize } from '../../../src/driver/host-diff/changes.js';
 import { isLcowError } from '../../../src/errors.js';
 import { sandboxToTar } from '../../../src/driver/host-diff/to-tar.js';
-import { buildExt4, readTar, sha256, tmpDir, type SpecEntry, type TarSeen } from './helpers/fixtures.js';
+import { buildExt4, readTar, sha256, tmpDir, type SpecEntry, type TarSeen, TestMounts } from './helpers/fixtures.js';
 import { OPENERS } from './helpers/openers.js';
 
 const L1: SpecEntry[] = [
@@ -37,17 +37,9 @@ const L2: SpecEntry[] = [
 
 let work: string;
 let l1: string, l2: string, sandbox: string;
-const mounts: string[] = [];
-
-function mount(args: string[], dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
-  execFileSync('mount', [...args, dir]);
-  mounts.push(dir);
-}
-function umount(dir: string): void {
-  execFileSync('umount', [dir]);
-  mounts.splice(mounts.indexOf(dir), 1);
-}
+const mounts = new TestMounts();
+const mount = (args: string[], dir: string) => mounts.mount(args, dir);
+const umount = (dir: string) => mounts.umount(dir);
 
 beforeAll(() => {
   work = tmpDir('lcow-sbx-');
@@ -98,7 +90,7 @@ function kernelSandbox(name: string, extraOptions: string, edit: (m: (p: string)
 }
 
 afterAll(() => {
-  for (const d of [...mounts].reverse()) execFileSync('umount', ['-l', d]);
+  mounts.umountAll();
   fs.rmSync(work, { recursive: true, force: true });
 });
 

@@ -161,3 +161,24 @@ export function paxMtime(t: { sec: number; nsec: number }): string {
 export function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', prefix));
 }
+
+/** Mounts a test makes (loop, overlay), tracked so that afterAll can lazily unmount what a failure left. */
+export class TestMounts {
+  private readonly mounted: string[] = [];
+
+  mount(args: string[], dir: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+    execFileSync('mount', [...args, dir]);
+    this.mounted.push(dir);
+  }
+
+  umount(dir: string): void {
+    execFileSync('umount', [dir]);
+    this.mounted.splice(this.mounted.indexOf(dir), 1);
+  }
+
+  /** Whatever is still mounted, newest first (lazily: a failed test may leave users). */
+  umountAll(): void {
+    for (const d of this.mounted.splice(0).reverse()) execFileSync('umount', ['-l', d]);
+  }
+}

@@ -51,7 +51,13 @@ let stock: Dockerd;
 let plug: Dockerd;
 const name = `lcowtest${process.pid}`;
 /** What existed before: only what the test made is removed afterwards. */
-const existedBefore = { runDocker: existsSync('/run/docker'), plugins: existsSync(DOCKER_PLUGIN_DIR) };
+const existedBefore = {
+  runDocker: existsSync('/run/docker'),
+  plugins: existsSync(DOCKER_PLUGIN_DIR),
+  // containerd's shims put their sockets here whatever the state dir (the stock daemon runs containers).
+  runContainerd: existsSync('/run/containerd'),
+  shimSockets: existsSync('/run/containerd/s'),
+};
 const timings: string[] = [];
 /** The plugin's info lines with their fields: the carry's own time is reported there. */
 const infos: Array<Record<string, unknown> & { msg: string }> = [];
@@ -123,6 +129,8 @@ describe.skipIf(skip !== undefined)(`dockerd 20.10 on the lcow graph-driver plug
     // dockerd makes /run/docker/plugins whatever its exec root; the test takes away only what it made.
     if (!existedBefore.plugins) removeIfEmpty(DOCKER_PLUGIN_DIR);
     if (!existedBefore.runDocker) removeIfEmpty('/run/docker');
+    if (!existedBefore.shimSockets) removeIfEmpty('/run/containerd/s');
+    if (!existedBefore.runContainerd) removeIfEmpty('/run/containerd');
     if (timings.length > 0) console.log(['load and save against the stock vfs daemon (printed, not asserted):', ...timings].join('\n  '));
     rmSync(work, { recursive: true, force: true });
   }, 180_000);

@@ -4,14 +4,18 @@
  *
  * The VM lifecycle by hand: boot a utility VM, and when layers are given
  * (top-most first) union-mount them (plus a read-write scratch) and run argv
- * chrooted into that rootfs; without layers, run argv in the UVM itself.
+ * as a container on that rootfs — runc, in its own namespaces, without the
+ * capabilities to mount or open the VM's devices, exactly as the driver runs
+ * one (never a chroot, which would leave it root in the VM); without layers,
+ * run argv in the UVM itself.
  * Prints the process's stdout/stderr, exits with its exit code, and tears
  * everything down — union, scratch, layers, VM — whatever happened.
  */
 import { randomBytes } from 'node:crypto';
 import { LcowError } from '../errors.js';
 import { selectBackend, type BackendChoice } from '../backend/index.js';
-import { createUtilityVM, mountContainerLayers } from '../uvm/index.js';
+import { createUtilityVM, mountContainerLayers, type ContainerLayers, type UtilityVM } from '../uvm/index.js';
+import { CONTAINER_BASE_DIR, makeContainerBase, runContainer } from '../driver/index.js';
 
 const USAGE = 'usage: lcow vm run [--layer FILE]… [--scratch FILE] [--backend auto|qemu|hcs] [--memory MiB] [--cpus N] [--timeout S] [--stdin] -- argv…';
 
@@ -68,6 +72,18 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The container's time limit when --timeout gives none (the guest agent's own default otherwise). */
+const DEFAULT_TIMEOUT_MS = 10 * 60_000;
+
+/** The layers (and scratch) unioned, over the mount points runc needs (proc, sys, dev). */
+async function mountLayers(uvm: UtilityVM, layers: string[], scratch: string | undefined): Promise<ContainerLayers> {
+  const base = await makeContainerBase((argv, o) => uvm.exec(argv, o), DEFAULT_TIMEOUT_MS);
+  if (base.exitCode !== 0) {
+    throw new LcowError('EEXEC', `cannot make ${CONTAINER_BASE_DIR} in the VM: ${base.stderr.toString('utf8').trim()}`, { exitCode: base.exitCode });
+  }
+  return mountContainerLayers(uvm, layers, scratch, '/run/c/cli', { baseDirs: [CONTAINER_BASE_DIR] });
+}
+
 export async function run(args: string[]): Promise<number> {
   if (args[0] !== 'run') throw new LcowError('EINVAL', USAGE, { args });
   const a = parseVmRunArgs(args.slice(1));
@@ -75,10 +91,16 @@ export async function run(args: string[]): Promise<number> {
   const uvm = await createUtilityVM({ id: `lcow-vm-${randomBytes(4).toString('hex')}`, backend, memoryMiB: a.memoryMiB, cpus: a.cpus });
   try {
     await uvm.start();
-    const ctr = a.layers.length > 0 ? await mountContainerLayers(uvm, a.layers, a.scratch, '/run/c/cli') : undefined;
+    const ctr = a.layers.length > 0 ? await mountLayers(uvm, a.layers, a.scratch) : undefined;
     try {
-      const argv = ctr ? ['chroot', ctr.rootfs, ...a.argv] : a.argv;
-      const r = await uvm.exec(argv, { timeoutMs: a.timeoutMs, ...(a.stdin ? { stdin: await readStdin() } : {}) });
+      const options = { timeoutMs: a.timeoutMs, ...(a.stdin ? { stdin: await readStdin() } : {}) };
+      const r = ctr
+        ? await runContainer(
+            (argv, o) => uvm.exec(argv, o),
+            { rootfs: ctr.rootfs, readonlyRootfs: a.scratch === undefined, id: 'cli', hostname: 'lcow', args: a.argv, timeoutMs: DEFAULT_TIMEOUT_MS },
+            options,
+          )
+        : await uvm.exec(a.argv, options);
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
       return r.signal !== undefined ? 128 + r.signal : r.exitCode;

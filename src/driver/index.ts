@@ -20,3 +20,5 @@ export { textToBuffer } from '../byte-names.js';
 export type { FileGetCloser } from './host-diff/diff-getter.js';
 /** One lock per key (a layer id), for layers built on the driver (the plugin server's Get directories). */
 export { KeyedMutex } from './keyed-mutex.js';
+/** A container process on a union (runc in the VM, own namespaces, no mount or device capabilities): `lcow vm run --layer`. */
+export { CONTAINER_BASE_DIR, makeContainerBase, runContainer, type ContainerRun } from './container-run.js';

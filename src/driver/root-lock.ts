@@ -23,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LcowError } from '../errors.js';
+import { LcowError, hostFsError } from '../errors.js';
 
 export const ROOT_LOCK_FILE = 'root.lock';
 export const ROOT_PID_FILE = 'root.pid';
@@ -53,10 +53,6 @@ function loadFlock(): Promise<Flock> {
     return { flock, errno: () => koffi.errno(), wouldBlock: koffi.os.errno.EWOULDBLOCK ?? 11 };
   });
   return flockApi;
-}
-
-function fsError(what: string, file: string, err: unknown): LcowError {
-  return new LcowError('EIO', `${what} ${file}: ${(err as Error).message}`, { file, errno: (err as NodeJS.ErrnoException).code }, { cause: err });
 }
 
 /** The holder's pid as its pid file says, when that names a live process (retried briefly: the holder writes it just after locking). */
@@ -91,7 +87,7 @@ async function openLocked(file: string): Promise<fs.promises.FileHandle | 'busy'
       return await fs.promises.open(file, fs.constants.O_RDWR | fs.constants.O_CREAT | UV_FS_O_EXLOCK, 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EBUSY') return 'busy';
-      throw fsError('cannot open the root lock', file, err);
+      throw hostFsError(err, `cannot open the root lock ${file}`, { file });
     }
   }
   const api = await loadFlock();
@@ -99,7 +95,7 @@ async function openLocked(file: string): Promise<fs.promises.FileHandle | 'busy'
   try {
     fh = await fs.promises.open(file, 'a', 0o600);
   } catch (err) {
-    throw fsError('cannot open the root lock', file, err);
+    throw hostFsError(err, `cannot open the root lock ${file}`, { file });
   }
   if (api.flock(fh.fd, LOCK_EX | LOCK_NB) === 0) return fh;
   const errno = api.errno();
@@ -123,7 +119,7 @@ export async function lockRoot(root: string, dir: string): Promise<RootLock> {
     await fs.promises.rename(tmp, pidFile);
   } catch (err) {
     await fh.close();
-    throw fsError('cannot write', pidFile, err);
+    throw hostFsError(err, `cannot write ${pidFile}`, { file: pidFile });
   }
   let released = false;
   return {

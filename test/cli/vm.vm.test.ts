@@ -44,7 +44,7 @@ describe('lcow vm run', () => {
     expect(parseVmRunArgs(['--layer', 'a', '--layer', 'b', '--', 'echo', '--layer']).layers).toEqual(['a', 'b']);
   });
 
-  it('boots a VM, unions two layers, runs argv chrooted, passes the exit code, tears down', async () => {
+  it('boots a VM, unions two layers, runs argv as a container (runc: PID 1 in its own namespace, cannot mount), passes the exit code, tears down', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'lcow-cli-vm-'));
     const top = await layer(dir, 'top', { 'etc/motd': [0o644, 'from the top\n'], '.wh.gone': [0o644, ''] });
     const base = await layer(dir, 'base', {
@@ -64,12 +64,12 @@ describe('lcow vm run', () => {
       '/bin/busybox',
       'sh',
       '-c',
-      '/bin/busybox cat /etc/motd /base-only; test -e /gone || echo no-gone; echo "$0 $1"; exit 7',
+      '/bin/busybox cat /etc/motd /base-only; test -e /gone || echo no-gone; echo "$0 $1"; echo "pid $$"; /bin/busybox mount -t tmpfs none /etc 2>/dev/null || echo no-mount; exit 7',
       'a b',
       '$(x)',
     ]);
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('from the top\nb\nno-gone\na b $(x)\n');
+    expect(r.stdout).toBe('from the top\nb\nno-gone\na b $(x)\npid 1\nno-mount\n');
     expect(r.code).toBe(7);
   });
 });

@@ -34,7 +34,8 @@ describe('lcow plugin serve', () => {
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    await until(() => existsSync(socket), 30_000);
+    // The socket appears a moment before the server's line reaches this process's pipe: wait for both.
+    await until(() => existsSync(socket) && stderr.includes('serving on'), 30_000);
     expect(stderr).toMatch(/serving on .*lcowcli\.sock/);
     expect(statSync(socket).mode & 0o777).toBe(0o600);
 

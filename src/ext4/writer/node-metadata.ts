@@ -9,7 +9,7 @@
  * rare file with more than four extents, and keeps the writer's memory at
  * the namespace itself — no per-inode layout objects for the whole image.
  */
-import { textToBuffer } from '../../byte-names.js';
+import { textByteLength, textToBuffer } from '../../byte-names.js';
 import { LcowError } from '../../errors.js';
 import type { BatchWriter } from './batch-writer.js';
 import { BLOCK_SIZE, MAX_LINKS } from '../format/constants.js';
@@ -139,7 +139,7 @@ function directoryBlocks(d: DirNode): number {
 function* nameLengths(d: DirNode): Generator<number> {
   yield 1; // '.'
   yield 2; // '..'
-  for (const name of d.children.keys()) yield textToBuffer(name).length;
+  for (const name of d.children.keys()) yield textByteLength(name);
 }
 
 function dirEntries(d: DirNode): DirectoryEntry[] {

@@ -70,6 +70,11 @@ export function textToBytes(text: string): ByteString {
   return byteStringOf(textToBuffer(text));
 }
 
+/** textToBuffer(text).length without building the buffer (names are measured once per entry and per directory entry). */
+export function textByteLength(text: string): number {
+  return ESCAPED_BYTE.test(text) ? textToBuffer(text).length : Buffer.byteLength(text, 'utf8');
+}
+
 export function textToBuffer(text: string): Buffer {
   if (!ESCAPED_BYTE.test(text)) return Buffer.from(text, 'utf8');
   const parts: Buffer[] = [];

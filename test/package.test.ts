@@ -7,7 +7,7 @@
  * that is not where the built code looks for it. The guest image built from
  * the package is checked in package.vm.test.ts.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,6 +50,18 @@ describe('the built package', () => {
     mkdirSync(path.join(work, 'layer', 'etc'), { recursive: true });
     writeFileSync(path.join(work, 'layer', 'etc', 'hostname'), 'built\n');
     execFileSync('tar', ['-C', path.join(work, 'layer'), '-cf', path.join(work, 'layer.tar'), 'etc']);
+
+    // `lcow convert` runs from its one-file bundle, and its errors still print as the dispatcher's (one LcowError class).
+    expect(existsSync(path.join(built.dir, 'dist', 'cli', 'convert.bundle.js'))).toBe(true);
+    const missing = spawnSync(
+      process.execPath,
+      [path.join(built.dir, built.pkg.bin.lcow!), 'convert', path.join(work, 'missing.tar'), path.join(work, 'x.vhd')],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/^lcow: ENOTFOUND: /);
 
     const vhd = path.join(work, 'layer.vhd');
     const converted = JSON.parse(built.runBin('lcow', ['convert', path.join(work, 'layer.tar'), vhd, '--json'])) as {

@@ -20,8 +20,13 @@
  * a 125 MiB node_modules tar, but 63–67 MiB peak RSS (over the 64 MiB
  * budget) and more CPU in all (its compiler threads). Raising its budget
  * (--interrupt-budget) or keeping inlining off left it at 60–65 MiB for a
- * smaller gain. So it stays off, and the hot paths are written for V8's
- * baseline tier instead (tar/header.ts, ext4/format/inode.ts).
+ * smaller gain. Measured once more (issue 11, round 2): TurboFan only for
+ * the eleven hottest functions (--turbo-filter on a common name prefix) cut
+ * the edge layer's CPU by 10% at 63.6 MiB and gave nothing on the
+ * node_modules tar at +7 MiB — any TurboFan use at all costs ~4 MiB (one
+ * function alone: 61 MiB on the edge layer); --maglev gave nothing. So it
+ * stays off, and the hot paths are written for V8's baseline tier instead
+ * (tar/header.ts, ext4/format/inode.ts).
  *
  * Process-wide, so only the CLI calls this — never the library (an engine
  * embedding lcow-uvm keeps its own V8 settings; the driver's conversion

@@ -2,15 +2,21 @@
  * `lcow` command dispatcher. Each command lives in its own module, loaded on
  * demand, exporting `run(args: string[]): Promise<number>` (the exit code).
  */
+import { existsSync } from 'node:fs';
 import { isLcowError } from '../errors.js';
 
 type CommandModule = { run(args: string[]): Promise<number> };
 
-/** command word(s) → module path (relative to this file) and one-line help. */
-const COMMANDS: Array<{ words: string[]; module: string; help: string }> = [
+/**
+ * command word(s) → module path (relative to this file) and one-line help;
+ * `bundled`: the same module as one file, which the build makes for the
+ * short-lived commands (scripts/build.mjs) and which is loaded when present.
+ */
+const COMMANDS: Array<{ words: string[]; module: string; bundled?: string; help: string }> = [
   {
     words: ['convert'],
     module: './convert.js',
+    bundled: './convert.bundle.js',
     help: 'convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json]',
   },
   { words: ['inspect'], module: './inspect.js', help: 'inspect <image> [path] — list/stat files in an ext4, VHD or VHDX image' },
@@ -40,7 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lcow: unknown command '${argv.join(' ')}'\n\n${usage()}\n`);
     return 2;
   }
-  const mod = (await import(match.module)) as CommandModule;
+  const bundled = match.bundled && new URL(match.bundled, import.meta.url);
+  const mod = (await import(bundled && existsSync(bundled) ? bundled.href : match.module)) as CommandModule;
   try {
     return await mod.run(argv.slice(match.words.length));
   } catch (err) {

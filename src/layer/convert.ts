@@ -12,8 +12,8 @@
  * The VHD footer's UniqueId is derived from the content rather than random,
  * so converting the same layer twice gives byte-identical files (the ext4
  * writer is deterministic): with dm-verity it is the root hash, otherwise a
- * hash of the uncompressed tar stream (content-digest.ts, hashed off the
- * main thread) and the options that shape the image.
+ * hash of the uncompressed tar stream (content-digest.ts) and the options
+ * that shape the image.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
@@ -151,31 +151,26 @@ async function convertInto(fh: FileHandle, input: ConvertInput, target: string, 
   }
   async function* hashed(): AsyncGenerator<Buffer> {
     for await (const chunk of decompress(counted())) {
-      const backlog = tarDigest?.update(chunk);
-      if (backlog) await backlog;
+      tarDigest?.update(chunk);
       yield chunk;
     }
   }
 
   const writer = Ext4Writer.create(fh, { maxDiskSizeBytes: options.maxDiskSizeBytes, logger: log });
   const entries = readTarEntries(hashed(), { maxFileSizeBytes: options.maxFileSizeBytes, logger: log });
-  try {
-    for await (const entry of options.whiteouts ? convertWhiteouts(entries) : entries) {
-      if (signal?.aborted) throw canceled(target);
-      try {
-        await writer.add(entry);
-      } catch (err) {
-        throw withEntry(err, entry);
-      }
-      progress.entries++;
+  for await (const entry of options.whiteouts ? convertWhiteouts(entries) : entries) {
+    if (signal?.aborted) throw canceled(target);
+    try {
+      await writer.add(entry);
+    } catch (err) {
+      throw withEntry(err, entry);
     }
-  } catch (err) {
-    tarDigest?.abandon();
-    throw err;
+    progress.entries++;
   }
+
   onProgress?.({ ...progress });
   const fs = await writer.finish();
-  const contentDigest = await tarDigest?.digest();
+  const contentDigest = tarDigest?.digest();
 
   let total = fs.sizeBytes;
   const result: ConvertResult = { outPath: target, sizeBytes: total, ext4SizeBytes: fs.sizeBytes, entries: progress.entries, uuid: fs.uuid };

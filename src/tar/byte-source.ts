@@ -25,6 +25,8 @@ export interface ByteReader {
    * undefined and nothing consumed: lets the reader skip an await per header.
    */
   takeNow?(n: number): Buffer | undefined;
+  /** Discard `n` bytes at once when they are already in memory (true), else nothing (false): no await, no slice. */
+  skipNow?(n: number): boolean;
 }
 
 /**
@@ -37,7 +39,9 @@ export interface ByteReader {
  */
 export class ByteSource implements ByteReader {
   private readonly it: AsyncIterator<Buffer | Uint8Array | string>;
+  /** The upstream chunk being consumed, from `off` on (one view per chunk, not one per slice taken). */
   private chunk: Buffer = EMPTY;
+  private off = 0;
   private eof = false;
   /** Bytes handed out so far (the tar stream offset). */
   position = 0;
@@ -48,7 +52,7 @@ export class ByteSource implements ByteReader {
 
   /** Make at least one byte available; false at end of input. */
   private async fill(): Promise<boolean> {
-    while (this.chunk.length === 0) {
+    while (this.off === this.chunk.length) {
       if (this.eof) return false;
       const r = await this.it.next();
       if (r.done) {
@@ -57,6 +61,7 @@ export class ByteSource implements ByteReader {
       }
       const v = r.value;
       this.chunk = Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v) : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      this.off = 0;
     }
     return true;
   }
@@ -67,11 +72,11 @@ export class ByteSource implements ByteReader {
    */
   async read(n: number): Promise<Buffer> {
     if (!(await this.fill())) return EMPTY;
-    if (this.chunk.length >= n) return this.take(n);
+    if (this.chunk.length - this.off >= n) return this.take(n);
     const parts: Buffer[] = [];
     let got = 0;
     while (got < n && (await this.fill())) {
-      const part = this.take(Math.min(n - got, this.chunk.length));
+      const part = this.take(Math.min(n - got, this.chunk.length - this.off));
       parts.push(part);
       got += part.length;
     }
@@ -79,37 +84,49 @@ export class ByteSource implements ByteReader {
   }
 
   takeNow(n: number): Buffer | undefined {
-    return this.chunk.length >= n ? this.take(n) : undefined;
+    return this.chunk.length - this.off >= n ? this.take(n) : undefined;
+  }
+
+  skipNow(n: number): boolean {
+    if (this.chunk.length - this.off < n) return false;
+    this.off += n;
+    this.position += n;
+    return true;
   }
 
   /** The next slice of at most `max` bytes, whatever the current chunk holds; empty at end of input. */
   async readSome(max: number): Promise<Buffer> {
     if (!(await this.fill())) return EMPTY;
-    return this.take(Math.min(max, this.chunk.length));
+    return this.take(Math.min(max, this.chunk.length - this.off));
   }
 
   /** Discard `n` bytes; returns how many were actually skipped (less at end of input). */
   async skip(n: number): Promise<number> {
     let left = n;
-    while (left > 0 && (await this.fill())) left -= this.take(Math.min(left, this.chunk.length)).length;
+    while (left > 0 && (await this.fill())) {
+      const k = Math.min(left, this.chunk.length - this.off);
+      this.skipNow(k);
+      left -= k;
+    }
     return n - left;
   }
 
   /** Read and drop everything that is left (so a writer piping into us never sees EPIPE). */
   async drain(): Promise<void> {
-    while (await this.fill()) this.take(this.chunk.length);
+    while (await this.fill()) this.skipNow(this.chunk.length - this.off);
   }
 
   /** Stop reading early: lets the upstream iterator release its resources. */
   async close(): Promise<void> {
     this.eof = true;
     this.chunk = EMPTY;
+    this.off = 0;
     await this.it.return?.();
   }
 
   private take(n: number): Buffer {
-    const out = this.chunk.subarray(0, n);
-    this.chunk = this.chunk.subarray(n);
+    const out = this.chunk.subarray(this.off, this.off + n);
+    this.off += n;
     this.position += n;
     return out;
   }

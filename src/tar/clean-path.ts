@@ -12,20 +12,35 @@
 /** Longest path component Linux accepts (NAME_MAX; ext4's directory entries hold no more), in bytes. */
 export const MAX_NAME_BYTES = 255;
 
-import { textToBuffer } from '../byte-names.js';
+import { textByteLength } from '../byte-names.js';
 
 export type PathProblem = 'absolute' | 'dotdot' | 'nul' | 'name-too-long';
 
 export type CleanResult = { ok: true; path: string } | { ok: false; problem: PathProblem; component?: string };
 
+/**
+ * Most member names are already clean: no NUL, no leading '/', no '//', no
+ * '.' or '..' component, no component long enough to pass 255 bytes (at most
+ * 3 bytes per UTF-16 unit, so 85 units cannot). Such a name, less a leading
+ * './' and a trailing '/', is its own path: no split and join per entry.
+ */
+const NOT_CLEAN = /\0|^\/|\/\/|(?:^|\/)\.\.?(?:\/|$)|[^/]{86}/;
+
 export function cleanPath(name: string): CleanResult {
+  const short = name.startsWith('./') ? name.slice(2) : name;
+  if (!NOT_CLEAN.test(short)) return { ok: true, path: short.endsWith('/') ? short.slice(0, -1) : short };
+  return cleanPathBySplitting(name);
+}
+
+/** The general rule, for any name: split on '/', drop '' and '.', reject '..', NUL, a leading '/' and components over 255 bytes. */
+export function cleanPathBySplitting(name: string): CleanResult {
   if (name.includes('\0')) return { ok: false, problem: 'nul' };
   if (name.startsWith('/')) return { ok: false, problem: 'absolute' };
   const parts: string[] = [];
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') return { ok: false, problem: 'dotdot' };
-    if (textToBuffer(part).length > MAX_NAME_BYTES) return { ok: false, problem: 'name-too-long', component: part };
+    if (textByteLength(part) > MAX_NAME_BYTES) return { ok: false, problem: 'name-too-long', component: part };
     parts.push(part);
   }
   return { ok: true, path: parts.join('/') };

@@ -69,23 +69,47 @@ const CHKSUM_AS_SPACES = 8 * 0x20;
  * buffer): two 16-bit lanes per word, a quarter of the loop iterations of a
  * byte loop — this sum runs once per member and was the reader's largest
  * cost on a many-file archive. The lanes cannot carry into each other:
- * 128 words × 2 bytes × 255 < 2^16.
+ * 128 words × 2 bytes × 255 < 2^16 (the even and odd byte sums together).
  */
 export function unsignedChecksum(block: Buffer): number {
   let sum = 0;
   if ((block.byteOffset & 3) === 0) {
-    const words = new Uint32Array(block.buffer, block.byteOffset, BLOCK / 4);
-    let lanes = 0;
-    for (let i = 0; i < BLOCK / 4; i++) {
-      const w = words[i]!;
-      lanes += (w & 0x00ff00ff) + ((w >>> 8) & 0x00ff00ff);
+    const words = wordsOf(block.buffer);
+    let i = block.byteOffset >>> 2;
+    const end = i + BLOCK / 4;
+    // Four words a step, two lane sums: fewer loop iterations in V8's baseline tier, where this runs.
+    let even = 0;
+    let odd = 0;
+    for (; i < end; i += 4) {
+      const w0 = words[i]!;
+      const w1 = words[i + 1]!;
+      const w2 = words[i + 2]!;
+      const w3 = words[i + 3]!;
+      even += (w0 & 0x00ff00ff) + (w1 & 0x00ff00ff) + (w2 & 0x00ff00ff) + (w3 & 0x00ff00ff);
+      odd += ((w0 >>> 8) & 0x00ff00ff) + ((w1 >>> 8) & 0x00ff00ff) + ((w2 >>> 8) & 0x00ff00ff) + ((w3 >>> 8) & 0x00ff00ff);
     }
+    const lanes = even + odd;
     sum = (lanes & 0xffff) + Math.floor(lanes / 0x10000);
   } else {
     for (let i = 0; i < BLOCK; i++) sum += block[i]!;
   }
   for (let i = CHKSUM_START; i < CHKSUM_END; i++) sum -= block[i]!;
   return sum + CHKSUM_AS_SPACES;
+}
+
+/**
+ * A 32-bit view of the whole buffer a header lies in, kept while headers come
+ * from the same one (a reused read buffer): no view object per header. Held
+ * weakly, so a large buffer parsed once is not kept alive by it.
+ */
+let viewed: WeakRef<Uint32Array<ArrayBufferLike>> | undefined;
+function wordsOf(buffer: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
+  let words = viewed?.deref();
+  if (words?.buffer !== buffer) {
+    words = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+    viewed = new WeakRef(words);
+  }
+  return words;
 }
 
 /** The same sum over signed chars, as some historic tars computed it. */

@@ -20,14 +20,17 @@ export function decodePaxRecords(data: Buffer): PaxRecord[] | undefined {
   while (pos < data.length) {
     // Trailing NUL padding after the last record is tolerated (some writers pad).
     if (data[pos] === 0) break;
-    const space = data.indexOf(0x20, pos);
-    if (space === -1 || space - pos > 20) return undefined;
-    const lenText = data.toString('latin1', pos, space);
-    if (!/^[0-9]+$/.test(lenText)) return undefined;
-    const len = Number(lenText);
+    const space = indexOf(data, 0x20, pos);
+    if (space === -1 || space === pos || space - pos > 20) return undefined;
+    let len = 0;
+    for (let i = pos; i < space; i++) {
+      const digit = data[i]! - 0x30;
+      if (digit < 0 || digit > 9) return undefined;
+      len = len * 10 + digit;
+    }
     const end = pos + len;
     if (len <= space - pos + 1 || end > data.length || data[end - 1] !== 0x0a) return undefined;
-    const eq = data.indexOf(0x3d, space + 1);
+    const eq = indexOf(data, 0x3d, space + 1);
     if (eq === -1 || eq >= end - 1) return undefined;
     // Keys are bytes too (an xattr name need not be UTF-8): exact text, as names are.
     const key = bytesToText(byteStringOf(data, space + 1, eq));
@@ -36,6 +39,11 @@ export function decodePaxRecords(data: Buffer): PaxRecord[] | undefined {
     pos = end;
   }
   return records;
+}
+
+/** The typed-array search: Buffer's indexOf checks its arguments in JavaScript, twice per record here. */
+function indexOf(data: Buffer, byte: number, from: number): number {
+  return Uint8Array.prototype.indexOf.call(data, byte, from);
 }
 
 /** Decimal integer (optionally negative); `undefined` if malformed or unsafe. */

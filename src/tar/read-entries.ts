@@ -129,7 +129,7 @@ export async function* readTarEntries(
         yield entry;
         // What the consumer left of the body, then the padding to the next header.
         const rest = body.remaining + blockPadding(dataSize);
-        if (rest > 0 && src.takeNow?.(rest) === undefined && (await src.skip(rest)) < rest) throw truncated(entry.tarName, src.position);
+        if (rest > 0 && !src.skipNow?.(rest) && (await src.skip(rest)) < rest) throw truncated(entry.tarName, src.position);
       } else {
         if (dataSize > 0) await skipBody(src, dataSize, entry.tarName, headerOffset);
         yield entry;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { cleanPath } from '../../src/tar/clean-path.js';
+import fc from 'fast-check';
+import { cleanPath, cleanPathBySplitting } from '../../src/tar/clean-path.js';
 
 describe('cleanPath', () => {
   it('normalises the harmless forms', () => {
@@ -17,8 +18,24 @@ describe('cleanPath', () => {
     expect(cleanPath('a\0b')).toMatchObject({ ok: false, problem: 'nul' });
     expect(cleanPath('é'.repeat(128))).toMatchObject({ ok: false, problem: 'name-too-long' });
     expect(cleanPath('é'.repeat(127) + 'x')).toMatchObject({ ok: true });
+    // A stray byte (U+DC80..U+DCFF, see byte-names.ts) is one byte on disk, not the 3 of its UTF-16 unit.
+    expect(cleanPath('\udce9'.repeat(255))).toMatchObject({ ok: true });
+    expect(cleanPath('\udce9'.repeat(256))).toMatchObject({ ok: false, problem: 'name-too-long' });
   });
   it('keeps names that merely contain dots', () => {
     expect(cleanPath('a/..b/...')).toEqual({ ok: true, path: 'a/..b/...' });
+  });
+});
+
+describe('cleanPath on any name', () => {
+  it('gives what the general split-and-join rule gives, whether or not the name takes the already-clean shortcut', () => {
+    const piece = fc.constantFrom('/', '.', '..', './', 'a', 'é', '\0', 'x'.repeat(84), 'é'.repeat(85), 'y'.repeat(86), 'é'.repeat(86));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), (pieces) => {
+        const name = pieces.join('');
+        expect(cleanPath(name)).toEqual(cleanPathBySplitting(name));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

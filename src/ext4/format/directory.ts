@@ -56,11 +56,13 @@ export function directoryBlockCount(nameLengths: Iterable<number>): number {
 export function encodeDirectory(entries: DirectoryEntry[]): Buffer {
   const blocks = directoryBlockCount(entries.map((e) => e.name.length));
   const out = Buffer.alloc(blocks * BLOCK_SIZE);
+  // A DataView: Buffer's write methods range-check in JavaScript on every call (see inode.ts).
+  const v = new DataView(out.buffer, out.byteOffset, out.length);
   let blockStart = 0;
   let pos = 0;
   let lastOff = -1;
   const seal = () => {
-    if (lastOff >= 0) out.writeUInt16LE(blockStart + BLOCK_SIZE - lastOff, lastOff + 4);
+    if (lastOff >= 0) v.setUint16(lastOff + 4, blockStart + BLOCK_SIZE - lastOff, true);
   };
   for (const e of entries) {
     const size = direntSize(e.name.length);
@@ -69,10 +71,10 @@ export function encodeDirectory(entries: DirectoryEntry[]): Buffer {
       blockStart += BLOCK_SIZE;
       pos = blockStart;
     }
-    out.writeUInt32LE(e.ino, pos);
-    out.writeUInt16LE(size, pos + 4);
-    out.writeUInt8(e.name.length, pos + 6);
-    out.writeUInt8(FILE_TYPE[e.kind], pos + 7);
+    v.setUint32(pos, e.ino, true);
+    v.setUint16(pos + 4, size, true);
+    out[pos + 6] = e.name.length;
+    out[pos + 7] = FILE_TYPE[e.kind];
     e.name.copy(out, pos + DIRENT_HEADER);
     lastOff = pos;
     pos += size;

@@ -50,26 +50,29 @@ export function extentTreeBlockCount(count: number): number {
   return total;
 }
 
-function writeHeader(b: Buffer, entries: number, max: number, depth: number): void {
-  b.writeUInt16LE(EXTENT_MAGIC, 0);
-  b.writeUInt16LE(entries, 2);
-  b.writeUInt16LE(max, 4);
-  b.writeUInt16LE(depth, 6);
-  b.writeUInt32LE(0, 8);
+// Through a DataView: Buffer's write methods range-check in JavaScript on every call (see inode.ts).
+function writeHeader(v: DataView, entries: number, max: number, depth: number): void {
+  v.setUint16(0, EXTENT_MAGIC, true);
+  v.setUint16(2, entries, true);
+  v.setUint16(4, max, true);
+  v.setUint16(6, depth, true);
 }
 
-function writeLeafEntry(b: Buffer, off: number, e: Extent): void {
-  b.writeUInt32LE(e.logical, off);
-  b.writeUInt16LE(e.length, off + 4);
-  b.writeUInt16LE(Math.floor(e.physical / 2 ** 32), off + 6);
-  b.writeUInt32LE(e.physical % 2 ** 32, off + 8);
+function writeLeafEntry(v: DataView, off: number, e: Extent): void {
+  v.setUint32(off, e.logical, true);
+  v.setUint16(off + 4, e.length, true);
+  v.setUint16(off + 6, Math.floor(e.physical / 2 ** 32), true);
+  v.setUint32(off + 8, e.physical % 2 ** 32, true);
 }
 
-function writeIndexEntry(b: Buffer, off: number, logical: number, child: number): void {
-  b.writeUInt32LE(logical, off);
-  b.writeUInt32LE(child % 2 ** 32, off + 4);
-  b.writeUInt16LE(Math.floor(child / 2 ** 32), off + 8);
-  b.writeUInt16LE(0, off + 10);
+function writeIndexEntry(v: DataView, off: number, logical: number, child: number): void {
+  v.setUint32(off, logical, true);
+  v.setUint32(off + 4, child % 2 ** 32, true);
+  v.setUint16(off + 8, Math.floor(child / 2 ** 32), true);
+}
+
+function viewOf(b: Buffer): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.length);
 }
 
 export interface ExtentTree {
@@ -88,8 +91,9 @@ export function buildExtentTree(extents: Extent[], allocate: () => number): Exte
   const root = Buffer.alloc(60);
   const blocks: ExtentTree['blocks'] = [];
   if (extents.length <= ROOT_CAPACITY) {
-    writeHeader(root, extents.length, ROOT_CAPACITY, 0);
-    extents.forEach((e, i) => writeLeafEntry(root, HEADER_SIZE + i * ENTRY_SIZE, e));
+    const v = viewOf(root);
+    writeHeader(v, extents.length, ROOT_CAPACITY, 0);
+    for (let i = 0; i < extents.length; i++) writeLeafEntry(v, HEADER_SIZE + i * ENTRY_SIZE, extents[i]!);
     return { root, blocks };
   }
   // Bottom-up: leaves, then index levels until the top fits in the inode.
@@ -97,8 +101,9 @@ export function buildExtentTree(extents: Extent[], allocate: () => number): Exte
   for (let i = 0; i < extents.length; i += NODE_CAPACITY) {
     const chunk = extents.slice(i, i + NODE_CAPACITY);
     const data = Buffer.alloc(BLOCK_SIZE);
-    writeHeader(data, chunk.length, NODE_CAPACITY, 0);
-    chunk.forEach((e, j) => writeLeafEntry(data, HEADER_SIZE + j * ENTRY_SIZE, e));
+    const v = viewOf(data);
+    writeHeader(v, chunk.length, NODE_CAPACITY, 0);
+    chunk.forEach((e, j) => writeLeafEntry(v, HEADER_SIZE + j * ENTRY_SIZE, e));
     const block = allocate();
     blocks.push({ block, data });
     level.push({ logical: chunk[0]!.logical, block });
@@ -109,8 +114,9 @@ export function buildExtentTree(extents: Extent[], allocate: () => number): Exte
     for (let i = 0; i < level.length; i += NODE_CAPACITY) {
       const chunk = level.slice(i, i + NODE_CAPACITY);
       const data = Buffer.alloc(BLOCK_SIZE);
-      writeHeader(data, chunk.length, NODE_CAPACITY, depth);
-      chunk.forEach((n, j) => writeIndexEntry(data, HEADER_SIZE + j * ENTRY_SIZE, n.logical, n.block));
+      const v = viewOf(data);
+      writeHeader(v, chunk.length, NODE_CAPACITY, depth);
+      chunk.forEach((n, j) => writeIndexEntry(v, HEADER_SIZE + j * ENTRY_SIZE, n.logical, n.block));
       const block = allocate();
       blocks.push({ block, data });
       next.push({ logical: chunk[0]!.logical, block });
@@ -118,8 +124,9 @@ export function buildExtentTree(extents: Extent[], allocate: () => number): Exte
     level = next;
     depth++;
   }
-  writeHeader(root, level.length, ROOT_CAPACITY, depth);
-  level.forEach((n, j) => writeIndexEntry(root, HEADER_SIZE + j * ENTRY_SIZE, n.logical, n.block));
+  const v = viewOf(root);
+  writeHeader(v, level.length, ROOT_CAPACITY, depth);
+  level.forEach((n, j) => writeIndexEntry(v, HEADER_SIZE + j * ENTRY_SIZE, n.logical, n.block));
   return { root, blocks };
 }
 

@@ -13,7 +13,7 @@
  *   0x90 crtime  0x94 crtime_extra
  */
 import { EXTRA_ISIZE, INODE_SIZE } from './constants.js';
-import { decodeTime, encodeTime, type Timestamp } from './timestamps.js';
+import { decodeTime, encodeTimeInto, type EncodedTime, type Timestamp } from './timestamps.js';
 
 export type FileKind = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
 
@@ -88,8 +88,10 @@ export interface Inode extends Omit<InodeFields, 'crtime' | 'xattrArea'> {
   xattrArea: Buffer;
 }
 
+const scratchTime: EncodedTime = { lo: 0, extra: 0 };
+
 function putTime(v: DataView, t: Timestamp, loOff: number, extraOff: number): void {
-  const e = encodeTime(t);
+  const e = encodeTimeInto(t, scratchTime);
   v.setUint32(loOff, e.lo, true);
   v.setUint32(extraOff, e.extra, true);
 }

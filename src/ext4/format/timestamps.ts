@@ -28,6 +28,11 @@ export interface EncodedTime {
 
 /** Encode seconds + nanoseconds; seconds out of range are clamped to the nearest representable time. */
 export function encodeTime(t: Timestamp): EncodedTime {
+  return encodeTimeInto(t, { lo: 0, extra: 0 });
+}
+
+/** encodeTime into `out`, returned: the inode encoder reuses one object for its four times. */
+export function encodeTimeInto(t: Timestamp, out: EncodedTime): EncodedTime {
   let sec = Math.trunc(t.sec);
   let nsec = Math.trunc(t.nsec);
   if (!(nsec >= 0 && nsec < 1e9)) nsec = 0;
@@ -41,7 +46,9 @@ export function encodeTime(t: Timestamp): EncodedTime {
   const lo = ((sec % TWO_32) + TWO_32) % TWO_32; // unsigned low word
   const signedLo = lo >= 2 ** 31 ? lo - TWO_32 : lo;
   const epoch = (sec - signedLo) / TWO_32; // 0..3 within the range above
-  return { lo, extra: ((nsec * 4) >>> 0) + epoch };
+  out.lo = lo;
+  out.extra = ((nsec * 4) >>> 0) + epoch;
+  return out;
 }
 
 /** `extra` is undefined for a small (128-byte) inode, which has only the seconds word. */

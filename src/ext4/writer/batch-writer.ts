@@ -48,7 +48,8 @@ export class BatchWriter {
     let left = count;
     while (left > 0) {
       const n = Math.min(left, this.buf.length - this.used);
-      this.buf.fill(0, this.used, this.used + n);
+      // The typed-array fill: Buffer's own validates its arguments in JavaScript (a call per file here).
+      Uint8Array.prototype.fill.call(this.buf, 0, this.used, this.used + n);
       this.used += n;
       left -= n;
       if (this.used === this.buf.length) await this.rotate();

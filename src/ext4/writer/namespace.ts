@@ -5,7 +5,7 @@
  * hard links by path) so that the writer only has to lay out bytes. Inode
  * numbers are handed out at the end, so replaced nodes simply vanish.
  */
-import { textToBuffer } from '../../byte-names.js';
+import { textByteLength } from '../../byte-names.js';
 import { LcowError } from '../../errors.js';
 import type { EntryMeta, Timestamp } from './entry.js';
 import type { Extent } from '../format/extents.js';
@@ -104,9 +104,10 @@ export class Namespace {
     checkName(name, tarName);
     let dir = this.root;
     for (const part of parts) {
-      checkName(part, tarName);
       const next = dir.children.get(part);
       if (next === undefined) {
+        // Names already in the tree were checked when they were bound: only a new one is.
+        checkName(part, tarName);
         const created = this.newDir(dir, defaultMeta(0o755), true);
         dir.children.set(part, created);
         dir.subdirs++;
@@ -234,7 +235,7 @@ function checkName(name: string, tarName: string): void {
   if (name === '' || name === '.' || name === '..' || name.includes('\0')) {
     throw new LcowError('EBADTAR', `${tarName}: bad path component ${JSON.stringify(name)}`, { entry: tarName });
   }
-  if (textToBuffer(name).length > MAX_NAME_LEN) {
+  if (textByteLength(name) > MAX_NAME_LEN) {
     throw new LcowError('EBADTAR', `${tarName}: name longer than ${MAX_NAME_LEN} bytes`, { entry: tarName });
   }
 }

@@ -9,10 +9,10 @@
  * rare file with more than four extents, and keeps the writer's memory at
  * the namespace itself — no per-inode layout objects for the whole image.
  */
-import { textToBuffer } from '../../byte-names.js';
+import { textByteLength, textToBuffer } from '../../byte-names.js';
 import { LcowError } from '../../errors.js';
 import type { BatchWriter } from './batch-writer.js';
-import { BLOCK_SIZE, MAX_LINKS } from '../format/constants.js';
+import { BLOCK_SIZE, MAX_EXTENT_LEN, MAX_LINKS, ceilDiv } from '../format/constants.js';
 import { directoryBlockCount, encodeDirectory, type DirectoryEntry } from '../format/directory.js';
 import { ROOT_CAPACITY, buildExtentTree, extentTreeBlockCount, splitLongExtents, type Extent, type ExtentTree } from '../format/extents.js';
 import { INODE_FLAGS, MODE_TYPE, encodeDevice, type InodeFields } from '../format/inode.js';
@@ -22,13 +22,13 @@ import { layoutXattrs, type XattrLayout } from '../format/xattrs.js';
 /** How many metadata blocks `n` needs: directory blocks + extent-tree blocks + xattr block. */
 export function metadataBlockCount(n: Node): number {
   const dirBlocks = n.type === 'dir' ? directoryBlocks(n) : 0;
-  return dirBlocks + extentTreeBlockCount(extentsOf(n, 0, dirBlocks).length) + (xattrLayout(n).block ? 1 : 0);
+  return dirBlocks + extentTreeBlockCount(extentCount(n, dirBlocks)) + (xattrLayout(n).block ? 1 : 0);
 }
 
 /** Append `n`'s metadata blocks to `out`, which must be at block `first`. */
 export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter): Promise<void> {
   // Most nodes (a small file, a symlink, a device) have no metadata blocks: skip building their extent root.
-  if (n.type !== 'dir' && !(n.xattrs && n.xattrs.size > 0) && extentsOf(n, 0, 0).length <= ROOT_CAPACITY) return;
+  if (n.type !== 'dir' && !(n.xattrs && n.xattrs.size > 0) && extentCount(n, 0) <= ROOT_CAPACITY) return;
   const { dirBlocks, tree, xattrs } = shape(n, first);
   if (n.type === 'dir') {
     const data = encodeDirectory(dirEntries(n));
@@ -104,6 +104,20 @@ function extentsOf(n: Node, dirStart: number, dirBlocks: number): Extent[] {
   }
 }
 
+/** extentsOf(n, …, dirBlocks).length without building the list: counted for every node when planning and writing. */
+function extentCount(n: Node, dirBlocks: number): number {
+  switch (n.type) {
+    case 'dir':
+      return ceilDiv(dirBlocks, MAX_EXTENT_LEN);
+    case 'file':
+      return n.runs ? n.runs.length : ceilDiv(n.dataBlocks, MAX_EXTENT_LEN);
+    case 'symlink':
+      return n.block === undefined ? 0 : 1;
+    default:
+      return 0;
+  }
+}
+
 function usesExtents(n: Node): boolean {
   return n.type === 'dir' || n.type === 'file' || (n.type === 'symlink' && n.block !== undefined);
 }
@@ -139,7 +153,7 @@ function directoryBlocks(d: DirNode): number {
 function* nameLengths(d: DirNode): Generator<number> {
   yield 1; // '.'
   yield 2; // '..'
-  for (const name of d.children.keys()) yield textToBuffer(name).length;
+  for (const name of d.children.keys()) yield textByteLength(name);
 }
 
 function dirEntries(d: DirNode): DirectoryEntry[] {

@@ -18,7 +18,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { LcowError, asError, isLcowError } from '../errors.js';
+import { LcowError, asError, hostFsError, isLcowError } from '../errors.js';
 import { EXT4_BLOCK_SIZE as BLOCK_SIZE, Ext4Writer, appendVerityTree, type LayerEntry } from '../ext4/index.js';
 import { componentLogger, type Logger } from '../log.js';
 import { decompress, readTarEntries } from '../tar/index.js';
@@ -97,7 +97,7 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
   try {
     fh = await open(tmp, 'wx+', 0o644);
   } catch (err) {
-    throw fsError(err, 'create the temporary output file', tmp);
+    throw hostFsError(err, 'cannot create the temporary output file', { path: tmp });
   }
   const handle = fh;
 
@@ -115,7 +115,7 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
     await handle.close();
     fh = undefined;
     await rename(tmp, target).catch((err: unknown) => {
-      throw fsError(err, 'rename the finished image into place', target);
+      throw hostFsError(err, 'cannot rename the finished image into place', { path: target });
     });
     if (durable) await syncDir(dirname(target));
     log.debug({ ...result }, 'converted');
@@ -127,7 +127,8 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
     await rm(tmp, { force: true }).catch(() => undefined);
     if (isLcowError(err)) throw err;
     const e = asError(err);
-    if ((e as NodeJS.ErrnoException).code && typeof (e as NodeJS.ErrnoException).syscall === 'string') throw fsError(e, 'write the image', tmp);
+    if ((e as NodeJS.ErrnoException).code && typeof (e as NodeJS.ErrnoException).syscall === 'string')
+      throw hostFsError(e, 'cannot write the image', { path: tmp });
     throw e;
   } finally {
     if (onAbort) signal?.removeEventListener('abort', onAbort);
@@ -224,12 +225,6 @@ function withEntry(err: unknown, entry: LayerEntry): unknown {
 
 function canceled(outPath: string): LcowError {
   return new LcowError('ECANCELED', 'conversion aborted', { outPath });
-}
-
-function fsError(err: unknown, what: string, path: string): LcowError {
-  const e = asError(err) as NodeJS.ErrnoException;
-  const code = e.code === 'ENOENT' ? 'ENOTFOUND' : 'EIO';
-  return new LcowError(code, `cannot ${what}: ${e.message}`, { path, errno: e.code }, { cause: e });
 }
 
 function destroyInput(input: ConvertInput): void {

@@ -21,7 +21,10 @@ import { chooseAccel, qemuContext } from './accel-probe.js';
 import { ensureGuestImage } from './image/build.js';
 import { cacheRoot } from './image/cache.js';
 import { QEMU_LIMITS, validateSpec } from './qemu-args.js';
-import { QemuVm, type QemuGcsMode } from './qemu-vm.js';
+import { QemuVm, type QemuGcsMode, type QemuVmOptions, type VmTemplateSource } from './qemu-vm.js';
+import { templateKey, templateShape } from './template/key.js';
+import { templateInputs } from './template/inputs.js';
+import { TemplateStore, type TemplateRecipe } from './template/store.js';
 import { vsockStdio } from './vsock-stdio.js';
 
 /** Boot → agent-ready limit of the KVM probe VM; working KVM needs well under this. */
@@ -44,6 +47,13 @@ export interface QemuBackendOptions {
    * LCOW_GCS_BINARY names one, else qemu-guest-agent.
    */
   guest?: 'qemu-guest-agent' | { gcsBinary: string };
+  /**
+   * Start VMs from a saved template of their shape (template/): built once
+   * per guest image, QEMU and VM shape in `<cache>/templates/`, restored in a
+   * fraction of a cold boot. Default: on, unless LCOW_QEMU_TEMPLATES=0.
+   * Not in gcs mode yet (the bridge would need resuming) nor with vsock.
+   */
+  templates?: boolean;
 }
 
 export class QemuBackend implements HypervisorBackend {
@@ -62,6 +72,7 @@ export class QemuBackend implements HypervisorBackend {
   private bootPromise: Promise<BootSpec> | undefined;
   private agentBootPromise: Promise<BootSpec> | undefined;
   private accelPromise: Promise<string> | undefined;
+  private templateStore: TemplateStore | undefined;
 
   constructor(private readonly options: QemuBackendOptions = {}) {
     const guest = options.guest ?? (process.env.LCOW_GCS_BINARY ? { gcsBinary: process.env.LCOW_GCS_BINARY } : 'qemu-guest-agent');
@@ -102,7 +113,7 @@ export class QemuBackend implements HypervisorBackend {
     if (boot.kind !== 'kernel-initrd') throw new Error('unreachable: validateSpec rejects other boot kinds');
     const o = this.options;
     const consoleDir = o.consoleLogDir ?? process.env.LCOW_QEMU_CONSOLE_DIR;
-    return new QemuVm(spec, {
+    const vmOptions: QemuVmOptions = {
       qemuBinary: this.qemuBinary(),
       // The probe boots the VM's own files, except a gcs image (its init waits for a GCS port the probe has not).
       accel: await this.accel(this.gcsBinary === undefined ? boot : undefined),
@@ -113,7 +124,45 @@ export class QemuBackend implements HypervisorBackend {
       consoleLogPath: consoleDir ? `${consoleDir}/${spec.id}.log` : undefined,
       logger: options.logger ?? o.logger,
       ...(this.gcsBinary === undefined ? {} : { gcs: this.gcsMode() }),
+    };
+    const template = this.templatesWanted() && vmOptions.gcs === undefined ? this.templateSource(spec, vmOptions) : undefined;
+    return new QemuVm(spec, template ? { ...vmOptions, template } : vmOptions);
+  }
+
+  /** Are templates on for this backend (option, else LCOW_QEMU_TEMPLATES, default on)? */
+  templatesWanted(): boolean {
+    return this.options.templates ?? process.env.LCOW_QEMU_TEMPLATES !== '0';
+  }
+
+  /** The template of this VM's shape, from the backend's store; built by a VM of the same options. */
+  private templateSource(spec: VmSpec, vm: QemuVmOptions): VmTemplateSource {
+    const shape = templateShape(spec, {
+      guest: vm.gcs ? 'gcs' : 'qemu-guest-agent',
+      serialConsole: vm.consoleLogPath !== undefined,
+      kernelPath: vm.kernelPath,
+      initrdPath: vm.initrdPath,
     });
+    this.templateStore ??= new TemplateStore({ cacheRoot: cacheRoot(), logger: this.options.logger });
+    const store = this.templateStore;
+    const recipe: TemplateRecipe = {
+      inputs: () => templateInputs(vm),
+      build: async (files) => {
+        const builder = new QemuVm(
+          { ...spec, id: `tpl-${templateKey(shape).slice(0, 12)}` },
+          { ...vm, consoleLogPath: vm.consoleLogPath && `${vm.consoleLogPath}.template`, ramFile: files.ramPath },
+        );
+        try {
+          await builder.start();
+          await builder.saveTemplateState(files.statePath);
+        } finally {
+          await builder.terminate();
+        }
+      },
+    };
+    return {
+      acquire: () => store.acquire(shape, recipe),
+      discard: (files, why) => store.discard(files, why),
+    };
   }
 
   /** gcs mode, with vsock stdio where the host can give a guest a vsock device (vsock-stdio.ts). */

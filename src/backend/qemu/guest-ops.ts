@@ -9,7 +9,7 @@
  */
 import { LcowError } from '../../errors.js';
 import type { CombineLayersRequest, ExecOptions, ExecResult, ScsiMountRequest, VpmemMountRequest } from '../types.js';
-import { pciAddress, scsiControllerPciDevice, vpmemRootPortAddr } from './qemu-args.js';
+import { pciAddress, scsiControllerPciDevice, vpmemSlotLocation } from './qemu-args.js';
 
 export type GuestRunner = (argv: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
@@ -34,10 +34,14 @@ find_dev() {
   return 1
 }`;
 
-/** $1 root-port PCI address → sets $dev to /dev/pmemN of the virtio-pmem device behind it. */
+/**
+ * $1 bridge PCI address, $2 device number (2 hex digits) behind it → sets
+ * $dev to /dev/pmemN of the virtio-pmem device there. (The bridge's bus
+ * number is the kernel's choice, hence the 0000:*: glob.)
+ */
 const FIND_PMEM_DEV = `
 find_dev() {
-  for b in /sys/bus/pci/devices/"$1"/0000:*/virtio*/ndbus*/region*/namespace*/block/pmem*; do
+  for b in /sys/bus/pci/devices/"$1"/0000:*:"$2".0/virtio*/ndbus*/region*/namespace*/block/pmem*; do
     [ -e "$b" ] && { dev="/dev/\${b##*/}"; return 0; }
   done
   return 1
@@ -65,7 +69,7 @@ const MOUNT_SCSI_SCRIPT = FIND_SCSI_DEV + POLL_AND_MOUNT;
 const MOUNT_PMEM_SCRIPT = FIND_PMEM_DEV + POLL_AND_MOUNT;
 
 /**
- * $1 root-port PCI address: once the device behind it is there, print the N
+ * $1 bridge PCI address, $2 device: once the device is there, print the N
  * of its /dev/pmemN. The guest numbers pmem devices by probe order (lowest
  * free region id), not by slot; hcsshim's GCS mounts /dev/pmem<DeviceNumber>,
  * so in gcs mode the host asks which N a slot got.
@@ -83,12 +87,12 @@ done
 exit 0`;
 
 /**
- * $1 root-port PCI address: detach the virtio-pmem device from its driver so
+ * $1 bridge PCI address, $2 device: detach the virtio-pmem device from its driver so
  * /dev/pmemN goes away (QEMU 7.2 cannot unplug virtio memory devices, so
  * this is as far as removal goes). Refuses while the device is mounted.
  */
 const RELEASE_PMEM_SCRIPT = `
-for v in /sys/bus/pci/devices/"$1"/0000:*/virtio*; do
+for v in /sys/bus/pci/devices/"$1"/0000:*:"$2".0/virtio*; do
   [ -e "$v/driver" ] || continue
   for b in "$v"/ndbus*/region*/namespace*/block/pmem*; do
     [ -e "$b" ] || continue
@@ -101,11 +105,11 @@ done
 exit 0`;
 
 /**
- * $1 root-port PCI address: bind a released virtio-pmem device back to its
+ * $1 bridge PCI address, $2 device: bind a released virtio-pmem device back to its
  * driver, so /dev/pmemN returns (the device never left QEMU; see above).
  */
 const REVIVE_PMEM_SCRIPT = `
-for v in /sys/bus/pci/devices/"$1"/0000:*/virtio*; do
+for v in /sys/bus/pci/devices/"$1"/0000:*:"$2".0/virtio*; do
   [ -e "$v" ] || continue
   [ -e "$v/driver" ] && continue
   echo "\${v##*/}" > /sys/bus/virtio/drivers/virtio_pmem/bind || exit 1
@@ -164,6 +168,12 @@ export function overlayOptions(req: CombineLayersRequest): string {
   return data;
 }
 
+/** The scripts' $1 $2 for VPMEM slot s: its bridge's PCI address and its device number behind it. */
+export function vpmemSlotArgs(slot: number): [string, string] {
+  const { bridgeDevice, device } = vpmemSlotLocation(slot);
+  return [pciAddress(bridgeDevice), device.toString(16).padStart(2, '0')];
+}
+
 export class GuestOpsImpl {
   constructor(private readonly run: GuestRunner) {}
 
@@ -194,11 +204,10 @@ export class GuestOpsImpl {
 
   async mountVpmem(req: VpmemMountRequest): Promise<void> {
     checkGuestPath(req.guestPath, 'guestPath');
-    const { device, fn } = vpmemRootPortAddr(req.slot);
-    const pci = pciAddress(device, fn);
+    const [bridge, device] = vpmemSlotArgs(req.slot);
     // dax first (no page-cache copy of the layer); not every image/kernel pairing allows it.
     const ctx = { slot: req.slot, guestPath: req.guestPath };
-    const argv = (opts: string): string[] => ['/bin/sh', '-c', MOUNT_PMEM_SCRIPT, 'sh', pci, '', req.guestPath, req.fsType ?? 'ext4', opts];
+    const argv = (opts: string): string[] => ['/bin/sh', '-c', MOUNT_PMEM_SCRIPT, 'sh', bridge, device, req.guestPath, req.fsType ?? 'ext4', opts];
     const dax = await this.run(argv('ro,noload,dax'), { maxOutputBytes: 64 * 1024 });
     if (dax.exitCode === 0) return;
     if (dax.exitCode !== 5) {
@@ -212,8 +221,7 @@ export class GuestOpsImpl {
 
   /** The N of the /dev/pmemN that VPMEM slot `slot` appeared as (waiting for it to appear). */
   async pmemIndex(slot: number): Promise<number> {
-    const { device, fn } = vpmemRootPortAddr(slot);
-    const r = await this.must('pmemIndex', ['/bin/sh', '-c', PMEM_INDEX_SCRIPT, 'sh', pciAddress(device, fn)], { slot });
+    const r = await this.must('pmemIndex', ['/bin/sh', '-c', PMEM_INDEX_SCRIPT, 'sh', ...vpmemSlotArgs(slot)], { slot });
     const n = Number(r.stdout.toString().trim());
     if (!Number.isSafeInteger(n) || n < 0)
       throw new LcowError('EGUEST', `VPMEM slot ${slot}: no pmem number in ${JSON.stringify(r.stdout.toString())}`, { slot });
@@ -222,14 +230,12 @@ export class GuestOpsImpl {
 
   /** Make the guest let go of VPMEM slot `slot` (no /dev/pmem left behind). */
   async releaseVpmem(slot: number): Promise<void> {
-    const { device, fn } = vpmemRootPortAddr(slot);
-    await this.must('releaseVpmem', ['/bin/sh', '-c', RELEASE_PMEM_SCRIPT, 'sh', pciAddress(device, fn)], { slot });
+    await this.must('releaseVpmem', ['/bin/sh', '-c', RELEASE_PMEM_SCRIPT, 'sh', ...vpmemSlotArgs(slot)], { slot });
   }
 
   /** Give back a VPMEM device released by releaseVpmem (still present in QEMU) to the guest. */
   async reviveVpmem(slot: number): Promise<void> {
-    const { device, fn } = vpmemRootPortAddr(slot);
-    await this.must('reviveVpmem', ['/bin/sh', '-c', REVIVE_PMEM_SCRIPT, 'sh', pciAddress(device, fn)], { slot });
+    await this.must('reviveVpmem', ['/bin/sh', '-c', REVIVE_PMEM_SCRIPT, 'sh', ...vpmemSlotArgs(slot)], { slot });
   }
 
   async unmount(guestPath: string): Promise<void> {

@@ -440,6 +440,7 @@ export class QemuVm implements VmHandle {
   async properties(): Promise<VmProperties> {
     const p: VmProperties = { id: this.id, state: this.currentState, backend: 'qemu', memoryMiB: this.spec.memoryMiB, cpus: this.spec.cpus };
     if (this.child?.pid !== undefined && !this.exitInfo) p.pid = this.child.pid;
+    if (this.mode) p.startMode = this.mode;
     return p;
   }
 

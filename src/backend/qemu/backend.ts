@@ -51,7 +51,8 @@ export interface QemuBackendOptions {
    * Start VMs from a saved template of their shape (template/): built once
    * per guest image, QEMU and VM shape in `<cache>/templates/`, restored in a
    * fraction of a cold boot. Default: on, unless LCOW_QEMU_TEMPLATES=0.
-   * Not in gcs mode yet (the bridge would need resuming) nor with vsock.
+   * In gcs mode the restored VM's client resumes the bridge the builder
+   * negotiated; not with vsock (a guest CID is host-wide).
    */
   templates?: boolean;
 }
@@ -125,7 +126,8 @@ export class QemuBackend implements HypervisorBackend {
       logger: options.logger ?? o.logger,
       ...(this.gcsBinary === undefined ? {} : { gcs: this.gcsMode() }),
     };
-    const template = this.templatesWanted() && vmOptions.gcs === undefined ? this.templateSource(spec, vmOptions) : undefined;
+    // not with vsock: its guest CID is host-wide, so a clone cannot keep the template's
+    const template = this.templatesWanted() && vmOptions.gcs?.vsock === undefined ? this.templateSource(spec, vmOptions) : undefined;
     return new QemuVm(spec, template ? { ...vmOptions, template } : vmOptions);
   }
 

@@ -19,13 +19,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LcowError, asError, isLcowError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';
 import { VPMEM_ADDED, vpmemRefused, type VpmemAddResult } from '../contract.js';
-import { GcsClient, GcsGuestOps, type StdioTransport } from '../gcs/index.js';
+import { GcsClient, GcsGuestOps, type GcsNegotiated, type StdioTransport } from '../gcs/index.js';
 import type {
   CombineLayersRequest,
   DiskAttachment,
@@ -47,7 +47,7 @@ import { GuestOpsImpl } from './guest-ops.js';
 import { QEMU_LIMITS, buildQemuArgs, vpmemDeviceBus } from './qemu-args.js';
 import { QmpClient } from './qmp-client.js';
 import type { TemplateFiles } from './template/store.js';
-import { restoreState, saveState } from './template/migration.js';
+import { gcsStateFile, restoreState, saveState } from './template/migration.js';
 import { connectUnixSocket } from './unix-socket.js';
 
 export interface QemuVmOptions {
@@ -299,7 +299,7 @@ export class QemuVm implements VmHandle {
     const agentSock = await connectUnixSocket(agentSocket, deadline, aborted);
     this.agent = new GuestAgentClient(agentSock, this.log);
     if (exited()) this.agent.stop('VM stopped');
-    await Promise.all([this.agent.waitReady(deadline, 1000), gcsSock && this.connectGcs(gcsSock, deadline)]);
+    await Promise.all([this.agent.waitReady(deadline, 1000), gcsSock && this.connectGcs(gcsSock, deadline, template)]);
     // The guest's clocks resumed from the moment the template was saved.
     if (template) await this.agent.request('guest-set-time', { time: Date.now() * 1_000_000 }, Math.max(1, deadline - Date.now()));
     if (exited()) throw new LcowError('EVMSTOPPED', 'VM stopped during start', {});
@@ -314,20 +314,35 @@ export class QemuVm implements VmHandle {
   async saveTemplateState(statePath: string): Promise<void> {
     const { qmp } = this.requireRunning('saveTemplateState');
     if (!this.options.ramFile) throw new LcowError('EINVAL', `VM ${this.id} has no RAM file to make a template of`, { vmId: this.id });
+    // gcs mode: what the GCS agreed to, for the restored VMs' clients to resume
+    if (this.gcs) await writeFile(gcsStateFile(statePath), JSON.stringify(this.gcs.negotiated));
     this.savedForTemplate = true;
     await saveState(qmp, statePath, this.opTimeoutMs);
   }
 
-  /** Negotiate with the GCS; its bytes wait in the socket until the guest opens its end of the port. */
-  private async connectGcs(socket: Socket, deadline: number): Promise<void> {
+  /**
+   * Negotiate with the GCS; its bytes wait in the socket until the guest
+   * opens its end of the port. Restored from a template, the guest's GCS
+   * negotiated with the template builder already (once per boot): the client
+   * resumes that state, and one process through the bridge proves it serves.
+   */
+  private async connectGcs(socket: Socket, deadline: number, template?: TemplateFiles): Promise<void> {
     const vsock = this.options.gcs?.vsock;
-    const client = await GcsClient.connect(socket, {
+    const options = {
       logger: this.log,
       vmId: this.id,
       requestTimeoutMs: this.opTimeoutMs,
       negotiateTimeoutMs: Math.max(1, deadline - Date.now()),
       ...(vsock ? { stdio: vsock.stdio, firstStdioPort: vsock.firstStdioPort } : {}),
-    });
+    };
+    if (template) {
+      const negotiated = JSON.parse(await readFile(gcsStateFile(template.statePath), 'utf8')) as GcsNegotiated;
+      this.gcs = GcsClient.resume(socket, negotiated, options);
+      const probe = await this.gcs.exec(['true'], { noStdio: true, timeoutMs: Math.max(1, deadline - Date.now()) });
+      if (probe.exitCode !== 0) throw new LcowError('EBRIDGE', `the resumed GCS bridge ran true with exit ${probe.exitCode}`, { reason: 'resume' });
+      return;
+    }
+    const client = await GcsClient.connect(socket, options);
     this.gcs = client;
     if (this.exitInfo) client.stop('VM stopped');
     this.log.info({ protocolVersion: client.protocolVersion, capabilities: client.capabilities.GuestDefinedCapabilities }, 'GCS bridge negotiated');

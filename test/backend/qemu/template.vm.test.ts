@@ -1,6 +1,7 @@
 // Real VMs started from a template: a restored VM works like a cold one
 // (exec, SCSI and VPMEM hot-plug, its clock set); two clones at once share
-// no writable state and each has its own sockets; a stale or truncated
+// no writable state and each has its own sockets (in gcs mode each resumes
+// the GCS bridge); a stale or truncated
 // template is rebuilt, one that fails to restore gives a cold boot, a
 // warning and a new template; and nothing is left behind (QEMU process,
 // socket folder, lock, temp folder). The VM shape has a kernel argument of
@@ -12,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { QemuBackend, cacheRoot, type QemuVm } from '../../../src/backend/qemu/index.js';
 import type { Logger } from '../../../src/log.js';
 import type { VmSpec } from '../../../src/backend/types.js';
-import { guestText, makeExt4Disk, tempDir } from '../../helpers/vm.js';
+import { GCS_BINARY, guestText, makeExt4Disk, tempDir } from '../../helpers/vm.js';
 
 const warnings: string[] = [];
 const capture: Logger = {
@@ -108,6 +109,12 @@ describe('VMs from a template', () => {
     expect([a.startMode, b.startMode]).toEqual(['template', 'template']);
     expect(a.runtimeDir).not.toBe(b.runtimeDir);
     expect(a.pid).not.toBe(b.pid);
+    if (GCS_BINARY) {
+      // each clone's client resumed the bridge its template's builder negotiated
+      expect([a.guestAgent, b.guestAgent]).toEqual(['gcs', 'gcs']);
+      expect((await a.execViaGcs(['true'])).exitCode).toBe(0);
+      expect((await b.execViaGcs(['true'])).exitCode).toBe(0);
+    }
     await guestText(a, ['sh', '-c', 'echo a > /tmp/only-a']);
     await guestText(b, ['sh', '-c', 'echo b > /tmp/only-b']);
     expect(await guestText(a, ['ls', '/tmp'])).toContain('only-a');

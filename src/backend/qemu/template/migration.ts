@@ -8,6 +8,7 @@
  * path is the cache folder's, never a request's input.
  */
 import { access } from 'node:fs/promises';
+import path from 'node:path';
 import { LcowError } from '../../../errors.js';
 import type { QmpClient } from '../qmp-client.js';
 
@@ -15,6 +16,11 @@ const IGNORE_SHARED = { capabilities: [{ capability: 'x-ignore-shared', state: t
 /** The 7.2 default is 128 MiB/s: a save would take seconds for nothing. */
 const UNLIMITED_BANDWIDTH = 100 * 1024 ** 3;
 const POLL_MS = 10;
+
+/** gcs mode: the GCS's negotiated bridge state, saved beside a template's device state. */
+export function gcsStateFile(statePath: string): string {
+  return path.join(path.dirname(statePath), 'gcs.json');
+}
 
 /** A POSIX shell word for `s` that no shell expands. */
 export function shellQuote(s: string): string {

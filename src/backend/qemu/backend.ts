@@ -20,7 +20,7 @@ import { findProgram } from '../../find-program.js';
 import { chooseAccel, qemuContext } from './accel-probe.js';
 import { ensureGuestImage } from './image/build.js';
 import { cacheRoot } from './image/cache.js';
-import { QEMU_LIMITS, validateSpec } from './qemu-args.js';
+import { QEMU_LIMITS, buildQemuArgs, validateSpec } from './qemu-args.js';
 import { QemuVm, type QemuGcsMode, type QemuVmOptions, type VmTemplateSource } from './qemu-vm.js';
 import { templateKey, templateShape } from './template/key.js';
 import { templateInputs } from './template/inputs.js';
@@ -147,7 +147,22 @@ export class QemuBackend implements HypervisorBackend {
     this.templateStore ??= new TemplateStore({ cacheRoot: cacheRoot(), logger: this.options.logger });
     const store = this.templateStore;
     const recipe: TemplateRecipe = {
-      inputs: () => templateInputs(vm),
+      inputs: () => {
+        // the argv of a restore with every per-VM path and name made constant: its device layout
+        const argv = buildQemuArgs({
+          spec: { ...spec, id: 'template' },
+          kernelPath: vm.kernelPath,
+          initrdPath: vm.initrdPath,
+          qmpSocket: 'qmp',
+          agentSocket: 'agent',
+          accel: vm.accel,
+          ...(vm.consoleLogPath === undefined ? {} : { consoleLogPath: 'console' }),
+          ...(vm.gcs ? { gcsSocket: 'gcs' } : {}),
+          ramFile: { path: 'ram', share: false },
+          incoming: true,
+        });
+        return templateInputs({ ...vm, argv });
+      },
       build: async (files) => {
         const builder = new QemuVm(
           { ...spec, id: `tpl-${templateKey(shape).slice(0, 12)}` },

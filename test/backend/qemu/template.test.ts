@@ -20,7 +20,15 @@ const spec: VmSpec = {
 };
 const shapeOf = (s: VmSpec, serialConsole = false) =>
   templateShape(s, { guest: 'qemu-guest-agent', serialConsole, kernelPath: '/img/vmlinuz', initrdPath: '/img/initrd.img' });
-const inputs: TemplateInputs = { format: 1, kernelSha256: 'k', initrdSha256: 'i', qemuBinary: '/usr/bin/qemu', qemuVersion: '7.2', accel: 'tcg' };
+const inputs: TemplateInputs = {
+  format: 1,
+  kernelSha256: 'k',
+  initrdSha256: 'i',
+  qemuBinary: '/usr/bin/qemu',
+  qemuVersion: '7.2',
+  accel: 'tcg',
+  argvSha256: 'a',
+};
 
 describe('template key', () => {
   it('depends on the VM shape but not on its id', () => {

@@ -48,8 +48,16 @@ export async function qemuVersion(binaryPath: string): Promise<string> {
   return v;
 }
 
-export async function templateInputs(o: { qemuBinary: string; accel: string; kernelPath: string; initrdPath: string }): Promise<TemplateInputs> {
+/** `argv`: what a VM restored from the template runs, its per-VM paths made constant. */
+export async function templateInputs(o: {
+  qemuBinary: string;
+  accel: string;
+  kernelPath: string;
+  initrdPath: string;
+  argv: readonly string[];
+}): Promise<TemplateInputs> {
   const qemuBinary = findProgram(o.qemuBinary) ?? o.qemuBinary;
   const [kernelSha256, initrdSha256, version] = await Promise.all([fileSha256(o.kernelPath), fileSha256(o.initrdPath), qemuVersion(qemuBinary)]);
-  return { format: TEMPLATE_FORMAT, kernelSha256, initrdSha256, qemuBinary, qemuVersion: version, accel: o.accel };
+  const argvSha256 = createHash('sha256').update(o.argv.join('\0')).digest('hex');
+  return { format: TEMPLATE_FORMAT, kernelSha256, initrdSha256, qemuBinary, qemuVersion: version, accel: o.accel, argvSha256 };
 }

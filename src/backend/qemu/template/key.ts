@@ -11,7 +11,7 @@
  *   images never share or fight over one folder;
  * - the **inputs** recorded beside it cover what can change under the same
  *   key: the boot files' contents (sha256), the QEMU binary and version,
- *   the accelerator. A template whose recorded inputs differ is stale and is
+ *   the accelerator, the argv this code gives such a VM (its device layout). A template whose recorded inputs differ is stale and is
  *   rebuilt in place, so old templates do not pile up.
  */
 import { createHash } from 'node:crypto';
@@ -43,6 +43,8 @@ export interface TemplateInputs {
   qemuBinary: string;
   qemuVersion: string;
   accel: string;
+  /** sha256 of a restoring VM's argv with per-VM paths made constant: a change of the device layout in code makes templates stale. */
+  argvSha256: string;
 }
 
 /** meta.json: written last, so a folder with a readable one was finished. */

@@ -17,6 +17,7 @@ import { componentLogger, type Logger } from '../../log.js';
 import type { BackendCapabilities, BackendLimits } from '../contract.js';
 import type { BackendName, BootSpec, CreateVmOptions, HypervisorBackend, VmHandle, VmSpec } from '../types.js';
 import { findProgram } from '../../find-program.js';
+import { runHostCommand } from './host-command.js';
 import { chooseAccel, qemuContext } from './accel-probe.js';
 import { ensureGuestImage } from './image/build.js';
 import { cacheRoot } from './image/cache.js';
@@ -174,6 +175,8 @@ export class QemuBackend implements HypervisorBackend {
         } finally {
           await builder.terminate();
         }
+        // pages the guest freed but had touched are zeros in the file: holes take no disk (~15% here)
+        await runHostCommand('fallocate', ['--dig-holes', files.ramPath]).catch(() => undefined);
       },
     };
     return {

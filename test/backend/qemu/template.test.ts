@@ -176,6 +176,19 @@ describe('TemplateStore', () => {
     expect(await readFile(fresh!.statePath, 'utf8')).toBe('state 2');
   });
 
+  it('keeps the `keep` most recently used templates', async () => {
+    const s = new TemplateStore({ cacheRoot: root, logger, keep: 2 });
+    const shapes = [1, 2, 3].map((cpus) => shapeOf({ ...spec, cpus }));
+    await s.acquire(shapes[0]!, recipe());
+    await new Promise((r) => setTimeout(r, 20));
+    await s.acquire(shapes[1]!, recipe());
+    await new Promise((r) => setTimeout(r, 20));
+    await s.acquire(shapes[0]!, recipe()); // used again: now the most recent
+    await new Promise((r) => setTimeout(r, 20));
+    await s.acquire(shapes[2]!, recipe());
+    expect((await listing()).sort()).toEqual([templateKey(shapes[0]!), templateKey(shapes[2]!)].sort());
+  });
+
   it('takes over the lock and temp folders of a builder that died', async () => {
     const dir = templateDir(root, key);
     await mkdir(`${dir}.lock`, { recursive: true });

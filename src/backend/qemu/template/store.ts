@@ -11,11 +11,14 @@
  *   removed by the next one.
  * - `acquire` never fails: any problem (stale, corrupt, a build that failed)
  *   is a warning and `undefined` — the caller boots cold.
+ * - At most `keep` templates stay: after a build the least recently used
+ *   (folder mtime, touched at each use) beyond that are removed. A VM
+ *   running from a removed template keeps its private mapping of the RAM file.
  * - `discard` removes a template that failed to restore, unless it was
  *   already replaced by a newer build (buildId), so the next start rebuilds.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asError } from '../../../errors.js';
@@ -49,6 +52,11 @@ export interface TemplateRecipe {
 export interface TemplateStoreOptions {
   cacheRoot: string;
   logger?: Logger;
+  /**
+   * Templates kept in the cache (default 8): after a build, the least
+   * recently used beyond this are removed (each is ~100–200 MiB on disk).
+   */
+  keep?: number;
   /** How long to wait for another process's build (default 5 min). */
   lockWaitMs?: number;
   /** Is this process alive? (default: signal 0) */
@@ -148,7 +156,12 @@ export class TemplateStore {
   private async check(key: string, shape: TemplateShape, inputs: TemplateInputs, warn: boolean): Promise<TemplateFiles | undefined> {
     const dir = templateDir(this.deps.cacheRoot, key);
     const verdict = judgeTemplate(await readTemplate(dir), key, shape, inputs);
-    if (verdict.use) return filesOf(dir, verdict.meta.buildId);
+    if (verdict.use) {
+      // the folder's mtime is its last use, for pruning
+      const now = new Date();
+      await utimes(dir, now, now).catch(() => undefined);
+      return filesOf(dir, verdict.meta.buildId);
+    }
     if (warn && verdict.reason !== 'missing') this.log.warn({ key, reason: verdict.reason, detail: verdict.detail }, 'VM template unusable: rebuilding it');
     return undefined;
   }
@@ -188,12 +201,30 @@ export class TemplateStore {
         await rm(dir, { recursive: true, force: true });
         await rename(tmp, dir);
         this.log.info({ key, dir, buildMs: meta.buildMs, stateBytes: meta.stateBytes }, 'VM template built');
+        await this.prune(key);
         return filesOf(dir, files.buildId);
       } finally {
         await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
       }
     } finally {
       await release();
+    }
+  }
+
+  /** Remove the least recently used templates beyond `keep` (never `current`, never one being built). */
+  private async prune(current: string): Promise<void> {
+    const root = path.dirname(templateDir(this.deps.cacheRoot, current));
+    const names = await readdir(root).catch(() => [] as string[]);
+    const used: { name: string; mtimeMs: number }[] = [];
+    for (const name of names) {
+      if (!/^[0-9a-f]{24}$/.test(name) || name === current || names.includes(`${name}.lock`)) continue;
+      const st = await stat(path.join(root, name)).catch(() => undefined);
+      if (st) used.push({ name, mtimeMs: st.mtimeMs });
+    }
+    used.sort((a, b) => b.mtimeMs - a.mtimeMs);
+    for (const { name } of used.slice(Math.max(0, (this.deps.keep ?? 8) - 1))) {
+      this.log.info({ key: name }, 'removing a least recently used VM template');
+      await rm(path.join(root, name), { recursive: true, force: true }).catch(() => undefined);
     }
   }
 

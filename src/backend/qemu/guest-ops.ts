@@ -32,7 +32,13 @@ find_dev() {
     done
   done
   return 1
-}`;
+}
+rescan() {
+  for h in /sys/bus/pci/devices/"$1"/virtio*/host*; do
+    [ -d "$h" ] && echo "0 0 $2" > "$h/scsi_host/\${h##*/}/scan"
+  done 2>/dev/null
+}
+tries=5`;
 
 /**
  * $1 bridge PCI address, $2 device number (2 hex digits) behind it → sets
@@ -45,25 +51,44 @@ find_dev() {
     [ -e "$b" ] && { dev="/dev/\${b##*/}"; return 0; }
   done
   return 1
+}
+rescan() { :; }
+tries=1`;
+
+/** poll_dev: find_dev (args $1 $2) until $dev is a block device; exit 3 after DEVICE_POLL_ROUNDS. */
+const POLL = `
+poll_dev() {
+  n=0
+  until find_dev "$1" "$2" && [ -b "$dev" ]; do
+    n=$((n + 1))
+    [ "$n" -ge ${DEVICE_POLL_ROUNDS} ] && { echo "no block device for $1 $2" >&2; exit 3; }
+    sleep 0.01
+  done
 }`;
 
-/** Poll find_dev (args $1 $2) until $dev is a block device; exit 3 after DEVICE_POLL_ROUNDS. */
-const POLL = `
-n=0
-until find_dev "$1" "$2" && [ -b "$dev" ]; do
-  n=$((n + 1))
-  [ "$n" -ge ${DEVICE_POLL_ROUNDS} ] && { echo "no block device for $1 $2" >&2; exit 3; }
-  sleep 0.01
-done`;
-
-/** POLL, then mkdir -m 0700 $target and mount; $3 target $4 fstype $5 options. */
+/**
+ * Wait for the device, then mkdir -m 0700 $target and mount; $3 target $4
+ * fstype $5 options. A SCSI mount that fails is tried again, `tries` times
+ * in all, after a rescan of its LUN: a freshly hot-added disk can refuse
+ * its first open (ENXIO) — seen under load in restored and booted VMs alike —
+ * and a LUN reused right after a release can lose its new disk to the late
+ * removal event of the old one, which the rescan brings back.
+ */
 const POLL_AND_MOUNT = `${POLL}
+poll_dev "$1" "$2"
 made=0
 [ -d "$3" ] || { mkdir -p -m 0700 "$3" && made=1; } || exit 4
-if ! mount -t "$4" -o "$5" "$dev" "$3"; then
-  [ "$made" = 1 ] && rmdir "$3"
-  exit 5
-fi`;
+try=1
+until mount -t "$4" -o "$5" "$dev" "$3"; do
+  if [ "$try" -ge "$tries" ]; then
+    [ "$made" = 1 ] && rmdir "$3"
+    exit 5
+  fi
+  try=$((try + 1))
+  sleep 0.2
+  rescan "$1" "$2"
+  poll_dev "$1" "$2"
+done`;
 
 const MOUNT_SCSI_SCRIPT = FIND_SCSI_DEV + POLL_AND_MOUNT;
 const MOUNT_PMEM_SCRIPT = FIND_PMEM_DEV + POLL_AND_MOUNT;
@@ -75,6 +100,7 @@ const MOUNT_PMEM_SCRIPT = FIND_PMEM_DEV + POLL_AND_MOUNT;
  * so in gcs mode the host asks which N a slot got.
  */
 const PMEM_INDEX_SCRIPT = `${FIND_PMEM_DEV}${POLL}
+poll_dev "$1" "$2"
 echo "\${dev#/dev/pmem}"`;
 
 /** $1 controller PCI address, $2 LUN: ask the guest to drop the disk; already gone is fine. */

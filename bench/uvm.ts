@@ -6,6 +6,14 @@
  * bare/backend so load from other processes hits both alike; each figure
  * is the median of RUNS runs. Prints a table with ratios (backend / bare).
  *
+ * VM start is measured three ways side by side: bare QEMU's cold boot, the
+ * backend's cold boot (templates off) and its start from a template (the
+ * template is built before timing starts), with no VPMEM slots and with the
+ * driver's 64 (bare: a PCIe root port each; the backend: ACPI hot-plug
+ * bridges). The 127-layer rows put mountContainerLayers (64 VPMEM + 63 SCSI,
+ * as the driver places them) and its release next to bare QEMU hot-adding
+ * 127 SCSI disks, mounting them with one guest script and overlaying them.
+ *
  * With LCOW_GCS_BINARY=/path/to/gcs it also runs one VM in gcs mode and
  * times a SCSI mount and an exec through hcsshim's GCS bridge next to the
  * same through qemu-guest-agent, in that one VM; without it, it says so.
@@ -18,12 +26,14 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QemuAgentGuestOps, QemuBackend, ensureGuestImage, type QemuVm } from '../src/backend/qemu/index.js';
 import type { VmSpec } from '../src/backend/index.js';
+import { createUtilityVM, mountContainerLayers } from '../src/uvm/index.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LAYERS = 127;
 const image = await ensureGuestImage();
 // The qemu-guest-agent backend, whatever LCOW_GCS_BINARY says: its figures stay comparable run to run.
-const backend = new QemuBackend({ guest: 'qemu-guest-agent' });
+const backend = new QemuBackend({ guest: 'qemu-guest-agent', templates: false });
+const templated = new QemuBackend({ guest: 'qemu-guest-agent', templates: true });
 const GCS_BINARY = process.env.LCOW_GCS_BINARY || undefined;
 // Bare QEMU runs with the accelerator ours chose (auto: KVM only where a probe VM boots with it).
 const accel = await backend.accel({ kernelPath: image.kernelPath, initrdPath: image.initrdPath });
@@ -91,7 +101,7 @@ async function connectRetry(p: string): Promise<net.Socket> {
   }
 }
 
-async function bareBoot(vpmemSlots: number): Promise<Bare> {
+async function bareBoot(vpmemSlots: number, scsiControllers = 1): Promise<Bare> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bare-'));
   const mem = vpmemSlots ? `512M,slots=${vpmemSlots},maxmem=${512 + vpmemSlots * 64}M` : '512M';
   const args = [
@@ -124,10 +134,13 @@ async function bareBoot(vpmemSlots: number): Promise<Bare> {
     `socket,id=ga,path=${dir}/ga,server=on,wait=off`,
     '-device',
     'virtserialport,chardev=ga,name=org.qemu.guest_agent.0',
-    '-device',
-    'virtio-scsi-pci,id=scsi0',
   ];
-  for (let s = 0; s < vpmemSlots; s++) args.push('-device', `pcie-root-port,id=rp${s},chassis=${s + 1}`);
+  for (let c = 0; c < scsiControllers; c++) args.push('-device', `virtio-scsi-pci,id=scsi${c}`);
+  // a root port per slot, eight functions per PCI device (without addresses QEMU runs out of slots at 25)
+  for (let s = 0; s < vpmemSlots; s++) {
+    const addr = `0x${(0x10 + Math.floor(s / 8)).toString(16)}.${s % 8}${s % 8 === 0 ? ',multifunction=on' : ''}`;
+    args.push('-device', `pcie-root-port,id=rp${s},chassis=${s + 1},bus=pcie.0,addr=${addr}`);
+  }
   const child = spawn('qemu-system-x86_64', args, { stdio: 'ignore' });
   const qsock = await connectRetry(`${dir}/qmp`);
   const qnext = lineReader(qsock);
@@ -191,8 +204,8 @@ async function bareStop(b: Bare): Promise<void> {
 
 // ---- backend ----------------------------------------------------------
 let vmCount = 0;
-async function backendBoot(over: Partial<VmSpec> = {}): Promise<QemuVm> {
-  const vm = await backend.createVm({
+async function backendBoot(over: Partial<VmSpec> = {}, from: QemuBackend = backend): Promise<QemuVm> {
+  const vm = await from.createVm({
     id: `bench-${++vmCount}`,
     memoryMiB: 512,
     cpus: 1,
@@ -209,27 +222,37 @@ async function backendBoot(over: Partial<VmSpec> = {}): Promise<QemuVm> {
 const rows: Array<{ what: string; bare?: number; ours: number }> = [];
 const layer = await ext4('layer', { 'f.txt': 'x' }, 4);
 
-{
-  // cold start to agent-ready
+const rows3: Array<{ what: string; bare: number; cold: number; template: number }> = [];
+for (const slots of [0, 64]) {
+  // start to agent-ready: bare cold boot, ours cold, ours from a template (built first, untimed)
+  const spec = { vpmem: { count: slots, maxSizeBytes: slots ? 4 * 1024 ** 3 : 0 } };
+  await (await backendBoot(spec, templated)).terminate();
   const bare: number[] = [];
-  const ours: number[] = [];
+  const cold: number[] = [];
+  const tpl: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     let b: Bare | undefined;
     bare.push(
       await time(async () => {
-        b = await bareBoot(0);
+        b = await bareBoot(slots);
       }),
     );
     await bareStop(b as Bare);
-    let vm: QemuVm | undefined;
-    ours.push(
-      await time(async () => {
-        vm = await backendBoot();
-      }),
-    );
-    await vm?.terminate();
+    for (const [from, into] of [
+      [backend, cold],
+      [templated, tpl],
+    ] as const) {
+      let vm: QemuVm | undefined;
+      into.push(
+        await time(async () => {
+          vm = await backendBoot(spec, from);
+        }),
+      );
+      if ((await vm!.properties()).startMode !== (from === backend ? 'cold' : 'template')) throw new Error('the VM did not start the way it was asked to');
+      await vm?.terminate();
+    }
   }
-  rows.push({ what: 'cold start → agent ready', bare: median(bare), ours: median(ours) });
+  rows3.push({ what: `start → agent ready, ${slots} VPMEM slots`, bare: median(bare), cold: median(cold), template: median(tpl) });
 }
 
 {
@@ -291,41 +314,77 @@ const layer = await ext4('layer', { 'f.txt': 'x' }, 4);
 }
 
 {
-  // 127 layers: attach over SCSI (2 controllers), mount each, one overlay; then tear down
+  // 127 layers. Bare: hot-add 127 SCSI disks over QMP, one guest script mounts them all and overlays them;
+  // teardown: one script unmounts, then device_del + blockdev-del each. Ours: mountContainerLayers and release.
   const layers: string[] = [];
-  for (let i = 0; i < LAYERS; i++) layers.push(await ext4(`l${i}`, { [`file${i}`]: String(i) }, 1));
-  const vm = await backendBoot({ scsiControllers: 2 });
-  const attach: number[] = [];
-  const teardown: number[] = [];
+  for (let i = 0; i < LAYERS; i++) layers.push(await ext4(`l${i}`, { [`file${i}`]: String(i) }, 2));
+  const b = await bareBoot(0, 2);
+  const uvm = await createUtilityVM({ id: `bench-many-${process.pid}`, backend: templated, memoryMiB: 768, cpus: 1 });
+  await uvm.start();
+  const mountBare: number[] = [];
+  const downBare: number[] = [];
+  const mountOurs: number[] = [];
+  const downOurs: number[] = [];
+  let placed = '';
+  // the SCSI host numbers of the two controllers, then each disk by host:0:0:lun
+  const bareMount =
+    'set -- $(ls -d /sys/bus/pci/devices/*/virtio*/host* | sed "s/.*host//"); h0=$1; h1=$2; ' +
+    `for i in $(seq 0 ${LAYERS - 1}); do if [ $((i % 2)) = 0 ]; then h=$h0; else h=$h1; fi; d=/sys/bus/scsi/devices/$h:0:0:$((i / 2))/block; ` +
+    'until [ -d $d ]; do sleep 0.01; done; set -- $d/*; mkdir -p /m/$i && mount -t ext4 -o ro,noload /dev/${1##*/} /m/$i || exit 1; done; ' +
+    `lo=; for i in $(seq ${LAYERS - 1} -1 0); do lo=$lo\${lo:+:}/m/$i; done; mkdir -p /m/u && mount -t overlay overlay -o ro,lowerdir=$lo /m/u`;
   for (let run = 0; run < RUNS; run++) {
-    const loc = (i: number): { controller: number; lun: number } => ({ controller: i % 2, lun: Math.floor(i / 2) });
-    attach.push(
+    mountBare.push(
       await time(async () => {
         for (let i = 0; i < LAYERS; i++) {
-          const { controller, lun } = loc(i);
-          await vm.addScsiDisk(controller, lun, { hostPath: layers[i]!, readOnly: true });
-          await vm.mountScsi({ controller, lun, guestPath: `/run/m/${i}`, readOnly: true });
+          await b.qmp('blockdev-add', {
+            driver: 'raw',
+            'node-name': `n${i}`,
+            'read-only': true,
+            file: { driver: 'file', filename: layers[i], 'read-only': true },
+          });
+          await b.qmp('device_add', { driver: 'scsi-hd', id: `h${i}`, drive: `n${i}`, bus: `scsi${i % 2}.0`, 'scsi-id': 0, lun: Math.floor(i / 2) });
         }
-        await vm.combineLayers({ lowerDirs: layers.map((_, i) => `/run/m/${LAYERS - 1 - i}`), target: '/run/c/rootfs' });
+        await bareExec(b, ['/bin/sh', '-c', bareMount]);
       }),
     );
-    const seen = await vm.exec(['/bin/sh', '-c', 'ls /run/c/rootfs | wc -l']);
+    downBare.push(
+      await time(async () => {
+        await bareExec(b, ['/bin/sh', '-c', `umount /m/u && for i in $(seq 0 ${LAYERS - 1}); do umount /m/$i || exit 1; done`]);
+        for (let i = 0; i < LAYERS; i++) await b.qmp('device_del', { id: `h${i}` });
+        for (let i = 0; i < LAYERS; i++) {
+          for (let tries = 0; ; tries++) {
+            try {
+              await b.qmp('blockdev-del', { 'node-name': `n${i}` });
+              break;
+            } catch (err) {
+              if (tries > 500) throw err; // still in use until the guest let go of the disk
+              await sleep(10);
+            }
+          }
+        }
+      }),
+    );
+    let c: Awaited<ReturnType<typeof mountContainerLayers>> | undefined;
+    mountOurs.push(
+      await time(async () => {
+        c = await mountContainerLayers(uvm, layers, undefined, `/run/c/${run}`);
+      }),
+    );
+    const vpmem = c!.layers.filter((l) => l.placement === 'vpmem').length;
+    placed = `${vpmem} VPMEM + ${LAYERS - vpmem} SCSI`;
+    const seen = await uvm.exec(['/bin/sh', '-c', `ls ${c!.rootfs} | wc -l`]);
     if (seen.stdout.toString().trim() !== String(LAYERS + 1 /* lost+found */)) throw new Error(`overlay shows ${seen.stdout.toString().trim()} entries`);
-    teardown.push(
-      await time(async () => {
-        await vm.removeCombinedLayers('/run/c/rootfs');
-        for (let i = 0; i < LAYERS; i++) {
-          const { controller, lun } = loc(i);
-          await vm.unmount(`/run/m/${i}`);
-          await vm.unplugScsi(controller, lun);
-          await vm.removeScsiDisk(controller, lun);
-        }
-      }),
-    );
+    downOurs.push(await time(() => c!.release()));
   }
-  rows.push({ what: `${LAYERS} layers: SCSI attach + mount + overlay`, ours: median(attach) });
-  rows.push({ what: `${LAYERS} layers: teardown`, ours: median(teardown) });
-  await vm.terminate();
+  rows.push({
+    what: `${LAYERS} layers: attach + mount + overlay (ours: mountContainerLayers, ${placed}; bare: SCSI)`,
+    bare: median(mountBare),
+    ours: median(mountOurs),
+  });
+  rows.push({ what: `${LAYERS} layers: teardown`, bare: median(downBare), ours: median(downOurs) });
+  rows.push({ what: `${LAYERS} layers: teardown ÷ mount (ours)`, ours: median(downOurs) / median(mountOurs) });
+  await bareStop(b);
+  await uvm.terminate();
 }
 
 // ---- the GCS bridge next to qemu-guest-agent, in one VM ----------------
@@ -378,10 +437,19 @@ const ms = (x: number): string => `${x.toFixed(0)} ms`;
 const lines = [
   `lcow-uvm bench:uvm — QEMU ${execFileSync('qemu-system-x86_64', ['--version']).toString().split('\n')[0]!.replace('QEMU emulator version ', '')}, TCG, kernel ${image.manifest.kernelRelease}, median of ${RUNS}`,
   '',
+  '| VM start | bare QEMU, cold | lcow-uvm, cold | lcow-uvm, template | cold ÷ bare | template ÷ cold | template ÷ bare |',
+  '|---|---:|---:|---:|---:|---:|---:|',
+  ...rows3.map(
+    (r) =>
+      `| ${r.what} | ${ms(r.bare)} | ${ms(r.cold)} | ${ms(r.template)} | ${(r.cold / r.bare).toFixed(2)}× | ${(r.template / r.cold).toFixed(2)}× | ${(r.template / r.bare).toFixed(2)}× |`,
+  ),
+  '',
   '| measurement | bare QEMU | lcow-uvm backend | ratio |',
   '|---|---:|---:|---:|',
-  ...rows.map(
-    (r) => `| ${r.what} | ${r.bare === undefined ? '—' : ms(r.bare)} | ${ms(r.ours)} | ${r.bare === undefined ? '—' : `${(r.ours / r.bare).toFixed(2)}×`} |`,
+  ...rows.map((r) =>
+    r.what.includes('÷')
+      ? `| ${r.what} | — | ${r.ours.toFixed(2)}× | — |`
+      : `| ${r.what} | ${r.bare === undefined ? '—' : ms(r.bare)} | ${ms(r.ours)} | ${r.bare === undefined ? '—' : `${(r.ours / r.bare).toFixed(2)}×`} |`,
   ),
   '',
   ...(GCS_BINARY

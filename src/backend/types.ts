@@ -125,6 +125,8 @@ export interface VmProperties {
   pid?: number;
   memoryMiB: number;
   cpus: number;
+  /** How it started, where a backend can do either: a cold boot, or a restore of a saved template (QEMU). */
+  startMode?: 'cold' | 'template';
 }
 
 /** Host side: the virtual hardware. */

@@ -104,9 +104,9 @@ export interface LcowDriverOpenOptions {
   maxParallelStarts?: number;
   /**
    * Service VM size (default 512 MiB, 1 CPU) and VPMEM devices (default the
-   * UtilityVM's: 64 of up to 4 GiB). Each VPMEM slot is a PCIe root port on
-   * QEMU, which costs boot time under software emulation (measured under TCG:
-   * ~7.5 s to boot with 64, ~3.5 s with 0); layers past the count go to SCSI.
+   * UtilityVM's: 64 of up to 4 GiB). On QEMU the slots sit behind ACPI
+   * hot-plug PCI bridges (31 each), which cost a boot little, and service VMs
+   * start from a template of their shape anyway; layers past the count go to SCSI.
    */
   serviceVm?: { memoryMiB?: number; cpus?: number; vpmem?: { count?: number; maxSizeBytes?: number } };
   /** Called each time a service VM is created (for diagnostics and tests). */

@@ -20,6 +20,18 @@ import type { VmSpec } from '../../src/backend/types.js';
 const run = promisify(execFile);
 let counter = 0;
 let backend: QemuBackend | undefined;
+const modeBackends = new Map<StartMode, QemuBackend>();
+
+/** How a test VM starts: a cold boot, or a restore of its shape's template (built once, kept in the cache). */
+export type StartMode = 'cold' | 'template';
+
+/**
+ * The start modes the uvm real-VM tests run in: both, unless
+ * LCOW_TEST_START=cold|template picks one. (Other real-VM tests start the
+ * backend's default way: from a template unless LCOW_QEMU_TEMPLATES=0.)
+ */
+export const START_MODES: readonly StartMode[] =
+  process.env.LCOW_TEST_START === 'cold' ? ['cold'] : process.env.LCOW_TEST_START === 'template' ? ['template'] : ['cold', 'template'];
 
 /**
  * A static hcsshim GCS binary, when the run is to be judged by the real GCS:
@@ -31,9 +43,17 @@ export const GCS_BINARY = process.env.LCOW_GCS_BINARY || undefined;
 /** The error a failed guest operation has in this run's mode (the GCS's HRESULT, or a script's exit status). */
 export const GUEST_FAILURE_CODE = GCS_BINARY ? 'EGCS' : 'EEXEC';
 
-/** The shared backend of a test file; in gcs mode when LCOW_GCS_BINARY is set (QemuBackend's own default). */
-export function testBackend(options?: QemuBackendOptions): QemuBackend {
+/**
+ * The shared backend of a test file; in gcs mode when LCOW_GCS_BINARY is set
+ * (QemuBackend's own default). With `mode`, one whose VMs start that way.
+ */
+export function testBackend(options?: QemuBackendOptions, mode?: StartMode): QemuBackend {
   if (options) return new QemuBackend(options);
+  if (mode) {
+    let b = modeBackends.get(mode);
+    if (!b) modeBackends.set(mode, (b = new QemuBackend({ consoleLogDir: process.env.LCOW_QEMU_CONSOLE_DIR, templates: mode === 'template' })));
+    return b;
+  }
   backend ??= new QemuBackend({ consoleLogDir: process.env.LCOW_QEMU_CONSOLE_DIR });
   return backend;
 }

@@ -166,7 +166,7 @@ describe('mountContainerLayers (fake backend)', () => {
 
   it('tears down union, then scratch, then layers', async () => {
     const { uvm, vm, backend } = await fakeUvm({ vpmem: { count: 1 } });
-    const c = await mountContainerLayers(uvm, defineImage(backend), '/c1/sandbox.vhdx', '/run/c/c1', { concurrency: 1 });
+    const c = await mountContainerLayers(uvm, defineImage(backend), '/c1/sandbox.vhdx', '/run/c/c1', { concurrency: 1, releaseConcurrency: 1 });
     const from = vm.calls.length;
     await c.release();
     const ops = vm.calls.slice(from).map((x) => `${x.op}${x.op === 'unmount' || x.op === 'removeCombinedLayers' ? ` ${x.args[0]}` : ''}`);

@@ -5,14 +5,15 @@
 // left behind (no mount, no SCSI device) after release.
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { GUEST_FAILURE_CODE, readFromExt4 } from '../helpers/vm.js';
+import { START_MODES, GUEST_FAILURE_CODE, readFromExt4 } from '../helpers/vm.js';
 import { guestOut, makeLayerImage, makeScratchImage, ourMounts, scsiDevices, sharedUvm } from './vm-layers.js';
 
-const vm = sharedUvm('uvm-scsi', { vpmem: { count: 0 } });
 const payload = Buffer.from(Array.from({ length: 100_000 }, (_, i) => (i * 31) % 251));
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe('SCSI manager in a real VM', () => {
+describe.each(START_MODES)('SCSI manager in a real VM (%s start)', (mode) => {
+  const vm = sharedUvm('uvm-scsi', { vpmem: { count: 0 } }, mode);
+
   it('attaches ro and rw, reads bytes back, writes through rw, and leaves nothing behind', async () => {
     const roImage = await makeLayerImage(vm.dir, 'ro.img', { 'data/payload.bin': payload, 'hello.txt': 'hello\n' }, 8);
     const rwImage = await makeScratchImage(vm.dir, 'rw.img', 16);

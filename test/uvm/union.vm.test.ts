@@ -4,12 +4,12 @@
 // middle layer — then a teardown that leaves no mount and no SCSI device.
 import { describe, expect, it } from 'vitest';
 import { mountContainerLayers, unmountContainerLayers } from '../../src/uvm/index.js';
-import { GCS_BINARY, readFromExt4 } from '../helpers/vm.js';
+import { START_MODES, GCS_BINARY, readFromExt4 } from '../helpers/vm.js';
 import { gcsSteps, guestOut, makeLayerImage, makeScratchImage, ourMounts, scsiDevices, sharedUvm } from './vm-layers.js';
 
-const vm = sharedUvm('uvm-union', { memoryMiB: 768 });
+describe.each(START_MODES)('union mounts in a real VM (%s start)', (mode) => {
+  const vm = sharedUvm('uvm-union', { memoryMiB: 768 }, mode);
 
-describe('union mounts in a real VM', () => {
   it('127 layers in one overlay: bottom file, shadowed file, whiteout; writes land in the scratch', async () => {
     const N = 127;
     const layers: string[] = [];

@@ -5,9 +5,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { createUtilityVM, type UtilityVM, type UtilityVMOptions } from '../../src/uvm/index.js';
-import { tempDir, testBackend } from '../helpers/vm.js';
+import { tempDir, testBackend, type StartMode } from '../helpers/vm.js';
 
 const run = promisify(execFile);
 
@@ -69,14 +69,17 @@ export async function gcsSteps(uvm: UtilityVM): Promise<Record<string, number>> 
 
 /**
  * One started UtilityVM (QEMU) and one temporary folder shared by a test
- * file: booted in beforeAll, terminated and removed in afterAll.
+ * file (or a describe block: one per start mode): booted or restored from a
+ * template in beforeAll, terminated and removed in afterAll.
  */
-export function sharedUvm(name: string, options: Partial<UtilityVMOptions> = {}): { readonly uvm: UtilityVM; readonly dir: string } {
+export function sharedUvm(name: string, options: Partial<UtilityVMOptions> = {}, mode?: StartMode): { readonly uvm: UtilityVM; readonly dir: string } {
   const state = {} as { uvm: UtilityVM; dir: string; cleanup: () => Promise<void> };
   beforeAll(async () => {
     ({ dir: state.dir, cleanup: state.cleanup } = await tempDir(`lcow-${name}-`));
-    state.uvm = await createUtilityVM({ id: `${name}-${process.pid}`, backend: testBackend(), memoryMiB: 512, cpus: 1, ...options });
+    const backend = testBackend(undefined, mode);
+    state.uvm = await createUtilityVM({ id: `${name}-${mode ?? 'vm'}-${process.pid}`, backend, memoryMiB: 512, cpus: 1, ...options });
     await state.uvm.start();
+    if (mode) expect((await state.uvm.properties()).startMode).toBe(mode);
   }, 600_000);
   afterAll(async () => {
     await state.uvm?.terminate();

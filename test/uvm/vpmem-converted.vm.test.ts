@@ -2,6 +2,7 @@
 // QEMU maps virtio-pmem only in whole 2 MiB sections, and the converter pads
 // a VHD layer's data to that with a hole; the same layer converted without
 // the padding can only go over SCSI ('vpmem-unsuitable').
+import { START_MODES } from '../helpers/vm.js';
 import { execFileSync } from 'node:child_process';
 import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -9,9 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { convertTarToExt4 } from '../../src/layer/index.js';
 import { guestOut, ourMounts, sharedUvm } from './vm-layers.js';
 
-const vm = sharedUvm('uvm-vpmem-conv', { vpmem: { count: 2, maxSizeBytes: 64 << 20 } });
+describe.each(START_MODES)('converted layers on VPMEM in a real VM (%s start)', (mode) => {
+  const vm = sharedUvm('uvm-vpmem-conv', { vpmem: { count: 2, maxSizeBytes: 64 << 20 } }, mode);
 
-describe('converted layers on VPMEM in a real VM', () => {
   it('maps a converted layer.vhd as /dev/pmemN; an unpadded one falls back to SCSI', async () => {
     const tree = path.join(vm.dir, 'tree');
     mkdirSync(path.join(tree, 'etc'), { recursive: true });

@@ -1,12 +1,13 @@
 // Real VM: layer placement against QEMU — VPMEM first (the guest mounts
 // /dev/pmemN), SCSI when VPMEM is full (one device) or the layer is larger
 // than the device maximum; every layer readable, nothing left after release.
+import { START_MODES } from '../helpers/vm.js';
 import { describe, expect, it } from 'vitest';
 import { guestOut, makeLayerImage, ourMounts, scsiDevices, sharedUvm } from './vm-layers.js';
 
-const vm = sharedUvm('uvm-vpmem', { vpmem: { count: 1, maxSizeBytes: 4 << 20 } });
+describe.each(START_MODES)('VPMEM and the SCSI fallback in a real VM (%s start)', (mode) => {
+  const vm = sharedUvm('uvm-vpmem', { vpmem: { count: 1, maxSizeBytes: 4 << 20 } }, mode);
 
-describe('VPMEM and the SCSI fallback in a real VM', () => {
   it('VPMEM first; SCSI when VPMEM is full or the layer is too large', async () => {
     const a = await vm.uvm.addLayer(await makeLayerImage(vm.dir, 'a.img', { who: 'a\n' }, 4));
     const b = await vm.uvm.addLayer(await makeLayerImage(vm.dir, 'b.img', { who: 'b\n' }, 4));

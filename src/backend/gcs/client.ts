@@ -36,6 +36,12 @@ export interface GcsConnectOptions extends BridgeOptions {
   vmId?: string;
 }
 
+/** The outcome of NegotiateProtocol, kept to resume a restored guest's bridge. */
+export interface GcsNegotiated {
+  protocolVersion: number;
+  capabilities: GcsCapabilities;
+}
+
 export interface GcsExecOptions extends ExecOptions {
   /** Run without stdio even when the connection has a transport (exit code only). */
   noStdio?: boolean;
@@ -80,6 +86,27 @@ export class GcsClient {
       });
     }
     return new GcsClient(bridge, options, answer.Version, answer.Capabilities ?? {});
+  }
+
+  /**
+   * Take over a stream to a GCS that already negotiated with an earlier host
+   * end of the same guest — a VM restored from a template saved after its
+   * negotiation: a GCS negotiates once per boot, so the agreed state is
+   * reused instead (`negotiated` from that earlier client).
+   */
+  static resume(stream: Duplex, negotiated: GcsNegotiated, options: GcsConnectOptions = {}): GcsClient {
+    if (negotiated.protocolVersion !== PROTOCOL_VERSION) {
+      throw new LcowError('EBRIDGE', `cannot resume protocol version ${String(negotiated.protocolVersion)}, only ${PROTOCOL_VERSION}`, {
+        reason: 'version',
+        version: negotiated.protocolVersion,
+      });
+    }
+    return new GcsClient(new GcsBridge(stream, options), options, negotiated.protocolVersion, negotiated.capabilities);
+  }
+
+  /** What was agreed at negotiation, for resume(). */
+  get negotiated(): GcsNegotiated {
+    return { protocolVersion: this.protocolVersion, capabilities: this.capabilities };
   }
 
   /** Resolves with the error that ended the connection (the peer hung up, a broken frame, stop or close). */

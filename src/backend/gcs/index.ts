@@ -3,7 +3,7 @@
  * byte stream. Shared by the backends that talk to a GCS (hcs on Windows,
  * qemu in its gcs mode). See README.md.
  */
-export { GcsClient, DEFAULT_GCS_REQUEST_TIMEOUT_MS, type GcsConnectOptions, type GcsExecOptions } from './client.js';
+export { GcsClient, DEFAULT_GCS_REQUEST_TIMEOUT_MS, type GcsConnectOptions, type GcsExecOptions, type GcsNegotiated } from './client.js';
 export { GcsBridge, type BridgeOptions, type RpcOptions } from './bridge.js';
 export { GcsGuestOps, type GuestModifier } from './guest-ops.js';
 export type { StdioListener, StdioTransport } from './stdio.js';

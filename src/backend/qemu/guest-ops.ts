@@ -9,7 +9,7 @@
  */
 import { LcowError } from '../../errors.js';
 import type { CombineLayersRequest, ExecOptions, ExecResult, ScsiMountRequest, VpmemMountRequest } from '../types.js';
-import { pciAddress, scsiControllerPciDevice, vpmemRootPortAddr } from './qemu-args.js';
+import { pciAddress, scsiControllerPciDevice, vpmemSlotLocation } from './qemu-args.js';
 
 export type GuestRunner = (argv: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
 
@@ -32,45 +32,75 @@ find_dev() {
     done
   done
   return 1
-}`;
+}
+rescan() {
+  for h in /sys/bus/pci/devices/"$1"/virtio*/host*; do
+    [ -d "$h" ] && echo "0 0 $2" > "$h/scsi_host/\${h##*/}/scan"
+  done 2>/dev/null
+}
+tries=5`;
 
-/** $1 root-port PCI address → sets $dev to /dev/pmemN of the virtio-pmem device behind it. */
+/**
+ * $1 bridge PCI address, $2 device number (2 hex digits) behind it → sets
+ * $dev to /dev/pmemN of the virtio-pmem device there. (The bridge's bus
+ * number is the kernel's choice, hence the 0000:*: glob.)
+ */
 const FIND_PMEM_DEV = `
 find_dev() {
-  for b in /sys/bus/pci/devices/"$1"/0000:*/virtio*/ndbus*/region*/namespace*/block/pmem*; do
+  for b in /sys/bus/pci/devices/"$1"/0000:*:"$2".0/virtio*/ndbus*/region*/namespace*/block/pmem*; do
     [ -e "$b" ] && { dev="/dev/\${b##*/}"; return 0; }
   done
   return 1
+}
+rescan() { :; }
+tries=1`;
+
+/** poll_dev: find_dev (args $1 $2) until $dev is a block device; exit 3 after DEVICE_POLL_ROUNDS. */
+const POLL = `
+poll_dev() {
+  n=0
+  until find_dev "$1" "$2" && [ -b "$dev" ]; do
+    n=$((n + 1))
+    [ "$n" -ge ${DEVICE_POLL_ROUNDS} ] && { echo "no block device for $1 $2" >&2; exit 3; }
+    sleep 0.01
+  done
 }`;
 
-/** Poll find_dev (args $1 $2) until $dev is a block device; exit 3 after DEVICE_POLL_ROUNDS. */
-const POLL = `
-n=0
-until find_dev "$1" "$2" && [ -b "$dev" ]; do
-  n=$((n + 1))
-  [ "$n" -ge ${DEVICE_POLL_ROUNDS} ] && { echo "no block device for $1 $2" >&2; exit 3; }
-  sleep 0.01
-done`;
-
-/** POLL, then mkdir -m 0700 $target and mount; $3 target $4 fstype $5 options. */
+/**
+ * Wait for the device, then mkdir -m 0700 $target and mount; $3 target $4
+ * fstype $5 options. A SCSI mount that fails is tried again, `tries` times
+ * in all, after a rescan of its LUN: a freshly hot-added disk can refuse
+ * its first open (ENXIO) — seen under load in restored and booted VMs alike —
+ * and a LUN reused right after a release can lose its new disk to the late
+ * removal event of the old one, which the rescan brings back.
+ */
 const POLL_AND_MOUNT = `${POLL}
+poll_dev "$1" "$2"
 made=0
 [ -d "$3" ] || { mkdir -p -m 0700 "$3" && made=1; } || exit 4
-if ! mount -t "$4" -o "$5" "$dev" "$3"; then
-  [ "$made" = 1 ] && rmdir "$3"
-  exit 5
-fi`;
+try=1
+until mount -t "$4" -o "$5" "$dev" "$3"; do
+  if [ "$try" -ge "$tries" ]; then
+    [ "$made" = 1 ] && rmdir "$3"
+    exit 5
+  fi
+  try=$((try + 1))
+  sleep 0.2
+  rescan "$1" "$2"
+  poll_dev "$1" "$2"
+done`;
 
 const MOUNT_SCSI_SCRIPT = FIND_SCSI_DEV + POLL_AND_MOUNT;
 const MOUNT_PMEM_SCRIPT = FIND_PMEM_DEV + POLL_AND_MOUNT;
 
 /**
- * $1 root-port PCI address: once the device behind it is there, print the N
+ * $1 bridge PCI address, $2 device: once the device is there, print the N
  * of its /dev/pmemN. The guest numbers pmem devices by probe order (lowest
  * free region id), not by slot; hcsshim's GCS mounts /dev/pmem<DeviceNumber>,
  * so in gcs mode the host asks which N a slot got.
  */
 const PMEM_INDEX_SCRIPT = `${FIND_PMEM_DEV}${POLL}
+poll_dev "$1" "$2"
 echo "\${dev#/dev/pmem}"`;
 
 /** $1 controller PCI address, $2 LUN: ask the guest to drop the disk; already gone is fine. */
@@ -83,12 +113,12 @@ done
 exit 0`;
 
 /**
- * $1 root-port PCI address: detach the virtio-pmem device from its driver so
+ * $1 bridge PCI address, $2 device: detach the virtio-pmem device from its driver so
  * /dev/pmemN goes away (QEMU 7.2 cannot unplug virtio memory devices, so
  * this is as far as removal goes). Refuses while the device is mounted.
  */
 const RELEASE_PMEM_SCRIPT = `
-for v in /sys/bus/pci/devices/"$1"/0000:*/virtio*; do
+for v in /sys/bus/pci/devices/"$1"/0000:*:"$2".0/virtio*; do
   [ -e "$v/driver" ] || continue
   for b in "$v"/ndbus*/region*/namespace*/block/pmem*; do
     [ -e "$b" ] || continue
@@ -101,11 +131,11 @@ done
 exit 0`;
 
 /**
- * $1 root-port PCI address: bind a released virtio-pmem device back to its
+ * $1 bridge PCI address, $2 device: bind a released virtio-pmem device back to its
  * driver, so /dev/pmemN returns (the device never left QEMU; see above).
  */
 const REVIVE_PMEM_SCRIPT = `
-for v in /sys/bus/pci/devices/"$1"/0000:*/virtio*; do
+for v in /sys/bus/pci/devices/"$1"/0000:*:"$2".0/virtio*; do
   [ -e "$v" ] || continue
   [ -e "$v/driver" ] && continue
   echo "\${v##*/}" > /sys/bus/virtio/drivers/virtio_pmem/bind || exit 1
@@ -164,6 +194,12 @@ export function overlayOptions(req: CombineLayersRequest): string {
   return data;
 }
 
+/** The scripts' $1 $2 for VPMEM slot s: its bridge's PCI address and its device number behind it. */
+export function vpmemSlotArgs(slot: number): [string, string] {
+  const { bridgeDevice, device } = vpmemSlotLocation(slot);
+  return [pciAddress(bridgeDevice), device.toString(16).padStart(2, '0')];
+}
+
 export class GuestOpsImpl {
   constructor(private readonly run: GuestRunner) {}
 
@@ -194,11 +230,10 @@ export class GuestOpsImpl {
 
   async mountVpmem(req: VpmemMountRequest): Promise<void> {
     checkGuestPath(req.guestPath, 'guestPath');
-    const { device, fn } = vpmemRootPortAddr(req.slot);
-    const pci = pciAddress(device, fn);
+    const [bridge, device] = vpmemSlotArgs(req.slot);
     // dax first (no page-cache copy of the layer); not every image/kernel pairing allows it.
     const ctx = { slot: req.slot, guestPath: req.guestPath };
-    const argv = (opts: string): string[] => ['/bin/sh', '-c', MOUNT_PMEM_SCRIPT, 'sh', pci, '', req.guestPath, req.fsType ?? 'ext4', opts];
+    const argv = (opts: string): string[] => ['/bin/sh', '-c', MOUNT_PMEM_SCRIPT, 'sh', bridge, device, req.guestPath, req.fsType ?? 'ext4', opts];
     const dax = await this.run(argv('ro,noload,dax'), { maxOutputBytes: 64 * 1024 });
     if (dax.exitCode === 0) return;
     if (dax.exitCode !== 5) {
@@ -212,8 +247,7 @@ export class GuestOpsImpl {
 
   /** The N of the /dev/pmemN that VPMEM slot `slot` appeared as (waiting for it to appear). */
   async pmemIndex(slot: number): Promise<number> {
-    const { device, fn } = vpmemRootPortAddr(slot);
-    const r = await this.must('pmemIndex', ['/bin/sh', '-c', PMEM_INDEX_SCRIPT, 'sh', pciAddress(device, fn)], { slot });
+    const r = await this.must('pmemIndex', ['/bin/sh', '-c', PMEM_INDEX_SCRIPT, 'sh', ...vpmemSlotArgs(slot)], { slot });
     const n = Number(r.stdout.toString().trim());
     if (!Number.isSafeInteger(n) || n < 0)
       throw new LcowError('EGUEST', `VPMEM slot ${slot}: no pmem number in ${JSON.stringify(r.stdout.toString())}`, { slot });
@@ -222,14 +256,12 @@ export class GuestOpsImpl {
 
   /** Make the guest let go of VPMEM slot `slot` (no /dev/pmem left behind). */
   async releaseVpmem(slot: number): Promise<void> {
-    const { device, fn } = vpmemRootPortAddr(slot);
-    await this.must('releaseVpmem', ['/bin/sh', '-c', RELEASE_PMEM_SCRIPT, 'sh', pciAddress(device, fn)], { slot });
+    await this.must('releaseVpmem', ['/bin/sh', '-c', RELEASE_PMEM_SCRIPT, 'sh', ...vpmemSlotArgs(slot)], { slot });
   }
 
   /** Give back a VPMEM device released by releaseVpmem (still present in QEMU) to the guest. */
   async reviveVpmem(slot: number): Promise<void> {
-    const { device, fn } = vpmemRootPortAddr(slot);
-    await this.must('reviveVpmem', ['/bin/sh', '-c', REVIVE_PMEM_SCRIPT, 'sh', pciAddress(device, fn)], { slot });
+    await this.must('reviveVpmem', ['/bin/sh', '-c', REVIVE_PMEM_SCRIPT, 'sh', ...vpmemSlotArgs(slot)], { slot });
   }
 
   async unmount(guestPath: string): Promise<void> {

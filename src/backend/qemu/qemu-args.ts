@@ -6,8 +6,15 @@
  *   00:02.0        virtio-serial (the agent's port; in gcs mode the GCS bridge's too)
  *   00:03.0        vhost-vsock (gcs mode, where the host has /dev/vhost-vsock)
  *   00:04.0+c      virtio-scsi controller c (id scsi<c>), c = 0..3
- *   00:08.0 …      pcie-root-port for VPMEM slot s at 00:(08 + s/8).(s%8)
- *                  (id pmem-rp<s>); 16 multifunction devices hold 128 ports.
+ *   00:08.0 …      pci-bridge b (id pmem-br<b>) holding VPMEM slots 31b … 31b+30,
+ *                  slot s at device 1 + s%31 behind bridge s/31; 5 bridges hold 128.
+ *
+ * VPMEM slots sit behind conventional PCI bridges with ACPI hot-plug rather
+ * than one PCIe root port each: every root port is a device the firmware and
+ * the kernel probe at boot (64 of them cost ~4 s of a TCG boot), a bridge
+ * holds 31 hot-plug slots. An empty bridge gets no memory windows, so each
+ * reserves some (mem-reserve, pref64-reserve) for the virtio-pmem BARs
+ * (4 KiB + 16 KiB each) hot-added later.
  */
 import { LcowError } from '../../errors.js';
 import { LCOW_LIMITS, VPMEM_SIZE_ALIGNMENT, type BackendLimits } from '../contract.js';
@@ -21,8 +28,8 @@ export const SCSI_PCI_SLOT_BASE = 0x04;
 export const VPMEM_PCI_SLOT_BASE = 0x08;
 
 /**
- * The LCOW counts fit the PCI layout above (controllers at 04-07, 128 root
- * ports at 08-17). A VPMEM device is narrowed to 4 GiB: every slot reserves
+ * The LCOW counts fit the PCI layout above (controllers at 04-07, 128 VPMEM
+ * slots behind five bridges at 08-0c). A VPMEM device is narrowed to 4 GiB: every slot reserves
  * its maximum in guest-physical space, which under TCG is 40 bits (1 TiB).
  * Measured on QEMU 7.2 with 1 GiB RAM: 128 slots of 6 GiB start, of 7 GiB
  * "phys-bits too low"; 4 GiB leaves room for RAM and is hcsshim's default.
@@ -47,11 +54,29 @@ export interface QemuArgsInput {
   gcsSocket?: string;
   /** gcs mode with vsock stdio: the guest's vsock context id (needs /dev/vhost-vsock). */
   vsockCid?: number;
+  /**
+   * Guest RAM in a file (templates, template/): share=true while a template
+   * is built (the guest's pages land in the file), false for a VM restored
+   * from it (a private copy-on-write mapping: the file never changes).
+   */
+  ramFile?: { path: string; share: boolean };
+  /** Wait for `migrate-incoming` over QMP instead of booting (a restore from a template). */
+  incoming?: boolean;
 }
 
-/** PCI address ("slot.function", hex slot) of the root port for VPMEM slot s. */
-export function vpmemRootPortAddr(slot: number): { device: number; fn: number } {
-  return { device: VPMEM_PCI_SLOT_BASE + Math.floor(slot / 8), fn: slot % 8 };
+/** Hot-plug slots used on one VPMEM bridge (device 0 is left alone; 1..31). */
+export const VPMEM_SLOTS_PER_BRIDGE = 31;
+
+/** Where VPMEM slot s sits: its bridge (index, root-bus device) and its device number behind it. */
+export function vpmemSlotLocation(slot: number): { bridge: number; bridgeDevice: number; device: number } {
+  const bridge = Math.floor(slot / VPMEM_SLOTS_PER_BRIDGE);
+  return { bridge, bridgeDevice: VPMEM_PCI_SLOT_BASE + bridge, device: 1 + (slot % VPMEM_SLOTS_PER_BRIDGE) };
+}
+
+/** QMP device_add placement of VPMEM slot s. */
+export function vpmemDeviceBus(slot: number): { bus: string; addr: string } {
+  const { bridge, device } = vpmemSlotLocation(slot);
+  return { bus: `pmem-br${bridge}`, addr: hex(device) };
 }
 
 export function scsiControllerPciDevice(controller: number): number {
@@ -166,14 +191,28 @@ export function buildQemuArgs(input: QemuArgsInput): string[] {
       `virtserialport,bus=vser0.0,chardev=gcs,name=${GCS_PORT_NAME}`,
     );
   }
+  if (input.ramFile) {
+    const { path: ramPath, share } = input.ramFile;
+    args.push(
+      '-object',
+      `memory-backend-file,id=ram0,size=${spec.memoryMiB}M,mem-path=${qemuOptValue(ramPath)},share=${share ? 'on' : 'off'}`,
+      '-machine',
+      'memory-backend=ram0',
+    );
+  }
+  if (input.incoming) args.push('-incoming', 'defer');
   if (input.vsockCid !== undefined) args.push('-device', `vhost-vsock-pci,id=vsock0,guest-cid=${input.vsockCid},bus=pcie.0,addr=0x3`);
   for (let c = 0; c < spec.scsiControllers; c++) {
     args.push('-device', `virtio-scsi-pci,id=scsi${c},bus=pcie.0,addr=${hex(scsiControllerPciDevice(c))}`);
   }
-  for (let s = 0; s < spec.vpmem.count; s++) {
-    const { device, fn } = vpmemRootPortAddr(s);
-    const multi = fn === 0 ? ',multifunction=on' : '';
-    args.push('-device', `pcie-root-port,id=pmem-rp${s},bus=pcie.0,chassis=${s + 1},addr=${hex(device)}.${fn}${multi}`);
+  const bridges = Math.ceil(spec.vpmem.count / VPMEM_SLOTS_PER_BRIDGE);
+  // q35 does ACPI hot-plug on bridges only with this (the bridges' slots have no other hot-plug controller: shpc=off)
+  if (bridges > 0) args.push('-global', 'ICH9-LPC.acpi-pci-hotplug-with-bridge-support=on');
+  for (let b = 0; b < bridges; b++) {
+    args.push(
+      '-device',
+      `pci-bridge,id=pmem-br${b},bus=pcie.0,addr=${hex(VPMEM_PCI_SLOT_BASE + b)},chassis_nr=${b + 1},shpc=off,io-reserve=0,mem-reserve=2M,pref64-reserve=2M`,
+    );
   }
   return args;
 }

@@ -19,13 +19,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { rmSync } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LcowError, asError, isLcowError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';
 import { VPMEM_ADDED, vpmemRefused, type VpmemAddResult } from '../contract.js';
-import { GcsClient, GcsGuestOps, type StdioTransport } from '../gcs/index.js';
+import { GcsClient, GcsGuestOps, type GcsNegotiated, type StdioTransport } from '../gcs/index.js';
 import type {
   CombineLayersRequest,
   DiskAttachment,
@@ -44,8 +44,10 @@ import { VPMEM_ALIGNMENT, blockdevArgs, inspectDisk, vpmemMapping } from './disk
 import { GuestAgentClient } from './guest-agent-client.js';
 import { guestExec } from './guest-exec.js';
 import { GuestOpsImpl } from './guest-ops.js';
-import { QEMU_LIMITS, buildQemuArgs } from './qemu-args.js';
+import { QEMU_LIMITS, buildQemuArgs, vpmemDeviceBus } from './qemu-args.js';
 import { QmpClient } from './qmp-client.js';
+import type { TemplateFiles } from './template/store.js';
+import { gcsStateFile, restoreState, saveState } from './template/migration.js';
 import { connectUnixSocket } from './unix-socket.js';
 
 export interface QemuVmOptions {
@@ -61,7 +63,22 @@ export interface QemuVmOptions {
   logger?: Logger;
   /** Serve guest requests with hcsshim's GCS; the boot files must be the gcs variant of the guest image. */
   gcs?: QemuGcsMode;
+  /** Start by restoring a template of this VM's shape when there is one (see template/). */
+  template?: VmTemplateSource;
+  /** Guest RAM in this file, shared: how a template is built (saveTemplateState). */
+  ramFile?: string;
 }
+
+/** Where a VM's template comes from: the backend's TemplateStore, bound to the VM's shape. */
+export interface VmTemplateSource {
+  /** A template to restore, built first if needed; undefined: boot cold. Never throws. */
+  acquire(): Promise<TemplateFiles | undefined>;
+  /** It failed to restore: log and remove it, so that the next start rebuilds it. */
+  discard(files: TemplateFiles, why: unknown): Promise<void>;
+}
+
+/** How a running VM got there. */
+export type QemuStartMode = 'cold' | 'template';
 
 export interface QemuGcsMode {
   /** Process stdio over vsock: the guest's context id and the host's listeners (needs /dev/vhost-vsock). */
@@ -111,6 +128,11 @@ export class QemuVm implements VmHandle {
   private readonly pmemNumbers = new Map<number, number>();
   private readonly log: Logger;
   private stderrTail = '';
+  /** A restore from a template is being tried: an exit now ends the attempt, not the VM. */
+  private restoring: { exited?: VmExitInfo; settle?: () => void } | undefined;
+  private mode: QemuStartMode | undefined;
+  /** Paused after saveTemplateState: it must never run again. */
+  private savedForTemplate = false;
   private terminateRequested = false;
   private terminating: Promise<void> | undefined;
   private exitInfo: VmExitInfo | undefined;
@@ -156,6 +178,11 @@ export class QemuVm implements VmHandle {
     return this.child?.pid;
   }
 
+  /** 'template' when restored from a template, 'cold' when booted; undefined before it runs. */
+  get startMode(): QemuStartMode | undefined {
+    return this.mode;
+  }
+
   // ---- lifecycle -------------------------------------------------------
 
   async start(): Promise<void> {
@@ -164,36 +191,12 @@ export class QemuVm implements VmHandle {
     }
     this.currentState = 'starting';
     const deadline = Date.now() + this.options.startTimeoutMs;
+    const template = await this.options.template?.acquire();
     try {
-      // short: a unix socket path may not exceed 107 bytes
-      this.runDir = await mkdtemp(path.join(os.tmpdir(), `lcow-qemu-${this.id.slice(0, 16)}-`));
-      const qmpSocket = path.join(this.runDir, 'qmp.sock');
-      const agentSocket = path.join(this.runDir, 'agent.sock');
-      const gcsSocket = this.options.gcs ? path.join(this.runDir, 'gcs.sock') : undefined;
-      const args = buildQemuArgs({
-        spec: this.spec,
-        kernelPath: this.options.kernelPath,
-        initrdPath: this.options.initrdPath,
-        qmpSocket,
-        agentSocket,
-        accel: this.options.accel,
-        consoleLogPath: this.options.consoleLogPath,
-        gcsSocket,
-        vsockCid: this.options.gcs?.vsock?.cid,
-      });
-      this.log.debug({ args }, 'spawning qemu');
-      this.spawnChild(args);
-      const aborted = (): string | undefined => (this.exitInfo ? `qemu exited: ${this.stderrTail.trim() || this.exitInfo.detail}` : undefined);
-      // With wait=on QEMU runs nothing (not even QMP) until the GCS port has its client.
-      const gcsSock = gcsSocket ? await connectUnixSocket(gcsSocket, deadline, aborted) : undefined;
-      const qmpSock = await connectUnixSocket(qmpSocket, deadline, aborted);
-      this.qmp = await QmpClient.handshake(qmpSock, Math.max(1, deadline - Date.now()), this.log);
-      this.qmp.on('event', (ev) => this.log.debug({ event: ev.event }, 'qmp event'));
-      const agentSock = await connectUnixSocket(agentSocket, deadline, aborted);
-      this.agent = new GuestAgentClient(agentSock, this.log);
-      if (this.exitInfo) this.agent.stop('VM stopped');
-      await Promise.all([this.agent.waitReady(deadline, 1000), gcsSock && this.connectGcs(gcsSock, deadline)]);
-      if (this.exitInfo) throw new LcowError('EVMSTOPPED', 'VM stopped during start', {});
+      if (this.terminateRequested) throw new LcowError('EVMSTOPPED', 'terminated while starting', {});
+      if (template && (await this.tryRestore(template, deadline))) return;
+      await this.launch(deadline);
+      this.mode = 'cold';
       this.currentState = 'running';
       this.log.info({ pid: this.child?.pid }, 'VM running');
     } catch (err) {
@@ -208,16 +211,138 @@ export class QemuVm implements VmHandle {
     }
   }
 
-  /** Negotiate with the GCS; its bytes wait in the socket until the guest opens its end of the port. */
-  private async connectGcs(socket: Socket, deadline: number): Promise<void> {
+  /**
+   * Start by restoring `template`; false (the attempt undone, the template
+   * discarded) when that failed and a cold boot should follow. An exit
+   * during the attempt ends the attempt, not the VM.
+   */
+  private async tryRestore(template: TemplateFiles, deadline: number): Promise<boolean> {
+    const t0 = Date.now();
+    const attempt: NonNullable<QemuVm['restoring']> = {};
+    this.restoring = attempt;
+    try {
+      await this.launch(deadline, template);
+      this.restoring = undefined;
+      if (attempt.exited) throw new LcowError('EVMSTOPPED', 'qemu exited during the restore', {});
+      this.mode = 'template';
+      this.currentState = 'running';
+      this.log.info({ pid: this.child?.pid, ms: Date.now() - t0 }, 'VM running (restored from a template)');
+      return true;
+    } catch (err) {
+      const detail = this.stderrTail.trim();
+      if (this.terminateRequested || this.exitInfo) {
+        this.restoring = undefined;
+        throw err; // terminated meanwhile: no cold boot
+      }
+      await this.abandonAttempt(attempt);
+      await this.options.template?.discard(
+        template,
+        new LcowError('EVMSTART', `${asError(err).message}${detail ? ` (qemu: ${detail})` : ''}`, {}, { cause: err }),
+      );
+      return false;
+    }
+  }
+
+  /** Undo a failed restore: its QEMU killed and reaped, its clients and socket folder gone. */
+  private async abandonAttempt(attempt: NonNullable<QemuVm['restoring']>): Promise<void> {
+    const child = this.child;
+    if (child && !attempt.exited) {
+      const gone = new Promise<void>((resolve) => (attempt.settle = resolve));
+      child.kill('SIGKILL');
+      await gone;
+    }
+    this.restoring = undefined;
+    this.qmp?.stop('restore abandoned');
+    this.agent?.stop('restore abandoned');
+    this.gcs?.stop('restore abandoned');
+    this.qmp = this.agent = this.gcs = this.child = undefined;
+    if (this.runDir) await rm(this.runDir, { recursive: true, force: true });
+    this.runDir = undefined;
+    this.stderrTail = '';
+  }
+
+  /**
+   * Spawn QEMU and connect to it until the agent (and the GCS) answer: a cold
+   * boot, or with `template` a restore (-incoming defer, the template's RAM
+   * file mapped privately, its state loaded over QMP, the clock set).
+   */
+  private async launch(deadline: number, template?: TemplateFiles): Promise<void> {
+    // short: a unix socket path may not exceed 107 bytes
+    this.runDir = await mkdtemp(path.join(os.tmpdir(), `lcow-qemu-${this.id.slice(0, 16)}-`));
+    const qmpSocket = path.join(this.runDir, 'qmp.sock');
+    const agentSocket = path.join(this.runDir, 'agent.sock');
+    const gcsSocket = this.options.gcs ? path.join(this.runDir, 'gcs.sock') : undefined;
+    const ramFile = template ? { path: template.ramPath, share: false } : this.options.ramFile ? { path: this.options.ramFile, share: true } : undefined;
+    const args = buildQemuArgs({
+      spec: this.spec,
+      kernelPath: this.options.kernelPath,
+      initrdPath: this.options.initrdPath,
+      qmpSocket,
+      agentSocket,
+      accel: this.options.accel,
+      consoleLogPath: this.options.consoleLogPath,
+      gcsSocket,
+      vsockCid: this.options.gcs?.vsock?.cid,
+      ...(ramFile ? { ramFile } : {}),
+      incoming: template !== undefined,
+    });
+    this.log.debug({ args }, 'spawning qemu');
+    this.spawnChild(args);
+    const exited = (): boolean => this.exitInfo !== undefined || this.restoring?.exited !== undefined;
+    const aborted = (): string | undefined => (exited() ? `qemu exited: ${this.stderrTail.trim() || 'no message'}` : undefined);
+    // With wait=on QEMU runs nothing (not even QMP) until the GCS port has its client.
+    const gcsSock = gcsSocket ? await connectUnixSocket(gcsSocket, deadline, aborted) : undefined;
+    const qmpSock = await connectUnixSocket(qmpSocket, deadline, aborted);
+    this.qmp = await QmpClient.handshake(qmpSock, Math.max(1, deadline - Date.now()), this.log);
+    this.qmp.on('event', (ev) => this.log.debug({ event: ev.event }, 'qmp event'));
+    if (template) await restoreState(this.qmp, template.statePath, deadline);
+    const agentSock = await connectUnixSocket(agentSocket, deadline, aborted);
+    this.agent = new GuestAgentClient(agentSock, this.log);
+    if (exited()) this.agent.stop('VM stopped');
+    await Promise.all([this.agent.waitReady(deadline, 1000), gcsSock && this.connectGcs(gcsSock, deadline, template)]);
+    // The guest's clocks resumed from the moment the template was saved.
+    if (template) await this.agent.request('guest-set-time', { time: Date.now() * 1_000_000 }, Math.max(1, deadline - Date.now()));
+    if (exited()) throw new LcowError('EVMSTOPPED', 'VM stopped during start', {});
+  }
+
+  /**
+   * Building a template (options.ramFile): pause the VM and write its device
+   * state to `statePath`, leaving its RAM (the shared file) out of the
+   * stream (x-ignore-shared). The VM stays paused; terminate it next — it
+   * must never run again, or it would change the RAM file under the state.
+   */
+  async saveTemplateState(statePath: string): Promise<void> {
+    const { qmp } = this.requireRunning('saveTemplateState');
+    if (!this.options.ramFile) throw new LcowError('EINVAL', `VM ${this.id} has no RAM file to make a template of`, { vmId: this.id });
+    // gcs mode: what the GCS agreed to, for the restored VMs' clients to resume
+    if (this.gcs) await writeFile(gcsStateFile(statePath), JSON.stringify(this.gcs.negotiated));
+    this.savedForTemplate = true;
+    await saveState(qmp, statePath, this.opTimeoutMs);
+  }
+
+  /**
+   * Negotiate with the GCS; its bytes wait in the socket until the guest
+   * opens its end of the port. Restored from a template, the guest's GCS
+   * negotiated with the template builder already (once per boot): the client
+   * resumes that state, and one process through the bridge proves it serves.
+   */
+  private async connectGcs(socket: Socket, deadline: number, template?: TemplateFiles): Promise<void> {
     const vsock = this.options.gcs?.vsock;
-    const client = await GcsClient.connect(socket, {
+    const options = {
       logger: this.log,
       vmId: this.id,
       requestTimeoutMs: this.opTimeoutMs,
       negotiateTimeoutMs: Math.max(1, deadline - Date.now()),
       ...(vsock ? { stdio: vsock.stdio, firstStdioPort: vsock.firstStdioPort } : {}),
-    });
+    };
+    if (template) {
+      const negotiated = JSON.parse(await readFile(gcsStateFile(template.statePath), 'utf8')) as GcsNegotiated;
+      this.gcs = GcsClient.resume(socket, negotiated, options);
+      const probe = await this.gcs.exec(['true'], { noStdio: true, timeoutMs: Math.max(1, deadline - Date.now()) });
+      if (probe.exitCode !== 0) throw new LcowError('EBRIDGE', `the resumed GCS bridge ran true with exit ${probe.exitCode}`, { reason: 'resume' });
+      return;
+    }
+    const client = await GcsClient.connect(socket, options);
     this.gcs = client;
     if (this.exitInfo) client.stop('VM stopped');
     this.log.info({ protocolVersion: client.protocolVersion, capabilities: client.capabilities.GuestDefinedCapabilities }, 'GCS bridge negotiated');
@@ -230,16 +355,29 @@ export class QemuVm implements VmHandle {
     child.stderr?.on('data', (b: Buffer) => {
       this.stderrTail = (this.stderrTail + b.toString('utf8')).slice(-STDERR_TAIL_BYTES);
     });
+    const attempt = this.restoring;
+    const ended = (info: VmExitInfo): void => {
+      // a failed restore attempt ends here (unless the VM is being terminated: then it is the VM's end)
+      if (attempt && (this.restoring === attempt || this.child !== child) && !this.terminateRequested) {
+        attempt.exited = info;
+        this.qmp?.stop('qemu exited during a restore');
+        this.agent?.stop('qemu exited during a restore');
+        this.gcs?.stop('qemu exited during a restore');
+        attempt.settle?.();
+        return;
+      }
+      this.onExit(info);
+    };
     child.on('error', (err) => {
       // spawn failure (e.g. no qemu binary): no 'exit' follows
-      this.onExit({ reason: 'exited', detail: `spawn failed: ${err.message}` });
+      ended({ reason: 'exited', detail: `spawn failed: ${err.message}` });
     });
     child.on('exit', (code, signal) => {
       let info: VmExitInfo;
       if (this.terminateRequested) info = { reason: 'terminated', detail: signal ? `signal ${signal}` : `exit ${code}` };
       else if (signal) info = { reason: 'killed', detail: `qemu killed by ${signal}` };
       else info = { reason: 'exited', detail: `qemu exited with ${code}${this.stderrTail ? `: ${this.stderrTail.trim()}` : ''}` };
-      this.onExit(info);
+      ended(info);
     });
   }
 
@@ -286,7 +424,9 @@ export class QemuVm implements VmHandle {
       Promise.race([this.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
     // 1. the guest powers off (-no-reboot makes that an exit): in gcs mode
     // ShutdownForced, as hcsshim ends a UVM; else qemu-ga's `poweroff -f`, which syncs first
-    if (this.gcs && !this.gcs.isClosed) {
+    if (this.savedForTemplate) {
+      // paused for good: nobody in the guest would answer
+    } else if (this.gcs && !this.gcs.isClosed) {
       await Promise.race([this.gcs.shutdownForced().catch(() => undefined), this.exited]);
       if (await exitedWithin(grace)) return;
     } else if (this.agent && !this.agent.stopped) {
@@ -315,6 +455,7 @@ export class QemuVm implements VmHandle {
   async properties(): Promise<VmProperties> {
     const p: VmProperties = { id: this.id, state: this.currentState, backend: 'qemu', memoryMiB: this.spec.memoryMiB, cpus: this.spec.cpus };
     if (this.child?.pid !== undefined && !this.exitInfo) p.pid = this.child.pid;
+    if (this.mode) p.startMode = this.mode;
     return p;
   }
 
@@ -446,7 +587,7 @@ export class QemuVm implements VmHandle {
         align: VPMEM_ALIGNMENT,
       });
       try {
-        await qmp.execute('device_add', { driver: 'virtio-pmem-pci', id: `pmem${slot}`, memdev: mem, bus: `pmem-rp${slot}` });
+        await qmp.execute('device_add', { driver: 'virtio-pmem-pci', id: `pmem${slot}`, memdev: mem, ...vpmemDeviceBus(slot) });
       } catch (err) {
         await qmp.execute('object-del', { id: mem }).catch(() => undefined);
         throw err;

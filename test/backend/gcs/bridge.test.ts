@@ -53,6 +53,21 @@ describe('GCS bridge: handshake', () => {
     expect(peer.received.filter((m) => m.type === T.Negotiate)).toHaveLength(1);
   });
 
+  it('resume (a guest restored from a template) reuses what an earlier client agreed: no NegotiateProtocol is sent', async () => {
+    const { client: first } = await connected();
+    const { host, peer, cleanup } = await connectedPair();
+    cleanups.push(cleanup);
+    const resumed = GcsClient.resume(host, first.negotiated);
+    expect([resumed.protocolVersion, resumed.capabilities]).toEqual([4, first.capabilities]);
+    const done = resumed.modify(mount(2));
+    const req = await peer.next();
+    expect(req).toMatchObject({ type: T.Modify, body: { ContainerId: NULL_ID, Request: mount(2) } });
+    peer.respond(req);
+    await done;
+    expect(peer.received.filter((m) => m.type === T.Negotiate)).toHaveLength(0);
+    expect(() => GcsClient.resume(host, { protocolVersion: 3, capabilities: {} })).toThrow(expect.objectContaining({ code: 'EBRIDGE' }));
+  });
+
   it('a refused negotiation rejects connect with EGCS; an answer of another version with EBRIDGE', async () => {
     const a = await connectedPair();
     cleanups.push(a.cleanup);

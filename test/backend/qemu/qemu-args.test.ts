@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { QEMU_LIMITS, buildQemuArgs, kernelCommandLine, memoryArg, scsiControllerAddresses, vpmemRootPortAddr } from '../../../src/backend/qemu/qemu-args.js';
+import {
+  QEMU_LIMITS,
+  buildQemuArgs,
+  kernelCommandLine,
+  memoryArg,
+  scsiControllerAddresses,
+  vpmemDeviceBus,
+  vpmemSlotLocation,
+} from '../../../src/backend/qemu/qemu-args.js';
 import type { VmSpec } from '../../../src/backend/types.js';
 import { isLcowError } from '../../../src/errors.js';
 
@@ -38,13 +46,21 @@ describe('qemu argv', () => {
     expect(devs).toEqual([4, 5, 6, 7].map((slot, c) => `virtio-scsi-pci,id=scsi${c},bus=pcie.0,addr=0x${slot.toString(16)}`));
   });
 
-  it('gives each VPMEM slot its own root port, eight functions per PCI device', () => {
-    const ports = values(build(spec()), '-device').filter((d) => d.startsWith('pcie-root-port'));
-    expect(ports).toHaveLength(10);
-    expect(ports[0]).toBe('pcie-root-port,id=pmem-rp0,bus=pcie.0,chassis=1,addr=0x8.0,multifunction=on');
-    expect(ports[7]).toBe('pcie-root-port,id=pmem-rp7,bus=pcie.0,chassis=8,addr=0x8.7');
-    expect(ports[8]).toBe('pcie-root-port,id=pmem-rp8,bus=pcie.0,chassis=9,addr=0x9.0,multifunction=on');
-    expect(vpmemRootPortAddr(127)).toEqual({ device: 0x17, fn: 7 });
+  it('puts VPMEM slots behind ACPI hot-plug PCI bridges, 31 slots per bridge', () => {
+    const args = build(spec({ vpmem: { count: 40, maxSizeBytes: 64 << 20 } }));
+    const bridges = values(args, '-device').filter((d) => d.startsWith('pci-bridge'));
+    expect(bridges).toEqual(
+      [0, 1].map(
+        (b) => `pci-bridge,id=pmem-br${b},bus=pcie.0,addr=0x${(8 + b).toString(16)},chassis_nr=${b + 1},shpc=off,io-reserve=0,mem-reserve=2M,pref64-reserve=2M`,
+      ),
+    );
+    expect(values(args, '-global')).toEqual(['ICH9-LPC.acpi-pci-hotplug-with-bridge-support=on']);
+    expect(values(args, '-device').some((d) => d.startsWith('pcie-root-port'))).toBe(false);
+    expect(vpmemSlotLocation(0)).toEqual({ bridge: 0, bridgeDevice: 0x08, device: 1 });
+    expect(vpmemSlotLocation(30)).toEqual({ bridge: 0, bridgeDevice: 0x08, device: 31 });
+    expect(vpmemSlotLocation(31)).toEqual({ bridge: 1, bridgeDevice: 0x09, device: 1 });
+    expect(vpmemSlotLocation(127)).toEqual({ bridge: 4, bridgeDevice: 0x0c, device: 4 });
+    expect(vpmemDeviceBus(33)).toEqual({ bus: 'pmem-br1', addr: '0x3' });
   });
 
   it('takes its declared limits: 4 controllers, 128 VPMEM devices of 4 GiB', () => {
@@ -54,7 +70,9 @@ describe('qemu argv', () => {
 
   it('has no memory slots without VPMEM', () => {
     expect(memoryArg(spec({ vpmem: { count: 0, maxSizeBytes: 0 } }))).toBe('512M');
-    expect(values(build(spec({ vpmem: { count: 0, maxSizeBytes: 0 } })), '-device').some((d) => d.startsWith('pcie-root-port'))).toBe(false);
+    const none = build(spec({ vpmem: { count: 0, maxSizeBytes: 0 } }));
+    expect(values(none, '-device').some((d) => d.startsWith('pci-bridge'))).toBe(false);
+    expect(values(none, '-global')).toEqual([]);
   });
 
   it('connects QMP and the agent port over the given sockets', () => {

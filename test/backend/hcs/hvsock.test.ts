@@ -124,9 +124,12 @@ describe('the hvsock worker against the ws2_32 stand-in', () => {
     stub.winsock.maxSend(1000);
     const [up, down] = [randomBytes(300_000), randomBytes(300_000)];
     const [gotUp, gotDown] = [readAll(host), readAll(guest)];
-    guest.end(up);
+    guest.write(up);
+    // The stand-in holds one injection at a time: the recv ones must be used up before the send ones replace them.
+    await vi.waitFor(() => expect(stub.winsock.counter('wouldBlocks')).toBeGreaterThanOrEqual(6));
     stub.winsock.wouldBlock('send', 3);
     host.end(down);
+    guest.end();
     expect(sha(await gotUp)).toBe(sha(up));
     expect(sha(await gotDown)).toBe(sha(down));
     expect(stub.winsock.counter('wouldBlocks')).toBeGreaterThanOrEqual(9);

@@ -24,6 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LcowError, hostFsError } from '../errors.js';
+import { processAlive } from '../process-alive.js';
 
 export const ROOT_LOCK_FILE = 'root.lock';
 export const ROOT_PID_FILE = 'root.pid';
@@ -60,19 +61,10 @@ async function holderPid(dir: string): Promise<number | undefined> {
   for (let i = 0; i < 5; i++) {
     const text = await fs.promises.readFile(path.join(dir, ROOT_PID_FILE), 'utf8').catch(() => '');
     const pid = Number(text.trim());
-    if (Number.isSafeInteger(pid) && pid > 0 && alive(pid)) return pid;
+    if (Number.isSafeInteger(pid) && pid > 0 && processAlive(pid)) return pid;
     await sleep(20);
   }
   return undefined;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function busy(root: string, dir: string): Promise<LcowError> {

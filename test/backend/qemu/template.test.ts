@@ -9,6 +9,7 @@ import { shellQuote } from '../../../src/backend/qemu/template/migration.js';
 import { TemplateStore, readTemplate, type TemplateRecipe } from '../../../src/backend/qemu/template/store.js';
 import type { VmSpec } from '../../../src/backend/types.js';
 import { tempDir } from '../../helpers/vm.js';
+import { warningsLogger } from '../../helpers/warnings-logger.js';
 
 const spec: VmSpec = {
   id: 'a',
@@ -92,18 +93,7 @@ describe('TemplateStore', () => {
   let cleanup: () => Promise<void>;
   let builds: number;
   let current: TemplateInputs;
-  const warnings: string[] = [];
-  const logger = {
-    trace: () => undefined,
-    debug: () => undefined,
-    info: () => undefined,
-    warn: (_: unknown, msg?: string) => void warnings.push(msg ?? ''),
-    error: () => undefined,
-    fatal: () => undefined,
-    child() {
-      return this;
-    },
-  };
+  const { logger, warnings } = warningsLogger();
   const shape = shapeOf(spec);
   const key = templateKey(shape);
   const recipe = (fail = false): TemplateRecipe => ({

@@ -11,20 +11,11 @@ import { access, readdir, readFile, rm, truncate, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { QemuBackend, cacheRoot, type QemuVm } from '../../../src/backend/qemu/index.js';
-import type { Logger } from '../../../src/log.js';
 import type { VmSpec } from '../../../src/backend/types.js';
 import { GCS_BINARY, guestText, makeExt4Disk, tempDir } from '../../helpers/vm.js';
+import { warningsLogger } from '../../helpers/warnings-logger.js';
 
-const warnings: string[] = [];
-const capture: Logger = {
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: (_: unknown, msg?: string) => void warnings.push(msg ?? ''),
-  error: () => undefined,
-  fatal: () => undefined,
-  child: () => capture,
-};
+const { logger: capture, warnings } = warningsLogger();
 const backend = new QemuBackend({ templates: true, logger: capture });
 const tag = `lcow.test=template-${process.pid}`;
 let counter = 0;

@@ -23,6 +23,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asError } from '../../../errors.js';
 import { componentLogger, type Logger } from '../../../log.js';
+import { processAlive } from '../../../process-alive.js';
 import {
   TEMPLATE_FILES,
   judgeTemplate,
@@ -61,15 +62,6 @@ export interface TemplateStoreOptions {
   lockWaitMs?: number;
   /** Is this process alive? (default: signal 0) */
   pidAlive?: (pid: number) => boolean;
-}
-
-function defaultPidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function sizeOf(p: string): Promise<number | undefined> {
@@ -239,7 +231,7 @@ export class TemplateStore {
   /** mkdir-based lock; a lock whose owner process is gone is taken over. */
   private async lock(lockDir: string): Promise<() => Promise<void>> {
     const deadline = Date.now() + (this.deps.lockWaitMs ?? 300_000);
-    const alive = this.deps.pidAlive ?? defaultPidAlive;
+    const alive = this.deps.pidAlive ?? processAlive;
     const owner = path.join(lockDir, 'pid');
     for (;;) {
       try {

@@ -45,16 +45,17 @@ describe('image builder parsing', () => {
     expect(parseVersionField('Package: x\nVersion: 6.1.192-2\n')).toBe('6.1.192-2');
   });
 
+  const base: ImageInputs = {
+    kernelPackage: 'k',
+    kernelPackageVersion: '1',
+    busyboxVersion: 'b',
+    qemuGaVersion: 'q',
+    runcVersion: 'r',
+    modules: ['a'],
+    initScript: '#!/bin/sh\n',
+  };
+
   it('hashes every input', () => {
-    const base: ImageInputs = {
-      kernelPackage: 'k',
-      kernelPackageVersion: '1',
-      busyboxVersion: 'b',
-      qemuGaVersion: 'q',
-      runcVersion: 'r',
-      modules: ['a'],
-      initScript: '#!/bin/sh\n',
-    };
     const h = hashInputs(base);
     for (const change of [
       { kernelPackageVersion: '2' },
@@ -67,6 +68,15 @@ describe('image builder parsing', () => {
       expect(hashInputs({ ...base, ...change })).not.toBe(h);
     }
     expect(hashInputs({ ...base })).toBe(h);
+  });
+
+  const gcs = { binaryPath: '/opt/a/gcs', binarySha256: 'ab'.repeat(32), initHook: 'hook', scsiControllers: 'g 0000:00:04.0\n' };
+
+  it("the gcs variant has its own hash, keyed by the binary's bytes, not its path; the default hash ignores the variant", () => {
+    expect(hashInputs({ ...base, gcs })).not.toBe(hashInputs(base));
+    expect(hashInputs({ ...base, gcs: { ...gcs, binaryPath: '/elsewhere/gcs' } })).toBe(hashInputs({ ...base, gcs }));
+    expect(hashInputs({ ...base, gcs: { ...gcs, binarySha256: 'cd'.repeat(32) } })).not.toBe(hashInputs({ ...base, gcs }));
+    expect(hashInputs({ ...base, gcs: { ...gcs, initHook: 'other' } })).not.toBe(hashInputs({ ...base, gcs }));
   });
 });
 

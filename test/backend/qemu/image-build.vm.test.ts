@@ -5,7 +5,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import { ensureGuestImage } from '../../../src/backend/qemu/index.js';
-import { hashInputs, type ImageInputs } from '../../../src/backend/qemu/image/inputs.js';
 import { run } from '../../../src/cli/image-build.js';
 
 describe('guest image', () => {
@@ -44,26 +43,6 @@ describe('guest image', () => {
     expect(existsSync(info.kernel as string)).toBe(true);
     expect(existsSync(info.initrd as string)).toBe(true);
     await expect(run(['--bogus'])).rejects.toMatchObject({ code: 'EINVAL' });
-  });
-});
-
-describe('guest image inputs', () => {
-  const base: ImageInputs = {
-    kernelPackage: 'k',
-    kernelPackageVersion: '1',
-    busyboxVersion: 'b',
-    qemuGaVersion: 'q',
-    runcVersion: 'r',
-    modules: ['m'],
-    initScript: '#!/bin/sh',
-  };
-  const gcs = { binaryPath: '/opt/a/gcs', binarySha256: 'ab'.repeat(32), initHook: 'hook', scsiControllers: 'g 0000:00:04.0\n' };
-
-  it("the gcs variant has its own hash, keyed by the binary's bytes, not its path; the default hash ignores the variant", () => {
-    expect(hashInputs({ ...base, gcs })).not.toBe(hashInputs(base));
-    expect(hashInputs({ ...base, gcs: { ...gcs, binaryPath: '/elsewhere/gcs' } })).toBe(hashInputs({ ...base, gcs }));
-    expect(hashInputs({ ...base, gcs: { ...gcs, binarySha256: 'cd'.repeat(32) } })).not.toBe(hashInputs({ ...base, gcs }));
-    expect(hashInputs({ ...base, gcs: { ...gcs, initHook: 'other' } })).not.toBe(hashInputs({ ...base, gcs }));
   });
 });
 

@@ -133,7 +133,7 @@ export class QemuBackend implements HypervisorBackend {
   }
 
   /** Are templates on for this backend (option, else LCOW_QEMU_TEMPLATES, default on)? */
-  templatesWanted(): boolean {
+  private templatesWanted(): boolean {
     return this.options.templates ?? process.env.LCOW_QEMU_TEMPLATES !== '0';
   }
 

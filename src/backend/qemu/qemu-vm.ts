@@ -78,7 +78,7 @@ export interface VmTemplateSource {
 }
 
 /** How a running VM got there. */
-export type QemuStartMode = 'cold' | 'template';
+export type QemuStartMode = NonNullable<VmProperties['startMode']>;
 
 export interface QemuGcsMode {
   /** Process stdio over vsock: the guest's context id and the host's listeners (needs /dev/vhost-vsock). */
@@ -252,9 +252,7 @@ export class QemuVm implements VmHandle {
       await gone;
     }
     this.restoring = undefined;
-    this.qmp?.stop('restore abandoned');
-    this.agent?.stop('restore abandoned');
-    this.gcs?.stop('restore abandoned');
+    this.stopClients('restore abandoned');
     this.qmp = this.agent = this.gcs = this.child = undefined;
     if (this.runDir) await rm(this.runDir, { recursive: true, force: true });
     this.runDir = undefined;
@@ -360,13 +358,13 @@ export class QemuVm implements VmHandle {
       // a failed restore attempt ends here (unless the VM is being terminated: then it is the VM's end)
       if (attempt && (this.restoring === attempt || this.child !== child) && !this.terminateRequested) {
         attempt.exited = info;
-        this.qmp?.stop('qemu exited during a restore');
-        this.agent?.stop('qemu exited during a restore');
-        this.gcs?.stop('qemu exited during a restore');
+        this.stopClients('qemu exited during a restore');
         attempt.settle?.();
         return;
       }
       this.onExit(info);
+      // terminate() during an abandoned restore: the abandon waits for this exit too
+      attempt?.settle?.();
     };
     child.on('error', (err) => {
       // spawn failure (e.g. no qemu binary): no 'exit' follows
@@ -381,14 +379,18 @@ export class QemuVm implements VmHandle {
     });
   }
 
+  private stopClients(reason: string): void {
+    this.qmp?.stop(reason);
+    this.agent?.stop(reason);
+    this.gcs?.stop(reason);
+  }
+
   private onExit(info: VmExitInfo): void {
     if (this.exitInfo) return;
     this.exitInfo = info;
     this.currentState = 'stopped';
     this.log.info(info, 'VM stopped');
-    this.qmp?.stop(`VM ${this.id} stopped (${info.reason})`);
-    this.agent?.stop(`VM ${this.id} stopped (${info.reason})`);
-    this.gcs?.stop(`VM ${this.id} stopped (${info.reason})`);
+    this.stopClients(`VM ${this.id} stopped (${info.reason})`);
     const dir = this.runDir;
     const done = (): void => this.resolveExited(info);
     if (dir) void rm(dir, { recursive: true, force: true }).then(done, done);

@@ -17,13 +17,14 @@
  * - `discard` removes a template that failed to restore, unless it was
  *   already replaced by a newer build (buildId), so the next start rebuilds.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asError } from '../../../errors.js';
 import { componentLogger, type Logger } from '../../../log.js';
 import { processAlive } from '../../../process-alive.js';
+import { fileSha256 } from './inputs.js';
 import {
   TEMPLATE_FILES,
   judgeTemplate,
@@ -71,31 +72,28 @@ async function sizeOf(p: string): Promise<number | undefined> {
   );
 }
 
-async function sha256File(p: string): Promise<string | undefined> {
-  return readFile(p).then(
-    (b) => createHash('sha256').update(b).digest('hex'),
-    () => undefined,
-  );
-}
-
-/** What is on disk in a template folder. */
-export async function readTemplate(dir: string): Promise<FoundTemplate> {
-  const meta: unknown = await readFile(path.join(dir, TEMPLATE_FILES.meta), 'utf8').then(
+/** A template folder's meta.json: undefined when missing, null when present but unreadable (corrupt). */
+function readMeta(dir: string): Promise<unknown> {
+  return readFile(path.join(dir, TEMPLATE_FILES.meta), 'utf8').then(
     (t) => {
       try {
         return JSON.parse(t) as unknown;
       } catch {
-        return null; // present but unreadable: corrupt, not missing
+        return null;
       }
     },
     () => undefined,
   );
+}
+
+/** What is on disk in a template folder (the state file's hash remembered while the file is unchanged: checked at every VM start). */
+export async function readTemplate(dir: string): Promise<FoundTemplate> {
   const statePath = path.join(dir, TEMPLATE_FILES.state);
   return {
-    meta,
+    meta: await readMeta(dir),
     stateBytes: await sizeOf(statePath),
     ramBytes: await sizeOf(path.join(dir, TEMPLATE_FILES.ram)),
-    stateSha256: await sha256File(statePath),
+    stateSha256: await fileSha256(statePath).catch(() => undefined),
   };
 }
 
@@ -135,8 +133,7 @@ export class TemplateStore {
   async discard(files: TemplateFiles, why: unknown): Promise<void> {
     this.log.warn({ err: asError(why), dir: files.dir }, 'VM template failed to restore: cold boot; it will be rebuilt');
     try {
-      const found = await readTemplate(files.dir);
-      const meta = found.meta as Partial<TemplateMeta> | undefined;
+      const meta = (await readMeta(files.dir)) as Partial<TemplateMeta> | null | undefined;
       if (meta && meta.buildId !== files.buildId) return;
       await rm(files.dir, { recursive: true, force: true });
     } catch (err) {

@@ -64,7 +64,7 @@ const NO_BYTES = Buffer.alloc(0);
 
 function bytes(s: string | Buffer | undefined): Buffer {
   if (s === undefined || s === '') return NO_BYTES;
-  return typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
+  return typeof s === 'string' ? textToBuffer(s) : s; // text as the reader gives it: stray bytes escaped as U+DC80..U+DCFF
 }
 
 function fitsUstarText(b: Buffer, max: number): boolean {

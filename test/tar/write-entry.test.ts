@@ -102,6 +102,11 @@ describe('names', () => {
     expect((await read(tar)).map((e) => e.path)).toEqual(['f\udcff', 'f\udcfe']);
   });
 
+  it('names given as text the reader gave (stray bytes as U+DC80..U+DCFF) are written as those bytes, not U+FFFD', async () => {
+    const tar = archive([file('f\udcff', Buffer.from('x')), file('f\udcfe', Buffer.from('y'))]);
+    expect((await read(tar)).map((e) => e.path)).toEqual(['f\udcff', 'f\udcfe']);
+  });
+
   it("link targets too: a symlink's target bytes survive", () => {
     const target = Buffer.from([0x2e, 0x2e, 0x2f, 0xfe]);
     const tar = archive([[encodeTarItem({ name: 'l', type: 'symlink', mode: 0o777, uid: 0, gid: 0, size: 0, mtime: T, linkname: target })]]);

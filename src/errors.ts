@@ -61,6 +61,11 @@ export function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
+/** A failed system call (Node's errno errors carry `syscall`): the host's failure, not the caller's input or a bug. */
+export function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+}
+
 /**
  * A host file-system failure (a Node errno error) as an LcowError: ENOENT is
  * ENOTFOUND, every other errno EIO, with the errno itself in the context

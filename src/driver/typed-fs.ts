@@ -5,11 +5,7 @@
  * EACCES, EROFS … — becomes one through hostFsError (ENOENT → ENOTFOUND,
  * the rest EIO with `errno`), naming the verb and the layer.
  */
-import { hostFsError } from '../errors.js';
-
-function isSystemError(err: unknown): boolean {
-  return err instanceof Error && typeof (err as NodeJS.ErrnoException).syscall === 'string';
-}
+import { hostFsError, isSystemError } from '../errors.js';
 
 export async function typedFs<T>(verb: string, context: Record<string, unknown>, fn: () => Promise<T>): Promise<T> {
   try {

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { LcowError, asError, hostFsError, isLcowError } from '../errors.js';
+import { LcowError, asError, hostFsError, isLcowError, isSystemError } from '../errors.js';
 import { componentLogger, type Logger } from '../log.js';
 import { decompress, detectCompression } from '../tar/index.js';
 import { directoryStore, tarFileStore, type MemberStore } from './archive.js';
@@ -140,7 +140,7 @@ async function expandIfCompressed(file: string): Promise<fs.promises.FileHandle 
     await fs.promises.rm(tmp, { force: true }); // there only when the unlink itself failed
     if (isLcowError(err, 'EUNSUPPORTED', 'EIO', 'ENOTFOUND')) throw err;
     // A system call that failed is the host's (a full temp folder: errno ENOSPC); anything else, the archive's.
-    if ((err as NodeJS.ErrnoException).syscall !== undefined) throw hostFsError(err, `cannot expand ${file} into ${os.tmpdir()}`, { file });
+    if (isSystemError(err)) throw hostFsError(err, `cannot expand ${file} into ${os.tmpdir()}`, { file });
     throw badImage(`${file}: the compressed archive does not decompress: ${asError(err).message}`, { file }, err);
   }
   return out;

@@ -18,7 +18,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { LcowError, asError, hostFsError, isLcowError } from '../errors.js';
+import { LcowError, asError, hostFsError, isLcowError, isSystemError } from '../errors.js';
 import { EXT4_BLOCK_SIZE as BLOCK_SIZE, Ext4Writer, appendVerityTree, type LayerEntry } from '../ext4/index.js';
 import { componentLogger, type Logger } from '../log.js';
 import { decompress, readTarEntries } from '../tar/index.js';
@@ -126,10 +126,8 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
     await fh?.close().catch(() => undefined);
     await rm(tmp, { force: true }).catch(() => undefined);
     if (isLcowError(err)) throw err;
-    const e = asError(err);
-    if ((e as NodeJS.ErrnoException).code && typeof (e as NodeJS.ErrnoException).syscall === 'string')
-      throw hostFsError(e, 'cannot write the image', { path: tmp });
-    throw e;
+    if (isSystemError(err)) throw hostFsError(err, 'cannot write the image', { path: tmp });
+    throw asError(err);
   } finally {
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }

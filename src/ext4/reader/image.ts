@@ -18,7 +18,7 @@
  */
 import { constants as bufferConstants } from 'node:buffer';
 import { Readable } from 'node:stream';
-import { LcowError, isLcowError } from '../../errors.js';
+import { LcowError, isLcowError, isSystemError } from '../../errors.js';
 import { byteStringOf, bytesToText, joinBytePath, normaliseBytePath, textToBytes, type ByteString } from '../../byte-names.js';
 import { ROOT_INO, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE } from '../format/constants.js';
 import { decodeDirectoryBlock, decodeInlineDirectory, type DecodedDirEntry } from '../format/directory.js';
@@ -77,7 +77,7 @@ async function guarded<T>(what: string, path: string, fn: () => Promise<T>): Pro
     return await fn();
   } catch (err) {
     if (isLcowError(err)) throw err;
-    if (typeof (err as NodeJS.ErrnoException | undefined)?.syscall === 'string') {
+    if (isSystemError(err)) {
       throw new LcowError('EIO', `ext4: ${what} ${path}: ${(err as Error).message}`, { path }, { cause: err });
     }
     throw new LcowError('EBADIMAGE', `ext4: ${what} ${path}: corrupt structure`, { path }, { cause: err });

@@ -14,7 +14,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
-import { LcowError, hostFsError } from '../../errors.js';
+import { LcowError, hostFsError, isSystemError } from '../../errors.js';
 import type { SparseImage } from '../sparse-image.js';
 import { encodeBatEntry } from './bat.js';
 import {
@@ -153,8 +153,8 @@ export async function createVhdx(path: string, image: SparseImage | { size: numb
     ok = true;
     return { path, fileSize, virtualSize: size, allocatedBlocks: allocated };
   } catch (err) {
-    // A full disk (ENOSPC) or any other write failure, typed; the temp file goes below.
-    throw hostFsError(err, `cannot write ${path}`, { file: path });
+    // A full disk (ENOSPC) or any other failed write, typed; anything else (a bug) as it is. The temp file goes below.
+    throw isSystemError(err) ? hostFsError(err, `cannot write ${path}`, { file: path }) : err;
   } finally {
     if (!ok) {
       await fh.close().catch(() => undefined);

@@ -77,10 +77,7 @@ const DEFAULT_TIMEOUT_MS = 10 * 60_000;
 
 /** The layers (and scratch) unioned, over the mount points runc needs (proc, sys, dev). */
 async function mountLayers(uvm: UtilityVM, layers: string[], scratch: string | undefined): Promise<ContainerLayers> {
-  const base = await makeContainerBase((argv, o) => uvm.exec(argv, o), DEFAULT_TIMEOUT_MS);
-  if (base.exitCode !== 0) {
-    throw new LcowError('EEXEC', `cannot make ${CONTAINER_BASE_DIR} in the VM: ${base.stderr.toString('utf8').trim()}`, { exitCode: base.exitCode });
-  }
+  await makeContainerBase((argv, o) => uvm.exec(argv, o), DEFAULT_TIMEOUT_MS);
   return mountContainerLayers(uvm, layers, scratch, '/run/c/cli', { baseDirs: [CONTAINER_BASE_DIR] });
 }
 

@@ -47,14 +47,18 @@ const FINISH_SCRIPT = [
   'exit 0',
 ].join('\n');
 
-/** The argv of the guest process that runs one container (exported for tests). */
-export function runArgv(bundle: string, id: string, config: string): string[] {
+/** The argv of the guest process that runs one container. */
+function runArgv(bundle: string, id: string, config: string): string[] {
   return ['sh', '-c', RUN_SCRIPT, 'run', bundle, id, config];
 }
 
-/** Make the mount-point base directory; idempotent, so once per VM is enough. */
-export function makeContainerBase(exec: GuestExec, timeoutMs: number): Promise<ExecResult> {
-  return exec(['mkdir', '-p', ...MOUNT_POINTS.map((d) => posix.join(CONTAINER_BASE_DIR, d))], { timeoutMs });
+/** Make the mount-point base directory (EEXEC when the guest cannot); idempotent, so once per VM is enough. */
+export async function makeContainerBase(exec: GuestExec, timeoutMs: number): Promise<void> {
+  const r = await exec(['mkdir', '-p', ...MOUNT_POINTS.map((d) => posix.join(CONTAINER_BASE_DIR, d))], { timeoutMs });
+  if (r.exitCode !== 0) {
+    const stderr = r.stderr.toString('utf8').trim();
+    throw new LcowError('EEXEC', `cannot make ${CONTAINER_BASE_DIR} in the VM: ${stderr}`, { exitCode: r.exitCode, stderr });
+  }
 }
 
 /** runc's own error, if its log (JSON lines) holds one. */

@@ -177,11 +177,7 @@ export class LayerHandle {
   /** The mount points runc needs, under every union of this VM (called under the VM's lock). */
   private async ensureContainerBase(vm: UtilityVM): Promise<void> {
     if (withContainerBase.has(vm)) return;
-    const r = await makeContainerBase((a, o) => vm.exec(a, o), this.timeoutMs);
-    if (r.exitCode !== 0) {
-      const stderr = r.stderr.toString('utf8').trim();
-      throw new LcowError('EEXEC', `cannot make ${CONTAINER_BASE_DIR} in the service VM: ${stderr}`, { id: this.id, exitCode: r.exitCode, stderr });
-    }
+    await makeContainerBase((a, o) => vm.exec(a, o), this.timeoutMs);
     withContainerBase.add(vm);
   }
 

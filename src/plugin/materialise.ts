@@ -24,6 +24,7 @@ import path from 'node:path';
 import { textToBuffer } from '../byte-names.js';
 import { LcowError, hostFsError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { classifyWhiteout } from '../layer/index.js';
 import { readTarEntries, type TarEntry, type TarEntryMeta, type TarFileEntry } from '../tar/index.js';
 
 export interface MaterialiseResult {
@@ -34,7 +35,6 @@ export interface MaterialiseResult {
   skipped: number;
 }
 
-const WHITEOUT_PREFIX = '.wh.';
 const asRoot = process.getuid?.() === 0;
 
 /** Extract `tar` into the empty directory `dir`. `progress` is called after every entry. */
@@ -59,7 +59,7 @@ export async function materialise(tar: AsyncIterable<Uint8Array>, dir: string, l
   for await (const entry of readTarEntries(tar)) {
     result.entries++;
     if (entry.path === '') continue;
-    if (path.posix.basename(entry.path).startsWith(WHITEOUT_PREFIX)) {
+    if (classifyWhiteout(entry.path).kind !== 'none') {
       result.skipped++;
       continue;
     }

@@ -142,7 +142,7 @@ async function walkChanges(top: DiffSource, rootIno: number, rootLower: LowerDir
     // A redirected directory's children live under another lower path: not comparable here.
     refuseIndirect(xattrs, top.file, bytesToText(path));
     const entries = await top.fs.list(ref);
-    const lower = await frame.lower.child(e.name);
+    const lower = await frame.lower.child(e.name, below);
     if (below?.kind === 'dir' && isOpaqueXattrs(xattrs)) {
       // Both lists are sorted by bytes: every name the parents show and this directory lacks.
       let i = 0;

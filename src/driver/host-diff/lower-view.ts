@@ -67,10 +67,15 @@ export class LowerDirs {
     return null;
   }
 
-  /** What the parents show inside the subdirectory `name` (no layer when they show no directory there). */
-  async child(name: ByteString): Promise<LowerDirs> {
+  /**
+   * What the parents show inside the subdirectory `name` (no layer when they
+   * show no directory there). `below` is lookup(name) when the caller has it:
+   * anything but a directory means nothing below, without scanning again.
+   */
+  async child(name: ByteString, below?: LayerStat | null): Promise<LowerDirs> {
     const path = joinBytePath(this.path, name);
     const dirs: LowerDir[] = [];
+    if (below !== undefined && below?.kind !== 'dir') return new LowerDirs(path, dirs);
     for (const d of this.dirs) {
       const found = await this.entry(d, name);
       if (found === 'absent') continue;

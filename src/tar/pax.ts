@@ -127,7 +127,7 @@ export class PaxError extends Error {
   }
 }
 
-export const SCHILY = 'SCHILY.xattr.';
+const SCHILY = 'SCHILY.xattr.';
 const LIBARCHIVE = 'LIBARCHIVE.xattr.';
 
 /**

@@ -21,7 +21,7 @@ interface LowerDir {
 }
 
 /** The entry named `name` in a listing sorted by name bytes. */
-export function findEntry(entries: readonly LayerDirent[], name: ByteString): LayerDirent | undefined {
+function findEntry(entries: readonly LayerDirent[], name: ByteString): LayerDirent | undefined {
   let lo = 0;
   let hi = entries.length;
   while (lo < hi) {

@@ -29,7 +29,7 @@ import { mkdirSync, mkdtempSync, realpathSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
+import { median, timeProcess, type ProcessSample } from './measure.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULTS = 'lcow (V8 defaults)';
@@ -37,28 +37,6 @@ const NO_SYNC = 'lcow --no-sync';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PEER = process.env.PEER_TAR2EXT4;
 const work = mkdtempSync(join(process.env.BENCH_TMP ?? tmpdir(), 'lcow-bench-'));
-
-interface Sample {
-  wall: number; // seconds
-  cpu: number; // seconds, user + sys
-  rssKiB: number;
-}
-
-/** Run argv under /usr/bin/time for CPU time and peak RSS; wall time measured here. */
-function measure(argv: string[]): Sample {
-  const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', ...argv], { stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 24 });
-  const wall = (performance.now() - t0) / 1000;
-  const err = r.stderr.toString();
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}):\n${err}`);
-  const [user, sys, rss] = err.trim().split('\n').at(-1)!.split(' ').map(Number);
-  return { wall, cpu: user! + sys!, rssKiB: rss! };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** Files of /usr (sorted walk) until both thresholds are met; tar'd with GNU tar. */
 function rootfsTar(out: string): void {
@@ -173,26 +151,26 @@ async function main(): Promise<void> {
     const size = statSync(tar).size;
     const entries = countEntries(tar);
     const imgSize = `${Math.ceil((size * 1.4) / 1024 / 1024) + 64}M`;
-    const samples: Record<string, Sample[]> = Object.fromEntries(tools.map((t) => [t, []]));
+    const samples: Record<string, ProcessSample[]> = Object.fromEntries(tools.map((t) => [t, []]));
     const lcowArgs = ['convert', ...(whiteouts ? ['--whiteouts'] : []), tar];
     const out = join(work, 'out.vhd');
     for (let i = 0; i < RUNS; i++) {
-      samples.cat!.push(measure(['sh', '-c', 'cat "$1" > /dev/null', 'sh', tar]));
+      samples.cat!.push(timeProcess(['sh', '-c', 'cat "$1" > /dev/null', 'sh', tar]));
       const dir = join(work, 'x');
       const img = join(work, 'mkfs.img');
       mkdirSync(dir);
-      samples['tar+mkfs']!.push(measure(['sh', '-c', 'tar -xf "$1" -C "$2" && mkfs.ext4 -q -F -b 4096 -d "$2" "$3" "$4"', 'sh', tar, dir, img, imgSize]));
+      samples['tar+mkfs']!.push(timeProcess(['sh', '-c', 'tar -xf "$1" -C "$2" && mkfs.ext4 -q -F -b 4096 -d "$2" "$3" "$4"', 'sh', tar, dir, img, imgSize]));
       rmSync(dir, { recursive: true, force: true });
       rmSync(img, { force: true });
       if (PEER) {
-        samples.go!.push(measure([PEER, '-i', tar, '-o', out, '-vhd', ...(whiteouts ? ['-overlay'] : [])]));
+        samples.go!.push(timeProcess([PEER, '-i', tar, '-o', out, '-vhd', ...(whiteouts ? ['-overlay'] : [])]));
         rmSync(out, { force: true });
       }
-      samples[DEFAULTS]!.push(measure(['env', 'LCOW_V8_DEFAULTS=1', process.execPath, converter, ...lcowArgs, out]));
+      samples[DEFAULTS]!.push(timeProcess(['env', 'LCOW_V8_DEFAULTS=1', process.execPath, converter, ...lcowArgs, out]));
       rmSync(out, { force: true });
-      samples[NO_SYNC]!.push(measure([process.execPath, converter, ...lcowArgs, '--no-sync', out]));
+      samples[NO_SYNC]!.push(timeProcess([process.execPath, converter, ...lcowArgs, '--no-sync', out]));
       rmSync(out, { force: true });
-      samples.lcow!.push(measure([process.execPath, converter, ...lcowArgs, out]));
+      samples.lcow!.push(timeProcess([process.execPath, converter, ...lcowArgs, out]));
       if (i === 0) {
         // The image without its footer: e2fsck reads the file as a raw file system.
         const raw = join(work, 'check.img');
@@ -238,10 +216,10 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(line(r));
   // The default makes the image durable before it returns (fsync of the file, then of its directory after the rename).
   console.log(`\nwhat the default's fsyncs add to the wall time (lcow − lcow --no-sync, medians): ${syncCosts.join('; ')}`);
-  const empty = measure([process.execPath, '-e', '']);
+  const empty = timeProcess([process.execPath, '-e', '']);
   const tiny = join(work, 'one-file.tar');
   execFileSync('tar', ['-C', repo, '-cf', tiny, 'package.json']);
-  const floor = measure([process.execPath, converter, 'convert', tiny, join(work, 'tiny.vhd')]);
+  const floor = timeProcess([process.execPath, converter, 'convert', tiny, join(work, 'tiny.vhd')]);
   console.log(
     `\nfloors: \`node -e ''\` peaks at ${(empty.rssKiB / 1024).toFixed(1)} MiB; \`lcow convert\` of a one-file tar at ${(floor.rssKiB / 1024).toFixed(1)} MiB, ${floor.wall.toFixed(2)} s`,
   );

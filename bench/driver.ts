@@ -27,6 +27,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import tar from 'tar-stream';
+import { median } from './measure.js';
 
 type DriverModule = typeof import('../src/driver/index.js');
 type LayerModule = typeof import('../src/layer/index.js');
@@ -60,11 +61,6 @@ async function time<T>(fn: () => Promise<T>): Promise<number> {
   const t0 = performance.now();
   await fn();
   return performance.now() - t0;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 const ms = (n: number) => `${n.toFixed(1)} ms`;

@@ -12,12 +12,12 @@
  * `tar -cf /dev/null` over a loop mount (root only; skipped otherwise).
  * Timings are printed, never asserted.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
+import { timeProcess, type ProcessSample } from './measure.js';
 import { convertTarToExt4 } from '../src/layer/index.js';
 import { END_OF_ARCHIVE, encodeTarItem, padding } from '../src/tar/index.js';
 
@@ -69,36 +69,20 @@ else { const img = await layer.openExt4Image(image); let n = 0; for await (const
 console.log(result);
 `;
 
-interface Sample {
-  wall: number;
-  cpu: number;
-  rssMiB: number;
-  out: string;
-}
-
-function measure(argv: string[]): Sample {
-  const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%U %S %M', ...argv], { cwd: repo, encoding: 'utf8', maxBuffer: 1 << 26 });
-  const wall = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}):\n${r.stderr}`);
-  const [user, sys, rss] = r.stderr.trim().split('\n').at(-1)!.split(' ').map(Number);
-  return { wall, cpu: user! + sys!, rssMiB: rss! / 1024, out: r.stdout.trim() };
-}
-
-function verb(name: string, image: string): Sample {
+function verb(name: string, image: string): ProcessSample {
   const script = join(work, 'verb.mts');
   writeFileSync(script, CHILD);
-  return measure([process.execPath, '--import', 'tsx', script, name, image]);
+  return timeProcess([process.execPath, '--import', 'tsx', script, name, image], { cwd: repo });
 }
 
 /** GNU tar over the kernel's view of the image: the peer for diff. */
-function peerTar(image: string): Sample | undefined {
+function peerTar(image: string): ProcessSample | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const mnt = join(work, 'mnt');
   mkdirSync(mnt, { recursive: true });
   execFileSync('mount', ['-o', 'loop,ro', image, mnt]);
   try {
-    return measure(['tar', '--format=posix', '-C', mnt, '-cf', '/dev/null', '.']);
+    return timeProcess(['tar', '--format=posix', '-C', mnt, '-cf', '/dev/null', '.']);
   } finally {
     execFileSync('umount', [mnt]);
   }
@@ -115,17 +99,17 @@ try {
     await convertTarToExt4(createReadStream(tar), image);
     rmSync(tar);
     console.log(`\n${shape}: ${shape === 'wide' ? `${WIDE} files in one directory` : `${DEEP} nested directories`}`);
-    const samples: Record<string, Sample> = {};
+    const samples: Record<string, ProcessSample> = {};
     for (const v of ['diff', 'changes', 'diffSize', 'walk']) {
       const s = (samples[v] = verb(v, image));
       console.log(
-        `  ${v.padEnd(9)} ${s.wall.toFixed(1).padStart(6)} s wall ${s.cpu.toFixed(1).padStart(6)} s cpu ${s.rssMiB.toFixed(0).padStart(5)} MiB rss  (${s.out})`,
+        `  ${v.padEnd(9)} ${s.wall.toFixed(1).padStart(6)} s wall ${s.cpu.toFixed(1).padStart(6)} s cpu ${(s.rssKiB / 1024).toFixed(0).padStart(5)} MiB rss  (${s.stdout})`,
       );
     }
     const peer = peerTar(image);
     if (peer) {
       console.log(
-        `  ${'tar -c'.padEnd(9)} ${peer.wall.toFixed(1).padStart(6)} s wall ${peer.cpu.toFixed(1).padStart(6)} s cpu ${peer.rssMiB.toFixed(0).padStart(5)} MiB rss  (GNU tar over a loop mount)`,
+        `  ${'tar -c'.padEnd(9)} ${peer.wall.toFixed(1).padStart(6)} s wall ${peer.cpu.toFixed(1).padStart(6)} s cpu ${(peer.rssKiB / 1024).toFixed(0).padStart(5)} MiB rss  (GNU tar over a loop mount)`,
       );
       console.log(`  diff / tar -c: ${(samples.diff!.wall / peer.wall).toFixed(1)}× wall`);
     }

@@ -26,6 +26,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { QemuAgentGuestOps, QemuBackend, ensureGuestImage, type QemuVm } from '../src/backend/qemu/index.js';
 import type { VmSpec } from '../src/backend/index.js';
+import { median } from './measure.js';
 import { createUtilityVM, mountContainerLayers } from '../src/uvm/index.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -40,10 +41,6 @@ const accel = await backend.accel({ kernelPath: image.kernelPath, initrdPath: im
 console.log(`accelerator: ${accel}`);
 const work = await mkdtemp(path.join(os.tmpdir(), 'lcow-bench-'));
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const time = async (fn: () => Promise<void>): Promise<number> => {
   const t = performance.now();
   await fn();

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { LcowError, asError, hostFsError, isLcowError, isSystemError } from '../errors.js';
+import { writeAll } from '../write-all.js';
 import { componentLogger, type Logger } from '../log.js';
 import { decompress, detectCompression } from '../tar/index.js';
 import { directoryStore, tarFileStore, type MemberStore } from './archive.js';
@@ -132,7 +133,7 @@ async function expandIfCompressed(file: string): Promise<fs.promises.FileHandle 
     });
     let position = 0;
     for await (const chunk of decompress(fs.createReadStream(file))) {
-      for (let done = 0; done < chunk.length;) done += (await out.write(chunk, done, chunk.length - done, position + done)).bytesWritten;
+      await writeAll(out, chunk, position);
       position += chunk.length;
     }
   } catch (err) {

@@ -21,6 +21,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { LcowError, asError, hostFsError, isLcowError, isSystemError } from '../errors.js';
 import { EXT4_BLOCK_SIZE as BLOCK_SIZE, Ext4Writer, appendVerityTree, type LayerEntry } from '../ext4/index.js';
 import { componentLogger, type Logger } from '../log.js';
+import { writeAll } from '../write-all.js';
 import { decompress, readTarEntries } from '../tar/index.js';
 import { encodeVhdFooter } from '../vhd/index.js';
 import { ContentDigest } from './content-digest.js';
@@ -205,14 +206,6 @@ async function convertInto(fh: FileHandle, input: ConvertInput, target: string, 
 
 function hex(v: Buffer | Uint8Array | string): string {
   return typeof v === 'string' ? v : Buffer.from(v).toString('hex');
-}
-
-async function writeAll(fh: FileHandle, data: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
 }
 
 /** A writer failure that does not say which entry caused it gets the entry added. */

@@ -6,6 +6,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { LcowError } from '../../errors.js';
+import { writeAll as writeFully } from '../../write-all.js';
 import { BLOCK_SIZE } from '../format/constants.js';
 
 export class BatchWriter {
@@ -87,15 +88,11 @@ export class BatchWriter {
   }
 }
 
-/** fh.write may write less than asked; loop until done. */
+/** All of `buf[0, len)` at `position`; a failed write is EIO naming where it was to go. */
 export async function writeAll(fh: FileHandle, buf: Buffer, len: number, position: number): Promise<void> {
-  let done = 0;
   try {
-    while (done < len) {
-      const { bytesWritten } = await fh.write(buf, done, len - done, position + done);
-      done += bytesWritten;
-    }
+    await writeFully(fh, buf, position, len);
   } catch (err) {
-    throw new LcowError('EIO', `write failed at offset ${position + done}`, { position: position + done }, { cause: err });
+    throw new LcowError('EIO', `write failed at offset ${position} (${len} bytes)`, { position, length: len }, { cause: err });
   }
 }

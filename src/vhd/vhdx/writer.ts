@@ -15,6 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import { LcowError, hostFsError, isSystemError } from '../../errors.js';
+import { writeAll } from '../../write-all.js';
 import type { SparseImage } from '../sparse-image.js';
 import { encodeBatEntry } from './bat.js';
 import {
@@ -180,12 +181,4 @@ function fileIdentifier(creator: string): Buffer {
   b.write('vhdxfile', 0, 'latin1');
   b.write(creator.slice(0, 255), 8, 'utf16le');
   return b;
-}
-
-async function writeAll(fh: import('node:fs/promises').FileHandle, buf: Buffer, position: number): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
-    done += bytesWritten;
-  }
 }

@@ -62,13 +62,19 @@ export interface DriverStatus {
   mounted: string[];
 }
 
+/** A got layer: how many gets it has and their shared handle. */
+interface MountEntry {
+  count: number;
+  handle: LayerHandle;
+}
+
 export class LcowDriver {
   readonly layout: Layout;
   readonly options: LcowOptions;
   private readonly log: Logger;
   private readonly svms: DriverSvms;
   private readonly ids = new KeyedMutex();
-  private readonly mounts = new Map<string, { count: number; handle: LayerHandle }>();
+  private readonly mounts = new Map<string, MountEntry>();
   private readonly templates: Templates;
   /** applyDiff's worker threads, kept between layers; ended by cleanup. */
   private readonly conversions = new ConversionWorkers();
@@ -433,8 +439,13 @@ export class LcowDriver {
 
   /** A got layer (get without put) that is `id` or has it in its chain, if any. */
   private async gotLayerUsing(id: string): Promise<string | undefined> {
-    if (this.mounts.has(id)) return id;
-    for (const got of this.mounts.keys()) {
+    return this.mounts.has(id) ? id : this.gotLayerAbove(id, () => true);
+  }
+
+  /** A got layer other than `id`, accepted by `which`, that has `id` in its chain. */
+  private async gotLayerAbove(id: string, which: (m: MountEntry) => boolean): Promise<string | undefined> {
+    for (const [got, m] of this.mounts) {
+      if (got === id || !which(m)) continue;
       const parents = await readParentIds(this.layout, got).catch(() => [] as string[]);
       if (parents.includes(id)) return got;
     }
@@ -489,13 +500,8 @@ export class LcowDriver {
   }
 
   private async refuseIfLowerOfMounted(id: string): Promise<void> {
-    for (const [got, m] of this.mounts) {
-      if (got === id || !m.handle.isMounted) continue;
-      const parents = await readParentIds(this.layout, got).catch(() => [] as string[]);
-      if (parents.includes(id)) {
-        throw new LcowError('EBUSY', `get: sandbox ${id} lies under ${got}, which is mounted; put ${got} first`, { id, usedBy: got });
-      }
-    }
+    const got = await this.gotLayerAbove(id, (m) => m.handle.isMounted);
+    if (got !== undefined) throw new LcowError('EBUSY', `get: sandbox ${id} lies under ${got}, which is mounted; put ${got} first`, { id, usedBy: got });
   }
 
   private async rootfsSpec(id: string): Promise<RootfsSpec> {

@@ -187,6 +187,33 @@ describe('mountContainerLayers (fake backend)', () => {
     ]);
   });
 
+  it('releases every layer at once by default (the backend batches what is pending together); releaseConcurrency bounds it', async () => {
+    for (const [options, most] of [
+      [{}, 21],
+      [{ releaseConcurrency: 3 }, 3],
+    ] as const) {
+      const { uvm, vm, backend } = await fakeUvm();
+      const layers = Array.from({ length: 20 }, (_, i) => {
+        backend.disks.define(`/img/l${i}/layer.vhd`, { files: { [`f${i}`]: String(i) } });
+        return `/img/l${i}/layer.vhd`;
+      });
+      backend.disks.define('/c1/sandbox.vhdx', { sizeBytes: 1024 ** 3 });
+      const c = await mountContainerLayers(uvm, layers, '/c1/sandbox.vhdx', '/run/c/c1', options);
+      // count the layer unmounts in flight at once: each waits a little in the "guest"
+      let inFlight = 0;
+      let seen = 0;
+      const unmount = vm.unmount.bind(vm);
+      vm.unmount = async (p: string) => {
+        seen = Math.max(seen, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        return unmount(p);
+      };
+      await c.release();
+      expect(seen).toBe(most); // 20 layers and the scratch
+    }
+  });
+
   it('tries every step, returns the first error, and a retry finishes the job', async () => {
     const { uvm, vm, backend } = await fakeUvm();
     const c = await mountContainerLayers(uvm, defineImage(backend), '/c1/sandbox.vhdx', '/run/c/c1');

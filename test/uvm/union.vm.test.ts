@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { mountContainerLayers, unmountContainerLayers } from '../../src/uvm/index.js';
 import { START_MODES, GCS_BINARY, readFromExt4 } from '../helpers/vm.js';
-import { gcsSteps, guestOut, makeLayerImage, makeScratchImage, ourMounts, scsiDevices, sharedUvm } from './vm-layers.js';
+import { gcsSteps, guestOut, makeLayerImage, makeScratchImage, ourMounts, pmemDevices, scsiDevices, sharedUvm } from './vm-layers.js';
 
 describe.each(START_MODES)('union mounts in a real VM (%s start)', (mode) => {
   const vm = sharedUvm('uvm-union', { memoryMiB: 768 }, mode);
@@ -43,6 +43,7 @@ describe.each(START_MODES)('union mounts in a real VM (%s start)', (mode) => {
     await unmountContainerLayers(c);
     expect(await ourMounts(vm.uvm)).toEqual([]);
     expect(await scsiDevices(vm.uvm)).toEqual([]);
+    expect(await pmemDevices(vm.uvm)).toEqual([]);
     expect((await readFromExt4(scratch, '/upper/written')).toString()).toBe('through the union\n');
     if (GCS_BINARY) {
       // every mount, the union, every unmount and unplug was the GCS's (63 SCSI layers + the scratch; 64 on VPMEM)

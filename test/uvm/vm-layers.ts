@@ -56,6 +56,11 @@ export async function scsiDevices(uvm: UtilityVM): Promise<string[]> {
   return (await guestOut(uvm, ['ls', '/sys/bus/scsi/devices'])).split('\n').filter((e) => /^\d+:\d+:\d+:\d+$/.test(e));
 }
 
+/** The guest's /dev/pmemN devices (a released VPMEM layer leaves none: the guest lets go of its device). */
+export async function pmemDevices(uvm: UtilityVM): Promise<string[]> {
+  return (await guestOut(uvm, ['ls', '/dev'])).split('\n').filter((e) => /^pmem\d+$/.test(e));
+}
+
 /**
  * gcs mode: how many times the real GCS ran each storage step so far. Its
  * info log (/run/gcs.log) has one span per step (`name="scsi::Mount"` …), so

@@ -5,13 +5,15 @@
  * is a fixed busybox `sh -c` script kept here as a constant; every variable
  * part — paths, LUNs, options — is passed as a positional parameter and only
  * ever expanded inside double quotes, so no input is parsed as shell. One
- * script per operation also keeps agent round trips (slow under TCG) to one.
+ * script per operation also keeps agent round trips (slow under TCG) to one;
+ * release operations pending together share one process (guest-batch.ts).
  */
 import { LcowError } from '../../errors.js';
-import type { CombineLayersRequest, ExecOptions, ExecResult, ScsiMountRequest, VpmemMountRequest } from '../types.js';
+import type { CombineLayersRequest, ExecResult, ScsiMountRequest, VpmemMountRequest } from '../types.js';
+import { DEFAULT_BATCH_LIMITS, GuestBatcher, type GuestBatchLimits, type GuestRunner } from './guest-batch.js';
 import { pciAddress, scsiControllerPciDevice, vpmemSlotLocation } from './qemu-args.js';
 
-export type GuestRunner = (argv: readonly string[], options?: ExecOptions) => Promise<ExecResult>;
+export type { GuestRunner } from './guest-batch.js';
 
 /** Polls for a device for at most this many 10 ms rounds (10 s). */
 const DEVICE_POLL_ROUNDS = 1000;
@@ -103,32 +105,46 @@ const PMEM_INDEX_SCRIPT = `${FIND_PMEM_DEV}${POLL}
 poll_dev "$1" "$2"
 echo "\${dev#/dev/pmem}"`;
 
-/** $1 controller PCI address, $2 LUN: ask the guest to drop the disk; already gone is fine. */
-const UNPLUG_SCSI_SCRIPT = `
-for h in /sys/bus/pci/devices/"$1"/virtio*/host*; do
-  [ -d "$h" ] || continue
-  p=/sys/bus/scsi/devices/"\${h##*/host}":0:0:"$2"/delete
-  [ -e "$p" ] && echo 1 > "$p"
-done
-exit 0`;
-
 /**
- * $1 bridge PCI address, $2 device: detach the virtio-pmem device from its driver so
- * /dev/pmemN goes away (QEMU 7.2 cannot unplug virtio memory devices, so
- * this is as far as removal goes). Refuses while the device is mounted.
+ * The release operations, as shell functions for the release batch
+ * (guest-batch.ts: the releases pending at one moment share one guest
+ * process, each in its own subshell, so `exit` ends only its own item).
+ *
+ * op_unplug_scsi $1 controller PCI address, $2 LUN: ask the guest to drop
+ * the disk; already gone is fine.
+ *
+ * op_release_pmem $1 bridge PCI address, $2 device: detach the virtio-pmem
+ * device from its driver so /dev/pmemN goes away (QEMU 7.2 cannot unplug
+ * virtio memory devices, so this is as far as removal goes). Refuses while
+ * the device is mounted.
+ *
+ * op_unmount $1 path: unmount, then remove the (now empty) mount point.
  */
-const RELEASE_PMEM_SCRIPT = `
-for v in /sys/bus/pci/devices/"$1"/0000:*:"$2".0/virtio*; do
-  [ -e "$v/driver" ] || continue
-  for b in "$v"/ndbus*/region*/namespace*/block/pmem*; do
-    [ -e "$b" ] || continue
-    while read -r dev rest; do
-      [ "$dev" = "/dev/\${b##*/}" ] && { echo "/dev/\${b##*/} is still mounted" >&2; exit 16; }
-    done < /proc/mounts
+const RELEASE_OPS = `
+op_unplug_scsi() {
+  for h in /sys/bus/pci/devices/"$1"/virtio*/host*; do
+    [ -d "$h" ] || continue
+    p=/sys/bus/scsi/devices/"\${h##*/host}":0:0:"$2"/delete
+    [ -e "$p" ] && echo 1 > "$p"
   done
-  echo "\${v##*/}" > "$v/driver/unbind" || exit 1
-done
-exit 0`;
+  exit 0
+}
+op_release_pmem() {
+  for v in /sys/bus/pci/devices/"$1"/0000:*:"$2".0/virtio*; do
+    [ -e "$v/driver" ] || continue
+    for b in "$v"/ndbus*/region*/namespace*/block/pmem*; do
+      [ -e "$b" ] || continue
+      while read -r dev rest; do
+        [ "$dev" = "/dev/\${b##*/}" ] && { echo "/dev/\${b##*/} is still mounted" >&2; exit 16; }
+      done < /proc/mounts
+    done
+    echo "\${v##*/}" > "$v/driver/unbind" || exit 1
+  done
+  exit 0
+}
+op_unmount() {
+  umount "$1" && rmdir "$1"
+}`;
 
 /**
  * $1 bridge PCI address, $2 device: bind a released virtio-pmem device back to its
@@ -141,9 +157,6 @@ for v in /sys/bus/pci/devices/"$1"/0000:*:"$2".0/virtio*; do
   echo "\${v##*/}" > /sys/bus/virtio/drivers/virtio_pmem/bind || exit 1
 done
 exit 0`;
-
-/** $1 path: unmount, then remove the (now empty) mount point. */
-const UNMOUNT_SCRIPT = 'umount "$1" && rmdir "$1"';
 
 /** $1 target, $2 options, rest: directories to create first. */
 const OVERLAY_SCRIPT = `
@@ -200,17 +213,32 @@ export function vpmemSlotArgs(slot: number): [string, string] {
   return [pciAddress(bridgeDevice), device.toString(16).padStart(2, '0')];
 }
 
+function guestOpFailed(op: string, exitCode: number, stderr: string, context: Record<string, unknown>): LcowError {
+  return new LcowError('EEXEC', `${op} failed in the guest (exit ${exitCode}): ${stderr}`, { ...context, op, exitCode, stderr });
+}
+
 export class GuestOpsImpl {
-  constructor(private readonly run: GuestRunner) {}
+  /** Unmounts and device releases: the ones pending together share a guest process. */
+  private readonly releases: GuestBatcher;
+
+  constructor(
+    private readonly run: GuestRunner,
+    releaseBatch: GuestBatchLimits = DEFAULT_BATCH_LIMITS,
+  ) {
+    this.releases = new GuestBatcher(run, RELEASE_OPS, releaseBatch);
+  }
 
   /** Run and require exit 0; a failure is EEXEC with the program's stderr. */
   private async must(op: string, argv: readonly string[], context: Record<string, unknown>): Promise<ExecResult> {
     const r = await this.run(argv, { maxOutputBytes: 64 * 1024 });
-    if (r.exitCode !== 0) {
-      const stderr = r.stderr.toString('utf8').trim();
-      throw new LcowError('EEXEC', `${op} failed in the guest (exit ${r.exitCode}): ${stderr}`, { ...context, op, exitCode: r.exitCode, stderr });
-    }
+    if (r.exitCode !== 0) throw guestOpFailed(op, r.exitCode, r.stderr.toString('utf8').trim(), context);
     return r;
+  }
+
+  /** One release operation through the batch; a failure is EEXEC with its stderr, as from `must`. */
+  private async release(op: string, batchOp: string, args: [string, string?], context: Record<string, unknown>): Promise<void> {
+    const r = await this.releases.submit(batchOp, ...args);
+    if (r.exitCode !== 0) throw guestOpFailed(op, r.exitCode, r.stderr.trim(), context);
   }
 
   async mountScsi(req: ScsiMountRequest): Promise<void> {
@@ -256,7 +284,7 @@ export class GuestOpsImpl {
 
   /** Make the guest let go of VPMEM slot `slot` (no /dev/pmem left behind). */
   async releaseVpmem(slot: number): Promise<void> {
-    await this.must('releaseVpmem', ['/bin/sh', '-c', RELEASE_PMEM_SCRIPT, 'sh', ...vpmemSlotArgs(slot)], { slot });
+    await this.release('releaseVpmem', 'release_pmem', vpmemSlotArgs(slot), { slot });
   }
 
   /** Give back a VPMEM device released by releaseVpmem (still present in QEMU) to the guest. */
@@ -266,12 +294,12 @@ export class GuestOpsImpl {
 
   async unmount(guestPath: string): Promise<void> {
     checkGuestPath(guestPath, 'guestPath');
-    await this.must('unmount', ['/bin/sh', '-c', UNMOUNT_SCRIPT, 'sh', guestPath], { guestPath });
+    await this.release('unmount', 'unmount', [guestPath], { guestPath });
   }
 
   async unplugScsi(controller: number, lun: number): Promise<void> {
     const pci = pciAddress(scsiControllerPciDevice(controller));
-    await this.must('unplugScsi', ['/bin/sh', '-c', UNPLUG_SCSI_SCRIPT, 'sh', pci, String(lun)], { controller, lun });
+    await this.release('unplugScsi', 'unplug_scsi', [pci, String(lun)], { controller, lun });
   }
 
   async combineLayers(req: CombineLayersRequest): Promise<void> {

@@ -156,4 +156,24 @@ describe('qemu backend SCSI', () => {
     await vm.removeScsiDisk(0, 2);
     expect(existsSync(disk)).toBe(true);
   });
+
+  it('releases many disks at once, each step its own result: one failing unmount among them fails alone', async () => {
+    // In qemu-guest-agent mode the unmounts pending together run as one guest
+    // process (guest-batch.ts); in gcs mode each is a bridge request. Disk 0
+    // has a mount inside it, so its unmount must fail (EBUSY).
+    const disks = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => makeExt4Disk({ [`f${i}`]: String(i), 'sub/.keep': '' }, { dir, name: `many-${i}.img` })));
+    for (const [i, d] of disks.entries()) await attachMount(i % 2, 10 + i, d, true, `/run/m/many-${i}`);
+    expect((await vm.exec(['mount', '--bind', '/bin', '/run/m/many-0/sub'])).exitCode).toBe(0);
+    const results = await Promise.allSettled(disks.map((_, i) => vm.unmount(`/run/m/many-${i}`)));
+    const [busy, ...rest] = results;
+    expect(busy?.status === 'rejected' && isLcowError(busy.reason, GUEST_FAILURE_CODE)).toBe(true);
+    expect(rest.map((r) => r.status)).toEqual(rest.map(() => 'fulfilled'));
+    expect(await guestText(vm, ['cat', '/run/m/many-0/f0'])).toBe('0');
+    expect((await vm.exec(['umount', '/run/m/many-0/sub'])).exitCode).toBe(0);
+    await vm.unmount('/run/m/many-0');
+    await Promise.all(disks.map((_, i) => vm.unplugScsi(i % 2, 10 + i)));
+    await Promise.all(disks.map((_, i) => vm.removeScsiDisk(i % 2, 10 + i)));
+    expect((await guestText(vm, ['cat', '/proc/mounts'])).includes('/run/m/many-')).toBe(false);
+    expect((await guestText(vm, ['ls', '/sys/bus/scsi/devices'])).split('\n').filter((e) => /^\d+:0:0:1\d$/.test(e))).toEqual([]);
+  });
 });

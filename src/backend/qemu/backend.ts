@@ -21,8 +21,8 @@ import { runHostCommand } from './host-command.js';
 import { chooseAccel, qemuContext } from './accel-probe.js';
 import { ensureGuestImage } from './image/build.js';
 import { cacheRoot } from './image/cache.js';
-import { QEMU_LIMITS, buildQemuArgs, validateSpec } from './qemu-args.js';
-import { QemuVm, type QemuGcsMode, type QemuVmOptions, type VmTemplateSource } from './qemu-vm.js';
+import { QEMU_LIMITS, validateSpec } from './qemu-args.js';
+import { QemuVm, vmQemuArgs, type QemuGcsMode, type QemuVmOptions, type VmTemplateSource } from './qemu-vm.js';
 import { templateKey, templateShape } from './template/key.js';
 import { templateInputs } from './template/inputs.js';
 import { TemplateStore, type TemplateRecipe } from './template/store.js';
@@ -150,18 +150,7 @@ export class QemuBackend implements HypervisorBackend {
     const recipe: TemplateRecipe = {
       inputs: () => {
         // the argv of a restore with every per-VM path and name made constant: its device layout
-        const argv = buildQemuArgs({
-          spec: { ...spec, id: 'template' },
-          kernelPath: vm.kernelPath,
-          initrdPath: vm.initrdPath,
-          qmpSocket: 'qmp',
-          agentSocket: 'agent',
-          accel: vm.accel,
-          ...(vm.consoleLogPath === undefined ? {} : { consoleLogPath: 'console' }),
-          ...(vm.gcs ? { gcsSocket: 'gcs' } : {}),
-          ramFile: { path: 'ram', share: false },
-          incoming: true,
-        });
+        const argv = vmQemuArgs({ ...spec, id: 'template' }, vm, { runDir: '/', consoleLogPath: vm.consoleLogPath && 'console' }, { ramPath: 'ram' });
         return templateInputs({ ...vm, argv });
       },
       build: async (files) => {

@@ -113,6 +113,41 @@ function trackChild(child: ChildProcess, runDir: string): void {
   }
 }
 
+/** A VM's sockets in its run folder (short names: a unix socket path may not exceed 107 bytes). */
+function vmSockets(runDir: string, options: QemuVmOptions): { qmpSocket: string; agentSocket: string; gcsSocket: string | undefined } {
+  return {
+    qmpSocket: path.join(runDir, 'qmp.sock'),
+    agentSocket: path.join(runDir, 'agent.sock'),
+    gcsSocket: options.gcs ? path.join(runDir, 'gcs.sock') : undefined,
+  };
+}
+
+/**
+ * The QEMU argv of a VM: the one mapping from its spec and options, used by
+ * every launch and, with constant paths, by the template key (so a device
+ * layout change made here makes templates stale). `template`: a restore
+ * (-incoming, the template's RAM file mapped privately).
+ */
+export function vmQemuArgs(
+  spec: VmSpec,
+  options: QemuVmOptions,
+  where: { runDir: string; consoleLogPath: string | undefined },
+  template?: Pick<TemplateFiles, 'ramPath'>,
+): string[] {
+  const ramFile = template ? { path: template.ramPath, share: false } : options.ramFile ? { path: options.ramFile, share: true } : undefined;
+  return buildQemuArgs({
+    spec,
+    kernelPath: options.kernelPath,
+    initrdPath: options.initrdPath,
+    ...vmSockets(where.runDir, options),
+    accel: options.accel,
+    consoleLogPath: where.consoleLogPath,
+    vsockCid: options.gcs?.vsock?.cid,
+    ...(ramFile ? { ramFile } : {}),
+    incoming: template !== undefined,
+  });
+}
+
 export class QemuVm implements VmHandle {
   readonly id: string;
   private currentState: VmState = 'created';
@@ -267,23 +302,8 @@ export class QemuVm implements VmHandle {
   private async launch(deadline: number, template?: TemplateFiles): Promise<void> {
     // short: a unix socket path may not exceed 107 bytes
     this.runDir = await mkdtemp(path.join(os.tmpdir(), `lcow-qemu-${this.id.slice(0, 16)}-`));
-    const qmpSocket = path.join(this.runDir, 'qmp.sock');
-    const agentSocket = path.join(this.runDir, 'agent.sock');
-    const gcsSocket = this.options.gcs ? path.join(this.runDir, 'gcs.sock') : undefined;
-    const ramFile = template ? { path: template.ramPath, share: false } : this.options.ramFile ? { path: this.options.ramFile, share: true } : undefined;
-    const args = buildQemuArgs({
-      spec: this.spec,
-      kernelPath: this.options.kernelPath,
-      initrdPath: this.options.initrdPath,
-      qmpSocket,
-      agentSocket,
-      accel: this.options.accel,
-      consoleLogPath: this.options.consoleLogPath,
-      gcsSocket,
-      vsockCid: this.options.gcs?.vsock?.cid,
-      ...(ramFile ? { ramFile } : {}),
-      incoming: template !== undefined,
-    });
+    const { qmpSocket, agentSocket, gcsSocket } = vmSockets(this.runDir, this.options);
+    const args = vmQemuArgs(this.spec, this.options, { runDir: this.runDir, consoleLogPath: this.options.consoleLogPath }, template);
     this.log.debug({ args }, 'spawning qemu');
     this.spawnChild(args);
     const exited = (): boolean => this.exitInfo !== undefined || this.restoring?.exited !== undefined;

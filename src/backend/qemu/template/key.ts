@@ -21,7 +21,8 @@ import type { VmSpec } from '../../types.js';
 /** Bump when the files or the way they are made change: older templates become stale. */
 export const TEMPLATE_FORMAT = 1;
 
-export const TEMPLATE_FILES = Object.freeze({ state: 'state', ram: 'ram', meta: 'meta.json' });
+/** A template's files; `gcs` only in gcs mode (the negotiated bridge state, read at restore: missing or bad → a cold boot). */
+export const TEMPLATE_FILES = Object.freeze({ state: 'state', ram: 'ram', meta: 'meta.json', gcs: 'gcs.json' });
 
 export interface TemplateShape {
   memoryMiB: number;

@@ -11,6 +11,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { LcowError } from '../../../errors.js';
 import type { QmpClient } from '../qmp-client.js';
+import { TEMPLATE_FILES } from './key.js';
 
 const IGNORE_SHARED = { capabilities: [{ capability: 'x-ignore-shared', state: true }] };
 /** The 7.2 default is 128 MiB/s: a save would take seconds for nothing. */
@@ -19,7 +20,7 @@ const POLL_MS = 10;
 
 /** gcs mode: the GCS's negotiated bridge state, saved beside a template's device state. */
 export function gcsStateFile(statePath: string): string {
-  return path.join(path.dirname(statePath), 'gcs.json');
+  return path.join(path.dirname(statePath), TEMPLATE_FILES.gcs);
 }
 
 /** A POSIX shell word for `s` that no shell expands. */

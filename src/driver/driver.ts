@@ -92,7 +92,7 @@ export class LcowDriver {
     this.options = options;
     this.log = componentLogger(open.logger, 'driver', { root: this.layout.root });
     this.backendChoice = open.backend ?? 'auto';
-    this.templates = new Templates(this.layout, hostSandboxMaker, (tar, dest) => this.conversions.convert(tar, dest));
+    this.templates = new Templates(this.layout, hostSandboxMaker);
     this.svms = new ServiceVms<UtilityVM, ContainerLayers>({
       mode: options.globalMode ? 'global' : 'safe',
       maxParallelStarts: open.maxParallelStarts,
@@ -508,9 +508,10 @@ export class LcowDriver {
     const d = await layerImage(this.layout, id);
     if (d.isSandbox) await this.refuseIfLowerOfMounted(id);
     const lower = await this.lowerLayers(id);
-    // An overlay needs two lower dirs without an upper, one with: the empty layer fills in.
-    if (!d.isSandbox) return { layers: lower.length > 0 ? [d.file, ...lower] : [d.file, await this.templates.emptyLayer()] };
-    return { layers: lower.length > 0 ? lower : [await this.templates.emptyLayer()], sandbox: d.file };
+    // The container base dir is always a lower too (layer-handle.ts), so a
+    // layer or sandbox without parents still has the lower dirs an overlay needs.
+    if (!d.isSandbox) return { layers: [d.file, ...lower] };
+    return { layers: lower, sandbox: d.file };
   }
 
   /** The layer's image for a host-side read; a sandbox that is mounted in a VM is EBUSY (its image is changing). */

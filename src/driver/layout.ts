@@ -4,7 +4,7 @@
  *   <root>/<id>/layer.vhd          a read-only layer (ext4 + fixed-VHD footer)
  *   <root>/<id>/sandbox.vhdx       a read-write layer (ext4 in a dynamic VHDX)
  *   <root>/<id>/layerchain.json    parent layer dirs, nearest first
- *   <root>/cache/                  the template sandbox and the empty layer
+ *   <root>/cache/                  the template sandbox, the root lock
  *
  * Crash leftovers carry a marker in their name so that open/cleanup can find
  * them and no reader ever mistakes them for a layer:

@@ -194,11 +194,17 @@ function validate(
 ): void {
   const ctx = { vmId: uvm.id, guestRoot };
   const given: unknown = layerPaths; // checked as JavaScript callers may pass anything; Array.isArray(layerPaths) would widen it to any[]
-  if (!Array.isArray(given) || layerPaths.length === 0) throw new LcowError('EINVAL', 'a container needs at least one read-only layer', ctx);
+  if (!Array.isArray(given)) throw new LcowError('EINVAL', 'layers must be an array', ctx);
   const baseDirs = options.baseDirs ?? [];
-  if (scratchPath === undefined && layerPaths.length + baseDirs.length < 2) {
-    // overlayfs refuses a single lower dir without an upper (see overlay.ts); fail before touching the VM.
-    throw new LcowError('EINVAL', 'a read-only rootfs (no scratch) needs at least two layers', { ...ctx, layers: layerPaths.length });
+  // Lower dirs are the layers and the base dirs; overlayfs wants one with an
+  // upper, two without (see overlay.ts): say so before touching the VM.
+  const lowers = layerPaths.length + baseDirs.length;
+  if (lowers === 0) throw new LcowError('EINVAL', 'a container needs at least one read-only layer or base dir', ctx);
+  if (scratchPath === undefined && lowers < 2) {
+    throw new LcowError('EINVAL', 'a read-only rootfs (no scratch) needs at least two lower dirs (layers and base dirs)', {
+      ...ctx,
+      layers: layerPaths.length,
+    });
   }
   for (const d of baseDirs) {
     if (typeof d !== 'string' || !posix.isAbsolute(d)) throw new LcowError('EINVAL', `base dir ${JSON.stringify(d)} must be an absolute guest path`, ctx);

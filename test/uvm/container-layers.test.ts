@@ -345,6 +345,20 @@ describe('mountContainerLayers (fake backend)', () => {
     expect(await code(mountContainerLayers(uvm, ['/a'], '/s', '/r', { containerId: '../x' }))).toBe('EINVAL');
     // the kernel wants two lower dirs for an overlay without upper; say so before touching the VM
     expect(await code(mountContainerLayers(uvm, ['/a'], undefined, '/r'))).toBe('EINVAL');
+    expect(await code(mountContainerLayers(uvm, [], undefined, '/r', { baseDirs: ['/run/base'] }))).toBe('EINVAL');
     expect(uvm.vpmem.inUse()).toEqual([]);
+  });
+
+  it('a scratch with no layers below it: the base dirs are its only lower (no device but the scratch)', async () => {
+    const { uvm, vm, backend } = await fakeUvm();
+    backend.disks.define('/c1/sandbox.vhdx', { sizeBytes: 1024 ** 3 });
+    expect((await sh(vm, 'mkdir', '-p', '/run/base/proc')).code).toBe(0);
+    const c = await mountContainerLayers(uvm, [], '/c1/sandbox.vhdx', '/run/c/c1', { baseDirs: ['/run/base'] });
+    expect(c.layers).toEqual([]);
+    expect(c.union.request.lowerDirs).toEqual(['/run/base']);
+    expect(vm.scsi.size).toBe(1);
+    expect((await sh(vm, 'ls', c.rootfs)).out).toBe('proc\n');
+    await c.release();
+    expect(vm.vpmem.size + vm.scsi.size).toBe(0);
   });
 });

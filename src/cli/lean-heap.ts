@@ -26,7 +26,12 @@
  * node_modules tar at +7 MiB — any TurboFan use at all costs ~4 MiB (one
  * function alone: 61 MiB on the edge layer); --maglev gave nothing. So it
  * stays off, and the hot paths are written for V8's baseline tier instead
- * (tar/header.ts, ext4/format/inode.ts).
+ * (tar/header.ts, ext4/format/inode.ts). Round 3: TurboFan on cost the edge
+ * layer +26% CPU (1.11 vs 0.88 s) at 68 MiB. GC threads: --single-threaded-gc
+ * set here, at run time, aborts V8 (a fatal check in cppgc's marker; it only
+ * looked 20% faster because runs died), as do --no-parallel-marking and its
+ * companions; --no-concurrent-marking, --no-parallel-scavenge,
+ * --no-concurrent-sweeping and --min-semi-space-size=4 changed nothing.
  *
  * Process-wide, so only the CLI calls this — never the library (an engine
  * embedding lcow-uvm keeps its own V8 settings; the driver's conversion

@@ -160,7 +160,7 @@ describe.each(shells)('the batch script under %s', (...shell) => {
   const OPS = `
 op_wait() { until [ -e "$1" ]; do sleep 0.01; done; echo "waited" >&2; }
 op_touch() { : > "$1"; echo "to stdout, discarded"; }
-op_fail() { echo "bad: $1|$2" >&2; echo "line two" >&2; exit 16; }`;
+op_fail() { echo "bad: $1|$2" >&2; printf 'line two, no newline' >&2; exit 16; }`;
   const runner = (seen: number[]) => {
     const r = hostRunner(shell[0]!, seen);
     return shell.length > 1 ? (argv: readonly string[]) => r([shell[0]!, 'sh', ...argv.slice(1)]) : r;
@@ -174,7 +174,7 @@ op_fail() { echo "bad: $1|$2" >&2; echo "line two" >&2; exit 16; }`;
     const results = await Promise.all([b.submit('wait', flag), b.submit('fail', evil, 'two words'), b.submit('touch', flag)]);
     expect(results).toEqual([
       { exitCode: 0, stderr: 'waited' },
-      { exitCode: 16, stderr: `bad: ${evil}|two words\nline two` },
+      { exitCode: 16, stderr: `bad: ${evil}|two words\nline two, no newline` },
       { exitCode: 0, stderr: '' },
     ]);
     expect(existsSync(`${flag}.pwned`)).toBe(false);

@@ -15,7 +15,8 @@
  * host where KVM hangs.
  */
 import { constants } from 'node:fs';
-import { access, readFile, stat } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import { fileIdentity } from './file-identity.js';
 import { readMemo, writeMemo } from './memo-file.js';
 
 export type Accel = 'kvm' | 'tcg';
@@ -50,10 +51,9 @@ async function defaultBootId(): Promise<string> {
   return (await readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
 }
 
-/** The context string for a QEMU binary: its path and mtime, so an upgraded QEMU is probed again. */
+/** The context string for a QEMU binary: its path and file identity, so an upgraded QEMU is probed again. */
 export async function qemuContext(binary: string): Promise<string> {
-  const st = await stat(binary).catch(() => undefined);
-  return `${binary}@${st ? Math.trunc(st.mtimeMs) : ''}`;
+  return `${binary}@${await fileIdentity(binary)}`;
 }
 
 export async function chooseAccel(deps: AccelProbeDeps): Promise<AccelVerdict> {

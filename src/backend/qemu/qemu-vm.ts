@@ -19,7 +19,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { rmSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { LcowError, asError, isLcowError } from '../../errors.js';
@@ -41,6 +41,7 @@ import type {
   VpmemMountRequest,
 } from '../types.js';
 import { VPMEM_ALIGNMENT, blockdevArgs, inspectDisk, vpmemMapping } from './disk-format.js';
+import { fileIdentity } from './file-identity.js';
 import { GuestAgentClient } from './guest-agent-client.js';
 import { guestExec } from './guest-exec.js';
 import { GuestOpsImpl } from './guest-ops.js';
@@ -735,19 +736,15 @@ export class QemuVm implements VmHandle {
 /** A host file as QEMU mapped it: path plus what tells a replaced or rewritten file apart. */
 interface HeldFile {
   path: string;
-  dev: bigint;
-  ino: bigint;
-  size: bigint;
-  mtimeNs: bigint;
+  identity: string;
 }
 
 async function heldFile(hostPath: string): Promise<HeldFile> {
-  const st = await stat(hostPath, { bigint: true }).catch((err: unknown) => {
-    throw new LcowError('ENOTFOUND', `cannot stat ${hostPath}: ${asError(err).message}`, { hostPath }, { cause: err });
-  });
-  return { path: hostPath, dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs };
+  const identity = await fileIdentity(hostPath);
+  if (!identity) throw new LcowError('ENOTFOUND', `no file at ${hostPath}`, { hostPath });
+  return { path: hostPath, identity };
 }
 
 function sameFile(a: HeldFile, b: HeldFile): boolean {
-  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs;
+  return a.identity === b.identity;
 }

@@ -10,19 +10,14 @@
  * directory's mtime; dpkg rewrites /var/lib/dpkg/status). Any doubt —
  * a missing or unreadable memo, a different key — asks apt again.
  */
-import { stat } from 'node:fs/promises';
+import { fileIdentity } from '../file-identity.js';
 import { readMemo, writeMemo } from '../memo-file.js';
 
 export const APT_STATE_FILES: readonly string[] = ['/var/lib/apt/lists', '/var/lib/dpkg/status'];
 
-/** The key for the current apt state: each file's path and mtime (ns); '' for a missing one. */
+/** The key for the current apt state: each file's path and identity (file-identity.ts); '' for a missing one. */
 export async function aptStateKey(files: readonly string[] = APT_STATE_FILES): Promise<string> {
-  const parts = await Promise.all(
-    files.map(async (f) => {
-      const st = await stat(f, { bigint: true }).catch(() => undefined);
-      return `${f}@${st ? st.mtimeNs.toString() : ''}`;
-    }),
-  );
+  const parts = await Promise.all(files.map(async (f) => `${f}@${await fileIdentity(f)}`));
   return parts.join('|');
 }
 

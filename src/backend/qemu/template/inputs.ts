@@ -2,26 +2,21 @@
  * The current inputs a template depends on beyond its shape (key.ts): the
  * boot files' sha256 and the QEMU binary's version. Hashing a kernel and an
  * initrd takes ~0.1 s, so a result is remembered in this process for as long
- * as the file's size, mtime and inode stay the same.
+ * as the file's identity (file-identity.ts) stays the same.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { findProgram } from '../../../find-program.js';
+import { fileIdentity } from '../file-identity.js';
 import { runHostCommand } from '../host-command.js';
 import { TEMPLATE_FORMAT, type TemplateInputs } from './key.js';
 
 const hashes = new Map<string, { id: string; sha: Promise<string> }>();
 const versions = new Map<string, Promise<string>>();
 
-async function fileId(p: string): Promise<string> {
-  const st = await stat(p, { bigint: true });
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
-}
-
 /** sha256 of a file, remembered while the file is unchanged. */
 export async function fileSha256(p: string): Promise<string> {
-  const id = await fileId(p);
+  const id = await fileIdentity(p);
   const known = hashes.get(p);
   if (known?.id === id) return known.sha;
   const sha = new Promise<string>((resolve, reject) => {
@@ -38,7 +33,7 @@ export async function fileSha256(p: string): Promise<string> {
 
 /** `qemu-system-x86_64 --version`'s first line, once per binary and file identity. */
 export async function qemuVersion(binaryPath: string): Promise<string> {
-  const key = `${binaryPath}@${await fileId(binaryPath)}`;
+  const key = `${binaryPath}@${await fileIdentity(binaryPath)}`;
   let v = versions.get(key);
   if (!v) {
     v = runHostCommand(binaryPath, ['--version']).then((r) => r.stdout.toString('utf8').split('\n')[0]?.trim() ?? '');

@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { asError } from '../../../errors.js';
+import { LcowError, asError } from '../../../errors.js';
 import { componentLogger, type Logger } from '../../../log.js';
 import { processAlive } from '../../../process-alive.js';
 import { fileSha256 } from './inputs.js';
@@ -172,7 +172,7 @@ export class TemplateStore {
         await recipe.build(files);
         const found = await readTemplate(tmp);
         if (found.stateBytes === undefined || found.ramBytes === undefined || found.stateSha256 === undefined) {
-          throw new Error('the template build left no state or RAM file');
+          throw new LcowError('EIO', 'the template build left no state or RAM file', { dir: tmp });
         }
         const meta: TemplateMeta = {
           key,
@@ -249,7 +249,7 @@ export class TemplateStore {
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() >= deadline) throw new Error(`timed out waiting for ${lockDir}`);
+      if (Date.now() >= deadline) throw new LcowError('ETIMEOUT', `timed out waiting for ${lockDir}`, { lockDir, pid });
       await sleep(100);
     }
   }

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isLcowError } from '../../../src/errors.js';
 import type { VmSpec } from '../../../src/backend/types.js';
+import { WINDOWS_BOOT, testVmSpec } from '../../helpers/vm-spec.js';
 import { lcowDocumentFor } from '../../../src/backend/hcs/backend.js';
 import {
   addScsiAttachment,
@@ -27,14 +28,7 @@ function expectGolden(actual: unknown, expected: unknown): void {
   expect(JSON.stringify(actual)).toBe(JSON.stringify(expected));
 }
 
-const base: VmSpec = {
-  id: 'vm1',
-  memoryMiB: 1024,
-  cpus: 2,
-  boot: { kind: 'kernel-initrd', kernelPath: 'C:\\boot\\vmlinux', initrdPath: 'C:\\boot\\initrd.img' },
-  scsiControllers: 1,
-  vpmem: { count: 64, maxSizeBytes: 4 * 1024 ** 3 },
-};
+const base = testVmSpec({ memoryMiB: 1024, cpus: 2, boot: WINDOWS_BOOT, vpmem: { count: 64, maxSizeBytes: 4 * 1024 ** 3 } });
 
 describe('LCOW ComputeSystem document', () => {
   it('default UVM (LinuxKernelDirect, 1 SCSI controller, 64 × 4 GiB VPMEM)', () => {

@@ -5,16 +5,9 @@
 import koffi from 'koffi';
 import { describe, expect, it, vi } from 'vitest';
 import { isLcowError } from '../../../src/errors.js';
-import type { VmSpec } from '../../../src/backend/index.js';
+import { testVmSpec } from '../../helpers/vm-spec.js';
 
-const spec: VmSpec = {
-  id: 'p',
-  memoryMiB: 512,
-  cpus: 1,
-  boot: { kind: 'kernel-initrd', kernelPath: 'C:\\k', initrdPath: 'C:\\i' },
-  scsiControllers: 1,
-  vpmem: { count: 0, maxSizeBytes: 0 },
-};
+const spec = testVmSpec({ id: 'p', boot: { kind: 'kernel-initrd', kernelPath: 'C:\\k', initrdPath: 'C:\\i' } });
 
 describe.skipIf(process.platform === 'win32')('hcs backend on a non-Windows host', () => {
   it('imports and constructs without loading any library, then rejects createVm with EPLATFORM', async () => {

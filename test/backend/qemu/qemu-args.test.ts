@@ -10,16 +10,9 @@ import {
 } from '../../../src/backend/qemu/qemu-args.js';
 import type { VmSpec } from '../../../src/backend/types.js';
 import { isLcowError } from '../../../src/errors.js';
+import { testVmSpec } from '../../helpers/vm-spec.js';
 
-const spec = (over: Partial<VmSpec> = {}): VmSpec => ({
-  id: 'vm1',
-  memoryMiB: 512,
-  cpus: 2,
-  boot: { kind: 'kernel-initrd', kernelPath: '/k', initrdPath: '/i' },
-  scsiControllers: 2,
-  vpmem: { count: 10, maxSizeBytes: 64 << 20 },
-  ...over,
-});
+const spec = (over: Partial<VmSpec> = {}): VmSpec => testVmSpec({ cpus: 2, scsiControllers: 2, vpmem: { count: 10, maxSizeBytes: 64 << 20 }, ...over });
 
 const build = (s: VmSpec) =>
   buildQemuArgs({ spec: s, kernelPath: '/k', initrdPath: '/i', qmpSocket: '/r/qmp.sock', agentSocket: '/r/agent.sock', accel: 'tcg' });

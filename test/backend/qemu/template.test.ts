@@ -9,16 +9,14 @@ import { shellQuote } from '../../../src/backend/qemu/template/migration.js';
 import { TemplateStore, readTemplate, type TemplateRecipe } from '../../../src/backend/qemu/template/store.js';
 import type { VmSpec } from '../../../src/backend/types.js';
 import { tempDir } from '../../helpers/vm.js';
+import { testVmSpec } from '../../helpers/vm-spec.js';
 import { warningsLogger } from '../../helpers/warnings-logger.js';
 
-const spec: VmSpec = {
+const spec = testVmSpec({
   id: 'a',
-  memoryMiB: 512,
-  cpus: 1,
   boot: { kind: 'kernel-initrd', kernelPath: '/img/vmlinuz', initrdPath: '/img/initrd.img' },
-  scsiControllers: 1,
   vpmem: { count: 4, maxSizeBytes: 256 << 20 },
-};
+});
 const shapeOf = (s: VmSpec, serialConsole = false) =>
   templateShape(s, { guest: 'qemu-guest-agent', serialConsole, kernelPath: '/img/vmlinuz', initrdPath: '/img/initrd.img' });
 const inputs: TemplateInputs = {

@@ -12,8 +12,9 @@
  * The VHD footer's UniqueId is derived from the content rather than random,
  * so converting the same layer twice gives byte-identical files (the ext4
  * writer is deterministic): with dm-verity it is the root hash, otherwise a
- * hash of the uncompressed tar stream (content-digest.ts) and the options
- * that shape the image.
+ * hash of the uncompressed tar stream's segment checksums (content-digest.ts),
+ * the ext4 UUID (itself a hash of all metadata) and the options that shape
+ * the image.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
@@ -193,6 +194,7 @@ async function convertInto(fh: FileHandle, input: ConvertInput, target: string, 
       ? Buffer.from(result.rootHash, 'hex').subarray(0, 16)
       : createHash('sha256')
           .update(contentDigest!)
+          .update(fs.uuid) // the metadata's SHA-256 (see content-digest.ts)
           .update(JSON.stringify({ whiteouts: options.whiteouts ?? false, maxDiskSizeBytes: options.maxDiskSizeBytes ?? null }))
           .digest()
           .subarray(0, 16);

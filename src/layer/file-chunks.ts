@@ -1,53 +1,84 @@
 /**
- * Read a layer file in chunks through a small ring of reused buffers, the
- * next read already running while the consumer works on the current chunk.
+ * Read a layer file in chunks through a small ring of reused buffers, several
+ * reads already running while the consumer works on the current chunk.
  *
  * Why: with fs.createReadStream every chunk is a fresh buffer, and the
  * garbage waits for V8 to notice the external memory — measured here as
  * +31 MiB peak RSS just to read a 190 MiB tar, more than the whole
  * converter needs otherwise. Reusing buffers makes reading cost a few MiB.
- * The read ahead keeps the thread pool's read off the converter's path.
+ *
+ * Why several reads ahead: each read is a round trip through libuv's thread
+ * pool. With one read ahead the converter waited 150–200 ms for reads on a
+ * 588 MiB /usr tar (of ~0.6 s); with four ahead, ~80 ms, and the wall time
+ * fell 8% (issue 11, round 4; file-chunks.ts's numbers are in layer/README.md).
  *
  * The contract that makes reuse safe: a chunk stays valid while the consumer
- * pulls up to `ring - 2` further chunks (one more buffer is being filled).
- * The tar reader and the ext4 writer honour it by construction: they pull
- * only when they are done with what they hold, copy whatever they keep (long
- * names, PAX records, batched writes), and tar's decompress() copies chunks
- * before handing them to zlib, which may hold several at once. Do not give
- * these chunks to anything that keeps references (use createReadStream there).
+ * pulls up to `ring - 2` further chunks (the buffers after those are being
+ * filled). The tar reader and the ext4 writer honour it by construction: they
+ * pull only when they are done with what they hold, copy whatever they keep
+ * (long names, PAX records, batched writes), and tar's decompress() copies
+ * chunks before handing them to zlib, which may hold several at once. Do not
+ * give these chunks to anything that keeps references (use createReadStream
+ * there).
  */
-import { open, type FileReadResult } from 'node:fs/promises';
+import { open, type FileHandle, type FileReadResult } from 'node:fs/promises';
 
 export interface FileChunkOptions {
-  /** Bytes per read. Default 256 KiB: as fast as 1 MiB here (the disk and the writer set the pace), 3 MiB less RSS. */
+  /** Bytes per read. Default 256 KiB (one content-digest segment). */
   chunkSize?: number;
-  /** Buffers in the ring (≥ 3). Default 4. */
+  /** Buffers the consumer may still hold: a chunk stays valid while it pulls `ring - 2` more. Default 4 (≥ 3). */
   ring?: number;
+  /** Reads in flight ahead of the consumer. Default 4 (≥ 1). */
+  readAhead?: number;
   /** Called when the file handle is open, with its size (for progress bars). */
   onOpen?: (sizeBytes: number) => void;
 }
 
 export async function* readFileChunks(path: string, options: FileChunkOptions = {}): AsyncGenerator<Buffer> {
   const size = options.chunkSize ?? 256 * 1024;
-  const ring = Array.from({ length: Math.max(3, options.ring ?? 4) }, () => Buffer.allocUnsafe(size));
+  const depth = Math.max(1, options.readAhead ?? 4);
+  // `depth` buffers being filled, plus the ones the consumer may hold.
+  const ring = Array.from({ length: Math.max(3, options.ring ?? 4) + depth - 1 }, () => Buffer.allocUnsafe(size));
   const fh = await open(path, 'r');
-  let ahead: Promise<FileReadResult<Buffer>> | undefined;
+  const ahead: Promise<FileReadResult<Buffer>>[] = [];
   try {
     options.onOpen?.((await fh.stat()).size);
-    let position = 0;
-    let i = 0;
-    ahead = fh.read(ring[0]!, 0, size, 0);
+    let next = 0; // file offset of the next read to start
+    let slot = 0;
+    const start = (): void => {
+      ahead.push(fh.read(ring[slot]!, 0, size, next));
+      slot = (slot + 1) % ring.length;
+      next += size;
+    };
+    for (let k = 0; k < depth; k++) start();
     for (;;) {
-      const { bytesRead, buffer } = await ahead;
-      ahead = undefined;
+      const { bytesRead, buffer } = await ahead.shift()!;
       if (bytesRead === 0) return;
-      position += bytesRead;
-      i = (i + 1) % ring.length;
-      ahead = fh.read(ring[i]!, 0, size, position);
-      yield buffer.subarray(0, bytesRead);
+      if (bytesRead < size) {
+        // End of file, or a file that changed under us: the reads after this
+        // one asked for the wrong offsets. Drop them and go on one read at a time.
+        yield* finishInOrder(fh, ahead.splice(0), buffer.subarray(0, bytesRead), next - size * depth + bytesRead, size);
+        return;
+      }
+      start();
+      yield buffer;
     }
   } finally {
-    await ahead?.catch(() => undefined); // never close the handle under a read in flight
+    for (const p of ahead) await p.catch(() => undefined); // never close the handle under a read in flight
     await fh.close();
+  }
+}
+
+/** After a short read that ended at `after`: hand it out, then read on serially into fresh buffers. */
+async function* finishInOrder(fh: FileHandle, stale: Promise<FileReadResult<Buffer>>[], short: Buffer, after: number, size: number): AsyncGenerator<Buffer> {
+  await Promise.all(stale.map((p) => p.catch(() => undefined)));
+  yield short;
+  let position = after;
+  for (;;) {
+    const buf = Buffer.allocUnsafe(size);
+    const { bytesRead } = await fh.read(buf, 0, size, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield buf.subarray(0, bytesRead);
   }
 }

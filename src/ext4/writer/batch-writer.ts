@@ -1,8 +1,12 @@
 /**
  * Append-only, batched positional writes to a file handle. Small files are
- * coalesced into large writes (512 KiB by default: 1 MiB measured no faster); two buffers alternate so
- * one can fill while the other is being written. Callers never hand over
- * ownership of their buffers: bytes are copied.
+ * coalesced into large writes (512 KiB by default: 1 MiB measured no faster).
+ * Several batches may be in flight while the next one fills (`depth`
+ * buffers in all): a layer alternates between stretches of large files,
+ * where the writer thread sets the pace, and stretches of small ones, where
+ * parsing does; a deeper queue lets the writes of the first overlap the
+ * parsing of the second. Callers never hand over ownership of their
+ * buffers: bytes are copied.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { LcowError } from '../../errors.js';
@@ -11,11 +15,15 @@ import { BLOCK_SIZE } from '../format/constants.js';
 
 export class BatchWriter {
   private buf: Buffer;
-  private spare: Buffer;
+  /** Buffers whose writes have landed, ready to fill. */
+  private readonly free: Buffer[] = [];
   private used = 0;
   /** File offset of buf[0]. */
   private bufStart: number;
-  private inflight: Promise<unknown> | undefined;
+  /** Writes started and not yet awaited, oldest first (each returns its buffer to `free`). */
+  private readonly inflight: Promise<void>[] = [];
+  /** The first write that failed, kept until someone waits for the writer. */
+  private failure: { err: unknown } | undefined;
   /** Called with every batch just before it is written (e.g. to hash metadata). */
   onBatch: ((bytes: Buffer) => void) | undefined;
 
@@ -23,9 +31,11 @@ export class BatchWriter {
     private readonly fh: FileHandle,
     start: number,
     batchSize = 512 * 1024,
+    /** Buffers in all (≥ 2): one filling, the others being written. */
+    depth = 4,
   ) {
     this.buf = Buffer.allocUnsafe(batchSize);
-    this.spare = Buffer.allocUnsafe(batchSize);
+    for (let i = 1; i < Math.max(2, depth); i++) this.free.push(Buffer.allocUnsafe(batchSize));
     this.bufStart = start;
   }
 
@@ -66,23 +76,27 @@ export class BatchWriter {
   /** Write everything buffered and wait for all writes to land. */
   async flush(): Promise<void> {
     if (this.used > 0) await this.rotate();
-    await this.inflight;
-    this.inflight = undefined;
+    while (this.inflight.length > 0) await this.inflight.shift();
+    if (this.failure) throw this.failure.err;
   }
 
-  /** Start writing the full buffer and switch to the spare one (after the previous write finished). */
+  /** Start writing the full buffer and switch to a free one (waiting for the oldest write when none is). */
   private async rotate(): Promise<void> {
-    await this.inflight;
+    if (this.failure) throw this.failure.err;
+    while (this.free.length === 0) await this.inflight.shift();
     const out = this.buf;
     const len = this.used;
     const pos = this.bufStart;
     this.onBatch?.(out.subarray(0, len));
-    const write = writeAll(this.fh, out, len, pos);
-    // Mark handled now; the error still surfaces at the next await of `inflight`.
-    write.catch(() => undefined);
-    this.inflight = write;
-    this.buf = this.spare;
-    this.spare = out;
+    const write = writeAll(this.fh, out, len, pos).then(() => {
+      this.free.push(out);
+    });
+    // Remembered now (no unhandled rejection); thrown by the next rotate or flush.
+    write.catch((err: unknown) => {
+      this.failure ??= { err };
+    });
+    this.inflight.push(write);
+    this.buf = this.free.pop()!;
     this.bufStart += len;
     this.used = 0;
   }

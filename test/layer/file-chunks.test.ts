@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readFileChunks } from '../../src/layer/index.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'file-chunks-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, size: number): { path: string; data: Buffer } {
+  const data = randomBytes(size);
+  const path = join(dir, name);
+  writeFileSync(path, data);
+  return { path, data };
+}
+
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+describe('readFileChunks', () => {
+  it('gives the file in order, whatever the read-ahead depth and the size', async () => {
+    for (const size of [0, 1, 4096, 4096 * 7 + 3, 4096 * 20]) {
+      const { path, data } = file(`f${size}`, size);
+      for (const readAhead of [1, 2, 4, 9]) {
+        const parts: Buffer[] = [];
+        for await (const chunk of readFileChunks(path, { chunkSize: 4096, readAhead })) parts.push(Buffer.from(chunk));
+        expect(Buffer.concat(parts).equals(data), `size ${size}, readAhead ${readAhead}`).toBe(true);
+        expect(parts.slice(0, -1).every((p) => p.length === 4096)).toBe(true);
+      }
+    }
+  });
+
+  it('keeps a chunk intact while the consumer pulls ring - 2 more, with reads in flight', async () => {
+    const { path, data } = file('contract', 4096 * 40);
+    for (const readAhead of [1, 3, 6]) {
+      const ring = 4;
+      const held: { chunk: Buffer; at: number }[] = [];
+      let at = 0;
+      for await (const chunk of readFileChunks(path, { chunkSize: 4096, ring, readAhead })) {
+        held.push({ chunk, at });
+        at += chunk.length;
+        // The chunk pulled ring - 2 pulls ago must still hold its bytes.
+        const old = held.length > ring - 2 ? held[held.length - 1 - (ring - 2)]! : undefined;
+        if (old) expect(old.chunk.equals(data.subarray(old.at, old.at + old.chunk.length)), `readAhead ${readAhead}`).toBe(true);
+        // Give the reads in flight time to land in their buffers.
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+  });
+
+  it('closes the file when the consumer stops early, with reads still in flight', async () => {
+    const { path } = file('early', 4096 * 50);
+    const before = openFds();
+    for await (const chunk of readFileChunks(path, { chunkSize: 4096, readAhead: 8 })) {
+      expect(chunk.length).toBe(4096);
+      break;
+    }
+    expect(openFds()).toBe(before);
+  });
+});

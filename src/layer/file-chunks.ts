@@ -10,7 +10,7 @@
  * Why several reads ahead: each read is a round trip through libuv's thread
  * pool. With one read ahead the converter waited 150–200 ms for reads on a
  * 588 MiB /usr tar (of ~0.6 s); with four ahead, ~80 ms, and the wall time
- * fell 8% (issue 11, round 4; file-chunks.ts's numbers are in layer/README.md).
+ * fell 8% (issue 11, round 4; the measurements are in layer/README.md).
  *
  * The contract that makes reuse safe: a chunk stays valid while the consumer
  * pulls up to `ring - 2` further chunks (the buffers after those are being

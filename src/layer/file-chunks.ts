@@ -22,6 +22,7 @@
  * there).
  */
 import { open, type FileHandle, type FileReadResult } from 'node:fs/promises';
+import { hostFsError, isSystemError } from '../errors.js';
 
 export interface FileChunkOptions {
   /** Bytes per read. Default 256 KiB (one content-digest segment). */
@@ -36,13 +37,37 @@ export interface FileChunkOptions {
 
 export async function* readFileChunks(path: string, options: FileChunkOptions = {}): AsyncGenerator<Buffer> {
   const size = options.chunkSize ?? 256 * 1024;
+  let fh: FileHandle;
+  let regular: boolean;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    throw hostFsError(err, 'cannot open the layer', { path });
+  }
+  try {
+    const st = await fh.stat();
+    regular = st.isFile();
+    options.onOpen?.(st.size);
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    throw hostFsError(err, 'cannot read the layer', { path });
+  }
+  try {
+    // A pipe or FIFO (`<(zcat layer.tar.gz)`) has no offsets to read at: one read at a time, in order.
+    yield* regular ? readAhead(fh, size, options) : readInOrder(fh, size);
+  } catch (err) {
+    throw isSystemError(err) ? hostFsError(err, 'cannot read the layer', { path }) : err;
+  } finally {
+    await fh.close();
+  }
+}
+
+async function* readAhead(fh: FileHandle, size: number, options: FileChunkOptions): AsyncGenerator<Buffer> {
   const depth = Math.max(1, options.readAhead ?? 4);
   // `depth` buffers being filled, plus the ones the consumer may hold.
   const ring = Array.from({ length: Math.max(3, options.ring ?? 4) + depth - 1 }, () => Buffer.allocUnsafe(size));
-  const fh = await open(path, 'r');
   const ahead: Promise<FileReadResult<Buffer>>[] = [];
   try {
-    options.onOpen?.((await fh.stat()).size);
     let next = 0; // file offset of the next read to start
     let slot = 0;
     const start = (): void => {
@@ -65,20 +90,23 @@ export async function* readFileChunks(path: string, options: FileChunkOptions = 
     }
   } finally {
     for (const p of ahead) await p.catch(() => undefined); // never close the handle under a read in flight
-    await fh.close();
   }
 }
 
-/** After a short read that ended at `after`: hand it out, then read on serially into fresh buffers. */
-async function* finishInOrder(fh: FileHandle, stale: Promise<FileReadResult<Buffer>>[], short: Buffer, after: number, size: number): AsyncGenerator<Buffer> {
-  await Promise.all(stale.map((p) => p.catch(() => undefined)));
-  yield short;
-  let position = after;
+/** Sequential reads at the current position into fresh buffers (pipes; and after a short read). */
+async function* readInOrder(fh: FileHandle, size: number, position: number | null = null): AsyncGenerator<Buffer> {
   for (;;) {
     const buf = Buffer.allocUnsafe(size);
     const { bytesRead } = await fh.read(buf, 0, size, position);
     if (bytesRead === 0) return;
-    position += bytesRead;
+    if (position !== null) position += bytesRead;
     yield buf.subarray(0, bytesRead);
   }
+}
+
+/** After a short read that ended at `after`: hand it out, then read on in order. */
+async function* finishInOrder(fh: FileHandle, stale: Promise<FileReadResult<Buffer>>[], short: Buffer, after: number, size: number): AsyncGenerator<Buffer> {
+  await Promise.all(stale.map((p) => p.catch(() => undefined)));
+  yield short;
+  yield* readInOrder(fh, size, after);
 }

@@ -82,6 +82,30 @@ describe('lcow convert as a process', () => {
     expect(e2fsck(out).status).toBe(0);
   });
 
+  it('reads the tar from a named pipe (what `<(zcat layer.tar.gz)` gives): the same image as from the file', async () => {
+    const cli = await bundleConverterCli(repo);
+    const tar = join(dir, 'p.tar');
+    pyTar(tar, 'pax', richMembers());
+    const fifo = join(dir, 'p.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // The shell feeds the pipe while the converter reads it (no offsets to read at); the
+    // feeder gives up after 30 s, so a converter that never opens the pipe cannot hang the test.
+    const r = spawnSync('sh', [
+      '-c',
+      'timeout 30 sh -c \'cat "$1" > "$2"\' sh "$1" "$2" & exec "$3" "$4" "$2" "$5" --json',
+      'sh',
+      tar,
+      fifo,
+      process.execPath,
+      cli,
+      join(dir, 'p.vhd'),
+    ]);
+    expect(r.status, r.stderr.toString()).toBe(0);
+    expect(JSON.parse(r.stdout.toString())).toMatchObject({ entries: 33 });
+    expect(await main(['convert', tar, join(dir, 'p-file.vhd')])).toBe(0);
+    expect(readFileSync(join(dir, 'p.vhd')).equals(readFileSync(join(dir, 'p-file.vhd')))).toBe(true);
+  });
+
   it('draws a progress bar on a terminal', async () => {
     const cli = await bundleConverterCli(repo);
     const tar = join(dir, 'd.tar');

@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { isLcowError } from '../../src/errors.js';
 import { readFileChunks } from '../../src/layer/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'file-chunks-'));
@@ -55,6 +57,37 @@ describe('readFileChunks', () => {
       expect(chunk.length).toBe(4096);
       break;
     }
+    expect(openFds()).toBe(before);
+  });
+
+  it('reads a named pipe in order (no offsets there), through fresh buffers', async () => {
+    const { path: source, data } = file('piped', 4096 * 30 + 11);
+    const fifo = join(dir, 'fifo');
+    await new Promise<void>((res, rej) => spawn('mkfifo', [fifo]).on('exit', (c) => (c === 0 ? res() : rej(new Error(`mkfifo ${c}`)))));
+    const feeder = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', source, fifo]);
+    const fed = new Promise((r) => feeder.on('exit', r));
+    const parts: Buffer[] = [];
+    for await (const chunk of readFileChunks(fifo, { chunkSize: 4096, readAhead: 4 })) parts.push(chunk); // kept, not copied
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
+    expect(await fed).toBe(0);
+  });
+
+  it('a missing file is ENOTFOUND, an unreadable one EIO, both naming the path', async () => {
+    const errOf = async (path: string): Promise<unknown> => {
+      try {
+        for await (const _ of readFileChunks(path)) void _;
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    const missing = await errOf(join(dir, 'nope.tar'));
+    expect(isLcowError(missing) && [missing.code, missing.context.path]).toEqual(['ENOTFOUND', join(dir, 'nope.tar')]);
+    const sub = join(dir, 'a-directory');
+    mkdirSync(sub);
+    const before = openFds();
+    const isDir = await errOf(sub);
+    expect(isLcowError(isDir) && [isDir.code, isDir.context.path, isDir.context.errno]).toEqual(['EIO', sub, 'EISDIR']);
     expect(openFds()).toBe(before);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Is process `pid` alive? Signal 0 checks without touching it; EPERM means
- * it exists but belongs to someone else — alive all the same. Used by
- * whatever names its owner by pid in a file (the data-root lock, template
- * build locks) to tell a live holder from a dead one.
+ * it exists but belongs to someone else — alive all the same. Used where a
+ * pid file names an owner (the data root's `root.pid`, for its EBUSY
+ * message) to tell a live holder from a dead one.
  */
 export function processAlive(pid: number): boolean {
   try {

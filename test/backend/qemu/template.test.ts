@@ -1,7 +1,8 @@
 // VM templates without VMs: what the key covers, when a template is used,
 // rebuilt or ignored, and that a build leaves nothing but the template (the
 // QEMU side is a fake `build` writing the two files).
-import { mkdir, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, rename, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { judgeTemplate, templateDir, templateKey, templateShape, type TemplateInputs } from '../../../src/backend/qemu/template/key.js';
@@ -11,6 +12,30 @@ import type { VmSpec } from '../../../src/backend/types.js';
 import { tempDir } from '../../helpers/vm.js';
 import { testVmSpec } from '../../helpers/vm-spec.js';
 import { warningsLogger } from '../../helpers/warnings-logger.js';
+import { tryLockFile } from '../../../src/file-lock.js';
+
+/**
+ * Another process holding `file`'s kernel lock (util-linux flock(1) exec'ing
+ * `cat`: one process, no children to inherit the lock) until finish() (its
+ * stdin ends) or kill() (SIGKILL). Both resolve once it is gone; holdLock
+ * resolves once the lock is held.
+ */
+async function holdLock(file: string): Promise<{ finish(): Promise<void>; kill(): Promise<void> }> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const child = spawn('flock', ['-x', '--no-fork', file, 'cat'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const gone = new Promise<void>((r) => child.once('exit', () => r()));
+  for (let i = 0; ; i++) {
+    const probe = await tryLockFile(file);
+    if (probe === 'busy') break;
+    await probe.release();
+    if (i > 200) throw new Error('flock(1) never took the lock');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return {
+    finish: () => (child.stdin.end(), gone),
+    kill: () => (child.kill('SIGKILL'), gone),
+  };
+}
 
 const spec = testVmSpec({
   id: 'a',
@@ -177,30 +202,69 @@ describe('TemplateStore', () => {
     expect((await listing()).sort()).toEqual([templateKey(shapes[0]!), templateKey(shapes[2]!)].sort());
   });
 
-  it('takes over the lock and temp folders of a builder that died', async () => {
+  it('a builder that died is no obstacle: its lock went with it, its temp folders are removed', async () => {
     const dir = templateDir(root, key);
-    await mkdir(`${dir}.lock`, { recursive: true });
-    await writeFile(`${dir}.lock/pid`, '999999');
+    await mkdir(path.dirname(dir), { recursive: true });
+    await writeFile(`${dir}.flock`, ''); // a lock file nobody holds, as a killed builder leaves it
     await mkdir(`${dir}.tmp-999999-dead`);
-    const s = new TemplateStore({ cacheRoot: root, logger, pidAlive: () => false });
-    expect(await s.acquire(shape, recipe())).toBeDefined();
+    expect(await store().acquire(shape, recipe())).toBeDefined();
     expect(await listing()).toEqual([key]);
   });
 
-  it('waits for a live builder of another process, then uses its template', async () => {
+  it('waits while another process holds the build lock, then uses the template it made', async () => {
     const dir = templateDir(root, key);
-    await mkdir(`${dir}.lock`, { recursive: true });
-    await writeFile(`${dir}.lock/pid`, '4242');
-    const waiting = new TemplateStore({ cacheRoot: root, logger, pidAlive: () => true }).acquire(shape, recipe());
-    await new Promise((r) => setTimeout(r, 300));
+    const other = await holdLock(`${dir}.flock`);
+    try {
+      const waiting = store().acquire(shape, recipe());
+      await new Promise((r) => setTimeout(r, 300));
+      expect(builds).toBe(0);
+      // the other process finishes: its template appears, then its lock goes
+      const elsewhere = await tempDir('lcow-template-unit-');
+      const made = await new TemplateStore({ cacheRoot: elsewhere.dir, logger }).acquire(shape, recipe());
+      await rename(made!.dir, dir);
+      await elsewhere.cleanup();
+      await other.finish();
+      expect((await waiting)?.buildId).toBe(made!.buildId);
+      expect(builds).toBe(1);
+    } finally {
+      await other.kill();
+    }
+  });
+
+  it('a builder killed while holding the lock (SIGKILL) frees it: the waiter builds', async () => {
+    const other = await holdLock(`${templateDir(root, key)}.flock`);
+    const waiting = store().acquire(shape, recipe());
+    await new Promise((r) => setTimeout(r, 200));
     expect(builds).toBe(0);
-    // the other process finishes: its template appears, its lock goes
-    const elsewhere = await tempDir('lcow-template-unit-');
-    const made = await new TemplateStore({ cacheRoot: elsewhere.dir, logger }).acquire(shape, recipe());
-    await rename(made!.dir, dir);
-    await rm(`${dir}.lock`, { recursive: true });
-    await elsewhere.cleanup();
-    expect((await waiting)?.buildId).toBe(made!.buildId);
+    await other.kill();
+    expect(await waiting).toBeDefined();
     expect(builds).toBe(1);
+    expect(await listing()).toEqual([key]);
+  });
+
+  it('gives up after lockWaitMs: a warning and a cold boot, never an error', async () => {
+    const other = await holdLock(`${templateDir(root, key)}.flock`);
+    try {
+      expect(await new TemplateStore({ cacheRoot: root, logger, lockWaitMs: 300 }).acquire(shape, recipe())).toBeUndefined();
+      expect(warnings).toEqual(['no VM template: cold boot']);
+      expect(builds).toBe(0);
+    } finally {
+      await other.kill();
+    }
+  });
+
+  it('pruning skips a template another process is rebuilding', async () => {
+    const s = new TemplateStore({ cacheRoot: root, logger, keep: 1 });
+    const [first, second] = [1, 2].map((cpus) => shapeOf({ ...spec, cpus }));
+    await s.acquire(first!, recipe());
+    const other = await holdLock(`${templateDir(root, templateKey(first!))}.flock`);
+    try {
+      await s.acquire(second!, recipe()); // keep 1: would remove the first, but its lock is held
+      expect((await listing()).sort()).toEqual([templateKey(first!), `${templateKey(first!)}.flock`, templateKey(second!)].sort());
+    } finally {
+      await other.kill();
+    }
+    await s.acquire(shapeOf({ ...spec, cpus: 3 }), recipe()); // now nothing holds it: both older ones go
+    expect(await listing()).toEqual([templateKey(shapeOf({ ...spec, cpus: 3 }))]);
   });
 });

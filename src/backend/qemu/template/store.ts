@@ -5,15 +5,17 @@
  * `meta.json` (written last).
  *
  * - A template is built in `<key>.tmp-<pid>-<random>/` and renamed into
- *   place, under a lock folder `<key>.lock/` (mkdir is atomic), so two
- *   processes never both build one and nobody sees half a template. A lock
- *   whose owner died is taken over; temp folders left by a dead builder are
- *   removed by the next one.
+ *   place, under an exclusive kernel lock on `<key>.flock` (file-lock.ts), so
+ *   two processes never both build one and nobody sees half a template. The
+ *   lock goes with its process, however that ends; temp folders left by a
+ *   dead builder are removed by the next one. The builder removes the lock
+ *   file while it still holds it, so the cache keeps only template folders.
  * - `acquire` never fails: any problem (stale, corrupt, a build that failed)
  *   is a warning and `undefined` — the caller boots cold.
  * - At most `keep` templates stay: after a build the least recently used
- *   (folder mtime, touched at each use) beyond that are removed. A VM
- *   running from a removed template keeps its private mapping of the RAM file.
+ *   (folder mtime, touched at each use) beyond that are removed, each under
+ *   its own lock (one being built elsewhere is skipped). A VM running from a
+ *   removed template keeps its private mapping of the RAM file.
  * - `discard` removes a template that failed to restore, unless it was
  *   already replaced by a newer build (buildId), so the next start rebuilds.
  */
@@ -23,7 +25,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LcowError, asError } from '../../../errors.js';
 import { componentLogger, type Logger } from '../../../log.js';
-import { processAlive } from '../../../process-alive.js';
+import { tryLockFile, type FileLock } from '../../../file-lock.js';
 import { fileSha256 } from './inputs.js';
 import {
   TEMPLATE_FILES,
@@ -61,8 +63,6 @@ export interface TemplateStoreOptions {
   keep?: number;
   /** How long to wait for another process's build (default 5 min). */
   lockWaitMs?: number;
-  /** Is this process alive? (default: signal 0) */
-  pidAlive?: (pid: number) => boolean;
 }
 
 async function sizeOf(p: string): Promise<number | undefined> {
@@ -158,7 +158,7 @@ export class TemplateStore {
   private async buildLocked(key: string, shape: TemplateShape, inputs: TemplateInputs, recipe: TemplateRecipe): Promise<TemplateFiles | undefined> {
     const dir = templateDir(this.deps.cacheRoot, key);
     await mkdir(path.dirname(dir), { recursive: true });
-    const release = await this.lock(`${dir}.lock`);
+    const lock = await this.lock(`${dir}.flock`);
     try {
       // another process may have built it while we waited
       const ready = await this.check(key, shape, inputs, false);
@@ -196,7 +196,7 @@ export class TemplateStore {
         await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
       }
     } finally {
-      await release();
+      await lock.release({ unlink: true });
     }
   }
 
@@ -206,14 +206,21 @@ export class TemplateStore {
     const names = await readdir(root).catch(() => [] as string[]);
     const used: { name: string; mtimeMs: number }[] = [];
     for (const name of names) {
-      if (!/^[0-9a-f]{24}$/.test(name) || name === current || names.includes(`${name}.lock`)) continue;
+      if (!/^[0-9a-f]{24}$/.test(name) || name === current) continue;
       const st = await stat(path.join(root, name)).catch(() => undefined);
       if (st) used.push({ name, mtimeMs: st.mtimeMs });
     }
     used.sort((a, b) => b.mtimeMs - a.mtimeMs);
     for (const { name } of used.slice(Math.max(0, (this.deps.keep ?? 8) - 1))) {
-      this.log.info({ key: name }, 'removing a least recently used VM template');
-      await rm(path.join(root, name), { recursive: true, force: true }).catch(() => undefined);
+      // Under its build lock: a template another process is rebuilding right now stays.
+      const lock = await tryLockFile(path.join(root, `${name}.flock`), 'VM template lock').catch(() => 'busy' as const);
+      if (lock === 'busy') continue;
+      try {
+        this.log.info({ key: name }, 'removing a least recently used VM template');
+        await rm(path.join(root, name), { recursive: true, force: true }).catch(() => undefined);
+      } finally {
+        await lock.release({ unlink: true });
+      }
     }
   }
 
@@ -225,31 +232,13 @@ export class TemplateStore {
     }
   }
 
-  /** mkdir-based lock; a lock whose owner process is gone is taken over. */
-  private async lock(lockDir: string): Promise<() => Promise<void>> {
+  /** The build lock of a template: waits (polling) while another process or another store in this one holds it. */
+  private async lock(lockFile: string): Promise<FileLock> {
     const deadline = Date.now() + (this.deps.lockWaitMs ?? 300_000);
-    const alive = this.deps.pidAlive ?? processAlive;
-    const owner = path.join(lockDir, 'pid');
     for (;;) {
-      try {
-        await mkdir(lockDir);
-        await writeFile(owner, String(process.pid));
-        return () => rm(lockDir, { recursive: true, force: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const pid = Number(await readFile(owner, 'utf8').catch(() => ''));
-      const age = await stat(lockDir).then(
-        (s) => Date.now() - s.mtimeMs,
-        () => 0,
-      );
-      // no pid yet: the owner is between mkdir and writeFile — unless that was long ago
-      if ((pid > 0 && !alive(pid)) || (!(pid > 0) && age > 10_000)) {
-        this.log.warn({ lockDir, pid }, 'taking over the lock of a VM template build whose process is gone');
-        await rm(lockDir, { recursive: true, force: true });
-        continue;
-      }
-      if (Date.now() >= deadline) throw new LcowError('ETIMEOUT', `timed out waiting for ${lockDir}`, { lockDir, pid });
+      const lock = await tryLockFile(lockFile, 'VM template lock');
+      if (lock !== 'busy') return lock;
+      if (Date.now() >= deadline) throw new LcowError('ETIMEOUT', `timed out waiting for ${lockFile}`, { lockFile });
       await sleep(100);
     }
   }

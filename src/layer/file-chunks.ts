@@ -54,7 +54,7 @@ export async function* readFileChunks(path: string, options: FileChunkOptions = 
   }
   try {
     // A pipe or FIFO (`<(zcat layer.tar.gz)`) has no offsets to read at: one read at a time, in order.
-    yield* regular ? readAhead(fh, size, options) : readInOrder(fh, size);
+    yield* regular ? readAhead(fh, size, options) : readInOrder(fh, size, options.ring);
   } catch (err) {
     throw isSystemError(err) ? hostFsError(err, 'cannot read the layer', { path }) : err;
   } finally {
@@ -93,20 +93,41 @@ async function* readAhead(fh: FileHandle, size: number, options: FileChunkOption
   }
 }
 
-/** Sequential reads at the current position into fresh buffers (pipes; and after a short read). */
-async function* readInOrder(fh: FileHandle, size: number, position: number | null = null): AsyncGenerator<Buffer> {
-  for (;;) {
-    const buf = Buffer.allocUnsafe(size);
-    const { bytesRead } = await fh.read(buf, 0, size, position);
-    if (bytesRead === 0) return;
-    if (position !== null) position += bytesRead;
-    yield buf.subarray(0, bytesRead);
+/**
+ * Reads one after another (a pipe's only order), one ahead of the consumer,
+ * through a ring of reused buffers with the same contract; `position` null
+ * reads wherever the descriptor is.
+ */
+async function* readInOrder(fh: FileHandle, size: number, ringSize = 4, position: number | null = null): AsyncGenerator<Buffer> {
+  const ring = Array.from({ length: Math.max(3, ringSize) }, () => Buffer.allocUnsafe(size));
+  let slot = 0;
+  let ahead: Promise<FileReadResult<Buffer>> | undefined = fh.read(ring[0]!, 0, size, position);
+  try {
+    for (;;) {
+      const { bytesRead, buffer } = await ahead;
+      ahead = undefined;
+      if (bytesRead === 0) return;
+      if (position !== null) position += bytesRead;
+      slot = (slot + 1) % ring.length;
+      ahead = fh.read(ring[slot]!, 0, size, position);
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await ahead?.catch(() => undefined); // never close the handle under a read in flight
   }
 }
 
-/** After a short read that ended at `after`: hand it out, then read on in order. */
+/**
+ * After a short read that ended at `after`: hand it out, then look for more
+ * (nearly always none: the short read was the end of the file) and, if the
+ * file grew, read on in order.
+ */
 async function* finishInOrder(fh: FileHandle, stale: Promise<FileReadResult<Buffer>>[], short: Buffer, after: number, size: number): AsyncGenerator<Buffer> {
   await Promise.all(stale.map((p) => p.catch(() => undefined)));
   yield short;
-  yield* readInOrder(fh, size, after);
+  const probe = Buffer.allocUnsafe(size);
+  const { bytesRead } = await fh.read(probe, 0, size, after);
+  if (bytesRead === 0) return;
+  yield probe.subarray(0, bytesRead);
+  yield* readInOrder(fh, size, 4, after + bytesRead);
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -60,16 +60,37 @@ describe('readFileChunks', () => {
     expect(openFds()).toBe(before);
   });
 
-  it('reads a named pipe in order (no offsets there), through fresh buffers', async () => {
+  it('reads a named pipe in order (no offsets there), through reused buffers with the same contract', async () => {
     const { path: source, data } = file('piped', 4096 * 30 + 11);
     const fifo = join(dir, 'fifo');
     await new Promise<void>((res, rej) => spawn('mkfifo', [fifo]).on('exit', (c) => (c === 0 ? res() : rej(new Error(`mkfifo ${c}`)))));
     const feeder = spawn('sh', ['-c', 'cat "$1" > "$2"', 'sh', source, fifo]);
     const fed = new Promise((r) => feeder.on('exit', r));
-    const parts: Buffer[] = [];
-    for await (const chunk of readFileChunks(fifo, { chunkSize: 4096, readAhead: 4 })) parts.push(chunk); // kept, not copied
-    expect(Buffer.concat(parts).equals(data)).toBe(true);
+    const ring = 4;
+    const held: { chunk: Buffer; at: number }[] = [];
+    const copies: Buffer[] = [];
+    let at = 0;
+    for await (const chunk of readFileChunks(fifo, { chunkSize: 4096, ring })) {
+      held.push({ chunk, at });
+      copies.push(Buffer.from(chunk));
+      at += chunk.length;
+      const old = held.length > ring - 2 ? held[held.length - 1 - (ring - 2)]! : undefined;
+      if (old) expect(old.chunk.equals(data.subarray(old.at, old.at + old.chunk.length))).toBe(true);
+    }
+    expect(Buffer.concat(copies).equals(data)).toBe(true);
     expect(await fed).toBe(0);
+  });
+
+  it('a file that grows while it is read gives the file as it was or as it became, never a gap', async () => {
+    const { path, data } = file('growing', 4096 * 2 + 100);
+    const more = randomBytes(4096 * 3);
+    const parts: Buffer[] = [];
+    for await (const chunk of readFileChunks(path, { chunkSize: 4096, readAhead: 4 })) {
+      if (parts.length === 0) appendFileSync(path, more);
+      parts.push(Buffer.from(chunk));
+    }
+    const got = Buffer.concat(parts);
+    expect(got.equals(data) || got.equals(Buffer.concat([data, more]))).toBe(true);
   });
 
   it('a missing file is ENOTFOUND, an unreadable one EIO, both naming the path', async () => {

@@ -7,7 +7,9 @@
  */
 import { stat } from 'node:fs/promises';
 
-export async function fileIdentity(p: string): Promise<string> {
+export async function fileIdentity(p: string, options: { device?: boolean } = {}): Promise<string> {
   const st = await stat(p, { bigint: true }).catch(() => undefined);
-  return st ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}` : '';
+  if (!st) return '';
+  // Without the device for what is kept across reboots: some file systems (btrfs, overlay) number it per mount.
+  return options.device === false ? `${st.ino}:${st.size}:${st.mtimeNs}` : `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
 }

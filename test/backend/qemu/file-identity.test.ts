@@ -28,6 +28,14 @@ describe('fileIdentity', () => {
     expect(await fileIdentity(f)).not.toBe(rewritten);
   });
 
+  it('without the device when asked (what is kept across reboots): inode, size and mtime', async () => {
+    const f = path.join(dir, 'h');
+    await writeFile(f, 'three');
+    const [withDevice, without] = await Promise.all([fileIdentity(f), fileIdentity(f, { device: false })]);
+    expect(withDevice.endsWith(`:${without}`)).toBe(true);
+    expect(without.split(':')).toHaveLength(3);
+  });
+
   it("is '' for a file that is not there", async () => {
     expect(await fileIdentity(path.join(dir, 'missing'))).toBe('');
   });

@@ -78,8 +78,8 @@ describe('template key', () => {
 describe('judgeTemplate', () => {
   const shape = shapeOf(spec);
   const key = templateKey(shape);
-  const meta = { key, shape, inputs, buildId: 'b1', stateBytes: 10, stateSha256: 'abc', ramBytes: 512 << 20, builtAt: '', buildMs: 1 };
-  const good = { meta, stateBytes: 10, ramBytes: 512 << 20, stateSha256: 'abc' };
+  const meta = { key, shape, inputs, buildId: 'b1', stateBytes: 10, stateSha256: 'abc', ramBytes: 512 << 20, ramIdentity: '7:512:1', builtAt: '', buildMs: 1 };
+  const good = { meta, stateBytes: 10, ramBytes: 512 << 20, ramIdentity: '7:512:1', stateSha256: 'abc' };
 
   it('uses a template whose files and inputs match', () => {
     expect(judgeTemplate(good, key, shape, inputs)).toMatchObject({ use: true });
@@ -98,6 +98,12 @@ describe('judgeTemplate', () => {
     expect(judgeTemplate({ ...good, stateBytes: 5 }, key, shape, inputs)).toMatchObject({ use: false, reason: 'corrupt' });
     expect(judgeTemplate({ ...good, stateBytes: undefined }, key, shape, inputs)).toMatchObject({ use: false, reason: 'corrupt' });
     expect(judgeTemplate({ ...good, ramBytes: 4096 }, key, shape, inputs)).toMatchObject({ use: false, reason: 'corrupt' });
+    expect(judgeTemplate({ ...good, ramIdentity: '7:512:2' }, key, shape, inputs)).toMatchObject({
+      use: false,
+      reason: 'corrupt',
+      detail: 'RAM file written to since it was built',
+    });
+    expect(judgeTemplate({ ...good, meta: { ...meta, ramIdentity: undefined } }, key, shape, inputs)).toMatchObject({ use: false, reason: 'corrupt' });
     expect(judgeTemplate({ ...good, stateSha256: 'other' }, key, shape, inputs)).toMatchObject({ use: false, reason: 'corrupt' });
     expect(judgeTemplate({ ...good, meta: null }, key, shape, inputs)).toMatchObject({ use: false, reason: 'corrupt' });
     expect(judgeTemplate({ ...good, meta: { key } }, key, shape, inputs)).toMatchObject({ use: false, reason: 'corrupt' });
@@ -170,6 +176,16 @@ describe('TemplateStore', () => {
     const t = await store().acquire(shape, recipe());
     expect(builds).toBe(2);
     expect((await readTemplate(t!.dir)).stateBytes).toBe('state 2'.length);
+    expect(warnings).toEqual(['VM template unusable: rebuilding it']);
+  });
+
+  it('rebuilds one whose RAM file was rewritten at the same size', async () => {
+    const first = await store().acquire(shape, recipe());
+    await new Promise((r) => setTimeout(r, 20)); // a later mtime, whatever the file system's clock granularity
+    await writeFile(first!.ramPath, Buffer.alloc(4096, 0xee));
+    const t = await store().acquire(shape, recipe());
+    expect(builds).toBe(2);
+    expect(t!.buildId).not.toBe(first!.buildId);
     expect(warnings).toEqual(['VM template unusable: rebuilding it']);
   });
 

@@ -19,7 +19,7 @@ import path from 'node:path';
 import type { VmSpec } from '../../types.js';
 
 /** Bump when the files or the way they are made change: older templates become stale. */
-export const TEMPLATE_FORMAT = 1;
+export const TEMPLATE_FORMAT = 2;
 
 /** A template's files; `gcs` only in gcs mode (the negotiated bridge state, read at restore: missing or bad → a cold boot). */
 export const TEMPLATE_FILES = Object.freeze({ state: 'state', ram: 'ram', meta: 'meta.json', gcs: 'gcs.json' });
@@ -58,6 +58,13 @@ export interface TemplateMeta {
   stateBytes: number;
   stateSha256: string;
   ramBytes: number;
+  /**
+   * The RAM file's inode, size and mtime when the build finished
+   * (file-identity.ts): a RAM file written to since — even at the same size —
+   * is corrupt. Not a content hash: reading 100–200 MiB at every start would
+   * cost more than restoring saves (a restore takes ~0.2 s). Format 2.
+   */
+  ramIdentity: string;
   builtAt: string;
   /** Cold boot to agent-ready plus saving, ms. */
   buildMs: number;
@@ -105,6 +112,8 @@ export interface FoundTemplate {
   meta?: unknown;
   stateBytes?: number;
   ramBytes?: number;
+  /** See TemplateMeta.ramIdentity ('' when the file is missing). */
+  ramIdentity?: string;
   /** sha256 of the state file (small: device state only). */
   stateSha256?: string;
 }
@@ -120,6 +129,7 @@ function isMeta(m: unknown): m is TemplateMeta {
     typeof o.stateBytes === 'number' &&
     typeof o.stateSha256 === 'string' &&
     typeof o.ramBytes === 'number' &&
+    typeof o.ramIdentity === 'string' &&
     typeof o.inputs === 'object' &&
     o.inputs !== null &&
     typeof o.shape === 'object' &&
@@ -144,6 +154,7 @@ export function judgeTemplate(found: FoundTemplate, key: string, shape: Template
     return { use: false, reason: 'corrupt', detail: `state file is ${found.stateBytes ?? 'missing'}, expected ${meta.stateBytes} bytes` };
   if (found.ramBytes !== meta.ramBytes)
     return { use: false, reason: 'corrupt', detail: `RAM file is ${found.ramBytes ?? 'missing'}, expected ${meta.ramBytes} bytes` };
+  if (found.ramIdentity !== meta.ramIdentity) return { use: false, reason: 'corrupt', detail: 'RAM file written to since it was built' };
   if (found.stateSha256 !== meta.stateSha256) return { use: false, reason: 'corrupt', detail: 'state file content changed' };
   return { use: true, meta };
 }

@@ -26,6 +26,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { LcowError, asError } from '../../../errors.js';
 import { componentLogger, type Logger } from '../../../log.js';
 import { tryLockFile, type FileLock } from '../../../file-lock.js';
+import { fileIdentity } from '../file-identity.js';
 import { fileSha256 } from './inputs.js';
 import {
   TEMPLATE_FILES,
@@ -93,6 +94,7 @@ export async function readTemplate(dir: string): Promise<FoundTemplate> {
     meta: await readMeta(dir),
     stateBytes: await sizeOf(statePath),
     ramBytes: await sizeOf(path.join(dir, TEMPLATE_FILES.ram)),
+    ramIdentity: await fileIdentity(path.join(dir, TEMPLATE_FILES.ram), { device: false }),
     stateSha256: await fileSha256(statePath).catch(() => undefined),
   };
 }
@@ -171,7 +173,7 @@ export class TemplateStore {
         const t0 = Date.now();
         await recipe.build(files);
         const found = await readTemplate(tmp);
-        if (found.stateBytes === undefined || found.ramBytes === undefined || found.stateSha256 === undefined) {
+        if (found.stateBytes === undefined || found.ramBytes === undefined || !found.ramIdentity || found.stateSha256 === undefined) {
           throw new LcowError('EIO', 'the template build left no state or RAM file', { dir: tmp });
         }
         const meta: TemplateMeta = {
@@ -182,6 +184,7 @@ export class TemplateStore {
           stateBytes: found.stateBytes,
           stateSha256: found.stateSha256,
           ramBytes: found.ramBytes,
+          ramIdentity: found.ramIdentity, // rename() below keeps the inode and mtime
           builtAt: new Date().toISOString(),
           buildMs: Date.now() - t0,
         };

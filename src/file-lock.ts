@@ -6,7 +6,7 @@
  * A kernel lock, because it goes when its process goes, however that
  * happens: no stale lock to break, no pid to guess about (a lock folder with
  * a pid file in it needs both, and two waiters can both "take over" the same
- * dead owner's folder). POSIX: flock(2) through koffi (Node has no flock).
+ * dead owner's folder). POSIX: flock(2) (libc.ts; Node has no flock).
  * Windows: the file opened with no sharing (libuv's UV_FS_O_EXLOCK); a
  * second open fails with EBUSY.
  *
@@ -18,6 +18,7 @@
  */
 import fs from 'node:fs';
 import { LcowError, hostFsError } from './errors.js';
+import { loadLibc } from './libc.js';
 
 export interface FileLock {
   readonly path: string;
@@ -29,23 +30,6 @@ const LOCK_EX = 2;
 const LOCK_NB = 4;
 /** libuv's share-nothing open flag on Windows (fs.constants.UV_FS_O_EXLOCK where Node exports it). */
 const UV_FS_O_EXLOCK = (fs.constants as unknown as Record<string, number | undefined>).UV_FS_O_EXLOCK ?? 0x10000000;
-
-interface Flock {
-  flock(fd: number, operation: number): number;
-  errno(): number;
-  wouldBlock: number;
-}
-let flockApi: Promise<Flock> | undefined;
-
-/** libc's flock, loaded on first use (koffi is a native module; nothing loads at import). */
-function loadFlock(): Promise<Flock> {
-  flockApi ??= import('koffi').then(({ default: koffi }) => {
-    // dlopen(NULL): the process itself, which has libc loaded (glibc, musl, macOS alike).
-    const flock = koffi.load(null).func('int flock(int, int)') as (fd: number, operation: number) => number;
-    return { flock, errno: () => koffi.errno(), wouldBlock: koffi.os.errno.EWOULDBLOCK ?? 11 };
-  });
-  return flockApi;
-}
 
 /**
  * Take the exclusive lock on `file` (created, mode 0600, when missing)
@@ -84,17 +68,17 @@ async function openLocked(file: string, what: string): Promise<fs.promises.FileH
       throw hostFsError(err, `cannot open the ${what} ${file}`, { file });
     }
   }
-  const api = await loadFlock();
+  const libc = await loadLibc();
   let fh: fs.promises.FileHandle;
   try {
     fh = await fs.promises.open(file, 'a', 0o600);
   } catch (err) {
     throw hostFsError(err, `cannot open the ${what} ${file}`, { file });
   }
-  if (api.flock(fh.fd, LOCK_EX | LOCK_NB) === 0) return fh;
-  const errno = api.errno();
+  if (libc.flock(fh.fd, LOCK_EX | LOCK_NB) === 0) return fh;
+  const errno = libc.errno();
   await fh.close();
-  if (errno === api.wouldBlock) return 'busy';
+  if (errno === libc.EWOULDBLOCK) return 'busy';
   throw new LcowError('EIO', `cannot lock ${file}: flock errno ${errno}`, { file, errno });
 }
 

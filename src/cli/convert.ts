@@ -7,6 +7,7 @@
  * --no-sync skips the fsync of the image and its directory (the rename is
  * still atomic): for a scratch image, or to compare with tools that do not sync.
  */
+import { fstatSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { LcowError } from '../errors.js';
 import type { ConvertResult } from '../layer/index.js';
@@ -100,6 +101,12 @@ export async function run(argv: string[]): Promise<number> {
   const { convertTarToExt4, readFileChunks } = await import('../layer/index.js');
   // Reused read buffers (see readFileChunks): ~30 MiB less peak RSS than a ReadStream.
   if (args.input !== '-') input = readFileChunks(args.input);
+  // `… | lcow convert - out.vhd`: a pipe read the same way (through a new open of it, which
+  // is blocking whatever fd 0's flags are) instead of process.stdin's fresh 64 KiB buffers —
+  // measured on a 588 MiB tar: 1.38 s and 63.7 MiB through process.stdin. Other stdins
+  // (a socket, which cannot be opened by path; a redirected file, read from its current
+  // offset) stay on process.stdin.
+  else if (stdinIsFifo()) input = readFileChunks('/dev/stdin');
   const bar = new ProgressBar({ stream: process.stderr, totalBytes, label: 'convert' });
   const controller = new AbortController();
   const onSigint = () => controller.abort();
@@ -123,5 +130,14 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   } finally {
     process.removeListener('SIGINT', onSigint);
+  }
+}
+
+function stdinIsFifo(): boolean {
+  if (process.platform !== 'linux') return false;
+  try {
+    return fstatSync(0).isFIFO();
+  } catch {
+    return false;
   }
 }

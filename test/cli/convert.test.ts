@@ -82,6 +82,17 @@ describe('lcow convert as a process', () => {
     expect(e2fsck(out).status).toBe(0);
   });
 
+  it('reads the tar from a shell pipe on stdin ("cat … | lcow convert -"): the same image as from the file', async () => {
+    const cli = await bundleConverterCli(repo);
+    const tar = join(dir, 'sp.tar');
+    pyTar(tar, 'pax', richMembers());
+    const r = spawnSync('sh', ['-c', 'cat "$1" | exec "$2" "$3" - "$4" --json', 'sh', tar, process.execPath, cli, join(dir, 'sp.vhd')]);
+    expect(r.status, r.stderr.toString()).toBe(0);
+    expect(JSON.parse(r.stdout.toString())).toMatchObject({ entries: 33 });
+    expect(await main(['convert', tar, join(dir, 'sp-file.vhd')])).toBe(0);
+    expect(readFileSync(join(dir, 'sp.vhd')).equals(readFileSync(join(dir, 'sp-file.vhd')))).toBe(true);
+  });
+
   it('reads the tar from a named pipe (what `<(zcat layer.tar.gz)` gives): the same image as from the file', async () => {
     const cli = await bundleConverterCli(repo);
     const tar = join(dir, 'p.tar');

@@ -9,8 +9,11 @@
  *
  * Why several reads ahead: each read is a round trip through libuv's thread
  * pool. With one read ahead the converter waited 150–200 ms for reads on a
- * 588 MiB /usr tar (of ~0.6 s); with four ahead, ~80 ms, and the wall time
- * fell 8% (issue 11, round 4; the measurements are in layer/README.md).
+ * 588 MiB /usr tar (of ~0.6 s); with four 256 KiB reads ahead, ~80 ms, and
+ * the wall time fell 8%. Why 512 KiB reads: every round trip wakes a pool
+ * thread and is woken back, ~10% of the main thread's time in the kernel on
+ * this VM; with 512 KiB reads (three ahead) and 1 MiB write batches, 5% less
+ * wall time on that tar for 2.5 MiB more (issue 11, round 4; layer/README.md).
  *
  * The contract that makes reuse safe: a chunk stays valid while the consumer
  * pulls up to `ring - 2` further chunks (the buffers after those are being
@@ -26,18 +29,18 @@ import { hostFsError, isSystemError } from '../errors.js';
 import { loadLibc } from '../libc.js';
 
 export interface FileChunkOptions {
-  /** Bytes per read. Default 256 KiB (one content-digest segment). */
+  /** Bytes per read. Default 512 KiB (two content-digest segments: a multiple keeps reads aligned to them). */
   chunkSize?: number;
   /** Buffers the consumer may still hold: a chunk stays valid while it pulls `ring - 2` more. Default 4 (≥ 3). */
   ring?: number;
-  /** Reads in flight ahead of the consumer. Default 4 (≥ 1). */
+  /** Reads in flight ahead of the consumer. Default 3 (≥ 1). */
   readAhead?: number;
   /** Called when the file handle is open, with its size (for progress bars). */
   onOpen?: (sizeBytes: number) => void;
 }
 
 export async function* readFileChunks(path: string, options: FileChunkOptions = {}): AsyncGenerator<Buffer> {
-  const size = options.chunkSize ?? 256 * 1024;
+  const size = options.chunkSize ?? 512 * 1024;
   let fh: FileHandle;
   let regular: boolean;
   try {
@@ -65,7 +68,7 @@ export async function* readFileChunks(path: string, options: FileChunkOptions = 
 }
 
 async function* readAhead(fh: FileHandle, size: number, options: FileChunkOptions): AsyncGenerator<Buffer> {
-  const depth = Math.max(1, options.readAhead ?? 4);
+  const depth = Math.max(1, options.readAhead ?? 3);
   // `depth` buffers being filled, plus the ones the consumer may hold.
   const ring = Array.from({ length: Math.max(3, options.ring ?? 4) + depth - 1 }, () => Buffer.allocUnsafe(size));
   const ahead: Promise<FileReadResult<Buffer>>[] = [];

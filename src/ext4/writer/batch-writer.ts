@@ -1,6 +1,8 @@
 /**
  * Append-only, batched positional writes to a file handle. Small files are
- * coalesced into large writes (512 KiB by default: 1 MiB measured no faster).
+ * coalesced into large writes (1 MiB by default: each write is a round trip
+ * through libuv's pool, and with the reads at 512 KiB, 1 MiB batches cut
+ * the converter's wall time by 5% against 512 KiB ones).
  * Several batches may be in flight while the next one fills (`depth`
  * buffers in all): a layer alternates between stretches of large files,
  * where the writer thread sets the pace, and stretches of small ones, where
@@ -30,9 +32,9 @@ export class BatchWriter {
   constructor(
     private readonly fh: FileHandle,
     start: number,
-    batchSize = 512 * 1024,
+    batchSize = 1024 * 1024,
     /** Buffers in all (≥ 2): one filling, the others being written. */
-    depth = 4,
+    depth = 3,
   ) {
     this.buf = Buffer.allocUnsafe(batchSize);
     for (let i = 1; i < Math.max(2, depth); i++) this.free.push(Buffer.allocUnsafe(batchSize));

@@ -14,6 +14,10 @@
  *   lcow --no-sync  the same without the fsyncs: like for like with the Go tool
  *   lcow (V8 defaults)  LCOW_V8_DEFAULTS=1: without the V8 flags the CLI sets for
  *             itself (src/cli/lean-heap.ts), to show what they buy
+ *   go | and lcow --no-sync |  the layer through a pipe (`cat layer.tar | …`, the
+ *             Go tool reading its stdin, lcow `-`), on the plain tars: how a
+ *             pull that streams a decompressed layer feeds a converter. Their
+ *             "vs go" is against `go |`; both include cat's CPU.
  *
  * Inputs: a rootfs-like tar (files from this machine's /usr, ≥150 MiB and
  * ≥5,000 entries), a node_modules-like tar (this repo's node_modules: many
@@ -34,6 +38,8 @@ import { median, timeProcess, type ProcessSample } from './measure.js';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULTS = 'lcow (V8 defaults)';
 const NO_SYNC = 'lcow --no-sync';
+const GO_PIPE = 'go |';
+const LCOW_PIPE = 'lcow --no-sync |';
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const PEER = process.env.PEER_TAR2EXT4;
 const work = mkdtempSync(join(process.env.BENCH_TMP ?? tmpdir(), 'lcow-bench-'));
@@ -144,10 +150,12 @@ async function main(): Promise<void> {
   edgeTar(edge);
   inputs.push({ name: 'edge + 3 GiB sparse', tar: edge, whiteouts: true });
 
-  const tools = ['cat', 'tar+mkfs', ...(PEER ? ['go'] : []), 'lcow', NO_SYNC, DEFAULTS];
+  const allTools = ['cat', 'tar+mkfs', ...(PEER ? ['go'] : []), 'lcow', NO_SYNC, DEFAULTS, ...(PEER ? [GO_PIPE] : []), LCOW_PIPE];
   const rows: string[][] = [];
   const syncCosts: string[] = [];
   for (const { name, tar, whiteouts } of inputs) {
+    // Piped rows for the plain tars only: on the edge layer the Go tool's 3 GiB of zeros would be written twice more.
+    const tools = whiteouts ? allTools.filter((t) => t !== GO_PIPE && t !== LCOW_PIPE) : allTools;
     const size = statSync(tar).size;
     const entries = countEntries(tar);
     const imgSize = `${Math.ceil((size * 1.4) / 1024 / 1024) + 64}M`;
@@ -182,6 +190,14 @@ async function main(): Promise<void> {
           console.error(`${name}: image ${mib(statSync(out).size)} MiB long, ${mib(used)} MiB on disk (the sparse file stays sparse)`);
         rmSync(raw, { force: true });
       }
+      if (tools.includes(LCOW_PIPE)) {
+        rmSync(out, { force: true });
+        if (PEER) {
+          samples[GO_PIPE]!.push(timeProcess(['sh', '-c', 'cat "$1" | "$2" -o "$3" -vhd', 'sh', tar, PEER, out]));
+          rmSync(out, { force: true });
+        }
+        samples[LCOW_PIPE]!.push(timeProcess(['sh', '-c', 'cat "$1" | "$2" "$3" convert - "$4" --no-sync', 'sh', tar, process.execPath, converter, out]));
+      }
       rmSync(out, { force: true });
     }
     const synced = median(samples.lcow!.map((s) => s.wall));
@@ -189,9 +205,11 @@ async function main(): Promise<void> {
     syncCosts.push(`${name} ${(synced - unsynced).toFixed(2)} s`);
     const base = median(samples['tar+mkfs']!.map((s) => s.wall));
     const go = PEER ? median(samples.go!.map((s) => s.wall)) : undefined;
+    const goPipe = PEER && tools.includes(GO_PIPE) ? median(samples[GO_PIPE]!.map((s) => s.wall)) : undefined;
     for (const tool of tools) {
       const s = samples[tool]!;
       const wall = median(s.map((x) => x.wall));
+      const peer = tool === LCOW_PIPE || tool === GO_PIPE ? goPipe : go;
       rows.push([
         name,
         `${mib(size)} MiB / ${entries}`,
@@ -199,7 +217,7 @@ async function main(): Promise<void> {
         wall.toFixed(2),
         median(s.map((x) => x.cpu)).toFixed(2),
         (wall / base).toFixed(2) + '×',
-        go === undefined ? '-' : (wall / go).toFixed(2) + '×',
+        peer === undefined ? '-' : (wall / peer).toFixed(2) + '×',
         (median(s.map((x) => x.rssKiB)) / 1024).toFixed(1),
         (size / 1024 / 1024 / wall).toFixed(0),
       ]);

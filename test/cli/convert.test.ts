@@ -82,39 +82,29 @@ describe('lcow convert as a process', () => {
     expect(e2fsck(out).status).toBe(0);
   });
 
-  it('reads the tar from a shell pipe on stdin ("cat … | lcow convert -"): the same image as from the file', async () => {
+  /**
+   * Runs `script` under sh with $1 the tar, $2 node, $3 the bundled CLI, $4 the output
+   * (and $5 a scratch path), then checks the image equals the one converted from the file.
+   */
+  async function expectSameImageAsFile(name: string, script: string): Promise<void> {
     const cli = await bundleConverterCli(repo);
-    const tar = join(dir, 'sp.tar');
+    const tar = join(dir, `${name}.tar`);
     pyTar(tar, 'pax', richMembers());
-    const r = spawnSync('sh', ['-c', 'cat "$1" | exec "$2" "$3" - "$4" --json', 'sh', tar, process.execPath, cli, join(dir, 'sp.vhd')]);
+    const r = spawnSync('sh', ['-c', script, 'sh', tar, process.execPath, cli, join(dir, `${name}.vhd`), join(dir, `${name}.scratch`)]);
     expect(r.status, r.stderr.toString()).toBe(0);
     expect(JSON.parse(r.stdout.toString())).toMatchObject({ entries: 33 });
-    expect(await main(['convert', tar, join(dir, 'sp-file.vhd')])).toBe(0);
-    expect(readFileSync(join(dir, 'sp.vhd')).equals(readFileSync(join(dir, 'sp-file.vhd')))).toBe(true);
+    expect(await main(['convert', tar, join(dir, `${name}-file.vhd`)])).toBe(0);
+    expect(readFileSync(join(dir, `${name}.vhd`)).equals(readFileSync(join(dir, `${name}-file.vhd`)))).toBe(true);
+  }
+
+  it('reads the tar from a shell pipe on stdin ("cat … | lcow convert -"): the same image as from the file', async () => {
+    await expectSameImageAsFile('sp', 'cat "$1" | exec "$2" "$3" - "$4" --json');
   });
 
   it('reads the tar from a named pipe (what `<(zcat layer.tar.gz)` gives): the same image as from the file', async () => {
-    const cli = await bundleConverterCli(repo);
-    const tar = join(dir, 'p.tar');
-    pyTar(tar, 'pax', richMembers());
-    const fifo = join(dir, 'p.fifo');
-    execFileSync('mkfifo', [fifo]);
-    // The shell feeds the pipe while the converter reads it (no offsets to read at); the
+    // The shell feeds the pipe ($5) while the converter reads it (no offsets to read at); the
     // feeder gives up after 30 s, so a converter that never opens the pipe cannot hang the test.
-    const r = spawnSync('sh', [
-      '-c',
-      'timeout 30 sh -c \'cat "$1" > "$2"\' sh "$1" "$2" & exec "$3" "$4" "$2" "$5" --json',
-      'sh',
-      tar,
-      fifo,
-      process.execPath,
-      cli,
-      join(dir, 'p.vhd'),
-    ]);
-    expect(r.status, r.stderr.toString()).toBe(0);
-    expect(JSON.parse(r.stdout.toString())).toMatchObject({ entries: 33 });
-    expect(await main(['convert', tar, join(dir, 'p-file.vhd')])).toBe(0);
-    expect(readFileSync(join(dir, 'p.vhd')).equals(readFileSync(join(dir, 'p-file.vhd')))).toBe(true);
+    await expectSameImageAsFile('p', 'mkfifo "$5" && { timeout 30 sh -c \'cat "$1" > "$2"\' sh "$1" "$5" & } && exec "$2" "$3" "$5" "$4" --json');
   });
 
   it('draws a progress bar on a terminal', async () => {

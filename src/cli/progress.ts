@@ -19,7 +19,7 @@ export interface ProgressOptions {
   label?: string;
   /** Redraws per second at most. Default 10. */
   maxHz?: number;
-  /** Milliseconds, monotonic. Default performance.now. */
+  /** Milliseconds, monotonic. Default: process.hrtime (performance.now would load perf_hooks, ~1.5 ms of every CLI start). */
   now?: () => number;
 }
 
@@ -40,6 +40,10 @@ export function formatBytes(n: number): string {
   return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${UNITS[i]}`;
 }
 
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 export class ProgressBar {
   private readonly stream: ProgressStream;
   private readonly enabled: boolean;
@@ -56,7 +60,7 @@ export class ProgressBar {
     this.stream = options.stream ?? process.stderr;
     this.enabled = this.stream.isTTY === true;
     this.interval = 1000 / (options.maxHz ?? 10);
-    this.now = options.now ?? (() => performance.now());
+    this.now = options.now ?? monotonicMs;
     this.start = this.now();
   }
 

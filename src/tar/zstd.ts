@@ -6,7 +6,6 @@
  * truncated stream; and with neither available, an EUNSUPPORTED that says
  * what to install.
  */
-import { spawn } from 'node:child_process';
 import { drainedOrClosed } from '../drained.js';
 import { findProgram } from '../find-program.js';
 import * as zlib from 'node:zlib';
@@ -69,6 +68,8 @@ export async function* decompressZstd(input: AsyncIterable<Buffer>): AsyncGenera
  * (the consumer returns, or the input fails) kills the process.
  */
 async function* throughProgram(input: AsyncIterable<Buffer>, program: string): AsyncGenerator<Buffer> {
+  // Loaded here, not at the top: child_process (with net, dgram, …) is ~2 ms of every `lcow convert` start, and only this path needs it.
+  const { spawn } = await import('node:child_process');
   const child = spawn(program, ['-dcq'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('close', (code, signal) => resolve({ code, signal })),

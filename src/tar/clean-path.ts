@@ -23,12 +23,18 @@ export type CleanResult = { ok: true; path: string } | { ok: false; problem: Pat
  * '.' or '..' component, no component long enough to pass 255 bytes (at most
  * 3 bytes per UTF-16 unit, so 85 units cannot). Such a name, less a leading
  * './' and a trailing '/', is its own path: no split and join per entry.
+ * The component-length pattern only runs on names longer than 85 units: as
+ * one alternation with the rest it was tried at every position of every
+ * name (4–5× the time of the two tests apart, on /usr and node_modules names).
  */
-const NOT_CLEAN = /\0|^\/|\/\/|(?:^|\/)\.\.?(?:\/|$)|[^/]{86}/;
+const NOT_CLEAN = /\0|^\/|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
+const LONG_COMPONENT = /[^/]{86}/;
 
 export function cleanPath(name: string): CleanResult {
   const short = name.startsWith('./') ? name.slice(2) : name;
-  if (!NOT_CLEAN.test(short)) return { ok: true, path: short.endsWith('/') ? short.slice(0, -1) : short };
+  if (!NOT_CLEAN.test(short) && !(short.length > 85 && LONG_COMPONENT.test(short))) {
+    return { ok: true, path: short.endsWith('/') ? short.slice(0, -1) : short };
+  }
   return cleanPathBySplitting(name);
 }
 

@@ -77,6 +77,9 @@ export function metaFromEntry(m: EntryMeta): NodeMeta {
 
 export class Namespace {
   private seq = 0;
+  /** resolveParent's last parent directory and its path. */
+  private lastParentPath = '';
+  private lastParent: DirNode | undefined;
   readonly root: DirNode;
   readonly lostFound: DirNode;
 
@@ -97,13 +100,22 @@ export class Namespace {
     return d;
   }
 
-  /** Split a clean relative path into its parent directory (created as needed) and last name. */
+  /**
+   * Split a clean relative path into its parent directory (created as needed) and last name.
+   * A tar lists a directory's members together, so the last parent is kept:
+   * the next entry usually has the same one and skips the walk from the
+   * root. Safe because a directory, once bound at a path, stays there (no
+   * entry may replace a directory with a non-directory, and nothing is removed).
+   */
   private resolveParent(path: string, tarName: string): { dir: DirNode; name: string } {
-    const parts = path.split('/');
-    const name = parts.pop() as string;
+    const slash = path.lastIndexOf('/');
+    const name = slash < 0 ? path : path.slice(slash + 1);
     checkName(name, tarName);
+    if (slash < 0) return { dir: this.root, name };
+    const parentPath = path.slice(0, slash);
+    if (parentPath === this.lastParentPath && this.lastParent !== undefined) return { dir: this.lastParent, name };
     let dir = this.root;
-    for (const part of parts) {
+    for (const part of parentPath.split('/')) {
       const next = dir.children.get(part);
       if (next === undefined) {
         // Names already in the tree were checked when they were bound: only a new one is.
@@ -118,6 +130,8 @@ export class Namespace {
         dir = next;
       }
     }
+    this.lastParentPath = parentPath;
+    this.lastParent = dir;
     return { dir, name };
   }
 

@@ -177,6 +177,28 @@ describe('Ext4Writer: layer semantics', () => {
     expect(dump(image, '/a/b/c', tmp).toString()).toBe('deep');
   });
 
+  it('puts each entry in its own parent when parents alternate (the last parent is remembered, not assumed)', async () => {
+    const image = img();
+    await writeImage(image, [
+      file('a/x', 'ax'),
+      file('b/y', 'by'),
+      file('a/z', 'az'),
+      file('a/sub/w', 'asw'),
+      file('a/v', 'av'),
+      file('top', 'top'),
+      file('a/u', 'au'),
+      dir('a', { mode: 0o700 }),
+      file('a/t', 'at'),
+    ]);
+    expectFsckClean(image);
+    for (const [p, body] of [['/a/x', 'ax'], ['/b/y', 'by'], ['/a/z', 'az'], ['/a/sub/w', 'asw'], ['/a/v', 'av'], ['/top', 'top'], ['/a/u', 'au'], ['/a/t', 'at']]) {
+      expect(dump(image, p!, tmp).toString()).toBe(body);
+    }
+    expect(debugfs(image, 'ls /a')).not.toMatch(/\by\b/);
+    expect(stat(image, '/a').mode).toBe(0o700);
+    await expectCode([file('p/q', 'x'), file('r', 'y'), file('p/q/s', 'z')], 'EBADTAR', 'p/q/s');
+  });
+
   it('marks a directory opaque, creating it when absent', async () => {
     const image = img();
     await writeImage(image, [

@@ -12,7 +12,7 @@
  *   0x80 extra_isize u16  0x84 ctime_extra  0x88 mtime_extra  0x8C atime_extra
  *   0x90 crtime  0x94 crtime_extra
  */
-import { EXTRA_ISIZE, INODE_SIZE } from './constants.js';
+import { EXTRA_ISIZE } from './constants.js';
 import { decodeTime, encodeTimeInto, type EncodedTime, type Timestamp } from './timestamps.js';
 
 export type FileKind = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
@@ -91,6 +91,16 @@ export interface Inode extends Omit<InodeFields, 'crtime' | 'xattrArea'> {
 const scratchTime: EncodedTime = { lo: 0, extra: 0 };
 
 function putTime(v: DataView, t: Timestamp, loOff: number, extraOff: number): void {
+  const sec = t.sec;
+  const nsec = t.nsec;
+  // Almost every time is whole seconds in [0, 2^31) with nanoseconds in range: no clamping, epoch bits 0.
+  // Written without the general path's floating-point steps, whose results the baseline tier
+  // boxes as heap numbers (an inode has four times). The extra word is nsec << 2, as int32 bits.
+  if ((sec | 0) === sec && sec >= 0 && (nsec | 0) === nsec && nsec >= 0 && nsec < 1e9) {
+    v.setUint32(loOff, sec, true);
+    v.setInt32(extraOff, nsec << 2, true);
+    return;
+  }
   const e = encodeTimeInto(t, scratchTime);
   v.setUint32(loOff, e.lo, true);
   v.setUint32(extraOff, e.extra, true);
@@ -100,28 +110,31 @@ function putTime(v: DataView, t: Timestamp, loOff: number, extraOff: number): vo
  * Encode into `out` at `offset` (INODE_SIZE bytes, assumed zero). Through a
  * DataView: one builtin call per field, where Buffer's write methods run
  * their range checks in JavaScript — an image has an inode per member.
+ * `view`, a DataView over all of `out`, spares one per inode when many are
+ * encoded into the same buffer.
  */
-export function encodeInode(f: InodeFields, out: Buffer, offset = 0): void {
-  const v = new DataView(out.buffer, out.byteOffset + offset, INODE_SIZE);
-  v.setUint16(0x0, f.mode & 0xffff, true);
-  v.setUint16(0x2, f.uid & 0xffff, true);
-  v.setUint32(0x4, f.size % 2 ** 32, true);
-  v.setUint16(0x18, f.gid & 0xffff, true);
-  v.setUint16(0x1a, f.linksCount, true);
-  v.setUint32(0x1c, f.blocks % 2 ** 32, true);
-  v.setUint32(0x20, f.flags >>> 0, true);
-  out.set(f.iBlock.subarray(0, 60), offset + 0x28);
-  v.setUint32(0x68, f.fileAcl >>> 0, true);
-  v.setUint32(0x6c, Math.floor(f.size / 2 ** 32), true);
-  v.setUint16(0x74, Math.floor(f.blocks / 2 ** 32) & 0xffff, true);
-  v.setUint16(0x78, (f.uid >>> 16) & 0xffff, true);
-  v.setUint16(0x7a, (f.gid >>> 16) & 0xffff, true);
-  v.setUint16(0x80, EXTRA_ISIZE, true);
-  putTime(v, f.ctime, 0x0c, 0x84);
-  putTime(v, f.mtime, 0x10, 0x88);
-  putTime(v, f.atime, 0x08, 0x8c);
-  putTime(v, f.crtime, 0x90, 0x94);
-  if (f.xattrArea) out.set(f.xattrArea, offset + 128 + EXTRA_ISIZE);
+export function encodeInode(f: InodeFields, out: Buffer, offset = 0, view?: DataView): void {
+  const v = view ?? new DataView(out.buffer, out.byteOffset, out.length);
+  const o = offset;
+  v.setUint16(o + 0x0, f.mode & 0xffff, true);
+  v.setUint16(o + 0x2, f.uid & 0xffff, true);
+  v.setUint32(o + 0x4, f.size % 2 ** 32, true);
+  v.setUint16(o + 0x18, f.gid & 0xffff, true);
+  v.setUint16(o + 0x1a, f.linksCount, true);
+  v.setUint32(o + 0x1c, f.blocks % 2 ** 32, true);
+  v.setUint32(o + 0x20, f.flags >>> 0, true);
+  out.set(f.iBlock.length === 60 ? f.iBlock : f.iBlock.subarray(0, 60), o + 0x28);
+  v.setUint32(o + 0x68, f.fileAcl >>> 0, true);
+  v.setUint32(o + 0x6c, Math.floor(f.size / 2 ** 32), true);
+  v.setUint16(o + 0x74, Math.floor(f.blocks / 2 ** 32) & 0xffff, true);
+  v.setUint16(o + 0x78, (f.uid >>> 16) & 0xffff, true);
+  v.setUint16(o + 0x7a, (f.gid >>> 16) & 0xffff, true);
+  v.setUint16(o + 0x80, EXTRA_ISIZE, true);
+  putTime(v, f.ctime, o + 0x0c, o + 0x84);
+  putTime(v, f.mtime, o + 0x10, o + 0x88);
+  putTime(v, f.atime, o + 0x08, o + 0x8c);
+  putTime(v, f.crtime, o + 0x90, o + 0x94);
+  if (f.xattrArea) out.set(f.xattrArea, o + 128 + EXTRA_ISIZE);
 }
 
 /** Decode inode `ino` from its on-disk bytes (`b`, s_inode_size long); `huge`: the volume has huge_file. */

@@ -14,7 +14,7 @@ import { LcowError } from '../../errors.js';
 import type { BatchWriter } from './batch-writer.js';
 import { BLOCK_SIZE, MAX_EXTENT_LEN, MAX_LINKS, ceilDiv } from '../format/constants.js';
 import { directoryBlockCount, encodeDirectory, type DirectoryEntry } from '../format/directory.js';
-import { ROOT_CAPACITY, buildExtentTree, extentTreeBlockCount, splitLongExtents, type Extent, type ExtentTree } from '../format/extents.js';
+import { ROOT_CAPACITY, buildExtentTree, extentRootScratch, extentTreeBlockCount, splitLongExtents, type Extent, type ExtentTree } from '../format/extents.js';
 import { INODE_FLAGS, MODE_TYPE, encodeDevice, type InodeFields } from '../format/inode.js';
 import type { DirNode, Node } from './namespace.js';
 import { layoutXattrs, type XattrLayout } from '../format/xattrs.js';
@@ -40,9 +40,21 @@ export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter
   if (xattrs.block) await out.append(xattrs.block);
 }
 
-/** The inode of `n`, whose metadata blocks start at `first`. */
+/**
+ * i_block of the inode being encoded: an extent root or a short symlink's
+ * target. Only one inode's fields are alive at a time (inodeFieldsOf's
+ * result is encoded before the next call), so one buffer serves all.
+ */
+const iBlockScratch = extentRootScratch();
+/** i_block of an inode with nothing there (fifos, sockets). Never written to. */
+const NO_IBLOCK = Buffer.alloc(60);
+
+/**
+ * The inode of `n`, whose metadata blocks start at `first`. Its `iBlock` is
+ * valid until the next call: encode the fields before asking for another inode's.
+ */
 export function inodeFieldsOf(n: Node, first: number): InodeFields {
-  const { dirBlocks, tree, treeBlocks, xattrs, xattrBlock } = shape(n, first);
+  const { dirBlocks, tree, treeBlocks, xattrs, xattrBlock } = shape(n, first, iBlockScratch);
   let size = 0;
   let blocks = treeBlocks + (xattrBlock ? 1 : 0);
   let iBlock: Buffer | undefined;
@@ -61,8 +73,9 @@ export function inodeFieldsOf(n: Node, first: number): InodeFields {
     case 'symlink':
       size = n.target.length;
       if (n.block === undefined) {
-        iBlock = Buffer.alloc(60);
-        n.target.copy(iBlock);
+        iBlock = iBlockScratch.bytes;
+        Uint8Array.prototype.fill.call(iBlock, 0);
+        iBlock.set(n.target);
       } else blocks += 1;
       break;
     case 'char':
@@ -80,7 +93,7 @@ export function inodeFieldsOf(n: Node, first: number): InodeFields {
     linksCount: links,
     blocks: blocks * (BLOCK_SIZE / 512),
     flags: tree ? INODE_FLAGS.extents : 0,
-    iBlock: tree?.root ?? iBlock ?? Buffer.alloc(60),
+    iBlock: tree?.root ?? iBlock ?? NO_IBLOCK,
     fileAcl: xattrBlock,
     atime: n.meta.atime,
     mtime: n.meta.mtime,
@@ -131,10 +144,10 @@ interface Shape {
   xattrBlock: number;
 }
 
-function shape(n: Node, first: number): Shape {
+function shape(n: Node, first: number, rootScratch = iBlockScratch): Shape {
   const dirBlocks = n.type === 'dir' ? directoryBlocks(n) : 0;
   let next = first + dirBlocks;
-  const tree = usesExtents(n) ? buildExtentTree(extentsOf(n, first, dirBlocks), () => next++) : undefined;
+  const tree = usesExtents(n) ? buildExtentTree(extentsOf(n, first, dirBlocks), () => next++, rootScratch) : undefined;
   const treeBlocks = tree?.blocks.length ?? 0;
   const xattrs = xattrLayout(n);
   return { dirBlocks, tree, treeBlocks, xattrs, xattrBlock: xattrs.block ? next : 0 };

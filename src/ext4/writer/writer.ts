@@ -341,13 +341,14 @@ export class Ext4Writer {
   private async writeInodeTables(nodes: Node[], firstMeta: Float64Array, geo: Geometry, dirsPerGroup: number[]): Promise<void> {
     const total = geo.groups * geo.inodesPerGroup;
     const chunk = Buffer.alloc(INODE_CHUNK * INODE_SIZE);
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
     let i = 0;
     for (let first = 1; first <= total; first += INODE_CHUNK) {
       const count = Math.min(INODE_CHUNK, total - first + 1);
       chunk.fill(0);
       while (i < nodes.length && nodes[i]!.ino < first + count) {
         const n = nodes[i]!;
-        encodeInode(inodeFieldsOf(n, firstMeta[i]!), chunk, (n.ino - first) * INODE_SIZE);
+        encodeInode(inodeFieldsOf(n, firstMeta[i]!), chunk, (n.ino - first) * INODE_SIZE, view);
         if (n.type === 'dir') dirsPerGroup[Math.floor((n.ino - 1) / geo.inodesPerGroup)]!++;
         i++;
       }

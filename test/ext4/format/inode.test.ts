@@ -18,7 +18,7 @@ import {
   type Inode,
   type InodeFields,
 } from '../../../src/ext4/format/inode.js';
-import { MAX_EXT4_SECONDS, MIN_EXT4_SECONDS } from '../../../src/ext4/format/timestamps.js';
+import { MAX_EXT4_SECONDS, MIN_EXT4_SECONDS, encodeTime } from '../../../src/ext4/format/timestamps.js';
 import { RUNS, arbTimestamp, bytes, u16, u32 } from './helpers.js';
 
 /** The fields the writer sets, as the reader decodes them. */
@@ -126,6 +126,31 @@ describe("inode: encodeInode through the reader's decodeInode", () => {
     expect(table.subarray(0, INODE_SIZE).every((x) => x === 0)).toBe(true);
     expect(table.subarray(2 * INODE_SIZE).every((x) => x === 0)).toBe(true);
     expect(fieldsOf(decodeInode(table.subarray(INODE_SIZE, 2 * INODE_SIZE), 2, true))).toEqual(f);
+  });
+
+  it('writes each time word as encodeTime does, on both sides of the 2^31 and nanosecond boundaries, through a shared view too', () => {
+    const times = [
+      { sec: 0, nsec: 0 },
+      { sec: 1_700_000_000, nsec: 2 ** 29 }, // nsec << 2 sets the sign bit of an int32
+      { sec: 2 ** 31 - 1, nsec: 999_999_999 },
+      { sec: 2 ** 31, nsec: 1 },
+      { sec: -1, nsec: 5 },
+      { sec: 1.5, nsec: 0.5 }, // not whole: the general path truncates
+      { sec: 7, nsec: 1e9 }, // out of range: the general path drops it
+    ];
+    const table = Buffer.alloc(INODE_SIZE * times.length);
+    const view = new DataView(table.buffer, table.byteOffset, table.length);
+    times.forEach((t, i) => {
+      const f = { ...baseInode(), atime: t, mtime: t, ctime: t, crtime: t };
+      const alone = Buffer.alloc(INODE_SIZE);
+      encodeInode(f, alone);
+      encodeInode(f, table, i * INODE_SIZE, view);
+      expect(table.subarray(i * INODE_SIZE, (i + 1) * INODE_SIZE)).toEqual(alone);
+      const want = encodeTime(t);
+      for (const [lo, extra] of [[0x08, 0x8c], [0x0c, 0x84], [0x10, 0x88], [0x90, 0x94]] as const) {
+        expect([alone.readUInt32LE(lo), alone.readUInt32LE(extra)], JSON.stringify(t)).toEqual([want.lo, want.extra]);
+      }
+    });
   });
 
   it('without inline xattrs the in-inode area decodes as zeros', () => {

@@ -147,7 +147,12 @@ describe("inode: encodeInode through the reader's decodeInode", () => {
       encodeInode(f, table, i * INODE_SIZE, view);
       expect(table.subarray(i * INODE_SIZE, (i + 1) * INODE_SIZE)).toEqual(alone);
       const want = encodeTime(t);
-      for (const [lo, extra] of [[0x08, 0x8c], [0x0c, 0x84], [0x10, 0x88], [0x90, 0x94]] as const) {
+      for (const [lo, extra] of [
+        [0x08, 0x8c],
+        [0x0c, 0x84],
+        [0x10, 0x88],
+        [0x90, 0x94],
+      ] as const) {
         expect([alone.readUInt32LE(lo), alone.readUInt32LE(extra)], JSON.stringify(t)).toEqual([want.lo, want.extra]);
       }
     });

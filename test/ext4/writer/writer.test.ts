@@ -191,7 +191,16 @@ describe('Ext4Writer: layer semantics', () => {
       file('a/t', 'at'),
     ]);
     expectFsckClean(image);
-    for (const [p, body] of [['/a/x', 'ax'], ['/b/y', 'by'], ['/a/z', 'az'], ['/a/sub/w', 'asw'], ['/a/v', 'av'], ['/top', 'top'], ['/a/u', 'au'], ['/a/t', 'at']]) {
+    for (const [p, body] of [
+      ['/a/x', 'ax'],
+      ['/b/y', 'by'],
+      ['/a/z', 'az'],
+      ['/a/sub/w', 'asw'],
+      ['/a/v', 'av'],
+      ['/top', 'top'],
+      ['/a/u', 'au'],
+      ['/a/t', 'at'],
+    ]) {
       expect(dump(image, p!, tmp).toString()).toBe(body);
     }
     expect(debugfs(image, 'ls /a')).not.toMatch(/\by\b/);

@@ -116,9 +116,8 @@ export function buildExtentTree(extents: Extent[], allocate: () => number, scrat
   }
   const blocks: ExtentTree['blocks'] = [];
   if (extents.length <= ROOT_CAPACITY) {
-    const v = rootView;
-    writeHeader(v, extents.length, ROOT_CAPACITY, 0);
-    for (let i = 0; i < extents.length; i++) writeLeafEntry(v, HEADER_SIZE + i * ENTRY_SIZE, extents[i]!);
+    writeHeader(rootView, extents.length, ROOT_CAPACITY, 0);
+    for (let i = 0; i < extents.length; i++) writeLeafEntry(rootView, HEADER_SIZE + i * ENTRY_SIZE, extents[i]!);
     return { root, blocks };
   }
   // Bottom-up: leaves, then index levels until the top fits in the inode.
@@ -149,9 +148,8 @@ export function buildExtentTree(extents: Extent[], allocate: () => number, scrat
     level = next;
     depth++;
   }
-  const v = rootView;
-  writeHeader(v, level.length, ROOT_CAPACITY, depth);
-  level.forEach((n, j) => writeIndexEntry(v, HEADER_SIZE + j * ENTRY_SIZE, n.logical, n.block));
+  writeHeader(rootView, level.length, ROOT_CAPACITY, depth);
+  level.forEach((n, j) => writeIndexEntry(rootView, HEADER_SIZE + j * ENTRY_SIZE, n.logical, n.block));
   return { root, blocks };
 }
 

@@ -43,7 +43,8 @@ export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter
 /**
  * i_block of the inode being encoded: an extent root or a short symlink's
  * target. Only one inode's fields are alive at a time (inodeFieldsOf's
- * result is encoded before the next call), so one buffer serves all.
+ * result is encoded before the next call), so one buffer serves all; every
+ * shape() builds its root here (writeNodeMetadata needs only the tree blocks).
  */
 const iBlockScratch = extentRootScratch();
 /** i_block of an inode with nothing there (fifos, sockets). Never written to. */
@@ -54,7 +55,7 @@ const NO_IBLOCK = Buffer.alloc(60);
  * valid until the next call: encode the fields before asking for another inode's.
  */
 export function inodeFieldsOf(n: Node, first: number): InodeFields {
-  const { dirBlocks, tree, treeBlocks, xattrs, xattrBlock } = shape(n, first, iBlockScratch);
+  const { dirBlocks, tree, treeBlocks, xattrs, xattrBlock } = shape(n, first);
   let size = 0;
   let blocks = treeBlocks + (xattrBlock ? 1 : 0);
   let iBlock: Buffer | undefined;
@@ -144,10 +145,10 @@ interface Shape {
   xattrBlock: number;
 }
 
-function shape(n: Node, first: number, rootScratch = iBlockScratch): Shape {
+function shape(n: Node, first: number): Shape {
   const dirBlocks = n.type === 'dir' ? directoryBlocks(n) : 0;
   let next = first + dirBlocks;
-  const tree = usesExtents(n) ? buildExtentTree(extentsOf(n, first, dirBlocks), () => next++, rootScratch) : undefined;
+  const tree = usesExtents(n) ? buildExtentTree(extentsOf(n, first, dirBlocks), () => next++, iBlockScratch) : undefined;
   const treeBlocks = tree?.blocks.length ?? 0;
   const xattrs = xattrLayout(n);
   return { dirBlocks, tree, treeBlocks, xattrs, xattrBlock: xattrs.block ? next : 0 };

@@ -24,6 +24,7 @@ import { ByteSource, type ByteReader } from './byte-source.js';
 import { cleanPath, describePathProblem } from './clean-path.js';
 import type { SparseRegion, TarEntry, TarEntryMeta, TarFileEntry, Timestamp } from './entry.js';
 import { BLOCK, HeaderError, blockPadding, cString, decodeHeader, decodeSparseArray, isZeroBlock, type RawHeader } from './header.js';
+import { decodeCommonHeader } from './header-fast.js';
 import { PaxError, collectPax, decodePaxRecords, type PaxOverrides, type PaxRecord } from './pax.js';
 import { MAX_SPARSE_REGIONS, Sparse10MapParser, SparseError, normaliseSparse, sparseFromPax } from './sparse.js';
 import { GNU_SPARSE, KIND_OF_TYPEFLAG, META_TYPEFLAG } from './types.js';
@@ -80,7 +81,8 @@ export async function* readTarEntries(
 
       let raw: RawHeader;
       try {
-        raw = decodeHeader(block);
+        // The common forms in one WebAssembly call; everything else, and every error, in header.ts.
+        raw = decodeCommonHeader(block) ?? decodeHeader(block);
       } catch (err) {
         if (!(err instanceof HeaderError)) throw err;
         const guess = cString(block.subarray(0, 100)).toString('latin1');

@@ -60,8 +60,8 @@ export default tseslint.config(
   },
   {
     // Not in any tsconfig program: the bin shim loads dist/ (absent before a build).
-    files: ['bin/**/*.js'],
+    files: ['bin/**/*.js', 'bin/**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable' } },
   },
 );

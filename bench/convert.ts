@@ -8,7 +8,7 @@
  *   go        hcsshim's tar2ext4 with `-vhd` (and `-overlay`, its whiteout conversion, where we convert
  *             whiteouts), when PEER_TAR2EXT4 names its binary. It is in no
  *             package archive: build it yourself; it is never part of this repo.
- *   lcow      `lcow convert layer.tar out.vhd` — the shipped CLI (bin/lcow.js →
+ *   lcow      `lcow convert layer.tar out.vhd` — the shipped CLI (bin/lcow.cjs →
  *             dist/, built by `npm run build` first), as a user runs it. It
  *             fsyncs the image and its directory; the Go tool does not.
  *   lcow --no-sync  the same without the fsyncs: like for like with the Go tool
@@ -148,7 +148,7 @@ interface Input {
 }
 
 async function main(): Promise<void> {
-  const converter = join(repo, 'bin', 'lcow.js');
+  const converter = join(repo, 'bin', 'lcow.cjs');
   const inputs: Input[] = [];
   const rootfs = join(work, 'rootfs.tar');
   rootfsTar(rootfs);

@@ -27,6 +27,7 @@
 import { open, type FileHandle, type FileReadResult } from 'node:fs/promises';
 import { hostFsError, isSystemError } from '../errors.js';
 import { loadLibc } from '../libc.js';
+import { releaseHashableBuffers, takeHashableBuffers } from './lane-hash.js';
 
 export interface FileChunkOptions {
   /** Bytes per read. Default 512 KiB (two content-digest segments: a multiple keeps reads aligned to them). */
@@ -70,7 +71,7 @@ export async function* readFileChunks(path: string, options: FileChunkOptions = 
 async function* readAhead(fh: FileHandle, size: number, options: FileChunkOptions): AsyncGenerator<Buffer> {
   const depth = Math.max(1, options.readAhead ?? 3);
   // `depth` buffers being filled, plus the ones the consumer may hold.
-  const ring = Array.from({ length: Math.max(3, options.ring ?? 4) + depth - 1 }, () => Buffer.allocUnsafe(size));
+  const ring = ringOf(Math.max(3, options.ring ?? 4) + depth - 1, size);
   const ahead: Promise<FileReadResult<Buffer>>[] = [];
   try {
     let next = 0; // file offset of the next read to start
@@ -95,6 +96,7 @@ async function* readAhead(fh: FileHandle, size: number, options: FileChunkOption
     }
   } finally {
     for (const p of ahead) await p.catch(() => undefined); // never close the handle under a read in flight
+    releaseHashableBuffers(ring);
   }
 }
 
@@ -104,7 +106,7 @@ async function* readAhead(fh: FileHandle, size: number, options: FileChunkOption
  * reads wherever the descriptor is.
  */
 async function* readInOrder(fh: FileHandle, size: number, ringSize = 4, position: number | null = null): AsyncGenerator<Buffer> {
-  const ring = Array.from({ length: Math.max(3, ringSize) }, () => Buffer.allocUnsafe(size));
+  const ring = ringOf(Math.max(3, ringSize), size);
   let slot = 0;
   let ahead: Promise<FileReadResult<Buffer>> | undefined = fh.read(ring[0]!, 0, size, position);
   try {
@@ -119,7 +121,16 @@ async function* readInOrder(fh: FileHandle, size: number, ringSize = 4, position
     }
   } finally {
     await ahead?.catch(() => undefined); // never close the handle under a read in flight
+    releaseHashableBuffers(ring);
   }
+}
+
+/**
+ * The read buffers: in the content digest's WebAssembly memory when it has room (the
+ * digest then hashes each chunk where it lies, lane-hash.ts), else ordinary ones.
+ */
+function ringOf(count: number, size: number): Buffer[] {
+  return takeHashableBuffers(count, size) ?? Array.from({ length: count }, () => Buffer.allocUnsafe(size));
 }
 
 /**

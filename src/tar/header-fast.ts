@@ -16,6 +16,7 @@
  * holds the two to the same result on every header this accepts.
  */
 import type { RawHeader, TarFormat } from './header.js';
+import { RenewedInstance, wasmRuntime } from '../wasm.js';
 import { HEADER_FAST_WASM } from './header-fast-wasm.js';
 
 /** Where the module leaves its results (see the .wat): nine f64 fields, then four i32. */
@@ -26,64 +27,26 @@ const FORMATS: readonly TarFormat[] = ['v7', 'ustar', 'gnu'];
 const SLASH = Buffer.from('/');
 const EMPTY = Buffer.alloc(0);
 
-/**
- * Calls through one exported function before it gets a fresh instance. V8
- * (11.x, Node 20) calls WebAssembly from JavaScript through a generic wrapper
- * and, after ~1,000 calls of one function, compiles a dedicated one with
- * TurboFan: that alone touched 2.3 MiB more of the node binary (peak RSS) in
- * a process that otherwise never runs TurboFan. A new instance of the same
- * compiled module (~13 µs) starts the count again.
- */
-const CALLS_PER_INSTANCE = 512;
-
-/** The part of the WebAssembly API used here (the project's TypeScript libs carry no DOM types). */
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: { decode: () => number } };
-  Memory: new (descriptor: { initial: number; maximum: number }) => { buffer: ArrayBuffer };
+interface Decoder {
+  wasm: RenewedInstance<{ decode: () => number }>;
+  block: Uint8Array;
+  numbers: Float64Array;
+  ints: Int32Array;
 }
 
-class Decoder {
-  readonly block: Uint8Array;
-  readonly numbers: Float64Array;
-  readonly ints: Int32Array;
-  private readonly imports: object;
-  private decodeFn: () => number;
-  private calls = 0;
-
-  constructor(
-    private readonly wasm: WasmApi,
-    private readonly module: object,
-  ) {
-    // One page that never grows, so these views stay valid; every instance uses it.
-    const memory = new wasm.Memory({ initial: 1, maximum: 1 });
-    this.imports = { host: { memory } };
-    this.block = new Uint8Array(memory.buffer, 0, 512);
-    this.numbers = new Float64Array(memory.buffer, NUMBERS_AT, NUMBER_COUNT);
-    this.ints = new Int32Array(memory.buffer, INTS_AT, 4);
-    this.decodeFn = this.freshDecode();
-  }
-
-  decode(): number {
-    if (++this.calls === CALLS_PER_INSTANCE) {
-      this.calls = 0;
-      this.decodeFn = this.freshDecode();
-    }
-    return this.decodeFn();
-  }
-
-  private freshDecode(): () => number {
-    return new this.wasm.Instance(this.module, this.imports).exports.decode;
-  }
-}
-
-/** Made on first use; null when this runtime has no WebAssembly (node --jitless). */
+/** Made on first use; null when this runtime has no WebAssembly (node --jitless, LCOW_NO_WASM=1). */
 let decoder: Decoder | null | undefined;
 
 function makeDecoder(): Decoder | null {
-  const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-  if (wasm === undefined || process.env.LCOW_NO_WASM === '1') return null;
-  return new Decoder(wasm, new wasm.Module(Buffer.from(HEADER_FAST_WASM, 'base64')));
+  const runtime = wasmRuntime();
+  if (runtime === undefined) return null;
+  const wasm = new RenewedInstance<{ decode: () => number }>(runtime, HEADER_FAST_WASM, 1);
+  return {
+    wasm,
+    block: new Uint8Array(wasm.buffer, 0, 512),
+    numbers: new Float64Array(wasm.buffer, NUMBERS_AT, NUMBER_COUNT),
+    ints: new Int32Array(wasm.buffer, INTS_AT, 4),
+  };
 }
 
 /** The header in `block` (512 bytes), or undefined: then header.ts's decodeHeader must decode it. */
@@ -92,7 +55,7 @@ export function decodeCommonHeader(block: Buffer): RawHeader | undefined {
   if (decoder === null) return undefined;
   const { numbers: n, ints } = decoder;
   decoder.block.set(block);
-  if (decoder.decode() !== 0) return undefined;
+  if (decoder.wasm.exports().decode() !== 0) return undefined;
   const prefixLength = ints[3]!;
   const nameLength = ints[1]!;
   const linkLength = ints[2]!;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isLcowError } from '../../src/errors.js';
 import { readFileChunks } from '../../src/layer/index.js';
+import { takeHashableBuffers, releaseHashableBuffers } from '../../src/layer/lane-hash.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'file-chunks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,6 +21,28 @@ function file(name: string, size: number): { path: string; data: Buffer } {
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 
 describe('readFileChunks', () => {
+  it("reads into the content digest's WebAssembly memory while it has room, and gives the room back", async () => {
+    const path = join(dir, 'arena.bin');
+    const data = randomBytes(3 * 512 * 1024 + 100);
+    writeFileSync(path, data);
+    const first = readFileChunks(path)[Symbol.asyncIterator]();
+    const second = readFileChunks(path)[Symbol.asyncIterator]();
+    const a = (await first.next()).value as Buffer;
+    const b = (await second.next()).value as Buffer;
+    // Eight slots: the first ring (six) fits, the second reader falls back to ordinary buffers.
+    expect(a.buffer).not.toBe(b.buffer);
+    expect(a.byteLength).toBe(512 * 1024);
+    expect(Buffer.compare(a, data.subarray(0, a.length))).toBe(0);
+    expect(Buffer.compare(b, data.subarray(0, b.length))).toBe(0);
+    const inMemory = a.buffer.byteLength > 4 * 1024 * 1024 ? a : b;
+    expect(takeHashableBuffers(3, 512 * 1024)).toBeUndefined(); // two slots left
+    await first.return?.(undefined);
+    await second.return?.(undefined);
+    const again = takeHashableBuffers(8, 512 * 1024);
+    expect(again?.[0]?.buffer).toBe(inMemory.buffer); // all eight back
+    releaseHashableBuffers(again!);
+  });
+
   it('gives the file in order, whatever the read-ahead depth and the size', async () => {
     for (const size of [0, 1, 4096, 4096 * 7 + 3, 4096 * 20]) {
       const { path, data } = file(`f${size}`, size);

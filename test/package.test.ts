@@ -51,8 +51,9 @@ describe('the built package', () => {
     writeFileSync(path.join(work, 'layer', 'etc', 'hostname'), 'built\n');
     execFileSync('tar', ['-C', path.join(work, 'layer'), '-cf', path.join(work, 'layer.tar'), 'etc']);
 
-    // `lcow convert` runs from its one-file bundle, and its errors still print as the dispatcher's (one LcowError class).
-    expect(existsSync(path.join(built.dir, 'dist', 'cli', 'convert.bundle.js'))).toBe(true);
+    // `lcow convert` runs from its one-file bundle and V8's code cache for it, and its errors print as the dispatcher's do.
+    expect(existsSync(path.join(built.dir, 'dist', 'cli', 'convert.bundle.cjs'))).toBe(true);
+    expect(existsSync(path.join(built.dir, 'dist', 'cli', 'convert.bundle.cjs.cache'))).toBe(true);
     const missing = spawnSync(
       process.execPath,
       [path.join(built.dir, built.pkg.bin.lcow!), 'convert', path.join(work, 'missing.tar'), path.join(work, 'x.vhd')],

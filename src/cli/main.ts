@@ -2,21 +2,19 @@
  * `lcow` command dispatcher. Each command lives in its own module, loaded on
  * demand, exporting `run(args: string[]): Promise<number>` (the exit code).
  */
-import { existsSync } from 'node:fs';
-import { isLcowError } from '../errors.js';
+import { runCommand } from './run-command.js';
 
 type CommandModule = { run(args: string[]): Promise<number> };
 
 /**
- * command word(s) → module path (relative to this file) and one-line help;
- * `bundled`: the same module as one file, which the build makes for the
- * short-lived commands (scripts/build.mjs) and which is loaded when present.
+ * command word(s) → module path (relative to this file) and one-line help.
+ * (bin/lcow.cjs runs `convert` from its one-file bundle without coming here,
+ * when the build made it: convert-main.ts.)
  */
-const COMMANDS: Array<{ words: string[]; module: string; bundled?: string; help: string }> = [
+const COMMANDS: Array<{ words: string[]; module: string; help: string }> = [
   {
     words: ['convert'],
     module: './convert.js',
-    bundled: './convert.bundle.js',
     help: 'convert <layer.tar|-> <out.vhd> [--whiteouts] [--no-vhd] [--verity] [--max-size N] [--align N] [--json]',
   },
   { words: ['inspect'], module: './inspect.js', help: 'inspect <image> [path] — list/stat files in an ext4, VHD or VHDX image' },
@@ -46,15 +44,6 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`lcow: unknown command '${argv.join(' ')}'\n\n${usage()}\n`);
     return 2;
   }
-  const bundled = match.bundled && new URL(match.bundled, import.meta.url);
-  const mod = (await import(bundled && existsSync(bundled) ? bundled.href : match.module)) as CommandModule;
-  try {
-    return await mod.run(argv.slice(match.words.length));
-  } catch (err) {
-    if (isLcowError(err)) {
-      process.stderr.write(`lcow: ${err.code}: ${err.message}\n`);
-      return 1;
-    }
-    throw err;
-  }
+  const mod = (await import(match.module)) as CommandModule;
+  return runCommand((args) => mod.run(args), argv.slice(match.words.length));
 }

@@ -100,7 +100,7 @@ export class Ext4Image {
     this.hasFileType = hasIncompat(superblock, INCOMPAT.filetype);
   }
 
-  /** Read the volume `source` holds; `ownsSource`: close() closes it too. Not a readable ext4 volume → EBADIMAGE (or EUNSUPPORTED). */
+  /** Read the volume `source` holds; `ownsSource`: close() closes it too. Not a readable ext4 volume -> EBADIMAGE (or EUNSUPPORTED). */
   static async open(source: Ext4BlockSource, ownsSource = false): Promise<Ext4Image> {
     try {
       const sb = decodeSuperblock(await source.read(SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE), source.size);
@@ -172,7 +172,7 @@ export class Ext4Image {
     return guarded('readlink', path, async () => bytesToText(byteStringOf(await this.readlinkInode(await this.lookup(path)))));
   }
 
-  /** Every extended attribute, full name → value (ACLs in the getxattr(2) form); system.data (inline data) is not listed. */
+  /** Every extended attribute, full name -> value (ACLs in the getxattr(2) form); system.data (inline data) is not listed. */
   listXattrs(path: string): Promise<Map<string, Buffer>> {
     return guarded('listXattrs', path, async () => this.xattrsOfInode(await this.lookup(path)));
   }
@@ -419,7 +419,7 @@ export class Ext4Image {
     return this.source.read(block * this.superblock.blockSize, this.superblock.blockSize);
   };
 
-  /** The inode's logical → physical map (extents or block map). */
+  /** The inode's logical -> physical map (extents or block map). */
   private async runs(inode: Inode, path: string): Promise<MappedRun[]> {
     const hit = this.maps.get(inode.ino);
     if (hit) return hit;

@@ -32,7 +32,7 @@ import { releaseHashableBuffers, takeHashableBuffers } from './lane-hash.js';
 export interface FileChunkOptions {
   /** Bytes per read. Default 512 KiB (two content-digest segments: a multiple keeps reads aligned to them). */
   chunkSize?: number;
-  /** Buffers the consumer may still hold: a chunk stays valid while it pulls `ring - 2` more. Default 4 (≥ 3). */
+  /** Buffers the consumer may still hold: a chunk stays valid while it pulls `ring - 2` more. Default 3, the least (the tar reader and the writer copy what they keep past their next pull). */
   ring?: number;
   /** Reads in flight ahead of the consumer. Default 3 (≥ 1). */
   readAhead?: number;
@@ -71,7 +71,7 @@ export async function* readFileChunks(path: string, options: FileChunkOptions = 
 async function* readAhead(fh: FileHandle, size: number, options: FileChunkOptions): AsyncGenerator<Buffer> {
   const depth = Math.max(1, options.readAhead ?? 3);
   // `depth` buffers being filled, plus the ones the consumer may hold.
-  const ring = ringOf(Math.max(3, options.ring ?? 4) + depth - 1, size);
+  const ring = ringOf(Math.max(3, options.ring ?? 3) + depth - 1, size);
   const ahead: Promise<FileReadResult<Buffer>>[] = [];
   try {
     let next = 0; // file offset of the next read to start
@@ -105,7 +105,7 @@ async function* readAhead(fh: FileHandle, size: number, options: FileChunkOption
  * through a ring of reused buffers with the same contract; `position` null
  * reads wherever the descriptor is.
  */
-async function* readInOrder(fh: FileHandle, size: number, ringSize = 4, position: number | null = null): AsyncGenerator<Buffer> {
+async function* readInOrder(fh: FileHandle, size: number, ringSize = 3, position: number | null = null): AsyncGenerator<Buffer> {
   const ring = ringOf(Math.max(3, ringSize), size);
   let slot = 0;
   let ahead: Promise<FileReadResult<Buffer>> | undefined = fh.read(ring[0]!, 0, size, position);

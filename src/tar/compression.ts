@@ -5,9 +5,8 @@
  * the zstd program where this Node has none). The reader does not call this:
  * decompression is the caller's step (the converter hashes what comes out).
  */
-import * as zlib from 'node:zlib';
 import { LcowError } from '../errors.js';
-import { throughZlib } from './zlib-pipe.js';
+import { nodeZlib, throughZlib } from './zlib-pipe.js';
 import { decompressZstd, zstdSupport, zstdUnsupported } from './zstd.js';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
@@ -77,7 +76,7 @@ export async function* decompress(input: AsyncIterable<Buffer | Uint8Array | str
     return;
   }
   if (kind === 'gzip') {
-    yield* throughZlib(rest(true), zlib.createGunzip(), 'gzip');
+    yield* throughZlib(rest(true), nodeZlib().createGunzip(), 'gzip');
     return;
   }
   if (kind === 'zstd' && zstdSupport()) {

@@ -8,15 +8,15 @@
  */
 import { drainedOrClosed } from '../drained.js';
 import { findProgram } from '../find-program.js';
-import * as zlib from 'node:zlib';
 import { LcowError, asError } from '../errors.js';
-import { throughZlib } from './zlib-pipe.js';
+import { nodeZlib, throughZlib } from './zlib-pipe.js';
 
 type ZlibZstd = () => NodeJS.ReadWriteStream;
 
 /** Node's zlib zstd decoder, when this Node has one. */
 function zlibZstd(): ZlibZstd | undefined {
   // Typed lookup so that Node 20's typings compile.
+  const zlib = nodeZlib();
   const f = (zlib as unknown as { createZstdDecompress?: ZlibZstd }).createZstdDecompress;
   return typeof f === 'function' ? f.bind(zlib) : undefined;
 }

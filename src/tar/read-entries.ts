@@ -22,7 +22,7 @@ import { byteStringOf, bytesToText } from '../byte-names.js';
 import { LcowError } from '../errors.js';
 import { ByteSource, type ByteReader } from './byte-source.js';
 import { cleanPath, describePathProblem } from './clean-path.js';
-import type { SparseRegion, TarEntry, TarEntryMeta, TarFileEntry, Timestamp } from './entry.js';
+import type { SparseRegion, TarEntry, TarEntryMeta, TarFileBody, TarFileEntry, Timestamp } from './entry.js';
 import { BLOCK, HeaderError, blockPadding, cString, decodeHeader, decodeSparseArray, isZeroBlock, type RawHeader } from './header.js';
 import { decodeCommonHeader } from './header-fast.js';
 import { PaxError, collectPax, decodePaxRecords, type PaxOverrides, type PaxRecord } from './pax.js';
@@ -122,7 +122,8 @@ export async function* readTarEntries(
           continue;
       }
 
-      const { entry, dataSize } = await buildEntry(src, raw, pending, headerOffset, options);
+      const built = buildEntry(src, raw, pending, headerOffset, options);
+      const { entry, dataSize } = built instanceof Promise ? await built : built;
       pending = { pax: [] };
       if (entry.kind === 'file') {
         const body = new Body(src, dataSize, entry.tarName);
@@ -151,7 +152,12 @@ function isByteReader(input: AsyncIterable<Buffer | Uint8Array | string> | ByteR
 
 type Built = { entry: TarEntry; dataSize: number };
 
-async function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: number, options: ReadTarOptions): Promise<Built> {
+/**
+ * The entry a header (with its pending metadata headers) describes. Synchronous
+ * but for sparse maps that continue past the header (a promise then): an await
+ * per member was a visible share of the reader's time on many small files.
+ */
+function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: number, options: ReadTarOptions): Built | Promise<Built> {
   // The header's own name, for messages only (decoded when one is needed).
   const rawName = (): string => raw.name.toString('latin1');
   let pax: PaxOverrides;
@@ -176,7 +182,7 @@ async function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, off
   const nameBytes = sparseInfo?.name ?? pax.path ?? pending.longName ?? raw.name;
   const tarName = decodeText(nameBytes);
   const ctx = { entry: tarName, offset };
-  let dataSize = pax.size ?? raw.size;
+  const dataSize = pax.size ?? raw.size;
 
   const mtime: Timestamp = pax.mtime ?? { sec: raw.mtime, nsec: 0 };
   const meta: TarEntryMeta = {
@@ -208,44 +214,24 @@ async function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, off
   const linkBytes = pax.linkpath ?? pending.longLink ?? raw.linkname;
   switch (kind) {
     case 'file': {
+      // Maps that continue past the header are read first (the only reads here): asynchronously, and rarely.
+      if (raw.gnuSparse?.isExtended || sparseInfo?.version === '1.0') {
+        return fileWithReadMap(src, raw, sparseInfo, { path, tarName, meta, dataSize, ctx }, options, sparseFail);
+      }
       let size = dataSize;
       let sparse: SparseRegion[] | undefined;
       try {
         if (raw.gnuSparse) {
-          const regions = [...raw.gnuSparse.regions];
-          let extended = raw.gnuSparse.isExtended;
-          while (extended) {
-            const ext = await src.read(BLOCK);
-            if (ext.length < BLOCK) throw truncated(tarName, src.position);
-            regions.push(...decodeSparseArray(ext, 0, 21));
-            if (regions.length > MAX_SPARSE_REGIONS) throw new SparseError('too many sparse regions');
-            extended = ext[504] !== 0;
-          }
           size = raw.gnuSparse.realSize;
-          sparse = normaliseSparse(regions, size, dataSize);
+          sparse = normaliseSparse([...raw.gnuSparse.regions], size, dataSize);
         } else if (sparseInfo) {
-          let regions = sparseInfo.regions;
-          if (sparseInfo.version === '1.0') {
-            const parser = new Sparse10MapParser();
-            while (!parser.done) {
-              if ((parser.blocksConsumed + 1) * BLOCK > dataSize) throw new SparseError('GNU sparse 1.0 map runs past the entry data');
-              const b = await src.read(BLOCK);
-              if (b.length < BLOCK) throw truncated(tarName, src.position);
-              parser.push(b);
-            }
-            dataSize -= parser.blocksConsumed * BLOCK;
-            regions = parser.regions;
-          }
           size = sparseInfo.realSize;
-          sparse = normaliseSparse(regions, size, dataSize);
+          sparse = normaliseSparse(sparseInfo.regions, size, dataSize);
         }
       } catch (err) {
         sparseFail(err, tarName);
       }
-      checkSize(size, options.maxFileSizeBytes, ctx);
-      const entry: TarFileEntry = { kind: 'file', path, tarName, meta, size, body: emptyBody, dataOffset: 0 };
-      if (sparse) entry.sparse = sparse;
-      return { entry, dataSize };
+      return fileBuilt({ path, tarName, meta, dataSize, ctx }, size, sparse, options);
     }
     case 'dir':
       return { entry: { kind: 'dir', path, tarName, meta }, dataSize };
@@ -272,14 +258,75 @@ async function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, off
   }
 }
 
-const emptyBody: AsyncIterable<Buffer> = { async *[Symbol.asyncIterator]() {} };
+interface FileParts {
+  path: string;
+  tarName: string;
+  meta: TarEntryMeta;
+  /** Bytes of the member's data in the archive. */
+  dataSize: number;
+  ctx: { entry: string; offset: number };
+}
+
+function fileBuilt(f: FileParts, size: number, sparse: SparseRegion[] | undefined, options: ReadTarOptions): Built {
+  checkSize(size, options.maxFileSizeBytes, f.ctx);
+  const entry: TarFileEntry = { kind: 'file', path: f.path, tarName: f.tarName, meta: f.meta, size, body: emptyBody, dataOffset: 0 };
+  if (sparse) entry.sparse = sparse;
+  return { entry, dataSize: f.dataSize };
+}
+
+/** A sparse member whose map goes on past its header: GNU extension blocks, or a PAX 1.0 map at the start of the data. */
+async function fileWithReadMap(
+  src: ByteReader,
+  raw: RawHeader,
+  sparseInfo: ReturnType<typeof sparseFromPax>,
+  f: FileParts,
+  options: ReadTarOptions,
+  sparseFail: (err: unknown, name: string) => never,
+): Promise<Built> {
+  let size: number;
+  let sparse: SparseRegion[];
+  let dataSize = f.dataSize;
+  try {
+    if (raw.gnuSparse) {
+      const regions = [...raw.gnuSparse.regions];
+      let extended = raw.gnuSparse.isExtended;
+      while (extended) {
+        const ext = await src.read(BLOCK);
+        if (ext.length < BLOCK) throw truncated(f.tarName, src.position);
+        regions.push(...decodeSparseArray(ext, 0, 21));
+        if (regions.length > MAX_SPARSE_REGIONS) throw new SparseError('too many sparse regions');
+        extended = ext[504] !== 0;
+      }
+      size = raw.gnuSparse.realSize;
+      sparse = normaliseSparse(regions, size, dataSize);
+    } else {
+      const info = sparseInfo!;
+      const parser = new Sparse10MapParser();
+      while (!parser.done) {
+        if ((parser.blocksConsumed + 1) * BLOCK > dataSize) throw new SparseError('GNU sparse 1.0 map runs past the entry data');
+        const b = await src.read(BLOCK);
+        if (b.length < BLOCK) throw truncated(f.tarName, src.position);
+        parser.push(b);
+      }
+      dataSize -= parser.blocksConsumed * BLOCK;
+      size = info.realSize;
+      sparse = normaliseSparse(parser.regions, size, dataSize);
+    }
+  } catch (err) {
+    sparseFail(err, f.tarName);
+  }
+  return fileBuilt({ ...f, dataSize }, size, sparse, options);
+}
+
+const NO_BYTES = Buffer.alloc(0);
+const emptyBody: TarFileBody = { async *[Symbol.asyncIterator]() {}, takeAllNow: () => NO_BYTES };
 
 /**
  * A member's body as slices of the input. An iterator object rather than an
  * async generator: most members are small files read in one slice, and a
  * generator's machinery per member was a visible share of the reader's time.
  */
-class Body implements AsyncIterable<Buffer>, AsyncIterator<Buffer> {
+class Body implements TarFileBody, AsyncIterator<Buffer> {
   constructor(
     private readonly src: ByteReader,
     /** Body bytes not handed out yet. */
@@ -289,6 +336,14 @@ class Body implements AsyncIterable<Buffer>, AsyncIterator<Buffer> {
 
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
     return this;
+  }
+
+  takeAllNow(): Buffer | undefined {
+    if (this.remaining === 0) return NO_BYTES;
+    if (this.remaining > MAX_BODY_SLICE) return undefined;
+    const chunk = this.src.takeNow?.(this.remaining);
+    if (chunk) this.remaining = 0;
+    return chunk;
   }
 
   async next(): Promise<IteratorResult<Buffer>> {

@@ -162,7 +162,8 @@ async function convertInto(fh: FileHandle, input: ConvertInput, target: string, 
   for await (const entry of options.whiteouts ? convertWhiteouts(entries) : entries) {
     if (signal?.aborted) throw canceled(target);
     try {
-      await writer.add(entry);
+      // Most entries go in without an await (Ext4Writer.tryAdd); the rest wait for their bytes.
+      if (!writer.tryAdd(entry)) await writer.add(entry);
     } catch (err) {
       throw withEntry(err, entry);
     }

@@ -38,6 +38,16 @@ interface TarEntryBase {
   meta: TarEntryMeta;
 }
 
+/** A member's bytes, as slices of the input (valid until the next pull: copy what you keep). */
+export interface TarFileBody extends AsyncIterable<Buffer> {
+  /**
+   * All of what is left of the body when it is already in memory (then it is
+   * consumed), else undefined and nothing is consumed: lets a consumer take
+   * a small file without an await (the reader's own bodies always have it).
+   */
+  takeAllNow?(): Buffer | undefined;
+}
+
 export interface TarFileEntry extends TarEntryBase {
   kind: 'file';
   /** Logical size (for a sparse file: the real size, holes included). */
@@ -45,7 +55,7 @@ export interface TarFileEntry extends TarEntryBase {
   /** Data regions of a sparse file, ascending; absent for an ordinary file. The body is their bytes back to back. */
   sparse?: SparseRegion[];
   /** The bytes (regions only, when sparse). Read it, or leave it: the next entry skips what is left. */
-  body: AsyncIterable<Buffer>;
+  body: TarFileBody;
   /** Where the body starts in the (uncompressed) archive: after the header, PAX data and any sparse map. */
   dataOffset: number;
 }

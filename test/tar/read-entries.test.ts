@@ -53,6 +53,30 @@ function expectMatchesOracle(ours: Collected[], path: string): void {
   });
 }
 
+describe('a body taken at once (takeAllNow)', () => {
+  it('gives the whole body when the input chunk holds it, else nothing, leaving the body to iterate', async () => {
+    const tar = pyTar(tarPath(), 'pax', [
+      { name: 'a', data: 'first body\n' },
+      { name: 'b', data: 'x'.repeat(3000) },
+      { name: 'c', data: '' },
+    ]);
+    // 2048-byte chunks: a's body sits in the first chunk with its header, b's 3000 bytes cannot.
+    const seen: Array<[string, string | undefined, number]> = [];
+    for await (const e of readTarEntries(chunked(tar, 2048))) {
+      if (e.kind !== 'file') continue;
+      const now = e.body.takeAllNow?.();
+      let rest = 0;
+      for await (const c of e.body) rest += c.length;
+      seen.push([e.path, now?.toString(), rest]);
+    }
+    expect(seen).toEqual([
+      ['a', 'first body\n', 0],
+      ['b', undefined, 3000],
+      ['c', '', 0],
+    ]);
+  });
+});
+
 describe('readLayerEntries against Python tarfile', () => {
   for (const format of ['pax', 'gnu'] as PyFormat[]) {
     it(`reads every entry type and metadata corner (${format} format)`, async () => {

@@ -48,6 +48,26 @@ export class BatchWriter {
     return this.bufStart + this.used;
   }
 
+  /** True when `n` more bytes fit the current buffer without filling it (appendNow/alignNow then need no write). */
+  fitsNow(n: number): boolean {
+    return this.failure === undefined && this.used + n < this.buf.length;
+  }
+
+  /** append() without an await; only after fitsNow() said the bytes (and their alignment) fit. */
+  appendNow(data: Buffer): void {
+    data.copy(this.buf, this.used);
+    this.used += data.length;
+  }
+
+  /** alignToBlock() without an await; only after fitsNow(). */
+  alignNow(): void {
+    const rem = (this.bufStart + this.used) % BLOCK_SIZE;
+    if (rem === 0) return;
+    const end = this.used + BLOCK_SIZE - rem;
+    Uint8Array.prototype.fill.call(this.buf, 0, this.used, end);
+    this.used = end;
+  }
+
   async append(data: Buffer): Promise<void> {
     let off = 0;
     while (off < data.length) {

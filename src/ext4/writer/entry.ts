@@ -49,8 +49,13 @@ export interface FileEntry extends LayerEntryBase {
    * for an ordinary file. The body carries the regions' bytes back to back.
    */
   sparse?: SparseRegion[];
-  /** The file's bytes (regions only, when sparse). Must be fully consumed. */
-  body: AsyncIterable<Buffer>;
+  /**
+   * The file's bytes (regions only, when sparse). Must be fully consumed.
+   * `takeAllNow`, when the source has it: all of the body if it is already
+   * in memory (consumed then), else undefined with nothing consumed — the
+   * writer then adds a small file without an await (Ext4Writer.tryAdd).
+   */
+  body: AsyncIterable<Buffer> & { takeAllNow?(): Buffer | undefined };
 }
 
 export interface DirEntry extends LayerEntryBase {

@@ -71,6 +71,8 @@ export class Ext4Writer {
   private readonly firstDataBlock: number;
   /** Serialises add()/finish() so callers that forget to await cannot interleave data. */
   private chain: Promise<unknown> = Promise.resolve();
+  /** add()/finish() calls not settled yet: tryAdd() works only when there is none. */
+  private running = 0;
   private failure: unknown;
   private finished = false;
   private lastEntry: string | undefined;
@@ -96,7 +98,36 @@ export class Ext4Writer {
 
   /** Add one normalised entry. For 'file' entries, consumes entry.body fully before resolving. */
   add(entry: LayerEntry): Promise<void> {
-    return this.serialised(() => this.addNow(entry));
+    return this.serialised(async () => this.addNow(entry));
+  }
+
+  /**
+   * Adds `entry` at once, without an await, when that is possible: no add()
+   * is still running, and a file is an ordinary one whose whole body is in
+   * memory (`body.takeAllNow`) and fits the current write batch — most files
+   * of a layer. Returns false, having done nothing, otherwise: add() it then.
+   * Errors are thrown, as add() would reject with them, and fail the writer
+   * alike. Why: on a layer of many small files, the promises of add()'s
+   * async steps were ~3.5 µs an entry and a good part of the GC's work.
+   */
+  tryAdd(entry: LayerEntry): boolean {
+    if (this.running > 0 || this.failure !== undefined || this.finished) return false;
+    let data: Buffer | undefined;
+    if (entry.kind === 'file') {
+      if (entry.sparse || !entry.body.takeAllNow || !this.out.fitsNow(entry.size + BLOCK_SIZE)) return false;
+      data = entry.body.takeAllNow();
+      if (data === undefined) return false;
+    } else if (entry.kind === 'symlink' && !this.out.fitsNow(MAX_SYMLINK_LEN + BLOCK_SIZE)) {
+      return false;
+    }
+    try {
+      // Synchronous by the checks above: a file's bytes and a long symlink's target fit the batch.
+      void this.addNow(entry, data);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+    return true;
   }
 
   /** Write all metadata; returns the sizes. The file's length is then exactly sizeBytes. */
@@ -117,11 +148,16 @@ export class Ext4Writer {
         throw err;
       });
     });
-    this.chain = run.catch(() => undefined);
+    this.running++;
+    const settled = (): void => {
+      this.running--;
+    };
+    this.chain = run.then(settled, settled);
     return run;
   }
 
-  private async addNow(entry: LayerEntry): Promise<void> {
+  /** The entry's work: a promise only when bytes must wait (for the body, or for a batch to go out). `data`: a file's whole body, already taken. */
+  private addNow(entry: LayerEntry, data?: Buffer): void | Promise<void> {
     this.lastEntry = entry.tarName;
     if (entry.kind === 'opaque') {
       setXattr(this.ns.dirAt(entry.path, entry.tarName), OPAQUE_XATTR, Buffer.from('y'));
@@ -138,7 +174,7 @@ export class Ext4Writer {
         return;
       }
       case 'file':
-        return this.addFile(entry, meta, xattrs);
+        return this.addFile(entry, meta, xattrs, data);
       case 'symlink':
         return this.addSymlink(entry, meta, xattrs);
       case 'hardlink': {
@@ -186,7 +222,7 @@ export class Ext4Writer {
     }
   }
 
-  private async addFile(entry: FileEntry, meta: NodeMeta, xattrs: Map<string, Buffer> | undefined): Promise<void> {
+  private addFile(entry: FileEntry, meta: NodeMeta, xattrs: Map<string, Buffer> | undefined, data?: Buffer): void | Promise<void> {
     const { tarName } = entry;
     if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw new LcowError('EBADTAR', `${tarName}: bad size ${entry.size}`, { entry: tarName });
     const slot = this.ns.prepareNonDir(entry.path, tarName);
@@ -198,10 +234,29 @@ export class Ext4Writer {
     const dataBlocks = ranges.reduce((n, r) => n + r.length, 0);
     if (ranges.length > 4) this.metaBytesEstimate += extentTreeBlockCount(ranges.length) * BLOCK_SIZE;
     this.checkRoom(dataBlocks, tarName);
-    const start = this.out.position / BLOCK_SIZE;
-    if (entry.sparse) await this.streamSparse(entry, ranges, start);
-    else await this.streamPlain(entry);
+    const plan: FilePlan = { entry, meta, xattrs, slot, ranges, start: this.out.position / BLOCK_SIZE, dataBlocks };
+    if (data !== undefined && !entry.sparse && this.out.fitsNow(data.length + BLOCK_SIZE)) {
+      if (data.length !== entry.size) throw wrongBodySize(entry, data.length);
+      this.out.appendNow(data);
+      this.out.alignNow();
+      this.bindFile(plan);
+      return;
+    }
+    return this.streamFile(plan, data);
+  }
+
+  private async streamFile(plan: FilePlan, data: Buffer | undefined): Promise<void> {
+    const { entry } = plan;
+    if (entry.sparse) await this.streamSparse(entry, plan.ranges, plan.start);
+    else if (data !== undefined) {
+      if (data.length !== entry.size) throw wrongBodySize(entry, data.length);
+      await this.out.append(data);
+    } else await this.streamPlain(entry);
     await this.out.alignToBlock();
+    this.bindFile(plan);
+  }
+
+  private bindFile({ entry, meta, xattrs, slot, ranges, start, dataBlocks }: FilePlan): void {
     const node: FileNode = {
       type: 'file',
       seq: this.ns.nextSeq(),
@@ -214,19 +269,17 @@ export class Ext4Writer {
       dataBlocks,
     };
     if (entry.sparse) node.runs = splitLongExtents(ranges.map((r) => ({ logical: r.logical, physical: start + r.packed, length: r.length })));
-    this.ns.bind(slot, node, tarName);
+    this.ns.bind(slot, node, entry.tarName);
   }
 
   private async streamPlain(entry: FileEntry): Promise<void> {
     let received = 0;
     for await (const chunk of entry.body) {
       received += chunk.length;
-      if (received > entry.size) throw new LcowError('EBADTAR', `${entry.tarName}: more data than its size ${entry.size}`, { entry: entry.tarName });
+      if (received > entry.size) throw wrongBodySize(entry, received);
       await this.out.append(chunk);
     }
-    if (received !== entry.size) {
-      throw new LcowError('EBADTAR', `${entry.tarName}: truncated (${received} of ${entry.size} bytes)`, { entry: entry.tarName });
-    }
+    if (received !== entry.size) throw wrongBodySize(entry, received);
   }
 
   /** Regions' bytes arrive back to back; each lands at its packed position, short gaps zero-filled. */
@@ -264,20 +317,28 @@ export class Ext4Writer {
     }
   }
 
-  private async addSymlink(entry: SymlinkEntry, meta: NodeMeta, xattrs: Map<string, Buffer> | undefined): Promise<void> {
+  private addSymlink(entry: SymlinkEntry, meta: NodeMeta, xattrs: Map<string, Buffer> | undefined): void | Promise<void> {
     const target = textToBuffer(entry.target);
     if (target.length === 0 || target.length > MAX_SYMLINK_LEN || target.includes(0)) {
       throw new LcowError('EBADTAR', `${entry.tarName}: symlink target must be 1..${MAX_SYMLINK_LEN} bytes without NUL`, { entry: entry.tarName });
     }
     const slot = this.ns.prepareNonDir(entry.path, entry.tarName);
-    let block: number | undefined;
-    if (target.length > FAST_SYMLINK_MAX) {
-      this.checkRoom(1, entry.tarName);
-      block = this.out.position / BLOCK_SIZE;
+    const bind = (block: number | undefined): void =>
+      this.ns.bind(slot, { type: 'symlink', seq: this.ns.nextSeq(), ino: 0, meta, xattrs, links: 0, target, block }, entry.tarName);
+    if (target.length <= FAST_SYMLINK_MAX) return bind(undefined);
+    // A long target takes a block of its own.
+    this.checkRoom(1, entry.tarName);
+    const block = this.out.position / BLOCK_SIZE;
+    if (this.out.fitsNow(target.length + BLOCK_SIZE)) {
+      this.out.appendNow(target);
+      this.out.alignNow();
+      return bind(block);
+    }
+    return (async () => {
       await this.out.append(target);
       await this.out.alignToBlock();
-    }
-    this.ns.bind(slot, { type: 'symlink', seq: this.ns.nextSeq(), ino: 0, meta, xattrs, links: 0, target, block }, entry.tarName);
+      bind(block);
+    })();
   }
 
   private async finishNow(): Promise<Ext4WriteResult> {
@@ -422,4 +483,23 @@ function inodeBitmaps(geo: Geometry, used: number): GroupBitmaps {
     maps.padGroup(g, geo.inodesPerGroup);
   }
   return maps;
+}
+
+/** A file between its checks and its binding: where its bytes go and what its inode will say. */
+interface FilePlan {
+  entry: FileEntry;
+  meta: NodeMeta;
+  xattrs: Map<string, Buffer> | undefined;
+  slot: ReturnType<Namespace['prepareNonDir']>;
+  ranges: BlockRange[];
+  /** First block of its data. */
+  start: number;
+  dataBlocks: number;
+}
+
+/** A body that does not hold the file's size: more or fewer bytes, as streamPlain says it. */
+function wrongBodySize(entry: FileEntry, received: number): LcowError {
+  return received > entry.size
+    ? new LcowError('EBADTAR', `${entry.tarName}: more data than its size ${entry.size}`, { entry: entry.tarName })
+    : new LcowError('EBADTAR', `${entry.tarName}: truncated (${received} of ${entry.size} bytes)`, { entry: entry.tarName });
 }

@@ -158,16 +158,27 @@ async function convertInto(fh: FileHandle, input: ConvertInput, target: string, 
   }
 
   const writer = Ext4Writer.create(fh, { maxDiskSizeBytes: options.maxDiskSizeBytes, logger: log });
-  const entries = readTarEntries(hashed(), { maxFileSizeBytes: options.maxFileSizeBytes, logger: log });
-  for await (const entry of options.whiteouts ? convertWhiteouts(entries) : entries) {
-    if (signal?.aborted) throw canceled(target);
-    try {
-      // Most entries go in without an await (Ext4Writer.tryAdd); the rest wait for their bytes.
-      if (!writer.tryAdd(entry)) await writer.add(entry);
-    } catch (err) {
-      throw withEntry(err, entry);
+  const reader = readTarEntries(hashed(), { maxFileSizeBytes: options.maxFileSizeBytes, logger: log });
+  const entries = options.whiteouts ? convertWhiteouts(reader) : reader;
+  // Most entries come (TarReader.pull) and go in (Ext4Writer.tryAdd) without an await; the rest wait for their bytes.
+  const pull = entries === reader ? () => reader.pull() : async () => ((r) => (r.done ? null : r.value))(await entries.next());
+  let complete = false;
+  try {
+    for (;;) {
+      const pulled = pull();
+      const entry = pulled instanceof Promise ? await pulled : pulled;
+      if (entry === null) break;
+      if (signal?.aborted) throw canceled(target);
+      try {
+        if (!writer.tryAdd(entry)) await writer.add(entry);
+      } catch (err) {
+        throw withEntry(err, entry);
+      }
+      progress.entries++;
     }
-    progress.entries++;
+    complete = true;
+  } finally {
+    if (!complete) await entries.return?.(undefined); // release the input, as a for-await left early would
   }
 
   onProgress?.({ ...progress });

@@ -6,6 +6,7 @@ export type {
   TarEntry,
   TarEntryKind,
   TarEntryMeta,
+  TarFileBody,
   TarFileEntry,
   TarDirEntry,
   TarSymlinkEntry,
@@ -15,7 +16,7 @@ export type {
   SparseRegion,
   Timestamp,
 } from './entry.js';
-export { readTarEntries, type ReadTarOptions } from './read-entries.js';
+export { readTarEntries, TarReader, type ReadTarOptions } from './read-entries.js';
 export { FileBytes, type ByteReader } from './byte-source.js';
 export { decompress, detectCompression, type Compression, type DecompressOptions } from './compression.js';
 export { zstdSupport } from './zstd.js';

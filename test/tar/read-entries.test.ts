@@ -53,6 +53,63 @@ function expectMatchesOracle(ours: Collected[], path: string): void {
   });
 }
 
+describe('TarReader.pull', () => {
+  const members: MemberSpec[] = [
+    { name: 'd', type: 'dir' },
+    { name: 'd/' + 'long-'.repeat(30), data: 'pax name\n' },
+    { name: 'd/f', data: 'x'.repeat(700) },
+    { name: 'd/l', type: 'symlink', linkname: 'f' },
+  ];
+
+  it('gives entries at once when their headers are in memory, promises when they wait for input, the same entries either way', async () => {
+    const tar = pyTar(tarPath(), 'pax', members);
+    async function* whole(): AsyncGenerator<Buffer> {
+      yield tar;
+    }
+    const reader = readTarEntries(whole());
+    const first = reader.pull();
+    expect(first).toBeInstanceOf(Promise); // nothing read yet
+    const names = [(await first)!.path];
+    let sync = 0;
+    for (;;) {
+      const pulled = reader.pull();
+      if (!(pulled instanceof Promise)) sync++;
+      const e = pulled instanceof Promise ? await pulled : pulled;
+      if (e === null) break;
+      names.push(e.path);
+    }
+    expect(sync).toBe(3); // the rest came from the chunk in memory (the end drains the input: a promise)
+    const small: string[] = [];
+    for await (const e of readTarEntries(chunked(tar, 512))) small.push(e.path);
+    expect(small).toEqual(names);
+    expect(names).toEqual(['d', 'd/' + 'long-'.repeat(30), 'd/f', 'd/l']);
+  });
+
+  it('releases the input when left early, and when a member is bad', async () => {
+    const tar = pyTar(tarPath(), 'pax', members);
+    let released = 0;
+    async function* tracked(data: Buffer): AsyncGenerator<Buffer> {
+      try {
+        yield* chunked(data, 1024);
+      } finally {
+        released++;
+      }
+    }
+    const reader = readTarEntries(tracked(tar));
+    await reader.pull();
+    await reader.return();
+    expect(released).toBe(1);
+    const bad = Buffer.from(tar);
+    bad[512 * 3 + 148]! ^= 1; // a header checksum further on
+    await expect(
+      (async () => {
+        for await (const e of readTarEntries(tracked(bad))) void e;
+      })(),
+    ).rejects.toMatchObject({ code: 'EBADTAR' });
+    expect(released).toBe(2);
+  });
+});
+
 describe('a body taken at once (takeAllNow)', () => {
   it('gives the whole body when the input chunk holds it, else nothing, leaving the body to iterate', async () => {
     const tar = pyTar(tarPath(), 'pax', [

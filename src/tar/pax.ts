@@ -145,7 +145,8 @@ function decodeXattrKeyword(name: string): string {
 
 export function collectPax(records: PaxRecord[]): PaxOverrides {
   const out: PaxOverrides = { xattrs: new Map(), sparse: [] };
-  for (const { key, value } of records) {
+  for (let i = 0; i < records.length; i++) {
+    const { key, value } = records[i]!;
     const int = (): number => {
       const n = decodePaxInteger(value);
       if (n === undefined || n < 0) throw new PaxError(key);

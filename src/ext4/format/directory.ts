@@ -38,11 +38,11 @@ export function direntSize(nameLen: number): number {
 }
 
 /** Blocks needed for `nameLengths` (the '.' and '..' entries included by the caller). */
-export function directoryBlockCount(nameLengths: Iterable<number>): number {
+export function directoryBlockCount(nameLengths: ArrayLike<number>): number {
   let blocks = 1;
   let used = 0;
-  for (const len of nameLengths) {
-    const size = direntSize(len);
+  for (let i = 0; i < nameLengths.length; i++) {
+    const size = direntSize(nameLengths[i]!);
     if (used + size > BLOCK_SIZE) {
       blocks++;
       used = 0;
@@ -64,7 +64,8 @@ export function encodeDirectory(entries: DirectoryEntry[]): Buffer {
   const seal = () => {
     if (lastOff >= 0) v.setUint16(lastOff + 4, blockStart + BLOCK_SIZE - lastOff, true);
   };
-  for (const e of entries) {
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
     const size = direntSize(e.name.length);
     if (pos + size > blockStart + BLOCK_SIZE) {
       seal();

@@ -30,7 +30,10 @@ export interface Extent {
 /** Cut extents longer than the format's 32768-block limit. */
 export function splitLongExtents(extents: Extent[]): Extent[] {
   const out: Extent[] = [];
-  for (const e of extents) {
+  // Indexed loops, here and in the other per-inode paths: the converter runs without TurboFan
+  // (cli/lean-heap.ts), where every for-of step allocates an iterator result.
+  for (let i = 0; i < extents.length; i++) {
+    const e = extents[i]!;
     for (let done = 0; done < e.length; done += MAX_EXTENT_LEN) {
       out.push({ logical: e.logical + done, physical: e.physical + done, length: Math.min(MAX_EXTENT_LEN, e.length - done) });
     }

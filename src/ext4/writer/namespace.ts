@@ -115,7 +115,9 @@ export class Namespace {
     const parentPath = path.slice(0, slash);
     if (parentPath === this.lastParentPath && this.lastParent !== undefined) return { dir: this.lastParent, name };
     let dir = this.root;
-    for (const part of parentPath.split('/')) {
+    const parts = parentPath.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
       const next = dir.children.get(part);
       if (next === undefined) {
         // Names already in the tree were checked when they were bound: only a new one is.
@@ -139,7 +141,9 @@ export class Namespace {
   lookup(path: string): Node | undefined {
     if (path === '') return this.root;
     let node: Node = this.root;
-    for (const part of path.split('/')) {
+    const parts = path.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
       if (node.type !== 'dir') return undefined;
       const next: Node | undefined = node.children.get(part);
       if (next === undefined) return undefined;
@@ -153,7 +157,7 @@ export class Namespace {
     const dir = this.dirAt(path, tarName, meta);
     dir.meta = meta;
     dir.implicit = false;
-    for (const [k, v] of xattrs) setXattr(dir, k, v);
+    xattrs.forEach((v, k) => setXattr(dir, k, v));
     return dir;
   }
 
@@ -214,19 +218,21 @@ export class Namespace {
     this.root.ino = -1; // -1: seen, not numbered yet (hard links reach a node more than once)
     while (stack.length > 0) {
       const d = stack.pop() as DirNode;
-      for (const child of d.children.values()) {
-        if (child.ino !== 0) continue;
+      // forEach, not for-of: no iterator result per child without TurboFan (cli/lean-heap.ts).
+      d.children.forEach((child) => {
+        if (child.ino !== 0) return;
         child.ino = -1;
         live.push(child);
         if (child.type === 'dir') stack.push(child);
-      }
+      });
     }
     live.sort((a, b) => a.seq - b.seq);
     const ordered: Node[] = [this.root, this.lostFound];
     this.root.ino = ROOT_INO;
     this.lostFound.ino = LOST_FOUND_INO;
     let next = LOST_FOUND_INO + 1;
-    for (const n of live) {
+    for (let i = 0; i < live.length; i++) {
+      const n = live[i]!;
       if (n === this.root || n === this.lostFound) continue;
       n.ino = next++;
       ordered.push(n);

@@ -36,7 +36,7 @@ export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter
       throw new LcowError('EIO', 'internal layout mismatch: a directory changed size between planning and writing', { ino: n.ino });
     await out.append(data);
   }
-  for (const t of tree?.blocks ?? []) await out.append(t.data);
+  if (tree) for (let i = 0; i < tree.blocks.length; i++) await out.append(tree.blocks[i]!.data);
   if (xattrs.block) await out.append(xattrs.block);
 }
 
@@ -164,10 +164,11 @@ function directoryBlocks(d: DirNode): number {
   return directoryBlockCount(nameLengths(d));
 }
 
-function* nameLengths(d: DirNode): Generator<number> {
-  yield 1; // '.'
-  yield 2; // '..'
-  for (const name of d.children.keys()) yield textByteLength(name);
+function nameLengths(d: DirNode): number[] {
+  const out = [1, 2]; // '.', '..'
+  // forEach, not for-of: no iterator result (nor [key, value] pair) per child without TurboFan (cli/lean-heap.ts).
+  d.children.forEach((_, name) => out.push(textByteLength(name)));
+  return out;
 }
 
 function dirEntries(d: DirNode): DirectoryEntry[] {
@@ -176,6 +177,6 @@ function dirEntries(d: DirNode): DirectoryEntry[] {
     { name: Buffer.from('..'), ino: d.parent.ino, kind: 'dir' },
   ];
   // Names are exact text (stray bytes as U+DC80..U+DCFF, ../../byte-names.ts): written back as their bytes.
-  for (const [name, child] of d.children) out.push({ name: textToBuffer(name), ino: child.ino, kind: child.type });
+  d.children.forEach((child, name) => out.push({ name: textToBuffer(name), ino: child.ino, kind: child.type }));
   return out;
 }

@@ -463,7 +463,8 @@ export class Ext4Writer {
 function blockBitmaps(nodes: Node[], geo: Geometry, metaStart: number): GroupBitmaps {
   const maps = new GroupBitmaps(geo.groups);
   maps.setRange(0, 1 + geo.gdtBlocks);
-  for (const n of nodes) {
+  for (let i = 0; i < nodes.length; i++) {
+    const n = nodes[i]!;
     if (n.type === 'file') {
       // A file's data blocks are contiguous from `start` (sparse files: packed, holes take none).
       if (n.dataBlocks > 0) maps.setRange(n.start, n.dataBlocks);

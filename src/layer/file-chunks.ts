@@ -14,6 +14,10 @@
  * thread and is woken back, ~10% of the main thread's time in the kernel on
  * this VM; with 512 KiB reads (three ahead) and 1 MiB write batches, 5% less
  * wall time on that tar for 2.5 MiB more (issue 11, round 4; layer/README.md).
+ * Why two ahead and a ring of three since round 7: on this project's VMs
+ * every page of fresh memory costs ~12 µs when first touched, so each slot
+ * less (512 KiB) is ~1.5 ms of every conversion; two ahead measured 0.98×
+ * the wall time of three on node_modules, 0.99× on /usr.
  *
  * The contract that makes reuse safe: a chunk stays valid while the consumer
  * pulls up to `ring - 2` further chunks (the buffers after those are being
@@ -34,7 +38,7 @@ export interface FileChunkOptions {
   chunkSize?: number;
   /** Buffers the consumer may still hold: a chunk stays valid while it pulls `ring - 2` more. Default 3, the least (the tar reader and the writer copy what they keep past their next pull). */
   ring?: number;
-  /** Reads in flight ahead of the consumer. Default 3 (≥ 1). */
+  /** Reads in flight ahead of the consumer. Default 2 (≥ 1). */
   readAhead?: number;
   /** Called when the file handle is open, with its size (for progress bars). */
   onOpen?: (sizeBytes: number) => void;
@@ -69,7 +73,7 @@ export async function* readFileChunks(path: string, options: FileChunkOptions = 
 }
 
 async function* readAhead(fh: FileHandle, size: number, options: FileChunkOptions): AsyncGenerator<Buffer> {
-  const depth = Math.max(1, options.readAhead ?? 3);
+  const depth = Math.max(1, options.readAhead ?? 2);
   // `depth` buffers being filled, plus the ones the consumer may hold.
   const ring = ringOf(Math.max(3, options.ring ?? 3) + depth - 1, size);
   const ahead: Promise<FileReadResult<Buffer>>[] = [];

@@ -25,17 +25,18 @@ describe('readFileChunks', () => {
     const path = join(dir, 'arena.bin');
     const data = randomBytes(3 * 512 * 1024 + 100);
     writeFileSync(path, data);
-    const first = readFileChunks(path)[Symbol.asyncIterator]();
-    const second = readFileChunks(path)[Symbol.asyncIterator]();
+    // Three reads ahead: a ring of five slots (the consumer's three, plus two more in flight).
+    const first = readFileChunks(path, { readAhead: 3 })[Symbol.asyncIterator]();
+    const second = readFileChunks(path, { readAhead: 3 })[Symbol.asyncIterator]();
     const a = (await first.next()).value as Buffer;
     const b = (await second.next()).value as Buffer;
-    // Eight slots: the first ring (four) fits, the second reader falls back to ordinary buffers.
+    // Eight slots: the first ring (five) fits, the second reader falls back to ordinary buffers.
     expect(a.buffer).not.toBe(b.buffer);
     expect(a.byteLength).toBe(512 * 1024);
     expect(Buffer.compare(a, data.subarray(0, a.length))).toBe(0);
     expect(Buffer.compare(b, data.subarray(0, b.length))).toBe(0);
     const inMemory = a.buffer.byteLength > 4 * 1024 * 1024 ? a : b;
-    expect(takeHashableBuffers(5, 512 * 1024)).toBeUndefined(); // four slots left
+    expect(takeHashableBuffers(4, 512 * 1024)).toBeUndefined(); // three slots left
     await first.return?.(undefined);
     await second.return?.(undefined);
     const again = takeHashableBuffers(8, 512 * 1024);

@@ -161,7 +161,13 @@ async function convertInto(fh: FileHandle, input: ConvertInput, target: string, 
   const reader = readTarEntries(hashed(), { maxFileSizeBytes: options.maxFileSizeBytes, logger: log });
   const entries = options.whiteouts ? convertWhiteouts(reader) : reader;
   // Most entries come (TarReader.pull) and go in (Ext4Writer.tryAdd) without an await; the rest wait for their bytes.
-  const pull = entries === reader ? () => reader.pull() : async () => ((r) => (r.done ? null : r.value))(await entries.next());
+  const pull =
+    entries === reader
+      ? () => reader.pull()
+      : async () => {
+          const r = await entries.next();
+          return r.done ? null : r.value;
+        };
   let complete = false;
   try {
     for (;;) {

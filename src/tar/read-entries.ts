@@ -157,11 +157,11 @@ export class TarReader implements AsyncIterableIterator<TarEntry> {
   }
 
   private async skipLast(): Promise<void> {
-    if (!this.last) return;
-    const rest = this.last.body.remaining + this.last.padding;
-    const { tarName } = this.last.body;
+    if (this.skipLastNow()) return;
+    const { body, padding } = this.last!;
     this.last = undefined;
-    if (rest > 0 && !this.src.skipNow?.(rest) && (await this.src.skip(rest)) < rest) throw truncated(tarName, this.src.position);
+    const rest = body.remaining + padding;
+    if ((await this.src.skip(rest)) < rest) throw truncated(body.tarName, this.src.position);
   }
 
   /** One header block: synchronous but for what must wait for input. */

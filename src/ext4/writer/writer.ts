@@ -122,7 +122,7 @@ export class Ext4Writer {
     }
     try {
       // Synchronous by the checks above: a file's bytes and a long symlink's target fit the batch.
-      void this.addNow(entry, data);
+      if (this.addNow(entry, data) !== undefined) throw new LcowError('EINVAL', 'internal: tryAdd started an add that must wait', { entry: entry.tarName });
     } catch (err) {
       this.failure = err;
       throw err;
@@ -231,12 +231,12 @@ export class Ext4Writer {
       : entry.size > 0
         ? [{ logical: 0, length: ceilDiv(entry.size, BLOCK_SIZE), packed: 0 }]
         : [];
+    if (data !== undefined && data.length !== entry.size) throw wrongBodySize(entry, data.length);
     const dataBlocks = ranges.reduce((n, r) => n + r.length, 0);
     if (ranges.length > 4) this.metaBytesEstimate += extentTreeBlockCount(ranges.length) * BLOCK_SIZE;
     this.checkRoom(dataBlocks, tarName);
     const plan: FilePlan = { entry, meta, xattrs, slot, ranges, start: this.out.position / BLOCK_SIZE, dataBlocks };
     if (data !== undefined && !entry.sparse && this.out.fitsNow(data.length + BLOCK_SIZE)) {
-      if (data.length !== entry.size) throw wrongBodySize(entry, data.length);
       this.out.appendNow(data);
       this.out.alignNow();
       this.bindFile(plan);
@@ -248,10 +248,8 @@ export class Ext4Writer {
   private async streamFile(plan: FilePlan, data: Buffer | undefined): Promise<void> {
     const { entry } = plan;
     if (entry.sparse) await this.streamSparse(entry, plan.ranges, plan.start);
-    else if (data !== undefined) {
-      if (data.length !== entry.size) throw wrongBodySize(entry, data.length);
-      await this.out.append(data);
-    } else await this.streamPlain(entry);
+    else if (data !== undefined) await this.out.append(data);
+    else await this.streamPlain(entry);
     await this.out.alignToBlock();
     this.bindFile(plan);
   }

@@ -13,6 +13,7 @@ import { LcowError } from '../errors.js';
 import { convertTarToExt4, readFileChunks, type ConvertResult } from '../layer/index.js';
 import { preferSmallHeap } from './lean-heap.js';
 import { ProgressBar, formatBytes } from './progress.js';
+import { commandStdout, isTerminal } from './std-streams.js';
 
 interface Args {
   input: string;
@@ -84,7 +85,6 @@ export function formatResult(r: ConvertResult): string {
 export async function run(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   let totalBytes: number | undefined;
-  let input: NodeJS.ReadableStream | AsyncIterable<Buffer> = process.stdin;
   if (args.input !== '-') {
     try {
       const st = await stat(args.input);
@@ -95,14 +95,15 @@ export async function run(argv: string[]): Promise<number> {
   }
   preferSmallHeap();
   // Reused read buffers (see readFileChunks): ~30 MiB less peak RSS than a ReadStream.
-  if (args.input !== '-') input = readFileChunks(args.input);
   // `… | lcow convert - out.vhd`: a pipe read the same way (through a new open of it, which
   // is blocking whatever fd 0's flags are) instead of process.stdin's fresh 64 KiB buffers —
   // measured on a 588 MiB tar: 1.38 s and 63.7 MiB through process.stdin. Other stdins
   // (a socket, which cannot be opened by path; a redirected file, read from its current
-  // offset) stay on process.stdin.
-  else if (stdinIsFifo()) input = readFileChunks('/dev/stdin');
-  const bar = new ProgressBar({ stream: process.stderr, totalBytes, label: 'convert' });
+  // offset) stay on process.stdin, which is only created then (std-streams.ts says what it costs).
+  const input: NodeJS.ReadableStream | AsyncIterable<Buffer> =
+    args.input !== '-' ? readFileChunks(args.input) : stdinIsFifo() ? readFileChunks('/dev/stdin') : process.stdin;
+  // Only a terminal gets a bar, and only then is process.stderr created (std-streams.ts).
+  const bar = isTerminal(2) ? new ProgressBar({ stream: process.stderr, totalBytes, label: 'convert' }) : undefined;
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
@@ -115,13 +116,13 @@ export async function run(argv: string[]): Promise<number> {
       alignBytes: args.alignBytes,
       sync: args.sync,
       signal: controller.signal,
-      onProgress: bar.active ? (p) => bar.update({ bytes: p.bytesRead, entries: p.entries }) : undefined,
+      onProgress: bar?.active ? (p) => bar.update({ bytes: p.bytesRead, entries: p.entries }) : undefined,
     });
-    bar.done();
-    process.stdout.write((args.json ? JSON.stringify(result) : formatResult(result)) + '\n');
+    bar?.done();
+    commandStdout.write((args.json ? JSON.stringify(result) : formatResult(result)) + '\n');
     return 0;
   } catch (err) {
-    bar.clear();
+    bar?.clear();
     throw err;
   } finally {
     process.removeListener('SIGINT', onSigint);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { commandStdout } from '../../src/cli/std-streams.js';
 import { bundleConverterCli, e2fsck, pyTar, richMembers } from '../helpers/tar-fixtures.js';
 
 const repo = resolve(import.meta.dirname, '../..');
@@ -21,6 +22,7 @@ beforeEach(() => {
   stdout = [];
   stderr = [];
   vi.spyOn(process.stdout, 'write').mockImplementation((s) => (stdout.push(String(s)), true));
+  vi.spyOn(commandStdout, 'write').mockImplementation((s) => void stdout.push(s));
   vi.spyOn(process.stderr, 'write').mockImplementation((s) => (stderr.push(String(s)), true));
 });
 afterEach(() => vi.restoreAllMocks());

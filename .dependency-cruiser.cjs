@@ -4,6 +4,7 @@
 // layers below it, never a layer above, and nothing may go round in a cycle:
 const LAYERS = [
   ['errors.ts', 'log.ts', 'drained.ts', 'find-program.ts', 'byte-names.ts', 'process-alive.ts', 'write-all.ts', 'libc.ts', 'file-lock.ts', 'wasm.ts'], // root helpers: import no folder
+  ['digest'], // the lane hash, the stream digest, SHA-256: what names and checks the output
   ['tar', 'ext4', 'vhd'], // three leaves: none of them imports another
   ['layer'], // the tar → ext4 → verity → VHD pipeline
   ['backend'],

@@ -5,7 +5,7 @@ import wabtInit from 'wabt';
 /** The project's WebAssembly sources, each with the TypeScript file holding its bytes and the constant's name. */
 export const WASM_SOURCES = [
   { wat: 'src/tar/header-fast.wat', ts: 'src/tar/header-fast-wasm.ts', name: 'HEADER_FAST_WASM' },
-  { wat: 'src/layer/lane-hash.wat', ts: 'src/layer/lane-hash-wasm.ts', name: 'LANE_HASH_WASM' },
+  { wat: 'src/digest/lane-hash.wat', ts: 'src/digest/lane-hash-wasm.ts', name: 'LANE_HASH_WASM' },
 ];
 
 /**

@@ -1,6 +1,6 @@
 /**
  * WebAssembly modules of our own (src/tar/header-fast.wat,
- * src/layer/lane-hash.wat), run on one memory that never grows and called
+ * src/digest/lane-hash.wat), run on one memory that never grows and called
  * through instances that are renewed: the two things V8 11 (Node 20) needs
  * for them to cost no more memory than their pages.
  *

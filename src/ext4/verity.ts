@@ -7,7 +7,6 @@
  * superblock and its content-derived UUID), so the same image always gets
  * the same tree and root hash.
  */
-import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { LcowError } from '../errors.js';
 import { uuidFromHash } from './format/uuid.js';
@@ -68,6 +67,8 @@ export async function appendVerityTree(fh: FileHandle, dataSizeBytes: number): P
     throw new LcowError('EINVAL', 'verity data size must be a positive multiple of 4096', { dataSizeBytes });
   }
   const dataBlocks = dataSizeBytes / BLOCK;
+  // Loaded here, not at the top: `lcow convert` without --verity never needs it (digest/sha256.ts says what loading it costs).
+  const { createHash } = await import('node:crypto');
   const first = Buffer.alloc(BLOCK);
   await readExactly(fh, first, BLOCK, 0);
   const salt = createHash('sha256').update('lcow-uvm dm-verity salt').update(first).digest();

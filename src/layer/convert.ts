@@ -4,7 +4,7 @@
  *   input ─count─► decompress ─hash─► readTarEntries ─► [whiteouts] ─► Ext4Writer ─► [dm-verity] ─► [VHD footer]
  *
  * Everything is written to a temporary name beside the output
- * (`.<name>.tmp-<pid>-<rand>`, so a crash leftover is recognisable and on
+ * (`.<name>.tmp-<pid>-<time>-<n>`, so a crash leftover is recognisable and on
  * the same file system for the rename), fsynced, then renamed over the
  * output. Any failure or abort removes the temporary file: either the whole
  * image exists at `outPath` or nothing new does.
@@ -12,20 +12,19 @@
  * The VHD footer's UniqueId is derived from the content rather than random,
  * so converting the same layer twice gives byte-identical files (the ext4
  * writer is deterministic): with dm-verity it is the root hash, otherwise a
- * hash of the uncompressed tar stream's segment checksums (content-digest.ts),
- * the ext4 UUID (itself a hash of all metadata) and the options that shape
- * the image.
+ * SHA-256 of the uncompressed tar stream's digest (digest/stream-digest.ts),
+ * the ext4 UUID (itself the same digest of all metadata) and the options
+ * that shape the image.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LcowError, asError, hostFsError, isLcowError, isSystemError } from '../errors.js';
 import { EXT4_BLOCK_SIZE as BLOCK_SIZE, Ext4Writer, appendVerityTree, type LayerEntry } from '../ext4/index.js';
+import { StreamDigest, sha256 } from '../digest/index.js';
 import { componentLogger, type Logger } from '../log.js';
 import { writeAll } from '../write-all.js';
 import { decompress, readTarEntries } from '../tar/index.js';
 import { encodeVhdFooter } from '../vhd/index.js';
-import { ContentDigest } from './content-digest.js';
 import { convertWhiteouts } from './whiteouts.js';
 
 export interface ConvertProgress {
@@ -90,7 +89,7 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
     throw new LcowError('EINVAL', `alignBytes must be a power of two of at least ${BLOCK_SIZE}`, { alignBytes: align });
   }
   const target = resolve(outPath);
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const tmp = join(dirname(target), `.${basename(target)}.tmp-${tempSuffix()}`);
   const log = componentLogger(options.logger, 'convert', { outPath: target });
   const { signal } = options;
   if (signal?.aborted) throw canceled(target);
@@ -138,7 +137,7 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
 async function convertInto(fh: FileHandle, input: ConvertInput, target: string, options: ConvertOptions, log: Logger): Promise<ConvertResult> {
   const progress: ConvertProgress = { bytesRead: 0, entries: 0 };
   // Only a footer without verity needs it (for the content-derived VHD id).
-  const tarDigest = (options.vhdFooter ?? true) && !options.verity ? new ContentDigest() : undefined;
+  const tarDigest = (options.vhdFooter ?? true) && !options.verity ? new StreamDigest() : undefined;
   const { signal, onProgress } = options;
 
   async function* counted(): AsyncGenerator<Buffer | Uint8Array> {
@@ -210,12 +209,11 @@ async function convertInto(fh: FileHandle, input: ConvertInput, target: string, 
   if (withFooter) {
     const uniqueId = result.rootHash
       ? Buffer.from(result.rootHash, 'hex').subarray(0, 16)
-      : createHash('sha256')
-          .update(contentDigest!)
-          .update(fs.uuid) // the metadata's SHA-256 (see content-digest.ts)
-          .update(JSON.stringify({ whiteouts: options.whiteouts ?? false, maxDiskSizeBytes: options.maxDiskSizeBytes ?? null }))
-          .digest()
-          .subarray(0, 16);
+      : sha256(
+          contentDigest!,
+          fs.uuid, // the metadata's digest (see digest/stream-digest.ts)
+          JSON.stringify({ whiteouts: options.whiteouts ?? false, maxDiskSizeBytes: options.maxDiskSizeBytes ?? null }),
+        ).subarray(0, 16);
     const footer = encodeVhdFooter(total, uniqueId);
     await writeAll(fh, footer, total);
     total += footer.length;
@@ -254,4 +252,17 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await d?.close().catch(() => undefined);
   }
+}
+
+let tempCount = 0;
+
+/**
+ * Unique among this host's conversions: the process, the time (another
+ * process that had the same pid before a crash left its file), a count
+ * within this process. The file is created exclusively all the same, so a
+ * clash fails rather than overwrites. Not random: `randomBytes` would load
+ * `node:crypto` for this alone (digest/sha256.ts says what that costs).
+ */
+function tempSuffix(): string {
+  return `${process.pid}-${Date.now().toString(36)}-${++tempCount}`;
 }

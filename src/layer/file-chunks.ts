@@ -31,10 +31,10 @@
 import { open, type FileHandle, type FileReadResult } from 'node:fs/promises';
 import { hostFsError, isSystemError } from '../errors.js';
 import { loadLibc } from '../libc.js';
-import { releaseHashableBuffers, takeHashableBuffers } from './lane-hash.js';
+import { releaseHashableBuffers, takeHashableBuffers } from '../digest/index.js';
 
 export interface FileChunkOptions {
-  /** Bytes per read. Default 512 KiB (two content-digest segments: a multiple keeps reads aligned to them). */
+  /** Bytes per read. Default 512 KiB (a slot of the digest's memory, digest/lane-hash.ts). */
   chunkSize?: number;
   /** Buffers the consumer may still hold: a chunk stays valid while it pulls `ring - 2` more. Default 3, the least (the tar reader and the writer copy what they keep past their next pull). */
   ring?: number;
@@ -131,7 +131,7 @@ async function* readInOrder(fh: FileHandle, size: number, ringSize = 3, position
 
 /**
  * The read buffers: in the content digest's WebAssembly memory when it has room (the
- * digest then hashes each chunk where it lies, lane-hash.ts), else ordinary ones.
+ * digest then hashes each chunk where it lies, digest/lane-hash.ts), else ordinary ones.
  */
 function ringOf(count: number, size: number): Buffer[] {
   return takeHashableBuffers(count, size) ?? Array.from({ length: count }, () => Buffer.allocUnsafe(size));

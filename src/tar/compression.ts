@@ -55,7 +55,7 @@ export async function* decompress(input: AsyncIterable<Buffer | Uint8Array | str
   }
   // One chunk (a file's first read, always): used as it is. A copy would
   // cost a fresh 512 KiB (page faults: ~1.5 ms on this project's VMs) and
-  // take the chunk out of the digest's memory (layer/lane-hash.ts).
+  // take the chunk out of the digest's memory (digest/lane-hash.ts).
   const first = head.length === 1 ? head[0]! : Buffer.concat(head, headLen);
   const detected = detectCompression(first);
   const kind = detected === 'none' && first.length > 0 ? (options.assume ?? 'none') : detected;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isLcowError } from '../../src/errors.js';
 import { readFileChunks } from '../../src/layer/index.js';
-import { takeHashableBuffers, releaseHashableBuffers } from '../../src/layer/lane-hash.js';
+import { takeHashableBuffers, releaseHashableBuffers } from '../../src/digest/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'file-chunks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -8,7 +8,7 @@
  * holes. Unlike converted layers it has no READONLY feature, has dir_index,
  * and mke2fs's inode density (one inode per 16 KiB).
  */
-import { createHash } from 'node:crypto';
+import { sha256 } from '../../digest/index.js';
 import { LcowError } from '../../errors.js';
 import { GroupBitmaps } from '../format/bitmaps.js';
 import {
@@ -90,11 +90,7 @@ export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string 
     });
   }
 
-  const uuid = uuidFromHash(
-    createHash('sha256')
-      .update(`lcow-uvm empty ext4\0${options.uuidSeed ?? ''}\0${blocks}`)
-      .digest(),
-  );
+  const uuid = uuidFromHash(sha256(`lcow-uvm empty ext4\0${options.uuidSeed ?? ''}\0${blocks}`));
   const head = Buffer.alloc((1 + gdtBlocks) * BLOCK_SIZE);
   encodeSuperblock({
     inodesCount: groups * ipg,
@@ -109,7 +105,7 @@ export function formatEmptyExt4(sizeBytes: number, options: { uuidSeed?: string 
     uuid,
     label: '',
     logGroupsPerFlex: 4,
-    hashSeed: uuidFromHash(createHash('sha256').update(uuid).update('hash seed').digest()),
+    hashSeed: uuidFromHash(sha256(uuid, 'hash seed')),
     timestamp: 0,
   }).copy(head, SUPERBLOCK_OFFSET);
   encodeGroupDescriptorTable(gds, gdtBlocks, BLOCK_SIZE).copy(head, BLOCK_SIZE);

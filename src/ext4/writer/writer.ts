@@ -13,8 +13,8 @@
  * can stream through group boundaries untouched.
  */
 import { textToBuffer } from '../../byte-names.js';
-import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
+import { StreamDigest, sha256 } from '../../digest/index.js';
 import { LcowError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';
 import type { FileEntry, LayerEntry, SymlinkEntry } from './entry.js';
@@ -361,8 +361,8 @@ export class Ext4Writer {
       });
     }
 
-    // Everything from here on is metadata; its hash names the file system (UUID).
-    const hash = createHash('sha256');
+    // Everything from here on is metadata; its digest names the file system (UUID).
+    const hash = new StreamDigest();
     this.out.onBatch = (bytes) => hash.update(bytes);
     for (let i = 0; i < nodes.length; i++) await writeNodeMetadata(nodes[i]!, firstMeta[i]!, this.out);
     if (this.out.position !== cursor * BLOCK_SIZE) {
@@ -448,7 +448,7 @@ export class Ext4Writer {
       label: '',
       // One flex group spans the whole image: all group metadata is packed together.
       logGroupsPerFlex: 31,
-      hashSeed: uuidFromHash(createHash('sha256').update(uuid).update('hash seed').digest()),
+      hashSeed: uuidFromHash(sha256(uuid, 'hash seed')),
       timestamp: 0,
     });
     sb.copy(head, SUPERBLOCK_OFFSET);

@@ -38,10 +38,39 @@
  * worker caps its own young generation instead, see driver/apply-diff.ts).
  * LCOW_V8_DEFAULTS=1 leaves V8 alone (to compare, or if a future V8 drops a flag).
  */
-import { setFlagsFromString } from 'node:v8';
+import { createRequire } from 'node:module';
+
+type SetFlags = (flags: string) => void;
+
+/**
+ * V8's setFlagsFromString without loading `node:v8`, which pulls in Node's
+ * heap-snapshot and stream code (~30 internal modules compiled at start:
+ * 4–5 ms of every `lcow convert` on this project's 2-vCPU machine, issue 11,
+ * round 8). `process.binding('v8')` is the binding whose setFlagsFromString
+ * `node:v8`'s own calls, the same function (test/cli/lean-heap.test.ts
+ * compares V8's flag hash after each); Node lists that access as deprecated
+ * (DEP0111) and warns once, so the warning is held off for this one call. A
+ * Node without it, or whose binding lacks the function, gets `node:v8`.
+ */
+export function v8FlagSetter(): { setFlags: SetFlags; via: 'binding' | 'node:v8' } {
+  const quiet = process.noDeprecation;
+  try {
+    process.noDeprecation = true;
+    const binding = (process as unknown as { binding?: (name: string) => { setFlagsFromString?: unknown } }).binding?.('v8');
+    const set = binding?.setFlagsFromString;
+    if (typeof set === 'function') return { setFlags: (flags) => void set.call(binding, flags), via: 'binding' };
+  } catch {
+    // no such binding in this Node: the module below
+  } finally {
+    process.noDeprecation = quiet;
+  }
+  const v8 = createRequire(import.meta.url)('node:v8') as typeof import('node:v8');
+  return { setFlags: (flags) => v8.setFlagsFromString(flags), via: 'node:v8' };
+}
 
 export function preferSmallHeap(env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.LCOW_V8_DEFAULTS === '1') return false;
+  const { setFlags: setFlagsFromString } = v8FlagSetter();
   setFlagsFromString('--semi-space-growth-factor=1');
   setFlagsFromString('--no-turbofan');
   // The same for WebAssembly (the tar header decoder, tar/header-fast.ts): Liftoff's

@@ -5,21 +5,25 @@
  * give away: zlib may hold several at once.
  */
 import { createRequire } from 'node:module';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { LcowError } from '../errors.js';
 
+/**
+ * Node's zlib and streams, loaded on first use: a plain tar needs neither,
+ * and loading them at start-up cost every `lcow convert` ~2 ms and ~110
+ * page faults (zlib), and 2–3 ms more (node:stream, once nothing else of
+ * the converter loaded it: issue 11, round 8).
+ */
+const loadBuiltin = createRequire(import.meta.url);
 let zlib: typeof import('node:zlib') | undefined;
 
-/**
- * Node's zlib, loaded on first use: a plain tar never needs it, and loading
- * it at start-up cost every `lcow convert` ~2 ms and ~110 page faults.
- */
 export function nodeZlib(): typeof import('node:zlib') {
-  return (zlib ??= createRequire(import.meta.url)('node:zlib') as typeof import('node:zlib'));
+  return (zlib ??= loadBuiltin('node:zlib') as typeof import('node:zlib'));
 }
 
 export async function* throughZlib(input: AsyncIterable<Buffer>, decoder: NodeJS.ReadWriteStream, compression: string): AsyncGenerator<Buffer> {
-  const source = Readable.from(input, { objectMode: false });
+  const stream = loadBuiltin('node:stream') as typeof import('node:stream');
+  const source = stream.Readable.from(input, { objectMode: false });
   const dec = decoder as unknown as Readable & NodeJS.WritableStream;
   source.on('error', (err) => dec.destroy(err));
   source.pipe(dec);

@@ -3,7 +3,19 @@
 // src/ is a stack of layers. A module may import its own layer's files and the
 // layers below it, never a layer above, and nothing may go round in a cycle:
 const LAYERS = [
-  ['errors.ts', 'log.ts', 'drained.ts', 'find-program.ts', 'byte-names.ts', 'process-alive.ts', 'write-all.ts', 'libc.ts', 'file-lock.ts', 'wasm.ts'], // root helpers: import no folder
+  [
+    'errors.ts',
+    'log.ts',
+    'drained.ts',
+    'find-program.ts',
+    'byte-names.ts',
+    'process-alive.ts',
+    'write-all.ts',
+    'libc.ts',
+    'file-lock.ts',
+    'wasm.ts',
+    'fd-file.ts',
+  ], // root helpers: import no folder
   ['digest'], // the lane hash, the stream digest, SHA-256: what names and checks the output
   ['tar', 'ext4', 'vhd'], // three leaves: none of them imports another
   ['layer'], // the tar → ext4 → verity → VHD pipeline

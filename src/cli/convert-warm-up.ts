@@ -5,7 +5,8 @@
  * code cache written after them holds the functions a conversion calls
  * (bin/load-bundle.cjs, scripts/warm-convert-bundle.mjs).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// Synchronous fs: this file is in the bundle, and node:fs/promises would load at every start.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LcowError } from '../errors.js';
@@ -38,15 +39,15 @@ function warmUpTar(): Buffer {
 
 /** Converts the warm-up layer twice (plain, then with --whiteouts) in a temporary folder, which is removed. */
 export async function warmUp(): Promise<void> {
-  const work = await mkdtemp(join(tmpdir(), 'lcow-warm-'));
+  const work = mkdtempSync(join(tmpdir(), 'lcow-warm-'));
   try {
     const tar = join(work, 'layer.tar');
-    await writeFile(tar, warmUpTar());
+    writeFileSync(tar, warmUpTar());
     for (const extra of [[], ['--whiteouts']]) {
       const code = await run(['--no-sync', '--json', ...extra, tar, join(work, 'layer.vhd')]);
       if (code !== 0) throw new LcowError('EIO', `the warm-up conversion exited ${code}`, { code });
     }
   } finally {
-    await rm(work, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   }
 }

@@ -8,8 +8,8 @@
  * still atomic): for a scratch image, or to compare with tools that do not sync.
  */
 import { fstatSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { LcowError } from '../errors.js';
+import { statPath } from '../fd-file.js';
 import { convertTarToExt4, readFileChunks, type ConvertResult } from '../layer/index.js';
 import { preferSmallHeap } from './lean-heap.js';
 import { ProgressBar, formatBytes } from './progress.js';
@@ -87,7 +87,7 @@ export async function run(argv: string[]): Promise<number> {
   let totalBytes: number | undefined;
   if (args.input !== '-') {
     try {
-      const st = await stat(args.input);
+      const st = await statPath(args.input);
       if (st.isFile()) totalBytes = st.size;
     } catch (err) {
       throw new LcowError('ENOTFOUND', `cannot read '${args.input}': ${(err as Error).message}`, { path: args.input }, { cause: err });

@@ -7,7 +7,7 @@
  * superblock and its content-derived UUID), so the same image always gets
  * the same tree and root hash.
  */
-import type { FileHandle } from 'node:fs/promises';
+import type { PositionalFile } from '../fd-file.js';
 import { LcowError } from '../errors.js';
 import { uuidFromHash } from './format/uuid.js';
 import { writeAll } from './writer/batch-writer.js';
@@ -53,7 +53,7 @@ export function verityLevelBlocks(dataBlocks: number): number[] {
   return levels;
 }
 
-async function readExactly(fh: FileHandle, buf: Buffer, len: number, position: number): Promise<void> {
+async function readExactly(fh: PositionalFile, buf: Buffer, len: number, position: number): Promise<void> {
   let done = 0;
   while (done < len) {
     const { bytesRead } = await fh.read(buf, done, len - done, position + done);
@@ -62,7 +62,7 @@ async function readExactly(fh: FileHandle, buf: Buffer, len: number, position: n
   }
 }
 
-export async function appendVerityTree(fh: FileHandle, dataSizeBytes: number): Promise<VerityResult> {
+export async function appendVerityTree(fh: PositionalFile, dataSizeBytes: number): Promise<VerityResult> {
   if (!Number.isSafeInteger(dataSizeBytes) || dataSizeBytes <= 0 || dataSizeBytes % BLOCK !== 0) {
     throw new LcowError('EINVAL', 'verity data size must be a positive multiple of 4096', { dataSizeBytes });
   }

@@ -16,11 +16,11 @@
  * the ext4 UUID (itself the same digest of all metadata) and the options
  * that shape the image.
  */
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { LcowError, asError, hostFsError, isLcowError, isSystemError } from '../errors.js';
 import { EXT4_BLOCK_SIZE as BLOCK_SIZE, Ext4Writer, appendVerityTree, type LayerEntry } from '../ext4/index.js';
 import { StreamDigest, sha256 } from '../digest/index.js';
+import { openFile, removeFile, renamePath, type PositionalFile } from '../fd-file.js';
 import { componentLogger, type Logger } from '../log.js';
 import { writeAll } from '../write-all.js';
 import { decompress, readTarEntries } from '../tar/index.js';
@@ -94,9 +94,9 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
   const { signal } = options;
   if (signal?.aborted) throw canceled(target);
 
-  let fh: FileHandle | undefined;
+  let fh: PositionalFile | undefined;
   try {
-    fh = await open(tmp, 'wx+', 0o644);
+    fh = await openFile(tmp, 'wx+', 0o644);
   } catch (err) {
     throw hostFsError(err, 'cannot create the temporary output file', { path: tmp });
   }
@@ -115,7 +115,7 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
     if (durable) await handle.sync();
     await handle.close();
     fh = undefined;
-    await rename(tmp, target).catch((err: unknown) => {
+    await renamePath(tmp, target).catch((err: unknown) => {
       throw hostFsError(err, 'cannot rename the finished image into place', { path: target });
     });
     if (durable) await syncDir(dirname(target));
@@ -125,7 +125,7 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
     work.catch(() => undefined); // settled or abandoned: its own failure is no longer news
     if (signal?.aborted) destroyInput(input);
     await fh?.close().catch(() => undefined);
-    await rm(tmp, { force: true }).catch(() => undefined);
+    await removeFile(tmp).catch(() => undefined);
     if (isLcowError(err)) throw err;
     if (isSystemError(err)) throw hostFsError(err, 'cannot write the image', { path: tmp });
     throw asError(err);
@@ -134,7 +134,7 @@ export async function convertTarToExt4(input: ConvertInput, outPath: string, opt
   }
 }
 
-async function convertInto(fh: FileHandle, input: ConvertInput, target: string, options: ConvertOptions, log: Logger): Promise<ConvertResult> {
+async function convertInto(fh: PositionalFile, input: ConvertInput, target: string, options: ConvertOptions, log: Logger): Promise<ConvertResult> {
   const progress: ConvertProgress = { bytesRead: 0, entries: 0 };
   // Only a footer without verity needs it (for the content-derived VHD id).
   const tarDigest = (options.vhdFooter ?? true) && !options.verity ? new StreamDigest() : undefined;
@@ -243,9 +243,9 @@ function destroyInput(input: ConvertInput): void {
 
 /** Make the rename durable: fsync the directory (best effort; not all file systems allow it). */
 async function syncDir(dir: string): Promise<void> {
-  let d: FileHandle | undefined;
+  let d: PositionalFile | undefined;
   try {
-    d = await open(dir, 'r');
+    d = await openFile(dir, 'r');
     await d.sync();
   } catch {
     // e.g. EISDIR/EINVAL on some platforms: the rename itself already happened.

@@ -28,11 +28,12 @@
  * give these chunks to anything that keeps references (use createReadStream
  * there).
  */
-import { open, type FileHandle, type FileReadResult } from 'node:fs/promises';
+import { openFile, type PositionalFile } from '../fd-file.js';
 import { hostFsError, isSystemError } from '../errors.js';
 import { loadLibc } from '../libc.js';
 import { releaseHashableBuffers, takeHashableBuffers } from '../digest/index.js';
 
+type ReadResult = Awaited<ReturnType<PositionalFile['read']>>;
 export interface FileChunkOptions {
   /** Bytes per read. Default 512 KiB (a slot of the digest's memory, digest/lane-hash.ts). */
   chunkSize?: number;
@@ -46,10 +47,10 @@ export interface FileChunkOptions {
 
 export async function* readFileChunks(path: string, options: FileChunkOptions = {}): AsyncGenerator<Buffer> {
   const size = options.chunkSize ?? 512 * 1024;
-  let fh: FileHandle;
+  let fh: PositionalFile;
   let regular: boolean;
   try {
-    fh = await open(path, 'r');
+    fh = await openFile(path, 'r');
   } catch (err) {
     throw hostFsError(err, 'cannot open the layer', { path });
   }
@@ -72,11 +73,11 @@ export async function* readFileChunks(path: string, options: FileChunkOptions = 
   }
 }
 
-async function* readAhead(fh: FileHandle, size: number, options: FileChunkOptions): AsyncGenerator<Buffer> {
+async function* readAhead(fh: PositionalFile, size: number, options: FileChunkOptions): AsyncGenerator<Buffer> {
   const depth = Math.max(1, options.readAhead ?? 2);
   // `depth` buffers being filled, plus the ones the consumer may hold.
   const ring = ringOf(Math.max(3, options.ring ?? 3) + depth - 1, size);
-  const ahead: Promise<FileReadResult<Buffer>>[] = [];
+  const ahead: Promise<ReadResult>[] = [];
   try {
     let next = 0; // file offset of the next read to start
     let slot = 0;
@@ -109,10 +110,10 @@ async function* readAhead(fh: FileHandle, size: number, options: FileChunkOption
  * through a ring of reused buffers with the same contract; `position` null
  * reads wherever the descriptor is.
  */
-async function* readInOrder(fh: FileHandle, size: number, ringSize = 3, position: number | null = null): AsyncGenerator<Buffer> {
+async function* readInOrder(fh: PositionalFile, size: number, ringSize = 3, position: number | null = null): AsyncGenerator<Buffer> {
   const ring = ringOf(Math.max(3, ringSize), size);
   let slot = 0;
-  let ahead: Promise<FileReadResult<Buffer>> | undefined = fh.read(ring[0]!, 0, size, position);
+  let ahead: Promise<ReadResult> | undefined = fh.read(ring[0]!, 0, size, position);
   try {
     for (;;) {
       const { bytesRead, buffer } = await ahead;
@@ -142,7 +143,7 @@ function ringOf(count: number, size: number): Buffer[] {
  * (nearly always none: the short read was the end of the file) and, if the
  * file grew, read on in order.
  */
-async function* finishInOrder(fh: FileHandle, stale: Promise<FileReadResult<Buffer>>[], short: Buffer, after: number, size: number): AsyncGenerator<Buffer> {
+async function* finishInOrder(fh: PositionalFile, stale: Promise<ReadResult>[], short: Buffer, after: number, size: number): AsyncGenerator<Buffer> {
   await Promise.all(stale.map((p) => p.catch(() => undefined)));
   yield short;
   const probe = Buffer.allocUnsafe(size);

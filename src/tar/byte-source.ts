@@ -3,7 +3,7 @@
  * reads at positions, where skipping a body is a seek (indexing the members
  * of a large archive reads only its headers).
  */
-import type { FileHandle } from 'node:fs/promises';
+import type { PositionalFile } from '../fd-file.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -140,7 +140,7 @@ export class FileBytes implements ByteReader {
   position = 0;
 
   constructor(
-    private readonly fh: FileHandle,
+    private readonly fh: PositionalFile,
     private readonly size: number,
     /** Largest single read (bodies arrive in slices of at most this). */
     private readonly maxRead = 1 << 20,

@@ -32,7 +32,7 @@ function modulesLoadedBy(args: string[]): { status: number | null; stdout: strin
 }
 
 describe.skipIf(!existsSync(join(repo, 'dist/cli/convert.bundle.cjs')))('lcow convert, started from the bin', () => {
-  it('converts without node:crypto, node:v8, streams, net or tty', () => {
+  it('converts without node:crypto, node:v8, node:fs/promises, streams, net or tty', () => {
     pyTar(join(dir, 'l.tar'), 'pax', [
       { name: 'etc', type: 'dir' },
       { name: 'etc/hostname', data: 'layer\n' },
@@ -41,7 +41,7 @@ describe.skipIf(!existsSync(join(repo, 'dist/cli/convert.bundle.cjs')))('lcow co
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/l\.vhd: .* 2 entries\n$/);
     expect(r.stderr).toBe('');
-    for (const unwanted of ['crypto', 'v8', 'stream', 'net', 'tty', 'internal/fs/sync_write_stream']) expect(r.modules).not.toContain(unwanted);
+    for (const unwanted of ['crypto', 'v8', 'stream', 'fs/promises', 'net', 'tty', 'internal/fs/sync_write_stream']) expect(r.modules).not.toContain(unwanted);
   });
 
   it('still loads what --verity needs, when asked', () => {

@@ -12,7 +12,7 @@
  * 1 MiB buffer cost more than it saved (issue 11, round 7). Callers never
  * hand over ownership of their buffers: bytes are copied.
  */
-import type { FileHandle } from 'node:fs/promises';
+import type { PositionalFile } from '../../fd-file.js';
 import { LcowError } from '../../errors.js';
 import { writeAll as writeFully } from '../../write-all.js';
 import { BLOCK_SIZE } from '../format/constants.js';
@@ -32,7 +32,7 @@ export class BatchWriter {
   onBatch: ((bytes: Buffer) => void) | undefined;
 
   constructor(
-    private readonly fh: FileHandle,
+    private readonly fh: PositionalFile,
     start: number,
     batchSize = 1024 * 1024,
     /** Buffers in all (≥ 2): one filling, the others being written. */
@@ -127,7 +127,7 @@ export class BatchWriter {
 }
 
 /** All of `buf[0, len)` at `position`; a failed write is EIO naming where it was to go. */
-export async function writeAll(fh: FileHandle, buf: Buffer, len: number, position: number): Promise<void> {
+export async function writeAll(fh: PositionalFile, buf: Buffer, len: number, position: number): Promise<void> {
   try {
     await writeFully(fh, buf, position, len);
   } catch (err) {

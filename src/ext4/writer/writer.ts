@@ -13,7 +13,7 @@
  * can stream through group boundaries untouched.
  */
 import { textToBuffer } from '../../byte-names.js';
-import type { FileHandle } from 'node:fs/promises';
+import type { PositionalFile } from '../../fd-file.js';
 import { StreamDigest, sha256 } from '../../digest/index.js';
 import { LcowError } from '../../errors.js';
 import { componentLogger, type Logger } from '../../log.js';
@@ -80,7 +80,7 @@ export class Ext4Writer {
   private metaBytesEstimate = 64 * 1024;
 
   private constructor(
-    private readonly fh: FileHandle,
+    private readonly fh: PositionalFile,
     options: Ext4WriterOptions,
   ) {
     const max = options.maxDiskSizeBytes ?? DEFAULT_MAX_DISK_SIZE;
@@ -92,7 +92,7 @@ export class Ext4Writer {
   }
 
   /** Writes the image into an open file handle starting at byte 0. */
-  static create(fh: FileHandle, options: Ext4WriterOptions = {}): Ext4Writer {
+  static create(fh: PositionalFile, options: Ext4WriterOptions = {}): Ext4Writer {
     return new Ext4Writer(fh, options);
   }
 

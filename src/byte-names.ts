@@ -75,6 +75,17 @@ export function textByteLength(text: string): number {
   return ESCAPED_BYTE.test(text) ? textToBuffer(text).length : Buffer.byteLength(text, 'utf8');
 }
 
+/**
+ * Write `text`'s bytes (as textToBuffer gives them) into `out` at `at`; the
+ * byte length. No Buffer per call for the usual name (no escaped byte).
+ */
+export function writeText(text: string, out: Buffer, at: number): number {
+  if (!ESCAPED_BYTE.test(text)) return out.write(text, at, 'utf8');
+  const bytes = textToBuffer(text);
+  bytes.copy(out, at);
+  return bytes.length;
+}
+
 export function textToBuffer(text: string): Buffer {
   if (!ESCAPED_BYTE.test(text)) return Buffer.from(text, 'utf8');
   const parts: Buffer[] = [];

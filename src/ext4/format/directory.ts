@@ -16,7 +16,7 @@
  * which is what e2fsck and the kernel's readdir-by-block fallback rely on.
  */
 import { LcowError } from '../../errors.js';
-import { byteStringOf, type ByteString } from '../../byte-names.js';
+import { byteStringOf, writeText, type ByteString } from '../../byte-names.js';
 import { BLOCK_SIZE } from './constants.js';
 import type { FileKind } from './inode.js';
 
@@ -54,34 +54,61 @@ export function directoryBlockCount(nameLengths: ArrayLike<number>): number {
 
 /** Encode entries (in order; '.' and '..' first) into whole blocks. */
 export function encodeDirectory(entries: DirectoryEntry[]): Buffer {
-  const blocks = directoryBlockCount(entries.map((e) => e.name.length));
-  const out = Buffer.alloc(blocks * BLOCK_SIZE);
-  // A DataView: Buffer's write methods range-check in JavaScript on every call (see inode.ts).
-  const v = new DataView(out.buffer, out.byteOffset, out.length);
-  let blockStart = 0;
-  let pos = 0;
-  let lastOff = -1;
-  const seal = () => {
-    if (lastOff >= 0) v.setUint16(lastOff + 4, blockStart + BLOCK_SIZE - lastOff, true);
-  };
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
-    const size = direntSize(e.name.length);
-    if (pos + size > blockStart + BLOCK_SIZE) {
-      seal();
-      blockStart += BLOCK_SIZE;
-      pos = blockStart;
-    }
-    v.setUint32(pos, e.ino, true);
-    v.setUint16(pos + 4, size, true);
-    out[pos + 6] = e.name.length;
-    out[pos + 7] = FILE_TYPE[e.kind];
-    e.name.copy(out, pos + DIRENT_HEADER);
-    lastOff = pos;
-    pos += size;
-  }
-  seal();
+  const out = Buffer.alloc(directoryBlockCount(entries.map((e) => e.name.length)) * BLOCK_SIZE);
+  const enc = new DirectoryEncoder(out);
+  for (let i = 0; i < entries.length; i++) enc.add(entries[i]!.ino, entries[i]!.kind, entries[i]!.name, entries[i]!.name.length);
+  enc.finish();
   return out;
+}
+
+/**
+ * Entries written one by one into `out` (zero-filled, as many whole blocks as
+ * directoryBlockCount gives): the writer's path, with a name as exact text
+ * written in place — no Buffer and no entry object per name (issue 11,
+ * round 8: a directory's names are most of the finish's allocations).
+ */
+export class DirectoryEncoder {
+  // A DataView: Buffer's write methods range-check in JavaScript on every call (see inode.ts).
+  private readonly v: DataView;
+  private blockStart = 0;
+  private pos = 0;
+  private lastOff = -1;
+
+  constructor(private readonly out: Buffer) {
+    this.v = new DataView(out.buffer, out.byteOffset, out.length);
+  }
+
+  /** `nameLength`: the name's length in bytes (textByteLength for text). */
+  add(ino: number, kind: FileKind, name: Buffer | string, nameLength: number): void {
+    const size = direntSize(nameLength);
+    if (this.pos + size > this.blockStart + BLOCK_SIZE) {
+      this.seal();
+      this.blockStart += BLOCK_SIZE;
+      this.pos = this.blockStart;
+    }
+    const pos = this.pos;
+    const out = this.out;
+    if (pos + size > out.length)
+      throw new LcowError('EIO', 'internal layout mismatch: directory entries overflow the blocks planned for them', { ino, blocks: out.length / BLOCK_SIZE });
+    this.v.setUint32(pos, ino, true);
+    this.v.setUint16(pos + 4, size, true);
+    out[pos + 6] = nameLength;
+    out[pos + 7] = FILE_TYPE[kind];
+    const written = typeof name === 'string' ? writeText(name, out, pos + DIRENT_HEADER) : name.copy(out, pos + DIRENT_HEADER);
+    if (written !== nameLength)
+      throw new LcowError('EIO', 'internal error: a directory entry name changed length while encoding', { ino, nameLength, written });
+    this.lastOff = pos;
+    this.pos = pos + size;
+  }
+
+  /** Stretch the last entry to its block's end. */
+  finish(): void {
+    this.seal();
+  }
+
+  private seal(): void {
+    if (this.lastOff >= 0) this.v.setUint16(this.lastOff + 4, this.blockStart + BLOCK_SIZE - this.lastOff, true);
+  }
 }
 
 export interface DecodedDirEntry {

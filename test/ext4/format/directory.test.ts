@@ -6,9 +6,10 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { byteStringOf, bytesOf, bytesToText } from '../../../src/byte-names.js';
+import { byteStringOf, bytesOf, bytesToText, textByteLength, textToBuffer } from '../../../src/byte-names.js';
 import { BLOCK_SIZE } from '../../../src/ext4/format/constants.js';
 import {
+  DirectoryEncoder,
   decodeDirectoryBlock,
   direntSize,
   directoryBlockCount,
@@ -199,5 +200,26 @@ describe("directory blocks: encodeDirectory through the reader's decodeDirectory
     const long = encodeDirectory([ent('abc', 12), ent('d', 13)]);
     long.writeUInt8(200, 6); // name runs past its rec_len
     expect(() => decodeAll(long)).toThrow(expect.objectContaining({ code: 'EBADIMAGE' }));
+  });
+});
+
+describe("DirectoryEncoder: names as text, written in place (the writer's path)", () => {
+  it('gives the bytes encodeDirectory gives, escaped bytes and UTF-8 included', () => {
+    const names = ['a', 'grüße', `stray${String.fromCharCode(0xdcff)}byte`, 'x'.repeat(255), '🙂', ...Array.from({ length: 300 }, (_, i) => `file-${i}`)];
+    const entries: DirectoryEntry[] = names.map((n, i) => ({ name: textToBuffer(n), ino: 100 + i, kind: i % 2 ? 'file' : 'dir' }));
+    const want = encodeDirectory(entries);
+    const out = Buffer.alloc(want.length);
+    const enc = new DirectoryEncoder(out);
+    names.forEach((n, i) => enc.add(100 + i, i % 2 ? 'file' : 'dir', n, textByteLength(n)));
+    enc.finish();
+    expect(out.equals(want)).toBe(true);
+    expect(textToBuffer(names[2]!)).toEqual(Buffer.concat([Buffer.from('stray'), Buffer.of(0xff), Buffer.from('byte')]));
+  });
+
+  it('refuses entries past the blocks planned for them, and a name whose length was given wrong, as EIO', () => {
+    const enc = new DirectoryEncoder(Buffer.alloc(BLOCK_SIZE));
+    for (let i = 0; i < 15; i++) enc.add(i + 1, 'file', 'n'.repeat(255), 255);
+    expect(() => enc.add(99, 'file', 'n'.repeat(255), 255)).toThrow(expect.objectContaining({ code: 'EIO' }));
+    expect(() => new DirectoryEncoder(Buffer.alloc(BLOCK_SIZE)).add(1, 'file', 'grüße', 5)).toThrow(expect.objectContaining({ code: 'EIO' }));
   });
 });

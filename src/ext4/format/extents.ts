@@ -62,10 +62,15 @@ function writeHeader(v: DataView, entries: number, max: number, depth: number): 
 }
 
 function writeLeafEntry(v: DataView, off: number, e: Extent): void {
-  v.setUint32(off, e.logical, true);
-  v.setUint16(off + 4, e.length, true);
-  v.setUint16(off + 6, Math.floor(e.physical / 2 ** 32), true);
-  v.setUint32(off + 8, e.physical % 2 ** 32, true);
+  writeLeaf(v, off, e.logical, e.physical, e.length);
+}
+
+function writeLeaf(v: DataView, off: number, logical: number, physical: number, length: number): void {
+  v.setUint32(off, logical, true);
+  v.setUint16(off + 4, length, true);
+  const high = physical <= 0xffffffff ? 0 : Math.floor(physical / 2 ** 32);
+  v.setUint16(off + 6, high, true);
+  v.setUint32(off + 8, high === 0 ? physical : physical % 2 ** 32, true);
 }
 
 function writeIndexEntry(v: DataView, off: number, logical: number, child: number): void {
@@ -91,6 +96,26 @@ export interface ExtentRootScratch {
 export function extentRootScratch(): ExtentRootScratch {
   const bytes = Buffer.alloc(60);
   return { bytes, view: viewOf(bytes) };
+}
+
+/**
+ * The root of `length` contiguous blocks from `physical` (logical 0), written
+ * into `scratch`: the bytes buildExtentTree(splitLongExtents([{ logical: 0,
+ * physical, length }]), …, scratch) writes, without its arrays and objects —
+ * the inode of almost every file (issue 11, round 8: those objects were most
+ * of the inode-table pass's garbage). False, with nothing written, when the
+ * run needs more extents than the root holds.
+ */
+export function writeContiguousRoot(scratch: ExtentRootScratch, physical: number, length: number): boolean {
+  const count = ceilDiv(length, MAX_EXTENT_LEN);
+  if (count > ROOT_CAPACITY) return false;
+  Uint8Array.prototype.fill.call(scratch.bytes, 0);
+  writeHeader(scratch.view, count, ROOT_CAPACITY, 0);
+  for (let i = 0; i < count; i++) {
+    const done = i * MAX_EXTENT_LEN;
+    writeLeaf(scratch.view, HEADER_SIZE + i * ENTRY_SIZE, done, physical + done, Math.min(MAX_EXTENT_LEN, length - done));
+  }
+  return true;
 }
 
 export interface ExtentTree {

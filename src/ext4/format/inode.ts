@@ -116,17 +116,23 @@ function putTime(v: DataView, t: Timestamp, loOff: number, extraOff: number): vo
 export function encodeInode(f: InodeFields, out: Buffer, offset = 0, view?: DataView): void {
   const v = view ?? new DataView(out.buffer, out.byteOffset, out.length);
   const o = offset;
+  // Sizes and block counts under 2^32 (nearly all) skip the division: without TurboFan
+  // each floating-point result is a heap number (cli/lean-heap.ts).
+  const size = f.size;
+  const blocks = f.blocks;
+  const sizeHigh = size <= 0xffffffff ? 0 : Math.floor(size / 2 ** 32);
+  const blocksHigh = blocks <= 0xffffffff ? 0 : Math.floor(blocks / 2 ** 32);
   v.setUint16(o + 0x0, f.mode & 0xffff, true);
   v.setUint16(o + 0x2, f.uid & 0xffff, true);
-  v.setUint32(o + 0x4, f.size % 2 ** 32, true);
+  v.setUint32(o + 0x4, sizeHigh === 0 ? size : size % 2 ** 32, true);
   v.setUint16(o + 0x18, f.gid & 0xffff, true);
   v.setUint16(o + 0x1a, f.linksCount, true);
-  v.setUint32(o + 0x1c, f.blocks % 2 ** 32, true);
+  v.setUint32(o + 0x1c, blocksHigh === 0 ? blocks : blocks % 2 ** 32, true);
   v.setUint32(o + 0x20, f.flags >>> 0, true);
   out.set(f.iBlock.length === 60 ? f.iBlock : f.iBlock.subarray(0, 60), o + 0x28);
   v.setUint32(o + 0x68, f.fileAcl >>> 0, true);
-  v.setUint32(o + 0x6c, Math.floor(f.size / 2 ** 32), true);
-  v.setUint16(o + 0x74, Math.floor(f.blocks / 2 ** 32) & 0xffff, true);
+  v.setUint32(o + 0x6c, sizeHigh, true);
+  v.setUint16(o + 0x74, blocksHigh & 0xffff, true);
   v.setUint16(o + 0x78, (f.uid >>> 16) & 0xffff, true);
   v.setUint16(o + 0x7a, (f.gid >>> 16) & 0xffff, true);
   v.setUint16(o + 0x80, EXTRA_ISIZE, true);

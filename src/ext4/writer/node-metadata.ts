@@ -13,7 +13,16 @@ import { textByteLength } from '../../byte-names.js';
 import type { BatchWriter } from './batch-writer.js';
 import { BLOCK_SIZE, MAX_EXTENT_LEN, MAX_LINKS, ceilDiv } from '../format/constants.js';
 import { DirectoryEncoder, directoryBlockCount } from '../format/directory.js';
-import { ROOT_CAPACITY, buildExtentTree, extentRootScratch, extentTreeBlockCount, splitLongExtents, type Extent, type ExtentTree } from '../format/extents.js';
+import {
+  ROOT_CAPACITY,
+  buildExtentTree,
+  extentRootScratch,
+  extentTreeBlockCount,
+  splitLongExtents,
+  writeContiguousRoot,
+  type Extent,
+  type ExtentTree,
+} from '../format/extents.js';
 import { INODE_FLAGS, MODE_TYPE, encodeDevice, type InodeFields } from '../format/inode.js';
 import type { DirNode, Node } from './namespace.js';
 import { layoutXattrs, type XattrLayout } from '../format/xattrs.js';
@@ -67,6 +76,25 @@ const NO_IBLOCK = Buffer.alloc(60);
  * valid until the next call: encode the fields before asking for another inode's.
  */
 export function inodeFieldsOf(n: Node, first: number): InodeFields {
+  // The common inode first: a file without xattrs whose data is one contiguous run.
+  if (n.type === 'file' && n.runs === undefined && !(n.xattrs && n.xattrs.size > 0) && writeContiguousRoot(iBlockScratch, n.start, n.dataBlocks)) {
+    return {
+      mode: MODE_TYPE.file | n.meta.mode,
+      uid: n.meta.uid,
+      gid: n.meta.gid,
+      size: n.size,
+      linksCount: n.links,
+      blocks: n.dataBlocks * (BLOCK_SIZE / 512),
+      flags: INODE_FLAGS.extents,
+      iBlock: iBlockScratch.bytes,
+      fileAcl: 0,
+      atime: n.meta.atime,
+      mtime: n.meta.mtime,
+      ctime: n.meta.ctime,
+      crtime: n.meta.crtime,
+      xattrArea: undefined,
+    };
+  }
   const { dirBlocks, tree, treeBlocks, xattrs, xattrBlock } = shape(n, first);
   let size = 0;
   let blocks = treeBlocks + (xattrBlock ? 1 : 0);

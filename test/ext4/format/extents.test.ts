@@ -12,8 +12,10 @@ import {
   ROOT_CAPACITY,
   buildExtentTree,
   decodeExtentNode,
+  extentRootScratch,
   extentTreeBlockCount,
   splitLongExtents,
+  writeContiguousRoot,
   type Extent,
 } from '../../../src/ext4/format/extents.js';
 import { readExtentTree } from '../../../src/ext4/reader/file-map.js';
@@ -208,5 +210,32 @@ describe("extent trees: buildExtentTree through the reader's decodeExtentNode an
       ),
       RUNS,
     );
+  });
+});
+
+describe("writeContiguousRoot (the writer's common inode)", () => {
+  it('writes the root buildExtentTree writes for one contiguous run, up to four extents of 32,768 blocks', () => {
+    for (const [physical, length] of [
+      [0, 0],
+      [1000, 1],
+      [1000, MAX_EXTENT_LEN],
+      [2 ** 33 + 5, MAX_EXTENT_LEN + 1],
+      [77, 4 * MAX_EXTENT_LEN],
+    ] as const) {
+      const want = buildExtentTree(splitLongExtents(length ? [{ logical: 0, physical, length }] : []), () => {
+        throw new Error('no tree blocks for a root');
+      }).root;
+      const scratch = extentRootScratch();
+      scratch.bytes.fill(0xee);
+      expect(writeContiguousRoot(scratch, physical, length), `${physical}+${length}`).toBe(true);
+      expect(scratch.bytes.equals(want), `${physical}+${length}`).toBe(true);
+    }
+  });
+
+  it('declines, writing nothing, a run that needs a tree', () => {
+    const scratch = extentRootScratch();
+    scratch.bytes.fill(0xee);
+    expect(writeContiguousRoot(scratch, 5, 4 * MAX_EXTENT_LEN + 1)).toBe(false);
+    expect(scratch.bytes.every((b) => b === 0xee)).toBe(true);
   });
 });

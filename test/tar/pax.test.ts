@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PaxError, collectPax, decodePaxRecords, decodePaxTime, encodePaxRecord, encodePaxRecords, encodePaxTime } from '../../src/tar/pax.js';
+import { NO_XATTRS, PaxError, collectPax, decodePaxRecords, decodePaxTime, encodePaxRecord, encodePaxRecords, encodePaxTime } from '../../src/tar/pax.js';
 
 function record(key: string, value: Buffer | string): Buffer {
   const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.from(value), Buffer.from('\n')]);
@@ -96,5 +96,30 @@ describe('PAX encoding', () => {
     ]) {
       expect(decodePaxTime(Buffer.from(encodePaxTime(t)))).toEqual(t);
     }
+  });
+});
+
+describe('collectPax: members without xattrs share one read-only map', () => {
+  it('a member without records, or without xattr records, gets the shared empty map, which refuses changes', () => {
+    const none = collectPax([]);
+    const other = collectPax([{ key: 'path', value: Buffer.from('a/b') }]);
+    expect(none.xattrs.size).toBe(0);
+    expect(other.xattrs).toBe(none.xattrs);
+    expect(none.xattrs).toBe(NO_XATTRS);
+    expect(none.xattrs).toBeInstanceOf(Map);
+    expect(() => none.xattrs.set('user.x', Buffer.from('y'))).toThrow(TypeError);
+    expect(() => none.xattrs.delete('user.x')).toThrow(TypeError);
+    expect(() => none.xattrs.clear()).toThrow(TypeError);
+    expect(NO_XATTRS.size).toBe(0);
+    expect(Object.isFrozen(none)).toBe(true);
+  });
+
+  it('a member with xattr records gets a map of its own', () => {
+    const a = collectPax([{ key: 'SCHILY.xattr.user.a', value: Buffer.from('1') }]);
+    const b = collectPax([{ key: 'LIBARCHIVE.xattr.user.b', value: Buffer.from(Buffer.from('2').toString('base64')) }]);
+    expect([...a.xattrs]).toEqual([['user.a', Buffer.from('1')]]);
+    expect([...b.xattrs]).toEqual([['user.b', Buffer.from('2')]]);
+    expect(a.xattrs).not.toBe(b.xattrs);
+    expect(NO_XATTRS.size).toBe(0);
   });
 });

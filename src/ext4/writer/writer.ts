@@ -38,7 +38,7 @@ import { COMPAT, INCOMPAT, RO_COMPAT } from '../format/features.js';
 import { encodeGroupDescriptorTable, type GroupDescriptor } from '../format/group-descriptor.js';
 import { encodeInode } from '../format/inode.js';
 import { Namespace, metaFromEntry, ownXattrs, setXattr, type FileNode, type Node, type NodeMeta } from './namespace.js';
-import { DirectoryScratch, inodeFieldsOf, metadataBlockCount, writeNodeMetadata } from './node-metadata.js';
+import { DirectoryScratch, hasMetadataBlocks, inodeFieldsOf, metadataBlockCount, writeNodeMetadata } from './node-metadata.js';
 import { PackedCursor, regionsToBlockRanges, type BlockRange } from './sparse-ranges.js';
 import { encodeSuperblock } from '../format/superblock.js';
 import { formatUuid, uuidFromHash } from '../format/uuid.js';
@@ -365,7 +365,10 @@ export class Ext4Writer {
     const hash = new StreamDigest();
     this.out.onBatch = (bytes) => hash.update(bytes);
     const scratch = new DirectoryScratch();
-    for (let i = 0; i < nodes.length; i++) await writeNodeMetadata(nodes[i]!, firstMeta[i]!, this.out, scratch);
+    for (let i = 0; i < nodes.length; i++) {
+      const n = nodes[i]!;
+      if (hasMetadataBlocks(n)) await writeNodeMetadata(n, firstMeta[i]!, this.out, scratch);
+    }
     if (this.out.position !== cursor * BLOCK_SIZE) {
       throw new LcowError('EIO', 'internal layout mismatch while writing metadata blocks', { position: this.out.position, planned: cursor * BLOCK_SIZE });
     }

@@ -20,7 +20,11 @@ export interface TarEntryMeta {
   /** From PAX or an old-GNU header; the mtime when the archive has none. */
   atime: Timestamp;
   ctime: Timestamp;
-  /** PAX SCHILY.xattr.* / LIBARCHIVE.xattr.*, name → raw bytes, in archive order. */
+  /**
+   * PAX SCHILY.xattr.* / LIBARCHIVE.xattr.*, name → raw bytes, in archive
+   * order. From the reader, a member without xattrs shares one empty map that
+   * throws on a change (`NO_XATTRS`): copy it to change it.
+   */
   xattrs: Map<string, Buffer>;
 }
 

@@ -25,7 +25,7 @@ import { componentLogger, type Logger } from '../log.js';
 import { writeAll } from '../write-all.js';
 import { decompress, readTarEntries } from '../tar/index.js';
 import { encodeVhdFooter } from '../vhd/index.js';
-import { convertWhiteouts } from './whiteouts.js';
+import { whiteoutEntry } from './whiteouts.js';
 
 export interface ConvertProgress {
   /** Bytes read from the input as given (compressed bytes for a compressed layer). */
@@ -158,22 +158,18 @@ async function convertInto(fh: PositionalFile, input: ConvertInput, target: stri
 
   const writer = Ext4Writer.create(fh, { maxDiskSizeBytes: options.maxDiskSizeBytes, logger: log });
   const reader = readTarEntries(hashed(), { maxFileSizeBytes: options.maxFileSizeBytes, logger: log });
-  const entries = options.whiteouts ? convertWhiteouts(reader) : reader;
-  // Most entries come (TarReader.pull) and go in (Ext4Writer.tryAdd) without an await; the rest wait for their bytes.
-  const pull =
-    entries === reader
-      ? () => reader.pull()
-      : async () => {
-          const r = await entries.next();
-          return r.done ? null : r.value;
-        };
+  const whiteouts = options.whiteouts ?? false;
+  // Most entries come (TarReader.pull), have their whiteouts converted and go in
+  // (Ext4Writer.tryAdd) without an await; the rest wait for their bytes.
   let complete = false;
   try {
     for (;;) {
-      const pulled = pull();
-      const entry = pulled instanceof Promise ? await pulled : pulled;
-      if (entry === null) break;
+      const pulled = reader.pull();
+      const tarEntry = pulled instanceof Promise ? await pulled : pulled;
+      if (tarEntry === null) break;
       if (signal?.aborted) throw canceled(target);
+      const entry = whiteouts ? whiteoutEntry(tarEntry) : tarEntry;
+      if (entry === undefined) continue; // AUFS bookkeeping: dropped
       try {
         if (!writer.tryAdd(entry)) await writer.add(entry);
       } catch (err) {
@@ -183,7 +179,7 @@ async function convertInto(fh: PositionalFile, input: ConvertInput, target: stri
     }
     complete = true;
   } finally {
-    if (!complete) await entries.return?.(undefined); // release the input, as a for-await left early would
+    if (!complete) await reader.return(); // release the input, as a for-await left early would
   }
 
   onProgress?.({ ...progress });

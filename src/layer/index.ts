@@ -4,5 +4,5 @@
  */
 export { convertTarToExt4, DEFAULT_LAYER_ALIGNMENT, type ConvertOptions, type ConvertResult, type ConvertProgress, type ConvertInput } from './convert.js';
 export { readFileChunks, type FileChunkOptions } from './file-chunks.js';
-export { classifyWhiteout, convertWhiteouts, type WhiteoutKind } from './whiteouts.js';
+export { classifyWhiteout, convertWhiteouts, whiteoutEntry, type WhiteoutKind } from './whiteouts.js';
 export { openExt4Image } from './open-image.js';

@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { classifyWhiteout, convertWhiteouts } from '../../src/layer/whiteouts.js';
-import { readTarEntries } from '../../src/tar/index.js';
+import { classifyWhiteout, convertWhiteouts, whiteoutEntry } from '../../src/layer/whiteouts.js';
+import { readTarEntries, type TarEntry } from '../../src/tar/index.js';
 import { pyTar, type MemberSpec } from '../helpers/tar-fixtures.js';
 import { chunked } from '../tar/collect.js';
 
@@ -56,5 +56,40 @@ describe('convertWhiteouts', () => {
       for await (const _ of convertWhiteouts(readTarEntries(chunked(tar, 512)))) void _;
     };
     await expect(drain()).rejects.toMatchObject({ code: 'EBADTAR', context: { entry: 'a/.wh.' } });
+  });
+});
+
+describe('whiteoutEntry (the converter takes each entry through it, without an await)', () => {
+  const meta = {
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtime: { sec: 1, nsec: 0 },
+    atime: { sec: 1, nsec: 0 },
+    ctime: { sec: 1, nsec: 0 },
+    xattrs: new Map<string, Buffer>(),
+  };
+  const file = (path: string): TarEntry => ({
+    kind: 'file',
+    path,
+    tarName: path,
+    meta,
+    size: 0,
+    body: { async *[Symbol.asyncIterator]() {}, takeAllNow: () => Buffer.alloc(0) },
+    dataOffset: 0,
+  });
+
+  it('passes an ordinary entry through as itself, and the root', () => {
+    const e = file('a/b');
+    expect(whiteoutEntry(e)).toBe(e);
+    const root: TarEntry = { kind: 'dir', path: '', tarName: './', meta };
+    expect(whiteoutEntry(root)).toBe(root);
+  });
+
+  it('turns .wh. names into whiteouts and opaque markers, drops AUFS bookkeeping, refuses a name that hides nothing', () => {
+    expect(whiteoutEntry(file('a/.wh.b'))).toEqual({ kind: 'whiteout', path: 'a/b', tarName: 'a/.wh.b', meta });
+    expect(whiteoutEntry(file('a/.wh..wh..opq'))).toEqual({ kind: 'opaque', path: 'a', tarName: 'a/.wh..wh..opq' });
+    expect(whiteoutEntry(file('.wh..wh.aufs'))).toBeUndefined();
+    expect(() => whiteoutEntry(file('a/.wh.'))).toThrow(expect.objectContaining({ code: 'EBADTAR' }));
   });
 });

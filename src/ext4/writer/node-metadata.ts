@@ -61,9 +61,8 @@ export function hasMetadataBlocks(n: Node): boolean {
   return n.type === 'dir' || (n.xattrs !== undefined && n.xattrs.size > 0) || extentCount(n, 0) > ROOT_CAPACITY;
 }
 
-/** Append `n`'s metadata blocks to `out`, which must be at block `first`. */
+/** Append `n`'s metadata blocks to `out`, which must be at block `first`; for a node without any (hasMetadataBlocks), nothing. */
 export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter, scratch: DirectoryScratch): Promise<void> {
-  if (!hasMetadataBlocks(n)) return;
   const { dirBlocks, tree, xattrs } = shape(n, first);
   if (n.type === 'dir') await out.append(encodeDirectoryBlocks(n, scratch.take(dirBlocks * BLOCK_SIZE)));
   if (tree) for (let i = 0; i < tree.blocks.length; i++) await out.append(tree.blocks[i]!.data);
@@ -80,8 +79,8 @@ const iBlockScratch = extentRootScratch();
 /** i_block of an inode with nothing there (fifos, sockets). Never written to. */
 const NO_IBLOCK = Buffer.alloc(60);
 
-/** The fields of a plain file's inode, filled in place by inodeFieldsOf (see there). */
-const plainFile: InodeFields = {
+/** The inode fields inodeFieldsOf fills in place and returns (see there). */
+const fields: InodeFields = {
   mode: 0,
   uid: 0,
   gid: 0,
@@ -99,25 +98,14 @@ const plainFile: InodeFields = {
 };
 
 /**
- * The inode of `n`, whose metadata blocks start at `first`. The result (its
- * `iBlock` always, the whole object for a plain file) is valid until the next
- * call: encode the fields before asking for another inode's.
+ * The inode of `n`, whose metadata blocks start at `first`: one object
+ * (and one `iBlock`) filled in place for every inode, so the result is valid
+ * until the next call — encode the fields before asking for another inode's.
  */
 export function inodeFieldsOf(n: Node, first: number): InodeFields {
   // The common inode first: a file without xattrs whose data is one contiguous run.
   if (n.type === 'file' && n.runs === undefined && !(n.xattrs && n.xattrs.size > 0) && writeContiguousRoot(iBlockScratch, n.start, n.dataBlocks)) {
-    const f = plainFile;
-    f.mode = MODE_TYPE.file | n.meta.mode;
-    f.uid = n.meta.uid;
-    f.gid = n.meta.gid;
-    f.size = n.size;
-    f.linksCount = n.links;
-    f.blocks = n.dataBlocks * (BLOCK_SIZE / 512);
-    f.atime = n.meta.atime;
-    f.mtime = n.meta.mtime;
-    f.ctime = n.meta.ctime;
-    f.crtime = n.meta.crtime;
-    return f;
+    return fill(n, n.size, n.links, n.dataBlocks, INODE_FLAGS.extents, iBlockScratch.bytes, 0, undefined);
   }
   const { dirBlocks, tree, treeBlocks, xattrs, xattrBlock } = shape(n, first);
   let size = 0;
@@ -150,22 +138,36 @@ export function inodeFieldsOf(n: Node, first: number): InodeFields {
     default:
       break;
   }
-  return {
-    mode: MODE_TYPE[n.type] | n.meta.mode,
-    uid: n.meta.uid,
-    gid: n.meta.gid,
-    size,
-    linksCount: links,
-    blocks: blocks * (BLOCK_SIZE / 512),
-    flags: tree ? INODE_FLAGS.extents : 0,
-    iBlock: tree?.root ?? iBlock ?? NO_IBLOCK,
-    fileAcl: xattrBlock,
-    atime: n.meta.atime,
-    mtime: n.meta.mtime,
-    ctime: n.meta.ctime,
-    crtime: n.meta.crtime,
-    xattrArea: xattrs.inline,
-  };
+  return fill(n, size, links, blocks, tree ? INODE_FLAGS.extents : 0, tree?.root ?? iBlock ?? NO_IBLOCK, xattrBlock, xattrs.inline);
+}
+
+/** `fields` for `n`; `blocks` in file-system blocks. */
+function fill(
+  n: Node,
+  size: number,
+  links: number,
+  blocks: number,
+  flags: number,
+  iBlock: Buffer,
+  fileAcl: number,
+  xattrArea: Buffer | undefined,
+): InodeFields {
+  const f = fields;
+  f.mode = MODE_TYPE[n.type] | n.meta.mode;
+  f.uid = n.meta.uid;
+  f.gid = n.meta.gid;
+  f.size = size;
+  f.linksCount = links;
+  f.blocks = blocks * (BLOCK_SIZE / 512);
+  f.flags = flags;
+  f.iBlock = iBlock;
+  f.fileAcl = fileAcl;
+  f.atime = n.meta.atime;
+  f.mtime = n.meta.mtime;
+  f.ctime = n.meta.ctime;
+  f.crtime = n.meta.crtime;
+  f.xattrArea = xattrArea;
+  return f;
 }
 
 /** Where a node's data lives, as extents: directories and long symlinks in metadata/data blocks, files from their runs. */

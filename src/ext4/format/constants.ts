@@ -39,6 +39,12 @@ export const GROUP_DESC_SIZE = 32; // no 64bit feature
 export const MAX_SYMLINK_LEN = BLOCK_SIZE - 1;
 export const DEFAULT_MAX_DISK_SIZE = 128 * 1024 ** 3;
 
+/**
+ * ⌈a / b⌉ for a ≥ 0, b > 0. Divides only what divides exactly: without
+ * TurboFan a fractional intermediate is a fresh heap number (cli/lean-heap.ts),
+ * and this runs several times per inode at finish.
+ */
 export function ceilDiv(a: number, b: number): number {
-  return Math.floor((a + b - 1) / b);
+  const rem = a % b;
+  return (a - rem) / b + (rem > 0 ? 1 : 0);
 }

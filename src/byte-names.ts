@@ -80,10 +80,23 @@ export function textByteLength(text: string): number {
  * byte length. No Buffer per call for the usual name (no escaped byte).
  */
 export function writeText(text: string, out: Buffer, at: number): number {
-  if (!ESCAPED_BYTE.test(text)) return out.write(text, at, 'utf8');
+  if (!ESCAPED_BYTE.test(text)) return utf8Write(out, text, at);
   const bytes = textToBuffer(text);
   bytes.copy(out, at);
   return bytes.length;
+}
+
+type Utf8Write = (this: Buffer, text: string, at: number) => number;
+/**
+ * Buffer's own UTF-8 writer (what `buf.write(text, at)` ends in), called
+ * directly: Buffer.prototype.write first checks its arguments in JavaScript,
+ * and without TurboFan each check allocates (an arguments array in Node's
+ * validator wrapper) — a directory entry per name at finish (issue 11).
+ * Undocumented, so `write` where a Node lacks it; same result either way.
+ */
+const nativeUtf8Write = (Buffer.prototype as unknown as { utf8Write?: Utf8Write }).utf8Write;
+function utf8Write(out: Buffer, text: string, at: number): number {
+  return nativeUtf8Write === undefined ? out.write(text, at, 'utf8') : nativeUtf8Write.call(out, text, at);
 }
 
 export function textToBuffer(text: string): Buffer {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { byteStringOf, bytesOf, bytesToText, joinBytePath, textToBuffer, textToBytes } from '../src/byte-names.js';
+import { byteStringOf, bytesOf, bytesToText, joinBytePath, textByteLength, textToBuffer, textToBytes, writeText } from '../src/byte-names.js';
 
 describe('byte names', () => {
   it('UTF-8 names are their own text; ASCII is its own ByteString', () => {
@@ -44,5 +44,20 @@ describe('byte names', () => {
     expect(sorted.map((s) => bytesOf(s))).toEqual([...names].sort((a, b) => Buffer.compare(a, b)));
     expect(joinBytePath(textToBytes('/'), textToBytes('a'))).toBe('/a');
     expect(joinBytePath(textToBytes('/a'), textToBytes('b'))).toBe('/a/b');
+  });
+
+  it("writeText writes exactly textToBuffer's bytes where asked, and textByteLength counts them (property)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.nat(16), (raw, at) => {
+        const text = bytesToText(byteStringOf(Buffer.from(raw)));
+        const want = textToBuffer(text);
+        const out = Buffer.alloc(at + want.length + 4, 0xee);
+        expect(writeText(text, out, at)).toBe(want.length);
+        expect(textByteLength(text)).toBe(want.length);
+        expect(out.subarray(at, at + want.length)).toEqual(want);
+        expect(out.subarray(0, at).every((b) => b === 0xee) && out.subarray(at + want.length).every((b) => b === 0xee)).toBe(true);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -37,19 +37,30 @@ export function direntSize(nameLen: number): number {
   return (DIRENT_HEADER + nameLen + 3) & ~3;
 }
 
+/**
+ * The blocks a directory's entries take, counted as they are added (the
+ * '.' and '..' entries included by the caller): the same packing as
+ * DirectoryEncoder, which never splits an entry across blocks.
+ */
+export class DirectorySizer {
+  blocks = 1;
+  private used = 0;
+
+  add(nameLength: number): void {
+    const size = direntSize(nameLength);
+    if (this.used + size > BLOCK_SIZE) {
+      this.blocks++;
+      this.used = 0;
+    }
+    this.used += size;
+  }
+}
+
 /** Blocks needed for `nameLengths` (the '.' and '..' entries included by the caller). */
 export function directoryBlockCount(nameLengths: ArrayLike<number>): number {
-  let blocks = 1;
-  let used = 0;
-  for (let i = 0; i < nameLengths.length; i++) {
-    const size = direntSize(nameLengths[i]!);
-    if (used + size > BLOCK_SIZE) {
-      blocks++;
-      used = 0;
-    }
-    used += size;
-  }
-  return blocks;
+  const sizer = new DirectorySizer();
+  for (let i = 0; i < nameLengths.length; i++) sizer.add(nameLengths[i]!);
+  return sizer.blocks;
 }
 
 /** Encode entries (in order; '.' and '..' first) into whole blocks. */

@@ -12,7 +12,7 @@
 import { textByteLength } from '../../byte-names.js';
 import type { BatchWriter } from './batch-writer.js';
 import { BLOCK_SIZE, MAX_EXTENT_LEN, MAX_LINKS, ceilDiv } from '../format/constants.js';
-import { DirectoryEncoder, directoryBlockCount } from '../format/directory.js';
+import { DirectoryEncoder, DirectorySizer } from '../format/directory.js';
 import {
   ROOT_CAPACITY,
   buildExtentTree,
@@ -27,9 +27,14 @@ import { INODE_FLAGS, MODE_TYPE, encodeDevice, type InodeFields } from '../forma
 import type { DirNode, Node } from './namespace.js';
 import { layoutXattrs, type XattrLayout } from '../format/xattrs.js';
 
-/** How many metadata blocks `n` needs: directory blocks + extent-tree blocks + xattr block. */
+/**
+ * How many metadata blocks `n` needs: directory blocks + extent-tree blocks +
+ * xattr block. The planning pass: it also counts a directory's blocks into
+ * `DirNode.blocks`, which the writing passes read (names are measured once).
+ */
 export function metadataBlockCount(n: Node): number {
-  const dirBlocks = n.type === 'dir' ? directoryBlocks(n) : 0;
+  let dirBlocks = 0;
+  if (n.type === 'dir') dirBlocks = n.blocks = directoryBlocks(n);
   return dirBlocks + extentTreeBlockCount(extentCount(n, dirBlocks)) + (xattrLayout(n).block ? 1 : 0);
 }
 
@@ -63,6 +68,8 @@ export function hasMetadataBlocks(n: Node): boolean {
 
 /** Append `n`'s metadata blocks to `out`, which must be at block `first`; for a node without any (hasMetadataBlocks), nothing. */
 export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter, scratch: DirectoryScratch): Promise<void> {
+  // Nearly every directory: its blocks and nothing else (no tree, no xattr block).
+  if (n.type === 'dir' && isPlainDir(n)) return out.append(encodeDirectoryBlocks(n, scratch.take(n.blocks * BLOCK_SIZE)));
   const { dirBlocks, tree, xattrs } = shape(n, first);
   if (n.type === 'dir') await out.append(encodeDirectoryBlocks(n, scratch.take(dirBlocks * BLOCK_SIZE)));
   if (tree) for (let i = 0; i < tree.blocks.length; i++) await out.append(tree.blocks[i]!.data);
@@ -107,6 +114,10 @@ export function inodeFieldsOf(n: Node, first: number): InodeFields {
   if (n.type === 'file' && n.runs === undefined && !(n.xattrs && n.xattrs.size > 0) && writeContiguousRoot(iBlockScratch, n.start, n.dataBlocks)) {
     return fill(n, n.size, n.links, n.dataBlocks, INODE_FLAGS.extents, iBlockScratch.bytes, 0, undefined);
   }
+  // Then a directory without xattrs: its blocks from `first`, one run, as for a file.
+  if (n.type === 'dir' && isPlainDir(n) && writeContiguousRoot(iBlockScratch, first, n.blocks)) {
+    return fill(n, n.blocks * BLOCK_SIZE, dirLinks(n), n.blocks, INODE_FLAGS.extents, iBlockScratch.bytes, 0, undefined);
+  }
   const { dirBlocks, tree, treeBlocks, xattrs, xattrBlock } = shape(n, first);
   let size = 0;
   let blocks = treeBlocks + (xattrBlock ? 1 : 0);
@@ -120,8 +131,7 @@ export function inodeFieldsOf(n: Node, first: number): InodeFields {
     case 'dir':
       size = dirBlocks * BLOCK_SIZE;
       blocks += dirBlocks;
-      // dir_nlink: past the limit a directory's count is 1 ("many").
-      links = 2 + n.subdirs > MAX_LINKS ? 1 : 2 + n.subdirs;
+      links = dirLinks(n);
       break;
     case 'symlink':
       size = n.target.length;
@@ -139,6 +149,16 @@ export function inodeFieldsOf(n: Node, first: number): InodeFields {
       break;
   }
   return fill(n, size, links, blocks, tree ? INODE_FLAGS.extents : 0, tree?.root ?? iBlock ?? NO_IBLOCK, xattrBlock, xattrs.inline);
+}
+
+/** A directory whose only metadata blocks are its own (no extent-tree blocks, no xattr block). */
+function isPlainDir(d: DirNode): boolean {
+  return !(d.xattrs && d.xattrs.size > 0) && d.blocks <= ROOT_CAPACITY * MAX_EXTENT_LEN;
+}
+
+/** i_links_count of a directory: dir_nlink, so past the limit it is 1 ("many"). */
+function dirLinks(d: DirNode): number {
+  return 2 + d.subdirs > MAX_LINKS ? 1 : 2 + d.subdirs;
 }
 
 /** `fields` for `n`; `blocks` in file-system blocks. */
@@ -212,7 +232,7 @@ interface Shape {
 }
 
 function shape(n: Node, first: number): Shape {
-  const dirBlocks = n.type === 'dir' ? directoryBlocks(n) : 0;
+  const dirBlocks = n.type === 'dir' ? n.blocks : 0;
   let next = first + dirBlocks;
   const tree = usesExtents(n) ? buildExtentTree(extentsOf(n, first, dirBlocks), () => next++, iBlockScratch) : undefined;
   const treeBlocks = tree?.blocks.length ?? 0;
@@ -226,15 +246,14 @@ function xattrLayout(n: Node): XattrLayout {
   return n.xattrs && n.xattrs.size > 0 ? layoutXattrs(n.xattrs, { ino: n.ino }) : NO_XATTRS;
 }
 
+/** Blocks for `d`'s entries ('.' and '..' included), counted without a list of name lengths. */
 function directoryBlocks(d: DirNode): number {
-  return directoryBlockCount(nameLengths(d));
-}
-
-function nameLengths(d: DirNode): number[] {
-  const out = [1, 2]; // '.', '..'
+  const sizer = new DirectorySizer();
+  sizer.add(1); // '.'
+  sizer.add(2); // '..'
   // forEach, not for-of: no iterator result (nor [key, value] pair) per child without TurboFan (cli/lean-heap.ts).
-  d.children.forEach((_, name) => out.push(textByteLength(name)));
-  return out;
+  d.children.forEach((_, name) => sizer.add(textByteLength(name)));
+  return sizer.blocks;
 }
 
 /** `d`'s entries into `out` (zeroed, the blocks planned for it); an entry that does not fit is a layout bug (EIO). */

@@ -43,12 +43,17 @@
     (local.get $v))
 
   ;; A numeric field: base-256 (top bit set) is left to the caller.
+  ;; Stored twice: as f64 at $out, and as i32 at 600 + ($out - 512) / 2 when below 2^30, else -1.
   (func $num (param $i i32) (param $len i32) (param $out i32) (result i32)
     (local $v i64)
     (if (i32.and (i32.load8_u (local.get $i)) (i32.const 0x80)) (then (return (i32.const 0))))
     (local.set $v (call $octal (local.get $i) (local.get $len)))
     (if (i64.lt_s (local.get $v) (i64.const 0)) (then (return (i32.const 0))))
     (f64.store (local.get $out) (f64.convert_i64_s (local.get $v)))
+    (i32.store (i32.add (i32.const 600) (i32.shr_u (i32.sub (local.get $out) (i32.const 512)) (i32.const 1)))
+      (if (result i32) (i64.lt_u (local.get $v) (i64.const 0x40000000))
+        (then (i32.wrap_i64 (local.get $v)))
+        (else (i32.const -1))))
     (i32.const 1))
 
   ;; Bytes before the first NUL of the field.
@@ -89,6 +94,7 @@
   ;; 0: decoded, results from 512; 1: the caller decodes it the long way.
   ;; 512 f64 mode uid gid size mtime atime ctime devmajor devminor (8 bytes each, from 512)
   ;; 584 i32 format (0 v7, 1 ustar, 2 gnu), 588 name length, 592 link length, 596 prefix length
+  ;; 600 i32 the same nine fields where below 2^30 (a small integer to JavaScript), else -1
   (func (export "decode") (result i32)
     (local $fmt i32) (local $stored i64)
     ;; an all-NUL checksum field is not 0
@@ -113,6 +119,10 @@
     (f64.store (i32.const 560) (f64.const 0))
     (f64.store (i32.const 568) (f64.const 0))
     (f64.store (i32.const 576) (f64.const 0))
+    (i32.store (i32.const 620) (i32.const 0))
+    (i32.store (i32.const 624) (i32.const 0))
+    (i32.store (i32.const 628) (i32.const 0))
+    (i32.store (i32.const 632) (i32.const 0))
     (if (local.get $fmt)
       (then
         (if (i32.eqz (call $num (i32.const 329) (i32.const 8) (i32.const 568))) (then (return (i32.const 1))))

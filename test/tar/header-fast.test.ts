@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { decodeCommonHeader } from '../../src/tar/header-fast.js';
+import { decodeCommonHeader, rawHeaderScratch } from '../../src/tar/header-fast.js';
 import { decodeHeader } from '../../src/tar/header.js';
 import { fixChecksum, pyTar, richMembers, type MemberSpec } from '../helpers/tar-fixtures.js';
 
@@ -136,6 +136,30 @@ describe('the WebAssembly tar header decoder', () => {
     // Both sides of the split were exercised.
     expect(accepted).toBeGreaterThan(300);
     expect(handedBack).toBeGreaterThan(300);
+  });
+
+  it('numbers on both sides of 2^30 (where it switches from its i32 copy to the f64) decode as header.ts decodes them', () => {
+    const base = seeds.find((b) => !hasBase256Number(b) && b[156] === 0x30)!;
+    for (const v of [0, 1, 2 ** 30 - 1, 2 ** 30, 2 ** 30 + 1, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 33 - 1]) {
+      const block = Buffer.from(base);
+      block.write(v.toString(8).padStart(11, '0') + '\0', 124, 'latin1'); // size
+      block.write(v.toString(8).padStart(11, '0') + '\0', 136, 'latin1'); // mtime
+      block.write((v % 2 ** 21).toString(8).padStart(7, '0') + '\0', 108, 'latin1'); // uid
+      fixChecksum(block, 0);
+      const fast = decodeCommonHeader(block)!;
+      expect(fast).toEqual(decodeHeader(block));
+      expect([fast.size, fast.mtime, fast.uid]).toEqual([v, v, v % 2 ** 21]);
+    }
+  });
+
+  it("fills the reader's one RawHeader in place, every field from the block at hand", () => {
+    const common = seeds.filter((b) => !hasBase256Number(b) && decodeCommonHeader(b) !== undefined);
+    const into = rawHeaderScratch();
+    for (let i = 0; i < common.length * 2; i++) {
+      const block = common[(i * 7) % common.length]!;
+      expect(decodeCommonHeader(block, into)).toBe(into);
+      expect({ ...into }).toEqual(decodeHeader(block));
+    }
   });
 
   it('stays right across its fresh instances (one per 512 calls)', () => {

@@ -24,7 +24,7 @@ import { ByteSource, type ByteReader } from './byte-source.js';
 import { cleanPath, describePathProblem } from './clean-path.js';
 import type { SparseRegion, TarEntry, TarEntryMeta, TarFileBody, TarFileEntry, Timestamp } from './entry.js';
 import { BLOCK, HeaderError, blockPadding, cString, decodeHeader, decodeSparseArray, isZeroBlock, type RawHeader } from './header.js';
-import { decodeCommonHeader } from './header-fast.js';
+import { decodeCommonHeader, rawHeaderScratch } from './header-fast.js';
 import { PaxError, collectPax, decodePaxRecords, type PaxOverrides, type PaxRecord } from './pax.js';
 import { MAX_SPARSE_REGIONS, Sparse10MapParser, SparseError, normaliseSparse, sparseFromPax } from './sparse.js';
 import { GNU_SPARSE, KIND_OF_TYPEFLAG, META_TYPEFLAG } from './types.js';
@@ -68,8 +68,13 @@ export class TarReader implements AsyncIterableIterator<TarEntry> {
   private readonly log: Logger;
   private pending: Pending = { pax: [] };
   /** The last file handed out: what the consumer left of its body is skipped, with its padding, before the next header. */
-  private last: { body: Body; padding: number } | undefined;
+  private lastBody: Body | undefined;
+  private lastPadding = 0;
   private ended = false;
+  /** Where the common header form is decoded, member after member (header-fast.ts). */
+  private readonly raw = rawHeaderScratch();
+  /** Where buildEntry leaves an entry it built at once. */
+  private readonly built: Built = { entry: emptyEntry, dataSize: 0 };
 
   constructor(
     private readonly src: ByteReader,
@@ -149,18 +154,18 @@ export class TarReader implements AsyncIterableIterator<TarEntry> {
 
   /** What the consumer left of the last body, then its padding, when in memory (true). */
   private skipLastNow(): boolean {
-    if (!this.last) return true;
-    const rest = this.last.body.remaining + this.last.padding;
+    if (this.lastBody === undefined) return true;
+    const rest = this.lastBody.remaining + this.lastPadding;
     if (rest > 0 && !this.src.skipNow?.(rest)) return false;
-    this.last = undefined;
+    this.lastBody = undefined;
     return true;
   }
 
   private async skipLast(): Promise<void> {
     if (this.skipLastNow()) return;
-    const { body, padding } = this.last!;
-    this.last = undefined;
-    const rest = body.remaining + padding;
+    const body = this.lastBody!;
+    this.lastBody = undefined;
+    const rest = body.remaining + this.lastPadding;
     if ((await this.src.skip(rest)) < rest) throw truncated(body.tarName, this.src.position);
   }
 
@@ -188,7 +193,7 @@ export class TarReader implements AsyncIterableIterator<TarEntry> {
     let raw: RawHeader;
     try {
       // The common forms in one WebAssembly call; everything else, and every error, in header.ts.
-      raw = decodeCommonHeader(block) ?? decodeHeader(block);
+      raw = decodeCommonHeader(block, this.raw) ?? decodeHeader(block);
     } catch (err) {
       if (!(err instanceof HeaderError)) throw err;
       const guess = cString(block.subarray(0, 100)).toString('latin1');
@@ -229,18 +234,21 @@ export class TarReader implements AsyncIterableIterator<TarEntry> {
         });
     }
 
-    const built = buildEntry(src, raw, pending, headerOffset, this.options);
-    return built instanceof Promise ? built.then((b) => this.handOut(b, headerOffset)) : this.handOut(built, headerOffset);
+    const b = buildEntry(src, raw, pending, headerOffset, this.options, this.built);
+    return b instanceof Promise ? b.then((w) => this.handOut(w.entry, w.dataSize, headerOffset)) : this.handOut(b.entry, b.dataSize, headerOffset);
   }
 
   /** The entry with its body attached (a file), or its data skipped (anything else). */
-  private handOut({ entry, dataSize }: Built, headerOffset: number): Step | Promise<Step> {
-    this.pending = { pax: [] };
+  private handOut(entry: TarEntry, dataSize: number, headerOffset: number): Step | Promise<Step> {
+    // Metadata headers are rare: the pending set is replaced only when one was taken in.
+    const p = this.pending;
+    if (p.pax.length > 0 || p.longName !== undefined || p.longLink !== undefined) this.pending = { pax: [] };
     if (entry.kind === 'file') {
       const body = new Body(this.src, dataSize, entry.tarName);
       entry.body = body;
       entry.dataOffset = this.src.position;
-      this.last = { body, padding: blockPadding(dataSize) };
+      this.lastBody = body;
+      this.lastPadding = blockPadding(dataSize);
       return entry;
     }
     if (dataSize === 0 || this.src.skipNow?.(dataSize + blockPadding(dataSize))) return entry;
@@ -268,14 +276,23 @@ function isByteReader(input: AsyncIterable<Buffer | Uint8Array | string> | ByteR
 
 type Built = { entry: TarEntry; dataSize: number };
 
+/** The Built of an entry built at once: `into` filled and returned (buildEntry says why). */
+function built(into: Built, entry: TarEntry, dataSize: number): Built {
+  into.entry = entry;
+  into.dataSize = dataSize;
+  return into;
+}
+
 /**
  * The entry a header (with its pending metadata headers) describes. Synchronous
  * but for sparse maps that continue past the header (a promise then): an await
  * per member was a visible share of the reader's time on many small files.
  */
-function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: number, options: ReadTarOptions): Built | Promise<Built> {
+function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: number, options: ReadTarOptions, into: Built): Built | Promise<Built> {
   // No closures nor context objects per member here, only on the paths that throw:
   // without TurboFan each is an allocation (~6,000 per node_modules layer; issue 11, round 8).
+  // For the same reason an entry built at once comes back in `into`, the reader's own
+  // (it hands the entry out before it builds another); one that must wait gets its own.
   let pax: PaxOverrides;
   try {
     pax = collectPax(pending.pax);
@@ -335,7 +352,7 @@ function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: n
     case 'file': {
       // Maps that continue past the header are read first (the only reads here): asynchronously, and rarely.
       if (raw.gnuSparse?.isExtended || sparseInfo?.version === '1.0') {
-        return fileWithReadMap(src, raw, sparseInfo, { path, tarName, meta, dataSize, offset }, options);
+        return fileWithReadMap(src, raw, sparseInfo, { path, tarName, meta, dataSize, offset }, options, { entry: emptyEntry, dataSize: 0 });
       }
       let size = dataSize;
       let sparse: SparseRegion[] | undefined;
@@ -350,10 +367,10 @@ function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: n
       } catch (err) {
         sparseFail(err, tarName, offset);
       }
-      return fileBuilt(path, tarName, meta, dataSize, offset, size, sparse, options);
+      return fileBuilt(path, tarName, meta, dataSize, offset, size, sparse, options, into);
     }
     case 'dir':
-      return { entry: { kind: 'dir', path, tarName, meta }, dataSize };
+      return built(into, { kind: 'dir', path, tarName, meta }, dataSize);
     case 'hardlink': {
       const target = decodeText(linkBytes);
       const t = cleanPath(target);
@@ -365,7 +382,7 @@ function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: n
           problem: t.problem,
         });
       if (t.path === '') throw new LcowError('EBADTAR', `hard link '${tarName}' has no target`, { entry: tarName, offset, target });
-      return { entry: { kind: 'hardlink', path, tarName, meta, target: t.path }, dataSize };
+      return built(into, { kind: 'hardlink', path, tarName, meta, target: t.path }, dataSize);
     }
     case 'symlink': {
       const target = decodeText(linkBytes);
@@ -374,13 +391,13 @@ function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: n
       // Linux symlinks are always 0777 (their bits are never checked); tars
       // made elsewhere (macOS: 0755) would otherwise give odd-looking images.
       meta.mode |= 0o777;
-      return { entry: { kind: 'symlink', path, tarName, meta, target }, dataSize };
+      return built(into, { kind: 'symlink', path, tarName, meta, target }, dataSize);
     }
     case 'char':
     case 'block':
-      return { entry: { kind, path, tarName, meta, major: raw.devmajor, minor: raw.devminor }, dataSize };
+      return built(into, { kind, path, tarName, meta, major: raw.devmajor, minor: raw.devminor }, dataSize);
     case 'fifo':
-      return { entry: { kind: 'fifo', path, tarName, meta }, dataSize };
+      return built(into, { kind: 'fifo', path, tarName, meta }, dataSize);
   }
 }
 
@@ -414,11 +431,12 @@ function fileBuilt(
   size: number,
   sparse: SparseRegion[] | undefined,
   options: ReadTarOptions,
+  into: Built,
 ): Built {
   checkSize(size, options.maxFileSizeBytes, tarName, offset);
   const entry: TarFileEntry = { kind: 'file', path, tarName, meta, size, body: emptyBody, dataOffset: 0 };
   if (sparse) entry.sparse = sparse;
-  return { entry, dataSize };
+  return built(into, entry, dataSize);
 }
 
 /** A sparse member whose map goes on past its header: GNU extension blocks, or a PAX 1.0 map at the start of the data. */
@@ -428,6 +446,7 @@ async function fileWithReadMap(
   sparseInfo: ReturnType<typeof sparseFromPax>,
   f: FileParts,
   options: ReadTarOptions,
+  into: Built,
 ): Promise<Built> {
   let size: number;
   let sparse: SparseRegion[];
@@ -461,11 +480,18 @@ async function fileWithReadMap(
   } catch (err) {
     sparseFail(err, f.tarName, f.offset);
   }
-  return fileBuilt(f.path, f.tarName, f.meta, dataSize, f.offset, size, sparse, options);
+  return fileBuilt(f.path, f.tarName, f.meta, dataSize, f.offset, size, sparse, options, into);
 }
 
 const NO_BYTES = Buffer.alloc(0);
 const emptyBody: TarFileBody = { async *[Symbol.asyncIterator]() {}, takeAllNow: () => NO_BYTES };
+/** A placeholder Built's entry before the first is built (never handed out). */
+const emptyEntry: TarEntry = {
+  kind: 'fifo',
+  path: '',
+  tarName: '',
+  meta: { mode: 0, uid: 0, gid: 0, mtime: { sec: 0, nsec: 0 }, atime: { sec: 0, nsec: 0 }, ctime: { sec: 0, nsec: 0 }, xattrs: new Map() },
+};
 
 /**
  * A member's body as slices of the input. An iterator object rather than an

@@ -50,7 +50,7 @@ export function regionsToBlockRanges(regions: SparseRegion[], size: number, tarN
  */
 export class PackedCursor {
   private i = 0;
-  constructor(private readonly ranges: BlockRange[]) {}
+  constructor(private readonly ranges: readonly BlockRange[]) {}
 
   /** Packed byte position of logical byte `offset` (offsets must not decrease between calls). */
   positionOf(offset: number): number {

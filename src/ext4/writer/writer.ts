@@ -60,6 +60,8 @@ export interface Ext4WriteResult {
 /** Largest image without the 64bit feature: 2^32 blocks. */
 const MAX_FS_BYTES = (2 ** 32 - 1) * BLOCK_SIZE;
 const OPAQUE_XATTR = 'trusted.overlay.opaque';
+/** The block ranges of a file that is not sparse (it is one run; see addFile). */
+const NO_RANGES: readonly BlockRange[] = [];
 /** Inodes encoded per inode-table write (128 KiB). */
 const INODE_CHUNK = 512;
 
@@ -226,23 +228,22 @@ export class Ext4Writer {
     const { tarName } = entry;
     if (!Number.isSafeInteger(entry.size) || entry.size < 0) throw new LcowError('EBADTAR', `${tarName}: bad size ${entry.size}`, { entry: tarName });
     const slot = this.ns.prepareNonDir(entry.path, tarName);
-    const ranges: BlockRange[] = entry.sparse
-      ? regionsToBlockRanges(entry.sparse, entry.size, tarName)
-      : entry.size > 0
-        ? [{ logical: 0, length: ceilDiv(entry.size, BLOCK_SIZE), packed: 0 }]
-        : [];
     if (data !== undefined && data.length !== entry.size) throw wrongBodySize(entry, data.length);
-    const dataBlocks = ranges.reduce((n, r) => n + r.length, 0);
+    // Block ranges only for a sparse file: an ordinary one is one run (no array, object or closure per file).
+    const ranges = entry.sparse ? regionsToBlockRanges(entry.sparse, entry.size, tarName) : NO_RANGES;
+    let dataBlocks = 0;
+    if (entry.sparse) for (let i = 0; i < ranges.length; i++) dataBlocks += ranges[i]!.length;
+    else dataBlocks = ceilDiv(entry.size, BLOCK_SIZE);
     if (ranges.length > 4) this.metaBytesEstimate += extentTreeBlockCount(ranges.length) * BLOCK_SIZE;
     this.checkRoom(dataBlocks, tarName);
-    const plan: FilePlan = { entry, meta, xattrs, slot, ranges, start: this.out.position / BLOCK_SIZE, dataBlocks };
+    const start = this.out.position / BLOCK_SIZE;
     if (data !== undefined && !entry.sparse && this.out.fitsNow(data.length + BLOCK_SIZE)) {
       this.out.appendNow(data);
       this.out.alignNow();
-      this.bindFile(plan);
+      this.bindFile(entry, meta, xattrs, slot, ranges, start, dataBlocks);
       return;
     }
-    return this.streamFile(plan, data);
+    return this.streamFile({ entry, meta, xattrs, slot, ranges, start, dataBlocks }, data);
   }
 
   private async streamFile(plan: FilePlan, data: Buffer | undefined): Promise<void> {
@@ -251,10 +252,18 @@ export class Ext4Writer {
     else if (data !== undefined) await this.out.append(data);
     else await this.streamPlain(entry);
     await this.out.alignToBlock();
-    this.bindFile(plan);
+    this.bindFile(entry, plan.meta, plan.xattrs, plan.slot, plan.ranges, plan.start, plan.dataBlocks);
   }
 
-  private bindFile({ entry, meta, xattrs, slot, ranges, start, dataBlocks }: FilePlan): void {
+  private bindFile(
+    entry: FileEntry,
+    meta: NodeMeta,
+    xattrs: Map<string, Buffer> | undefined,
+    slot: FilePlan['slot'],
+    ranges: readonly BlockRange[],
+    start: number,
+    dataBlocks: number,
+  ): void {
     const node: FileNode = {
       type: 'file',
       seq: this.ns.nextSeq(),
@@ -281,7 +290,7 @@ export class Ext4Writer {
   }
 
   /** Regions' bytes arrive back to back; each lands at its packed position, short gaps zero-filled. */
-  private async streamSparse(entry: FileEntry, ranges: BlockRange[], startBlock: number): Promise<void> {
+  private async streamSparse(entry: FileEntry, ranges: readonly BlockRange[], startBlock: number): Promise<void> {
     const regions = (entry.sparse ?? []).filter((r) => r.length > 0);
     const cursor = new PackedCursor(ranges);
     const base = startBlock * BLOCK_SIZE;
@@ -494,7 +503,7 @@ interface FilePlan {
   meta: NodeMeta;
   xattrs: Map<string, Buffer> | undefined;
   slot: ReturnType<Namespace['prepareNonDir']>;
-  ranges: BlockRange[];
+  ranges: readonly BlockRange[];
   /** First block of its data. */
   start: number;
   dataBlocks: number;

@@ -95,8 +95,10 @@ function putTime(v: DataView, t: Timestamp, loOff: number, extraOff: number): vo
   const nsec = t.nsec;
   // Almost every time is whole seconds in [0, 2^31) with nanoseconds in range: no clamping, epoch bits 0.
   // Written without the general path's floating-point steps, whose results the baseline tier
-  // boxes as heap numbers (an inode has four times). The extra word is nsec << 2, as int32 bits.
-  if ((sec | 0) === sec && sec >= 0 && (nsec | 0) === nsec && nsec >= 0 && nsec < 1e9) {
+  // boxes as heap numbers (an inode has four times): comparisons and Number.isInteger only, as
+  // today's seconds are past 2^30, where even `sec | 0` is a new heap number. The extra word is
+  // nsec << 2, as int32 bits.
+  if (sec >= 0 && sec < 2 ** 31 && Number.isInteger(sec) && nsec >= 0 && nsec < 1e9 && Number.isInteger(nsec)) {
     v.setUint32(loOff, sec, true);
     v.setInt32(extraOff, nsec << 2, true);
     return;

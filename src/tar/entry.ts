@@ -16,6 +16,11 @@ export interface TarEntryMeta {
   mode: number;
   uid: number;
   gid: number;
+  /**
+   * Shared, frozen, between consecutive members with the same header time
+   * (and the same object as atime and ctime when the archive has none of
+   * those): read it, copy it to change it.
+   */
   mtime: Timestamp;
   /** From PAX or an old-GNU header; the mtime when the archive has none. */
   atime: Timestamp;

@@ -73,6 +73,7 @@ export class TarReader implements AsyncIterableIterator<TarEntry> {
   private ended = false;
   /** Where the common header form is decoded, member after member (header-fast.ts). */
   private readonly raw = rawHeaderScratch();
+  private readonly times = new HeaderTimes();
   /** Where buildEntry leaves an entry it built at once. */
   private readonly built: Built = { entry: emptyEntry, dataSize: 0 };
 
@@ -234,7 +235,7 @@ export class TarReader implements AsyncIterableIterator<TarEntry> {
         });
     }
 
-    const b = buildEntry(src, raw, pending, headerOffset, this.options, this.built);
+    const b = buildEntry(src, raw, pending, headerOffset, this.options, this.built, this.times);
     return b instanceof Promise ? b.then((w) => this.handOut(w.entry, w.dataSize, headerOffset)) : this.handOut(b.entry, b.dataSize, headerOffset);
   }
 
@@ -276,6 +277,23 @@ function isByteReader(input: AsyncIterable<Buffer | Uint8Array | string> | ByteR
 
 type Built = { entry: TarEntry; dataSize: number };
 
+/**
+ * A reader's last header mtime as a Timestamp: the next member with the same
+ * time (most of a layer: files extracted or packaged together) gets the same
+ * object, frozen, instead of one of its own — what a consumer keeps per
+ * member (the ext4 writer's tree) is then smaller (issue 11).
+ */
+class HeaderTimes {
+  private sec = 0;
+  private last: Timestamp | undefined;
+
+  mtimeOf(sec: number): Timestamp {
+    if (this.last !== undefined && sec === this.sec) return this.last;
+    this.sec = sec;
+    return (this.last = Object.freeze({ sec, nsec: 0 }));
+  }
+}
+
 /** The Built of an entry built at once: `into` filled and returned (buildEntry says why). */
 function built(into: Built, entry: TarEntry, dataSize: number): Built {
   into.entry = entry;
@@ -288,7 +306,15 @@ function built(into: Built, entry: TarEntry, dataSize: number): Built {
  * but for sparse maps that continue past the header (a promise then): an await
  * per member was a visible share of the reader's time on many small files.
  */
-function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: number, options: ReadTarOptions, into: Built): Built | Promise<Built> {
+function buildEntry(
+  src: ByteReader,
+  raw: RawHeader,
+  pending: Pending,
+  offset: number,
+  options: ReadTarOptions,
+  into: Built,
+  reuse: HeaderTimes,
+): Built | Promise<Built> {
   // No closures nor context objects per member here, only on the paths that throw:
   // without TurboFan each is an allocation (~6,000 per node_modules layer; issue 11, round 8).
   // For the same reason an entry built at once comes back in `into`, the reader's own
@@ -311,7 +337,7 @@ function buildEntry(src: ByteReader, raw: RawHeader, pending: Pending, offset: n
   const tarName = decodeText(nameBytes);
   const dataSize = pax.size ?? raw.size;
 
-  const mtime: Timestamp = pax.mtime ?? { sec: raw.mtime, nsec: 0 };
+  const mtime: Timestamp = pax.mtime ?? reuse.mtimeOf(raw.mtime);
   const meta: TarEntryMeta = {
     mode: raw.mode,
     uid: pax.uid ?? raw.uid,

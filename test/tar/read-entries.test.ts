@@ -145,6 +145,31 @@ describe('readLayerEntries against Python tarfile', () => {
     });
   }
 
+  it('consecutive members with the same header time share one frozen Timestamp; a different time gets its own', async () => {
+    const p = tarPath();
+    pyTar(p, 'ustar', [
+      { name: 'a', data: 'a', mtime: 1600000000 },
+      { name: 'b', data: 'b', mtime: 1600000000 },
+      { name: 'c', type: 'dir', mtime: 1600000000 },
+      { name: 'd', data: 'd', mtime: 1700000000 },
+      { name: 'e', data: 'e', mtime: 1600000000 },
+    ]);
+    const metas = [];
+    for await (const e of readTarEntries(chunked(readFileSync(p), 700))) metas.push(e.meta);
+    const [a, b, c, d, e] = metas.map((m) => m.mtime);
+    expect(b).toBe(a);
+    expect(c).toBe(a);
+    expect(d).not.toBe(a);
+    expect(e).not.toBe(d);
+    expect([a, d, e]).toEqual([
+      { sec: 1600000000, nsec: 0 },
+      { sec: 1700000000, nsec: 0 },
+      { sec: 1600000000, nsec: 0 },
+    ]);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(metas[0]!.atime).toBe(a); // no atime in the archive: the mtime
+  });
+
   it('reads ustar prefix/name splits', async () => {
     const p = tarPath();
     const name = 'p'.repeat(120) + '/' + 'n'.repeat(90);

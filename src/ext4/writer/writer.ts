@@ -37,7 +37,7 @@ import { computeGeometry, reservedGdtBlocks, type Geometry } from './geometry.js
 import { COMPAT, INCOMPAT, RO_COMPAT } from '../format/features.js';
 import { encodeGroupDescriptorTable, type GroupDescriptor } from '../format/group-descriptor.js';
 import { encodeInode } from '../format/inode.js';
-import { Namespace, metaFromEntry, ownXattrs, setXattr, type FileNode, type Node, type NodeMeta } from './namespace.js';
+import { MetaInterner, Namespace, ownXattrs, setXattr, type FileNode, type Node, type NodeMeta } from './namespace.js';
 import { DirectoryScratch, hasMetadataBlocks, inodeFieldsOf, metadataBlockCount, writeNodeMetadata } from './node-metadata.js';
 import { PackedCursor, regionsToBlockRanges, type BlockRange } from './sparse-ranges.js';
 import { encodeSuperblock } from '../format/superblock.js';
@@ -67,6 +67,7 @@ const INODE_CHUNK = 512;
 
 export class Ext4Writer {
   private readonly ns = new Namespace();
+  private readonly metas = new MetaInterner();
   private readonly out: BatchWriter;
   private readonly log: Logger;
   private readonly maxBlocks: number;
@@ -166,7 +167,7 @@ export class Ext4Writer {
       return;
     }
     this.metaBytesEstimate += INODE_SIZE + direntSize(Buffer.byteLength(entry.path)) + (entry.meta.xattrs.size > 0 ? BLOCK_SIZE : 0);
-    const meta = metaFromEntry(entry.meta);
+    const meta = this.metas.of(entry.meta);
     const xattrs = ownXattrs(entry.meta.xattrs);
     switch (entry.kind) {
       case 'dir': {

@@ -3,11 +3,13 @@
  * blocks, extent-tree blocks and xattr block (in that order, contiguous
  * from the node's first metadata block), and its inode fields.
  *
- * Nothing here is kept between the planning pass, the block-writing pass
- * and the inode-table pass: each recomputes what it needs from the node and
- * its first metadata block. That costs a second extent-tree build for the
- * rare file with more than four extents, and keeps the writer's memory at
- * the namespace itself — no per-inode layout objects for the whole image.
+ * One number is kept between the planning pass, the block-writing pass and
+ * the inode-table pass: a directory's block count (`DirNode.blocks`, set when
+ * planning, so its names are measured once). The rest each pass recomputes
+ * from the node and its first metadata block. That costs a second
+ * extent-tree build for the rare node with more than four extents, and keeps
+ * the writer's memory at the namespace itself — no per-inode layout objects
+ * for the whole image.
  */
 import { textByteLength } from '../../byte-names.js';
 import type { BatchWriter } from './batch-writer.js';

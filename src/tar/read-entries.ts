@@ -378,7 +378,7 @@ function buildEntry(
     case 'file': {
       // Maps that continue past the header are read first (the only reads here): asynchronously, and rarely.
       if (raw.gnuSparse?.isExtended || sparseInfo?.version === '1.0') {
-        return fileWithReadMap(src, raw, sparseInfo, { path, tarName, meta, dataSize, offset }, options, { entry: emptyEntry, dataSize: 0 });
+        return fileWithReadMap(src, raw, sparseInfo, { path, tarName, meta, dataSize, offset }, options);
       }
       let size = dataSize;
       let sparse: SparseRegion[] | undefined;
@@ -457,12 +457,13 @@ function fileBuilt(
   size: number,
   sparse: SparseRegion[] | undefined,
   options: ReadTarOptions,
-  into: Built,
+  /** The reader's holder when built at once; a member that had to wait gets its own. */
+  into?: Built,
 ): Built {
   checkSize(size, options.maxFileSizeBytes, tarName, offset);
   const entry: TarFileEntry = { kind: 'file', path, tarName, meta, size, body: emptyBody, dataOffset: 0 };
   if (sparse) entry.sparse = sparse;
-  return built(into, entry, dataSize);
+  return into ? built(into, entry, dataSize) : { entry, dataSize };
 }
 
 /** A sparse member whose map goes on past its header: GNU extension blocks, or a PAX 1.0 map at the start of the data. */
@@ -472,7 +473,6 @@ async function fileWithReadMap(
   sparseInfo: ReturnType<typeof sparseFromPax>,
   f: FileParts,
   options: ReadTarOptions,
-  into: Built,
 ): Promise<Built> {
   let size: number;
   let sparse: SparseRegion[];
@@ -506,7 +506,7 @@ async function fileWithReadMap(
   } catch (err) {
     sparseFail(err, f.tarName, f.offset);
   }
-  return fileBuilt(f.path, f.tarName, f.meta, dataSize, f.offset, size, sparse, options, into);
+  return fileBuilt(f.path, f.tarName, f.meta, dataSize, f.offset, size, sparse, options);
 }
 
 const NO_BYTES = Buffer.alloc(0);

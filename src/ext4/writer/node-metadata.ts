@@ -70,10 +70,12 @@ export function hasMetadataBlocks(n: Node): boolean {
 
 /** Append `n`'s metadata blocks to `out`, which must be at block `first`; for a node without any (hasMetadataBlocks), nothing. */
 export async function writeNodeMetadata(n: Node, first: number, out: BatchWriter, scratch: DirectoryScratch): Promise<void> {
-  // Nearly every directory: its blocks and nothing else (no tree, no xattr block).
-  if (n.type === 'dir' && isPlainDir(n)) return out.append(encodeDirectoryBlocks(n, scratch.take(n.blocks * BLOCK_SIZE)));
-  const { dirBlocks, tree, xattrs } = shape(n, first);
-  if (n.type === 'dir') await out.append(encodeDirectoryBlocks(n, scratch.take(dirBlocks * BLOCK_SIZE)));
+  if (n.type === 'dir') {
+    await out.append(encodeDirectoryBlocks(n, scratch.take(n.blocks * BLOCK_SIZE)));
+    // Nearly every directory: its blocks and nothing else (no tree, no xattr block), so no shape().
+    if (isPlainDir(n)) return;
+  }
+  const { tree, xattrs } = shape(n, first);
   if (tree) for (let i = 0; i < tree.blocks.length; i++) await out.append(tree.blocks[i]!.data);
   if (xattrs.block) await out.append(xattrs.block);
 }
